@@ -1,0 +1,98 @@
+"""Parameter: a trainable array and its gradient."""
+
+
+class Parameter:
+    """A trainable array ``data`` with its accumulated gradient ``grad``.
+
+    ``grad`` is None until a backward pass writes it, and again after
+    ``zero_grad()`` (torch's ``set_to_none=True`` default). The gradient's
+    storage is kept between steps so that backward passes write into the same
+    memory instead of allocating a fresh parameter-sized array each step:
+
+    - ``grad_buffer()`` returns that storage (allocated once, same shape and
+      dtype as ``data``);
+    - ``has_grad`` says whether it currently holds a gradient;
+    - layers write their first contribution straight into the buffer and add
+      later ones (``accumulate``), so gradients add up across backward calls
+      exactly as in torch.
+
+    Optimizers may re-home ``data`` and the gradient storage into views of one
+    flat array (see ``minimlp.optim``); code that changes a parameter should
+    therefore write into ``data`` in place (``data[...] = value``) rather than
+    rebinding it, as ``load_state_dict`` does.
+    """
+
+    __slots__ = ("data", "_grad", "has_grad", "__weakref__")
+
+    def __init__(self, data):
+        self.data = data
+        self._grad = None
+        self.has_grad = False
+
+    @property
+    def grad(self):
+        return self._grad if self.has_grad else None
+
+    @grad.setter
+    def grad(self, value):
+        if value is None:
+            self.has_grad = False
+            return
+        if value.shape != self.data.shape:
+            raise ValueError(f"gradient shape {value.shape} does not match parameter shape {self.data.shape}")
+        if self._grad is not None and self._grad.dtype == value.dtype and type(self._grad) is type(value):
+            self._grad[...] = value
+        else:
+            self._grad = value.copy()
+        self.has_grad = True
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self):
+        return self.data.size
+
+    def grad_buffer(self):
+        """The gradient storage (allocated on first use), whatever it holds."""
+        g = self._grad
+        if g is None or g.shape != self.data.shape or g.dtype != self.data.dtype or type(g) is not type(self.data):
+            self._grad = g = _empty_like(self.data)
+        return g
+
+    def set_grad_storage(self, buffer):
+        """Use ``buffer`` (same shape and dtype as data) as gradient storage, keeping its contents' meaning."""
+        if buffer.shape != self.data.shape or buffer.dtype != self.data.dtype:
+            raise ValueError("gradient storage must match the parameter's shape and dtype")
+        if self.has_grad and self._grad is not None and self._grad is not buffer:
+            buffer[...] = self._grad
+        self._grad = buffer
+
+    def accumulate(self, value):
+        """Add ``value`` to the gradient (or store it, when there is none yet)."""
+        g = self.grad_buffer()
+        if self.has_grad:
+            g += value
+        else:
+            g[...] = value
+            self.has_grad = True
+
+    def zero_grad(self, set_to_none=True):
+        if set_to_none:
+            self.has_grad = False
+        else:
+            self.grad_buffer().fill(0)
+            self.has_grad = True
+
+    def __repr__(self):
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype})"
+
+
+def _empty_like(array):
+    from ..backend import get_array_module
+    return get_array_module(array).empty_like(array)

@@ -1,0 +1,20 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="minimlp",
+    version="0.1.0",
+    description="A small neural-network library on NumPy/CuPy with hand-written backward passes, "
+                "checked against PyTorch, and a grayscale-to-colour image colorizer built with it.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=find_packages(include=["minimlp", "minimlp.*"]),
+    include_package_data=True,
+    package_data={"minimlp": ["data/default/*", "colorize/pretrained/*"]},
+    install_requires=["numpy>=1.24", "matplotlib>=3.6", "Pillow>=9.0", "tqdm>=4.60"],
+    extras_require={
+        "gpu": ["cupy-cuda12x>=13"],
+        "test": ["pytest>=7", "torch==2.13.0"],
+    },
+    entry_points={"console_scripts": ["minimlp-colorize=minimlp.colorize.cli:main"]},
+)
