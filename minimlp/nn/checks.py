@@ -1,0 +1,35 @@
+"""Input validation shared by the layers: clear errors instead of silent wrong answers."""
+from ..backend import device_of
+
+
+def check_floating(module, x):
+    """Reject non-arrays and non-floating dtypes, naming the module."""
+    dtype = getattr(x, "dtype", None)
+    if dtype is None or not hasattr(x, "shape"):
+        raise TypeError(f"{module!r}: expected a NumPy or CuPy array, got {type(x).__name__}")
+    if dtype.kind != "f":
+        raise TypeError(f"{module!r}: expected a floating-point input (float32 or float64), got dtype {dtype}")
+
+
+def check_matrix(module, x, features, reference):
+    """x must be (N, features), floating, with the dtype and device of ``reference`` (a parameter array)."""
+    check_floating(module, x)
+    if x.ndim != 2 or x.shape[1] != features:
+        raise ValueError(f"{module!r}: expected input of shape (N, {features}), got {tuple(x.shape)}")
+    if reference is None:
+        return
+    if x.dtype != reference.dtype:
+        raise TypeError(f"{module!r}: input dtype {x.dtype} does not match the layer's {reference.dtype}; "
+                        f"cast the input (x.astype(...)) or the model (model.to(dtype=...))")
+    if device_of(x) != device_of(reference):
+        raise TypeError(f"{module!r}: input is on the {device_of(x)} but the layer's parameters are on the "
+                        f"{device_of(reference)}; move one of them (minimlp.backend.to_device or model.to)")
+
+
+def check_grad_like(module, dout, expected_shape):
+    """The upstream gradient must match the shape of the last forward's output."""
+    if expected_shape is None:
+        raise RuntimeError(f"{module!r}: backward called before forward")
+    if tuple(dout.shape) != tuple(expected_shape):
+        raise ValueError(f"{module!r}: backward expected a gradient of shape {tuple(expected_shape)}, "
+                         f"got {tuple(dout.shape)}")

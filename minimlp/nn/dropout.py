@@ -1,0 +1,46 @@
+"""Dropout: random zeroing during training."""
+from .checks import check_floating, check_grad_like
+from .module import Module
+from ..backend import get_array_module
+from ..random import rng_for
+
+
+class Dropout(Module):
+    """y = x ⊙ m / (1 − p) in training, with m ~ Bernoulli(1 − p) per element; y = x in evaluation.
+
+    Backward uses the same mask: ∂L/∂x = G ⊙ m / (1 − p). Caches the scaled mask.
+    Masks come from minimlp's generator on the input's device (``minimlp.manual_seed``).
+    """
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout probability has to be between 0 and 1, but got {p}")
+        self.p = float(p)
+        self._mask = None
+
+    def forward(self, x):
+        check_floating(self, x)
+        if not self.training or self.p == 0.0:
+            self._mask = None
+            return x
+        xp = get_array_module(x)
+        if self.p == 1.0:
+            self._mask = xp.zeros_like(x)
+        else:
+            keep = rng_for(xp).random(x.shape, dtype=x.dtype) >= self.p
+            self._mask = keep.astype(x.dtype)
+            self._mask *= 1.0 / (1.0 - self.p)
+        return x * self._mask
+
+    def backward(self, dout):
+        if self._mask is None:
+            return dout
+        check_grad_like(self, dout, self._mask.shape)
+        return dout * self._mask
+
+    def _on_moved(self):
+        self._mask = None
+
+    def extra_repr(self):
+        return f"p={self.p}"

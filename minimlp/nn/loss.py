@@ -1,0 +1,83 @@
+"""Losses: a value from (prediction, target), and its gradient with respect to the prediction."""
+import math
+
+from .checks import check_floating
+from ..backend import device_of, get_array_module
+
+
+class _Loss:
+    """Shared checks and the reduction; subclasses give the element-wise loss and derivative."""
+
+    def __init__(self, reduction="mean"):
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"{type(self).__name__}: reduction must be 'mean' or 'sum', got {reduction!r}")
+        self.reduction = reduction
+        self._diff = None
+
+    def __call__(self, prediction, target):
+        return self.forward(prediction, target)
+
+    def _check(self, prediction, target):
+        check_floating(self, prediction)
+        check_floating(self, target)
+        if tuple(prediction.shape) != tuple(target.shape):
+            raise ValueError(f"{self!r}: prediction shape {tuple(prediction.shape)} and target shape "
+                             f"{tuple(target.shape)} differ (minimlp does not broadcast losses)")
+        if prediction.dtype != target.dtype:
+            raise TypeError(f"{self!r}: prediction dtype {prediction.dtype} and target dtype {target.dtype} differ")
+        if device_of(prediction) != device_of(target):
+            raise TypeError(f"{self!r}: prediction is on the {device_of(prediction)}, target on the {device_of(target)}")
+
+    def forward(self, prediction, target):
+        self._check(prediction, target)
+        diff = prediction - target
+        self._diff = diff
+        total = self._total(diff, get_array_module(diff))
+        value = float(total)
+        if self.reduction == "mean":
+            value /= diff.size
+        if not math.isfinite(value):
+            xp = get_array_module(diff)
+            bad_pred = int(xp.count_nonzero(~xp.isfinite(prediction)))
+            bad_target = int(xp.count_nonzero(~xp.isfinite(target)))
+            raise FloatingPointError(
+                f"{type(self).__name__} is {value}: the prediction has {bad_pred} non-finite values and the "
+                f"target {bad_target} (training diverged, or the data holds NaN/Inf)")
+        return value
+
+    def backward(self):
+        """∂L/∂prediction for the last forward call."""
+        if self._diff is None:
+            raise RuntimeError(f"{self!r}: backward called before forward")
+        grad = self._grad(self._diff, get_array_module(self._diff))
+        if self.reduction == "mean":
+            grad *= 1.0 / self._diff.size
+        return grad
+
+    def __repr__(self):
+        return f"{type(self).__name__}(reduction={self.reduction!r})"
+
+
+class MSELoss(_Loss):
+    """L = (1/M) Σ (ŷ − y)² over all M elements ('mean', torch's default) or Σ (ŷ − y)² ('sum').
+
+    ∂L/∂ŷ = 2(ŷ − y)/M (or 2(ŷ − y)). Returns a Python float; raises
+    FloatingPointError when the loss is NaN or infinite.
+    """
+
+    def _total(self, diff, xp):
+        flat = diff.reshape(-1)
+        return flat @ flat
+
+    def _grad(self, diff, xp):
+        return diff * 2.0
+
+
+class L1Loss(_Loss):
+    """L = (1/M) Σ |ŷ − y| ('mean') or Σ |ŷ − y| ('sum');  ∂L/∂ŷ = sign(ŷ − y)/M (0 where ŷ = y, as torch)."""
+
+    def _total(self, diff, xp):
+        return xp.abs(diff).sum()
+
+    def _grad(self, diff, xp):
+        return xp.sign(diff)

@@ -1,0 +1,90 @@
+"""Fused optimizer updates on CuPy: one ElementwiseKernel per optimizer.
+
+Each kernel reads the gradient and updates the parameter and its state in
+one pass over the flat buffers (Chainer's ``update_core_gpu`` pattern). The
+state and parameter arrays are the kernel's outputs, passed in so they are
+written in place. Scalars are passed as ``dtype.type(value)`` so the kernel
+computes in the parameters' dtype. The formulas, and their order, are the
+reference updates' (see each optimizer's ``_update_reference``).
+
+Imported only when a parameter lives on the GPU.
+"""
+from functools import lru_cache
+
+from ..backend import cupy_module
+
+
+@lru_cache(maxsize=None)
+def _kernel(name, *flags):
+    """Build (once) the kernel ``name`` for the state arrays the flags say exist."""
+    cp = cupy_module()
+    if name == "sgd":
+        (has_buf,) = flags
+        return cp.ElementwiseKernel(
+            "T g, T lr, T momentum, T dampening, T wd, bool nesterov, bool first",
+            "T p" + (", T buf" if has_buf else ""),
+            """
+            T d = g;
+            if (wd != 0) d = d + wd * p;
+            """ + ("""
+            buf = first ? d : momentum * buf + (1 - dampening) * d;
+            d = nesterov ? d + momentum * buf : buf;
+            """ if has_buf else "") + """
+            p = p - lr * d;
+            """, f"minimlp_sgd_{int(has_buf)}")
+    if name == "rmsprop":
+        centered, has_buf = flags
+        return cp.ElementwiseKernel(
+            "T g, T lr, T alpha, T eps, T wd, T momentum",
+            "T p, T sq" + (", T gavg" if centered else "") + (", T buf" if has_buf else ""),
+            """
+            T d = g;
+            if (wd != 0) d = d + wd * p;
+            sq = alpha * sq + (1 - alpha) * d * d;
+            """ + ("""
+            gavg = gavg + (1 - alpha) * (d - gavg);
+            T avg = sqrt(sq - gavg * gavg) + eps;
+            """ if centered else "T avg = sqrt(sq) + eps;") + ("""
+            buf = momentum * buf + d / avg;
+            p = p - lr * buf;
+            """ if has_buf else "p = p - lr * (d / avg);"),
+            f"minimlp_rmsprop_{int(centered)}{int(has_buf)}")
+    if name == "adam":
+        (amsgrad,) = flags
+        return cp.ElementwiseKernel(
+            "T g, T beta1, T beta2, T eps, T wd, T decay, T step_size, T bc2_sqrt",
+            "T p, T m, T v" + (", T vmax" if amsgrad else ""),
+            """
+            T d = g;
+            p = p * decay;
+            if (wd != 0) d = d + wd * p;
+            m = m + (1 - beta1) * (d - m);
+            v = beta2 * v + (1 - beta2) * d * d;
+            """ + ("vmax = max(vmax, v); T s = vmax;" if amsgrad else "T s = v;") + """
+            p = p - step_size * (m / (sqrt(s) / bc2_sqrt + eps));
+            """, f"minimlp_adam_{int(amsgrad)}")
+    raise KeyError(name)
+
+
+def sgd(p, g, buf, *, lr, momentum, dampening, weight_decay, nesterov, first):
+    t = p.dtype.type
+    outs = [p] if buf is None else [p, buf]
+    _kernel("sgd", buf is not None)(g, t(lr), t(momentum), t(dampening), t(weight_decay),
+                                    bool(nesterov), bool(first), *outs)
+
+
+def rmsprop(p, g, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay,
+            momentum, centered):
+    t = p.dtype.type
+    outs = [p, square_avg] + [a for a in (grad_avg, momentum_buffer) if a is not None]
+    _kernel("rmsprop", grad_avg is not None, momentum_buffer is not None)(
+        g, t(lr), t(alpha), t(eps), t(weight_decay), t(momentum), *outs)
+
+
+def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, beta1, beta2, eps, weight_decay, decay,
+         step_size, bias_correction2_sqrt):
+    t = p.dtype.type
+    outs = [p, exp_avg, exp_avg_sq] + ([] if max_exp_avg_sq is None else [max_exp_avg_sq])
+    _kernel("adam", max_exp_avg_sq is not None)(
+        g, t(beta1), t(beta2), t(eps), t(weight_decay), t(decay), t(step_size),
+        t(bias_correction2_sqrt), *outs)

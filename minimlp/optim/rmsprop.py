@@ -1,0 +1,77 @@
+"""RMSprop, plain or centered, with optional momentum and (L2) weight decay."""
+from .optimizer import Optimizer, check_nonnegative, fused_kernels
+from ..backend import get_array_module
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop, as ``torch.optim.RMSprop``.
+
+    For each parameter :math:`p` with gradient :math:`g_t` (learning rate
+    :math:`\gamma`, smoothing :math:`\alpha`, momentum :math:`\mu`, weight
+    decay :math:`\lambda`); :math:`v_0 = \bar g_0 = b_0 = 0`:
+
+    .. math::
+        g_t &\leftarrow g_t + \lambda p_{t-1}                       && \text{if } \lambda \ne 0 \\
+        v_t &\leftarrow \alpha v_{t-1} + (1 - \alpha) g_t^2 \\
+        \tilde v_t &\leftarrow v_t - \bar g_t^2, \quad
+            \bar g_t \leftarrow \bar g_{t-1} + (1 - \alpha)(g_t - \bar g_{t-1})
+                                                                    && \text{if centered} \\
+        \tilde v_t &\leftarrow v_t                                  && \text{otherwise} \\
+        b_t &\leftarrow \mu b_{t-1} + g_t / (\sqrt{\tilde v_t} + \epsilon), \quad
+            p_t \leftarrow p_{t-1} - \gamma b_t                     && \text{if } \mu > 0 \\
+        p_t &\leftarrow p_{t-1} - \gamma g_t / (\sqrt{\tilde v_t} + \epsilon)
+                                                                    && \text{otherwise}
+
+    State per parameter: ``step``, ``square_avg`` (:math:`v`),
+    ``momentum_buffer`` (:math:`b`, if :math:`\mu > 0`), ``grad_avg``
+    (:math:`\bar g`, if centered).
+    """
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False, *, fused=True):
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                        momentum=momentum, centered=centered)
+        super().__init__(params, defaults, fused=fused)
+
+    def _validate(self, group):
+        super()._validate(group)
+        check_nonnegative("epsilon value", group["eps"])
+        check_nonnegative("momentum value", group["momentum"])
+        check_nonnegative("alpha value", group["alpha"])
+
+    def _state_names(self, group):
+        names = ["square_avg"]
+        if group["momentum"] > 0:
+            names.append("momentum_buffer")
+        if group["centered"]:
+            names.append("grad_avg")
+        return names
+
+    def _update_reference(self, p, g, state, group):
+        xp = get_array_module(p)
+        lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
+        mu, wd = float(group["momentum"]), float(group["weight_decay"])
+        if wd != 0:
+            g = g + wd * p
+        v = state["square_avg"]
+        v[...] = v * alpha + (1 - alpha) * g * g
+        if group["centered"]:
+            ga = state["grad_avg"]
+            ga += (1 - alpha) * (g - ga)
+            avg = xp.sqrt(v - ga * ga) + eps
+        else:
+            avg = xp.sqrt(v) + eps
+        if mu > 0:
+            b = state["momentum_buffer"]
+            b[...] = b * mu + g / avg
+            p -= lr * b
+        else:
+            p -= lr * (g / avg)
+
+    def _update_fused(self, p, g, state, group):
+        flat = {k: v.reshape(-1) for k, v in state.items() if k != "step"}
+        fused_kernels(p).rmsprop(
+            p.reshape(-1), g.reshape(-1), flat["square_avg"], flat.get("grad_avg"),
+            flat.get("momentum_buffer"), lr=float(group["lr"]), alpha=float(group["alpha"]),
+            eps=float(group["eps"]), weight_decay=float(group["weight_decay"]),
+            momentum=float(group["momentum"]), centered=bool(group["centered"]))

@@ -1,0 +1,61 @@
+"""SGD with momentum, dampening, Nesterov momentum and (L2) weight decay."""
+from .optimizer import Optimizer, check_nonnegative, fused_kernels
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent, as ``torch.optim.SGD``.
+
+    For each parameter :math:`p` with gradient :math:`g_t` at step :math:`t`
+    (learning rate :math:`\gamma`, momentum :math:`\mu`, dampening
+    :math:`\tau`, weight decay :math:`\lambda`):
+
+    .. math::
+        g_t &\leftarrow g_t + \lambda p_{t-1}                   && \text{if } \lambda \ne 0 \\
+        b_t &\leftarrow g_t \ (t = 1), \quad \mu b_{t-1} + (1 - \tau) g_t \ (t > 1)
+                                                                && \text{if } \mu \ne 0 \\
+        g_t &\leftarrow g_t + \mu b_t \ \text{(nesterov)}, \quad b_t \ \text{(otherwise)}
+                                                                && \text{if } \mu \ne 0 \\
+        p_t &\leftarrow p_{t-1} - \gamma g_t
+
+    State per parameter: ``step`` (torch keeps none; here it marks the first
+    momentum step) and ``momentum_buffer`` (:math:`b`) when :math:`\mu \ne 0`.
+    ``lr`` defaults to torch's 1e-3.
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False, *, fused=True):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov)
+        super().__init__(params, defaults, fused=fused)
+
+    def _validate(self, group):
+        super()._validate(group)
+        check_nonnegative("momentum value", group["momentum"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening "
+                             f"(got momentum={group['momentum']}, dampening={group['dampening']})")
+
+    def _state_names(self, group):
+        return ["momentum_buffer"] if group["momentum"] != 0 else []
+
+    def _update_reference(self, p, g, state, group):
+        lr, mu, tau = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
+        wd = float(group["weight_decay"])
+        if wd != 0:
+            g = g + wd * p
+        if mu != 0:
+            b = state["momentum_buffer"]
+            if state["step"] == 1:
+                b[...] = g
+            else:
+                b[...] = b * mu + (1 - tau) * g
+            g = g + mu * b if group["nesterov"] else b
+        p -= lr * g
+
+    def _update_fused(self, p, g, state, group):
+        fused_kernels(p).sgd(
+            p.reshape(-1), g.reshape(-1),
+            state["momentum_buffer"].reshape(-1) if "momentum_buffer" in state else None,
+            lr=float(group["lr"]), momentum=float(group["momentum"]),
+            dampening=float(group["dampening"]), weight_decay=float(group["weight_decay"]),
+            nesterov=bool(group["nesterov"]), first=state["step"] == 1)

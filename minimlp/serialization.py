@@ -1,0 +1,100 @@
+"""save/load: nested structures of arrays in one ``.npz`` file, written atomically.
+
+A structure may nest dicts (str or int keys), lists and tuples, holding NumPy
+or CuPy arrays (stored as NumPy; ``load`` returns NumPy), Python or NumPy
+scalars, strings, bools and None. The layout is kept as JSON in the archive
+next to the arrays, so nothing is unpickled when loading.
+"""
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from .backend import to_numpy
+
+_LAYOUT_KEY = "__minimlp_layout__"
+
+
+def _encode(obj, arrays):
+    if hasattr(obj, "shape") and hasattr(obj, "dtype") and getattr(obj, "ndim", 0) >= 0 and not np.isscalar(obj):
+        key = f"a{len(arrays)}"
+        arrays[key] = to_numpy(obj)
+        return {"t": "array", "k": key}
+    if isinstance(obj, (bool, np.bool_)):
+        return {"t": "bool", "v": bool(obj)}
+    if isinstance(obj, (int, np.integer)):
+        return {"t": "int", "v": int(obj)}
+    if isinstance(obj, (float, np.floating)):
+        return {"t": "float", "v": repr(float(obj))}
+    if isinstance(obj, str):
+        return {"t": "str", "v": obj}
+    if obj is None:
+        return {"t": "none"}
+    if isinstance(obj, dict):
+        items = []
+        for k, v in obj.items():
+            if not isinstance(k, (str, int)) or isinstance(k, bool):
+                raise TypeError(f"save: dict keys must be str or int, got {k!r}")
+            items.append([("i" if isinstance(k, int) else "s"), k, _encode(v, arrays)])
+        return {"t": "dict", "v": items}
+    if isinstance(obj, (list, tuple)):
+        return {"t": "list" if isinstance(obj, list) else "tuple", "v": [_encode(v, arrays) for v in obj]}
+    raise TypeError(f"save: cannot store an object of type {type(obj).__name__}")
+
+
+def _decode(node, arrays):
+    t = node["t"]
+    if t == "array":
+        return arrays[node["k"]]
+    if t in ("bool", "int", "str"):
+        return node["v"]
+    if t == "float":
+        return float(node["v"])
+    if t == "none":
+        return None
+    if t == "dict":
+        return {(int(k) if kind == "i" else k): _decode(v, arrays) for kind, k, v in node["v"]}
+    if t in ("list", "tuple"):
+        values = [_decode(v, arrays) for v in node["v"]]
+        return values if t == "list" else tuple(values)
+    raise ValueError(f"unknown node type {t!r} in the saved layout")
+
+
+def save(obj, path):
+    """Write ``obj`` to ``path`` (.npz) atomically: a temporary file in the same folder, then a rename."""
+    arrays = {}
+    layout = _encode(obj, arrays)
+    arrays[_LAYOUT_KEY] = np.frombuffer(json.dumps(layout).encode("utf-8"), dtype=np.uint8)
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def load(path):
+    """Read what ``save`` wrote. Arrays come back as NumPy arrays."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"load: no such file: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise ValueError(f"load: {path} is not a readable minimlp .npz file ({exc})") from exc
+    if _LAYOUT_KEY not in arrays:
+        return arrays
+    layout = json.loads(arrays.pop(_LAYOUT_KEY).tobytes().decode("utf-8"))
+    return _decode(layout, arrays)

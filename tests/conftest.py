@@ -1,0 +1,32 @@
+"""Shared test options: ``--device gpu`` runs the device-aware tests on CuPy."""
+import os
+
+import pytest
+
+from minimlp import backend
+from torch_reference import WORST_RELATIVE_ERROR
+
+
+def pytest_addoption(parser):
+    parser.addoption("--device", default=os.environ.get("MINIMLP_TEST_DEVICE", "cpu"), choices=["cpu", "gpu"],
+                     help="backend for device-aware tests (default cpu; gpu needs CuPy and a GPU)")
+
+
+@pytest.fixture
+def device(request):
+    name = request.config.getoption("--device")
+    if name == "gpu" and not backend.gpu_available():
+        pytest.skip(f"--device gpu asked for, but {backend.gpu_unavailable_reason()}")
+    return name
+
+
+@pytest.fixture
+def xp(device):
+    return backend.xp_for(device)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if WORST_RELATIVE_ERROR["where"]:
+        terminalreporter.write_line(
+            f"minimlp: worst relative error against torch in this run: {WORST_RELATIVE_ERROR['value']:.3g} "
+            f"({WORST_RELATIVE_ERROR['where']})")

@@ -1,0 +1,81 @@
+"""Bad input gets a clear error naming the problem, never a silent wrong answer."""
+import numpy as np
+import pytest
+
+from minimlp import nn
+
+
+def paper_net():
+    return nn.Sequential(nn.Linear(1024, 512), nn.BatchNorm1d(512), nn.Sigmoid(),
+                         nn.Linear(512, 3072), nn.BatchNorm1d(3072), nn.Tanh())
+
+
+def test_wrong_feature_width_names_the_layer_expected_and_got():
+    with pytest.raises(ValueError) as info:
+        paper_net()(np.zeros((4, 1000), dtype=np.float32))
+    message = str(info.value)
+    assert "Linear(in_features=1024, out_features=512" in message
+    assert "(N, 1024)" in message and "(4, 1000)" in message
+    assert "layer 0" in "".join(getattr(info.value, "__notes__", []))
+
+
+def test_one_dimensional_input_is_refused():
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, 3\), got \(3,\)"):
+        nn.Linear(3, 2)(np.zeros(3, dtype=np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, np.bool_])
+def test_non_floating_dtype_is_refused(dtype):
+    with pytest.raises(TypeError, match="floating-point"):
+        nn.Linear(3, 2)(np.zeros((2, 3), dtype=dtype))
+    with pytest.raises(TypeError, match="floating-point"):
+        nn.Tanh()(np.zeros((2, 3), dtype=dtype))
+
+
+def test_float64_input_to_a_float32_layer_is_refused_not_silently_upcast():
+    with pytest.raises(TypeError, match="float64 does not match the layer's float32"):
+        nn.Linear(3, 2)(np.zeros((2, 3), dtype=np.float64))
+
+
+def test_batchnorm_refuses_one_sample_batches_in_training_as_torch():
+    bn = nn.BatchNorm1d(4)
+    with pytest.raises(ValueError, match="more than 1 value per channel when training"):
+        bn(np.ones((1, 4), dtype=np.float32))
+    bn.eval()
+    assert bn(np.ones((1, 4), dtype=np.float32)).shape == (1, 4)
+
+
+def test_backward_before_forward_and_wrong_gradient_shape():
+    lin = nn.Linear(3, 2)
+    with pytest.raises(RuntimeError, match="before forward"):
+        lin.backward(np.zeros((2, 2), dtype=np.float32))
+    lin(np.zeros((5, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"gradient of shape \(5, 2\), got \(4, 2\)"):
+        lin.backward(np.zeros((4, 2), dtype=np.float32))
+
+
+def test_nan_input_propagates_like_torch_and_the_loss_refuses_it():
+    """Documented behaviour: layers pass NaN through (as torch does, at no extra cost);
+    the loss raises FloatingPointError, so a NaN never reaches an optimizer step silently."""
+    x = np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32)
+    x[1, 2] = np.nan
+    lin = nn.Linear(6, 3)
+    y = lin(x)
+    assert np.isnan(y[1]).all() and np.isfinite(y[[0, 2, 3]]).all()
+    with pytest.raises(FloatingPointError, match="prediction has 3 non-finite values and the target 0"):
+        nn.MSELoss()(y, np.zeros_like(y))
+
+
+def test_loss_shape_and_dtype_mismatches():
+    a = np.zeros((4, 3), dtype=np.float32)
+    with pytest.raises(ValueError, match="differ"):
+        nn.MSELoss()(a, np.zeros((4, 1), dtype=np.float32))
+    with pytest.raises(TypeError, match="dtype"):
+        nn.L1Loss()(a, np.zeros((4, 3), dtype=np.float64))
+    with pytest.raises(ValueError, match="reduction"):
+        nn.MSELoss(reduction="none")
+
+
+def test_sequential_refuses_things_that_are_not_modules():
+    with pytest.raises(TypeError, match="argument 1"):
+        nn.Sequential(nn.ReLU(), lambda x: x)

@@ -1,0 +1,37 @@
+"""Helpers for comparing minimlp with PyTorch: relative errors and the worst one seen in a run."""
+import numpy as np
+
+from minimlp import backend
+
+WORST_RELATIVE_ERROR = {"value": 0.0, "where": ""}
+
+
+def rel_error(a, b):
+    """max |a − b| / max |b|: one number for a whole array (b is the reference)."""
+    a = backend.to_numpy(a).astype(np.float64)
+    b = np.asarray(b.detach().numpy() if hasattr(b, "detach") else b, dtype=np.float64)
+    assert a.shape == b.shape, f"shapes differ: {a.shape} vs {b.shape}"
+    if a.size == 0:
+        return 0.0
+    scale = max(float(np.max(np.abs(b))), 1e-30)
+    return float(np.max(np.abs(a - b)) / scale)
+
+
+def assert_close(a, b, tol, where):
+    """Assert rel_error(a, b) <= tol and remember the worst error seen.
+
+    A reference that is zero in exact arithmetic (the bias of a Linear just
+    before a training-mode BatchNorm: its gradient is Σₙ of a zero-mean
+    quantity) holds only rounding noise on both sides; there both must be
+    below 1e-12 in absolute value instead.
+    """
+    b_np = np.asarray(b.detach().numpy() if hasattr(b, "detach") else b, dtype=np.float64)
+    if b_np.size and float(np.max(np.abs(b_np))) < 1e-12:
+        worst = float(np.max(np.abs(backend.to_numpy(a))))
+        assert worst < 1e-12, f"{where}: reference is zero but ours reaches {worst:.3g}"
+        return 0.0
+    err = rel_error(a, b)
+    if err > WORST_RELATIVE_ERROR["value"]:
+        WORST_RELATIVE_ERROR.update(value=err, where=where)
+    assert err <= tol, f"{where}: relative error {err:.3g} > {tol:g}"
+    return err
