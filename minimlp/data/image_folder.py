@@ -9,7 +9,8 @@ Two readers share one decoder:
     to ``size x size`` (``PIL.ImageOps.fit``, bicubic); an image already of that
     size is left pixel-exact. Images inside a subfolder are labelled by the
     name of their top subfolder (classes in alphabetical order); images at
-    the top level get label -1.
+    the top level get label -1. In an archive whose members all sit in one
+    top folder (``tar czf photos.tgz photos/``), that folder is skipped first.
 ``load_split_tree(path)``
     A tree ``[top/]train/<class>/*`` and ``[top/]test/<class>/*`` (the layout
     of ``../shared/data/cifar10-jpeg.tar.gz``) -> ``{"train": ImageSet, "test": ImageSet}``,
@@ -45,9 +46,14 @@ def _is_image(name):
 
 
 def is_archive(path):
-    """True for a file that ``tarfile`` can open (plain, gz, bz2, xz)."""
+    """True for a file that ``tarfile`` can open (plain, gz, bz2, xz); DataError if it is cut short."""
     path = Path(path)
-    return path.is_file() and tarfile.is_tarfile(path)
+    if not path.is_file():
+        return False
+    try:
+        return tarfile.is_tarfile(path)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
+        raise DataError(f"{path}: truncated or corrupt archive ({exc.__class__.__name__}: {exc})") from exc
 
 
 def iter_files(path):
@@ -152,9 +158,12 @@ def load_image_folder(path, size=32, *, cache_enabled=True, workers=None):
                                      workers=workers or default_workers())
         if not names:
             raise _no_images(path)
-        order = sorted(range(len(names)), key=lambda i: PurePosixPath(names[i]).parts)
+        parts = [PurePosixPath(n).parts for n in names]
+        if path.is_file() and len({p[0] for p in parts}) == 1 and min(map(len, parts)) > 1:
+            parts = [p[1:] for p in parts]  # the archive's single top folder, as in `tar czf x.tgz photos/`
+        order = sorted(range(len(names)), key=lambda i: parts[i])
         images = images[order] if order != list(range(len(names))) else images
-        parts = [PurePosixPath(names[i]).parts for i in order]
+        parts = [parts[i] for i in order]
         classes = sorted({p[0] for p in parts if len(p) > 1})
         index = {c: i for i, c in enumerate(classes)}
         labels = np.array([index[p[0]] if len(p) > 1 else -1 for p in parts], dtype=np.int64)

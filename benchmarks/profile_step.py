@@ -1,0 +1,101 @@
+"""Where the time of one CPU training step of the paper's network goes, op by op.
+
+Wraps each layer's ``forward``/``backward``, the loss and the optimizer with
+wall-clock timers and reports the mean over many steps (means add up; the noise of a shared machine makes medians of parts not sum to the median whole) (batch 16 by
+default), for the plain API path (``model(x); loss; model.backward; opt.step``)
+and, with ``--fast``, for ``minimlp.train.FastStep`` (phases only: its
+backward applies Adam inside, so "backward" there includes the weight updates).
+
+Usage: python benchmarks/profile_step.py [--batch 16] [--steps 200] [--fast]
+"""
+import argparse
+import collections
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import minimlp  # noqa: E402
+from minimlp import nn, optim  # noqa: E402
+
+TIMES = collections.defaultdict(list)
+
+
+def timed(name, fn):
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        out = fn(*args, **kwargs)
+        TIMES[name].append(time.perf_counter() - t)
+        return out
+    return wrapper
+
+
+def build(seed=0):
+    minimlp.manual_seed(seed)
+    return nn.Sequential(nn.Linear(1024, 512), nn.BatchNorm1d(512), nn.Sigmoid(),
+                         nn.Linear(512, 3072), nn.BatchNorm1d(3072), nn.Tanh())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--fast", action="store_true", help="profile minimlp.train.FastStep instead")
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5000, 1024), dtype=np.float32)
+    Y = np.tanh(rng.standard_normal((5000, 3072), dtype=np.float32))
+    model = build()
+    opt = optim.Adam(model.parameters(), lr=2e-4)
+    loss_fn = nn.MSELoss()
+    if args.fast:
+        from minimlp.train import FastStep
+        fast = FastStep(model, loss_fn, opt)
+        for name in ("_forward", "_loss", "_backward"):
+            setattr(fast, name, timed(name.strip("_"), getattr(fast, name)))
+
+        def step(x, y):
+            fast(x, y)
+    else:
+        for i, m in enumerate(model):
+            object.__setattr__(m, "forward", timed(f"fwd  {i} {type(m).__name__}", m.forward))
+        for i, m in reversed(list(enumerate(model))):
+            object.__setattr__(m, "backward", timed(f"bwd  {i} {type(m).__name__}", m.backward))
+        loss_fwd = timed("loss forward", loss_fn.forward)
+        loss_bwd = timed("loss backward", loss_fn.backward)
+        zero = timed("zero_grad", opt.zero_grad)
+        opt_step = timed("Adam step", opt.step)
+
+        def step(x, y):
+            zero()
+            out = model(x)
+            loss_fwd(out, y)
+            model.backward(loss_bwd())
+            opt_step()
+
+    bs, total = args.batch, []
+    for i in range(args.steps + 20):
+        a = (i * bs) % (5000 - bs)
+        t = time.perf_counter()
+        step(X[a:a + bs], Y[a:a + bs])
+        if i == 19:
+            TIMES.clear()
+        elif i > 19:
+            total.append(time.perf_counter() - t)
+    med_total = float(np.mean(total))
+    print(f"{'fast' if args.fast else 'plain'} step, batch {bs}: mean {med_total * 1e3:.2f} ms "
+          f"over {args.steps} steps")
+    print(f"{'op':<26}{'mean ms':>10}{'share':>8}")
+    summed = 0.0
+    for name, ts in TIMES.items():
+        med = float(np.mean(ts))
+        summed += med
+        print(f"{name:<26}{med * 1e3:10.3f}{med / med_total:8.0%}")
+    print(f"{'(python between ops)':<26}{(med_total - summed) * 1e3:10.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""minimlp-colorize: train, evaluate and apply the grayscale-to-colour models.
+
+    minimlp-colorize train [--model paper-mlp1] [--data default|shared|PATH] --out DIR [--resume]
+    minimlp-colorize evaluate --checkpoint DIR|FILE|pretrained [--json]
+    minimlp-colorize colorize --checkpoint DIR|pretrained PHOTO... -o OUTDIR
+    minimlp-colorize models
+    minimlp-colorize reproduce --out results/ [--quick]
+"""
+import argparse
+import json
+import os
+import sys
+
+from .models import PRESETS
+
+TRAIN_KEYS = ("optimizer", "lr", "batch_size", "epochs", "weight_decay", "schedule", "split", "hflip")
+
+
+def _device_default():
+    return os.environ.get("MINIMLP_DEVICE", "auto")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="minimlp-colorize", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a colorizer (defaults: the paper's best setting, Table 3)")
+    t.add_argument("--model", help="a preset (default paper-mlp1; see `minimlp-colorize models`)")
+    t.add_argument("--data", default="default",
+                   help="'default' (embedded 6,500 images), 'shared' (../shared/data/cifar10-jpeg.tar.gz) "
+                        "or a CIFAR-10 source: cifar-10-batches-py, cifar-10-python.tar.gz, an image tree or tar")
+    t.add_argument("--split", choices=["paper", "full"], help="paper 5000/500/1000 or full 45000/5000/10000")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--optimizer", choices=["sgd", "momentum", "rmsprop", "adam", "adamw"])
+    t.add_argument("--lr", type=float)
+    t.add_argument("--weight-decay", type=float)
+    t.add_argument("--schedule", choices=["none", "onecycle", "cosine"])
+    t.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
+                   help="mirror a random half of each batch (augmentation)")
+    t.add_argument("--train-size", type=int, help="use only the first N training images (quick runs)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default=_device_default(), help="cpu, gpu or auto (default: $MINIMLP_DEVICE or auto)")
+    t.add_argument("--out", required=True, help="run folder: checkpoints, history.csv, config.json, figures")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+
+    e = sub.add_parser("evaluate", help="test MSE and PSNR of a checkpoint beside the gray-copy baseline")
+    e.add_argument("--checkpoint", required=True, help="run folder, .npz file, or 'pretrained'")
+    e.add_argument("--data", default="default")
+    e.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    e.add_argument("--data-split", default="paper", choices=["paper", "full"], help="which split of --data")
+    e.add_argument("--device", default=_device_default())
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+
+    c = sub.add_parser("colorize", help="colorize photos of any size (colour photos are turned to gray first)")
+    c.add_argument("--checkpoint", default="pretrained")
+    c.add_argument("inputs", nargs="+", help="image files")
+    c.add_argument("-o", "--out", required=True, help="folder for the PNGs")
+    c.add_argument("--device", default="cpu")
+
+    sub.add_parser("models", help="list the model presets")
+
+    r = sub.add_parser("reproduce", help="rerun the paper's studies and write RESULTS.md")
+    r.add_argument("--out", default="results")
+    r.add_argument("--epochs", type=int, default=80)
+    r.add_argument("--seeds", type=int, default=3, help="seeds for the headline rows")
+    r.add_argument("--quick", action="store_true", help="2 epochs, 2 configurations (a smoke test)")
+    r.add_argument("--device", default=_device_default())
+    r.add_argument("--jobs", type=int, default=1, help="configurations trained side by side (processes)")
+    r.add_argument("--only", help="comma-separated study names to run")
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "train":
+            from .commands import train
+            return train(args)
+        if args.command == "evaluate":
+            from .commands import evaluate
+            return evaluate(args)
+        if args.command == "colorize":
+            from .commands import colorize
+            return colorize(args)
+        if args.command == "models":
+            for name, p in PRESETS.items():
+                print(f"{name:12s} [{p['task']}] {p['about']}")
+            return 0
+        if args.command == "reproduce":
+            from .reproduce import reproduce
+            return reproduce(args)
+    except KeyboardInterrupt:
+        print("interrupted; rerun with --resume to continue from the last finished epoch", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"minimlp-colorize {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""The colorizer's commands: train, evaluate, colorize."""
+import datetime
+import json
+import os
+import platform
+import sys
+import tempfile
+
+import numpy as np
+
+from .. import __version__, manual_seed, nn, optim
+from ..backend import resolve_device, to_device
+from ..data import Batches
+from ..train import CheckpointError, fit, read_checkpoint
+from ..train.checkpoint import BEST, LAST
+from .evaluate import evaluate_images, predict_rgb
+from .figures import gray_images, image_grid, loss_curve
+from .loading import load_colorizer, load_split
+from .models import build_model, preset
+from .tasks import FlippedBatches, gray_copy, make_arrays, planar_to_images
+
+OPTIMIZERS = {
+    "sgd": lambda params, lr, wd: optim.SGD(params, lr=lr, weight_decay=wd),
+    "momentum": lambda params, lr, wd: optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd),
+    "rmsprop": lambda params, lr, wd: optim.RMSprop(params, lr=lr, weight_decay=wd),
+    "adam": lambda params, lr, wd: optim.Adam(params, lr=lr, weight_decay=wd),
+    "adamw": lambda params, lr, wd: optim.AdamW(params, lr=lr, weight_decay=wd),
+}
+
+
+def make_config(args):
+    """The run's full configuration: the preset's recipe, overridden by the flags given."""
+    chosen = preset(args.model)
+    training = dict(chosen["training"])
+    for key in ("optimizer", "lr", "batch_size", "epochs", "weight_decay", "schedule", "split", "hflip"):
+        value = getattr(args, key)
+        if value is not None:
+            training[key] = value
+    if args.data == "default" and args.split is None:
+        training["split"] = "paper"
+    return {"model": args.model, "task": chosen["task"], "model_kwargs": dict(chosen["model"]),
+            "training": training, "data": args.data, "train_size": args.train_size, "seed": args.seed,
+            "minimlp_version": __version__}
+
+
+def _check_resume_config(stored, args):
+    """Refuse a --resume whose flags contradict the stored run (extending --epochs is allowed)."""
+    if args.model is not None and args.model != stored["model"]:
+        raise CheckpointError(f"{args.out} holds a {stored['model']} run, not {args.model}: "
+                              f"drop --model or choose another --out")
+    for key in ("optimizer", "lr", "batch_size", "weight_decay", "schedule", "split", "hflip"):
+        value = getattr(args, key)
+        if value is not None and value != stored["training"][key]:
+            raise CheckpointError(f"--{key.replace('_', '-')} {value} contradicts the stored run "
+                                  f"({stored['training'][key]}); --resume continues the run as configured")
+    if args.epochs is not None:
+        stored["training"]["epochs"] = args.epochs
+    return stored
+
+
+def _write_json(obj, path):
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def make_optimizer(name, params, lr, weight_decay):
+    return OPTIMIZERS[name](params, lr, weight_decay)
+
+
+def make_scheduler(name, optimizer, lr, epochs, steps_per_epoch):
+    """(scheduler, interval) for 'none', 'onecycle' (per step) or 'cosine' (per epoch)."""
+    if name == "none":
+        return None, "epoch"
+    if name == "onecycle":
+        return optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch), "step"
+    if name == "cosine":
+        return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs), "epoch"
+    raise ValueError(f"unknown schedule {name!r}")
+
+
+def train_run(config, out, device="auto", resume=False, quiet=False, log=None):
+    """Train the run described by ``config`` into folder ``out``; return (model, history, test scores)."""
+    log = log or (lambda text: print(text, file=sys.stderr))
+    tr = config["training"]
+    device = resolve_device(device, announce=not quiet)
+    manual_seed(config["seed"])
+    split = load_split(config["data"], tr["split"])
+    train_images = split.train.images
+    if config.get("train_size"):
+        train_images = train_images[:config["train_size"]]
+    x_train, y_train = make_arrays(train_images, config["task"])
+    x_valid, y_valid = make_arrays(split.valid.images, config["task"])
+    model = build_model(config).to(device=device)
+    optimizer = make_optimizer(tr["optimizer"], model.parameters(), tr["lr"], tr["weight_decay"])
+    batches = Batches(x_train, y_train, tr["batch_size"], shuffle=True, seed=config["seed"], device=device)
+    steps = len(batches)
+    if tr["hflip"]:
+        batches = FlippedBatches(batches, seed=config["seed"])
+    scheduler, interval = make_scheduler(tr["schedule"], optimizer, tr["lr"], tr["epochs"], steps)
+    train_eval = Batches(x_train, y_train, 1000, shuffle=False, device=device)
+    valid = Batches(x_valid, y_valid, 1000, shuffle=False, device=device)
+    os.makedirs(out, exist_ok=True)
+    _write_json(config, os.path.join(out, "config.json"))
+    log(f"training {config['model']} on {len(x_train)} images ({config['data']}, {tr['split']} split), "
+        f"{tr['epochs']} epochs, batch {tr['batch_size']}, {tr['optimizer']} lr {tr['lr']:g}, device {device}")
+    history = fit(model, nn.MSELoss(), optimizer, batches, valid, tr["epochs"], scheduler=scheduler,
+                  scheduler_interval=interval, train_eval_batches=train_eval, checkpoint_dir=out, resume=resume,
+                  config=config, quiet=quiet, log=log)
+    best = read_checkpoint(os.path.join(out, BEST))
+    model.load_state_dict(best["model"])
+    scores = evaluate_images(model, config["task"], split.test.images)
+    scores.update(model=config["model"], best_epoch=best["epoch"], checkpoint=os.path.join(out, BEST))
+    _write_json(scores, os.path.join(out, "metrics.json"))
+    baseline_valid = nn.MSELoss()(_baseline_output(x_valid, config["task"]), y_valid)
+    loss_curve(history, os.path.join(out, "loss_curve.png"), title=f"{config['model']} ({config['task']} task)",
+               baseline=baseline_valid)
+    sample_figure(model, config["task"], split.test.images[:12], os.path.join(out, "samples_test.png"))
+    return model, history, scores
+
+
+def _baseline_output(x, task):
+    """Gray-copy in the task's own units: gray in R, G, B (rgb), or zero chroma (chroma)."""
+    return gray_copy(x) if task == "rgb" else np.zeros((len(x), 2048), dtype=x.dtype)
+
+
+def sample_figure(model, task, images, path):
+    """Rows: ground truth, gray input, model output (the paper's Figure 1 layout)."""
+    output = planar_to_images(predict_rgb(model, task, images))
+    return image_grid([("ground truth", images), ("gray input", gray_images(images)), ("output", output)], path)
+
+
+def train(args):
+    out = args.out
+    last = os.path.join(out, LAST)
+    if args.resume:
+        if not os.path.exists(last):
+            raise CheckpointError(f"--resume: {out} holds no {LAST} to continue from")
+        config = _check_resume_config(read_checkpoint(last)["config"], args)
+    else:
+        if os.path.exists(last):
+            raise CheckpointError(f"{out} already holds a run ({LAST}); pass --resume to continue it "
+                                  f"or choose another --out")
+        args.model = args.model or "paper-mlp1"
+        config = make_config(args)
+    config["machine"] = platform.platform()
+    config["started"] = datetime.datetime.now().isoformat(timespec="seconds")
+    _, _, scores = train_run(config, out, device=args.device, resume=args.resume, quiet=args.quiet)
+    better = scores["improvement_over_gray"] * 100
+    print(f"test MSE {scores['test_mse']:.5f}  PSNR {scores['psnr']:.2f} dB   "
+          f"(gray-copy baseline on the same {scores['n_images']} images: MSE {scores['baseline_gray_mse']:.5f}, "
+          f"PSNR {scores['baseline_gray_psnr']:.2f} dB; the model is {abs(better):.1f}% "
+          f"{'better' if better >= 0 else 'worse'})")
+    print(f"best epoch {scores['best_epoch']}; files in {out}: best.npz, last.npz, history.csv, config.json, "
+          f"metrics.json, loss_curve.png, samples_test.png")
+    return 0
+
+
+def evaluate(args):
+    model, config = load_colorizer(args.checkpoint, device=args.device if args.device != "auto" else "auto")
+    split = load_split(args.data, args.data_split)
+    images = getattr(split, args.split).images
+    scores = evaluate_images(model, config["task"], images)
+    scores.update(model=config["model"], task=config["task"], split=args.split, data=args.data)
+    if args.json:
+        print(json.dumps(scores))
+    else:
+        print(f"{config['model']} on {scores['n_images']} {args.split} images ({args.data}):")
+        print(f"  model      MSE {scores['test_mse']:.5f}  PSNR {scores['psnr']:.2f} dB")
+        print(f"  gray-copy  MSE {scores['baseline_gray_mse']:.5f}  PSNR {scores['baseline_gray_psnr']:.2f} dB")
+        print(f"  the model's MSE is {abs(scores['improvement_over_gray']) * 100:.1f}% "
+              f"{'below' if scores['improvement_over_gray'] >= 0 else 'above'} gray-copy")
+    return 0
+
+
+def colorize(args):
+    from PIL import Image, UnidentifiedImageError
+
+    from .photo import colorize_photo
+    model, config = load_colorizer(args.checkpoint, device=args.device)
+    os.makedirs(args.out, exist_ok=True)
+    for path in args.inputs:
+        try:
+            with Image.open(path) as img:
+                img.load()
+                result = colorize_photo(model, config["task"], img)
+        except (FileNotFoundError, UnidentifiedImageError, OSError) as exc:
+            raise ValueError(f"cannot read image {path}: {exc}") from exc
+        target = os.path.join(args.out, os.path.splitext(os.path.basename(path))[0] + "_color.png")
+        result.save(target)
+        print(target)
+    return 0

@@ -1,0 +1,68 @@
+"""Figures: the loss curves of a run and image grids like the paper's Figure 1."""
+import os
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+def loss_curve(history, path, title=None, baseline=None):
+    """Plot train (running), train (eval mode) and valid loss per epoch; optional horizontal baseline line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = history.column("epoch")
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    for column, label, style in (("train_loss", "train (running mean, training mode)", "-"),
+                                 ("train_eval_loss", "train (re-measured, eval mode)", "--"),
+                                 ("valid_loss", "valid (eval mode)", "-")):
+        values = history.column(column)
+        if any(v is not None for v in values):
+            ax.plot(epochs, [np.nan if v is None else v for v in values], style, label=label)
+    if baseline is not None:
+        ax.axhline(baseline, color="gray", linestyle=":", label=f"gray-copy baseline ({baseline:.4f})")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE (pixels in [-1, 1])")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    _save_figure(fig, path)
+    plt.close(fig)
+    return path
+
+
+def _save_figure(fig, path):
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, ".tmp-" + os.path.basename(path))
+    fig.savefig(tmp, format="png")
+    os.replace(tmp, path)
+
+
+def image_grid(rows, path, scale=3, gap=2, label_width=110):
+    """Save a grid: one row per (label, uint8 images (K, H, W, 3)), images upscaled ``scale``× (nearest)."""
+    count = max(len(images) for _, images in rows)
+    side = rows[0][1].shape[1] * scale
+    width = label_width + count * (side + gap)
+    height = len(rows) * (side + gap) + gap
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    for r, (label, images) in enumerate(rows):
+        top = gap + r * (side + gap)
+        draw.text((4, top + side // 2 - 6), label, fill="black")
+        for c, img in enumerate(images):
+            tile = Image.fromarray(np.asarray(img, dtype=np.uint8)).resize((side, side), Image.NEAREST)
+            canvas.paste(tile, (label_width + c * (side + gap), top))
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(folder, ".tmp-" + os.path.basename(path))
+    canvas.save(tmp, format="PNG")
+    os.replace(tmp, path)
+    return path
+
+
+def gray_images(images):
+    """uint8 RGB images → their BT.601 luma shown as gray uint8 RGB images."""
+    from ..data.color import rgb_to_gray
+    g = np.clip(np.rint(rgb_to_gray(images.astype(np.float32))), 0, 255).astype(np.uint8)
+    return np.repeat(g[..., None], 3, axis=-1)

@@ -1,0 +1,64 @@
+"""Finding data and checkpoints for the colorizer's commands."""
+import os
+from pathlib import Path
+
+from ..train.checkpoint import BEST, LAST, CheckpointError, read_checkpoint
+from .models import build_model
+
+PRETRAINED_DIR = Path(__file__).with_name("pretrained")
+
+
+def load_split(data="default", split="paper", seed=0):
+    """The (train, valid, test) ImageSets: the embedded default, or a CIFAR-10 source split as asked."""
+    from ..data import full_split, load_cifar10, load_default, paper_split
+    if data == "default":
+        if split != "paper":
+            raise ValueError("the embedded default data holds only the paper's split (5000/500/1000); for "
+                             f"--split {split} pass --data PATH (e.g. ../shared/data/cifar10-jpeg.tar.gz)")
+        return load_default()
+    if data == "shared":
+        from ..data import shared_archive_path
+        path = shared_archive_path()
+        if path is None:
+            raise FileNotFoundError("--data shared: no cifar10-jpeg.tar.gz found (set MINIMLP_SHARED_DATA)")
+        data = str(path)
+    train, test = load_cifar10(data)
+    if split == "paper":
+        return paper_split(train, test, seed=0)
+    if split == "full":
+        return full_split(train, test, seed=0)
+    raise ValueError(f"unknown split {split!r}; choose 'paper' or 'full'")
+
+
+def checkpoint_file(checkpoint):
+    """The model file for ``checkpoint``: 'pretrained', a run folder (best.npz, else last.npz), or a .npz path."""
+    if checkpoint == "pretrained":
+        files = sorted(PRETRAINED_DIR.glob("*.npz"))
+        if not files:
+            raise CheckpointError(f"no pretrained model is installed in {PRETRAINED_DIR}")
+        return str(files[0])
+    if os.path.isdir(checkpoint):
+        for name in (BEST, LAST):
+            path = os.path.join(checkpoint, name)
+            if os.path.exists(path):
+                return path
+        raise CheckpointError(f"{checkpoint} holds no {BEST} or {LAST}: is it a training run's --out folder?")
+    if os.path.exists(checkpoint):
+        return checkpoint
+    raise CheckpointError(f"no checkpoint at {checkpoint} (give a run folder, a .npz file, or 'pretrained')")
+
+
+def load_colorizer(checkpoint, device="cpu"):
+    """(model in eval mode, config) from a checkpoint (see ``checkpoint_file``)."""
+    path = checkpoint_file(checkpoint)
+    state = read_checkpoint(path)
+    config = state.get("config")
+    if not config or "model_kwargs" not in config:
+        raise CheckpointError(f"{path} carries no colorizer config (was it written by minimlp-colorize?)")
+    model = build_model(config)
+    try:
+        model.load_state_dict(state["model"])
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"{path}: the weights do not fit the {config.get('model')} architecture: {exc}") from exc
+    model.to(device=device)
+    return model.eval(), config

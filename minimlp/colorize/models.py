@@ -1,0 +1,104 @@
+"""The colorizer's networks: the paper's MLPs and autoencoders, and the chroma MLP, as named presets.
+
+Input: 1024 gray values (a 32x32 image, row-major) in [-1, 1]. Output, for
+the paper's 'rgb' task: 3072 values in [-1, 1], channel-planar like torch's
+``view`` of a (3, 32, 32) image; for the 'chroma' task: 2048 values, the U
+and V planes of BT.601 YUV (see ``tasks.py``).
+"""
+from .. import nn
+
+GRAY = 1024
+RGB = 3072
+CHROMA = 2048
+
+ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU,
+               "none": nn.Identity, "identity": nn.Identity}
+
+
+def _activation(name):
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}") from None
+
+
+def mlp(hidden=(512,), activation="sigmoid", out_activation="tanh", batchnorm=True, bn_after_output=True,
+        dropout=0.0, in_features=GRAY, out_features=RGB):
+    """The paper's MLP family: [Linear → BatchNorm → act → Dropout] per hidden width, then Linear → (BN) → out act.
+
+    The paper's best (its Table 3): one hidden layer of 512, BatchNorm after
+    every Linear including the output, sigmoid hidden, tanh output.
+    """
+    layers = []
+    width = in_features
+    for h in hidden:
+        layers.append(nn.Linear(width, h))
+        if batchnorm:
+            layers.append(nn.BatchNorm1d(h))
+        layers.append(_activation(activation))
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        width = h
+    layers.append(nn.Linear(width, out_features))
+    if batchnorm and bn_after_output:
+        layers.append(nn.BatchNorm1d(out_features))
+    layers.append(_activation(out_activation))
+    return nn.Sequential(*layers)
+
+
+AUTOENCODER_WIDTHS = {
+    1: (512,),
+    2: (512, 256),
+    3: (512, 256, 512),
+    5: (512, 256, 128, 256, 512),
+}
+
+
+def autoencoder(depth, **kwargs):
+    """The paper's fully connected autoencoders with 1, 2, 3 or 5 hidden layers.
+
+    Widths halve from 512 to a bottleneck and double back before the 3072
+    output (our choice; the paper does not list them):
+    1: 1024-512-3072, 2: 1024-512-256-3072, 3: 1024-512-256-512-3072,
+    5: 1024-512-256-128-256-512-3072. Other settings as ``mlp``.
+    """
+    if depth not in AUTOENCODER_WIDTHS:
+        raise ValueError(f"autoencoder depth must be one of {sorted(AUTOENCODER_WIDTHS)}, got {depth}")
+    return mlp(hidden=AUTOENCODER_WIDTHS[depth], **kwargs)
+
+
+PAPER_TRAINING = {"optimizer": "adam", "lr": 2e-4, "batch_size": 16, "epochs": 80, "weight_decay": 0.0,
+                  "schedule": "none", "split": "paper", "hflip": False}
+
+PRESETS = {
+    "paper-mlp1": {"task": "rgb", "model": {"hidden": [512]}, "training": PAPER_TRAINING,
+                   "about": "the paper's best: 1024-512-3072, BatchNorm, sigmoid, tanh (Table 3)"},
+    "paper-mlp2": {"task": "rgb", "model": {"hidden": [512, 512]}, "training": PAPER_TRAINING,
+                   "about": "the paper's MLP with two hidden layers of 512"},
+    "paper-mlp3": {"task": "rgb", "model": {"hidden": [512, 512, 512]}, "training": PAPER_TRAINING,
+                   "about": "the paper's MLP with three hidden layers of 512"},
+    **{f"paper-ae{d}": {"task": "rgb", "model": {"hidden": list(w)}, "training": PAPER_TRAINING,
+                        "about": f"the paper's autoencoder with {d} hidden layer{'s' if d > 1 else ''}: "
+                                 f"1024-{'-'.join(map(str, w))}-3072"}
+       for d, w in AUTOENCODER_WIDTHS.items()},
+    "chroma-mlp": {
+        "task": "chroma",
+        "model": {"hidden": [2048, 2048], "activation": "relu", "out_activation": "none", "batchnorm": True,
+                  "bn_after_output": False, "dropout": 0.2, "out_features": CHROMA},
+        "training": {"optimizer": "adamw", "lr": 1e-3, "batch_size": 128, "epochs": 20, "weight_decay": 1e-2,
+                     "schedule": "onecycle", "split": "full", "hflip": True},
+        "about": "luma in, YUV chroma out: 1024-2048-2048-2048, BatchNorm, ReLU, dropout 0.2; AdamW, one-cycle",
+    },
+}
+
+
+def build_model(config):
+    """The network for a config dict with 'model_kwargs' (as written by the CLI)."""
+    return mlp(**config["model_kwargs"])
+
+
+def preset(name):
+    """A preset by name, or a ValueError listing them."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown model {name!r}; choose from: {', '.join(PRESETS)}")
+    return PRESETS[name]

@@ -1,0 +1,118 @@
+"""The embedded default dataset, and where the shared CIFAR-10 archive lives.
+
+``load_default()`` returns the paper's split (5,000 / 500 / 1,000 images,
+``paper_split(..., seed=0)``) of the shared JPEG archive with no network and
+no ``../shared``: the 6,500 original JPEG files (bytes unchanged, no
+re-encoding) are shipped in ``minimlp/data/default/paper_split_seed0.tar.gz``
+with a JSON manifest of where each came from. It equals
+``paper_split(*load_cifar10(shared_archive_path()), seed=0)`` pixel for pixel.
+
+Why gzip: a tar stores each member in 512-byte blocks plus a 512-byte header,
+so 6,500 JPEGs of ~920 bytes take ~10 MB as a plain tar; gzip shares the
+identical JPEG headers (quantisation and Huffman tables) across files and
+brings it to ~2 MB. The JPEG bytes inside are still the originals.
+
+Archive layout: ``<split>/<position:04d>_<class>.jpg`` for split in train,
+valid, test, in split order. The manifest gives the seed, the class names, the
+source archive's name, size and SHA-256, and the row indices each image had in
+``load_cifar10(source)``'s train or test set.
+"""
+import gzip
+import hashlib
+import io
+import json
+import os
+import tarfile
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from .errors import DataError
+from .image_folder import decode_files, iter_files
+from .splits import ImageSet, Split, paper_split_indices
+
+SHARED_NAME = "cifar10-jpeg.tar.gz"
+DEFAULT_DIR = Path(__file__).resolve().parent / "default"
+DEFAULT_ARCHIVE = DEFAULT_DIR / "paper_split_seed0.tar.gz"
+DEFAULT_MANIFEST = DEFAULT_DIR / "paper_split_seed0.json"
+SPLITS = ("train", "valid", "test")
+
+
+def shared_archive_path():
+    """Path of the shared ``cifar10-jpeg.tar.gz``, or None when it is not there.
+
+    ``$MINIMLP_SHARED_DATA`` (the file, or a folder holding it) wins; otherwise
+    ``<repo root>/../shared/data/cifar10-jpeg.tar.gz``, the repo root being the
+    folder that holds the ``minimlp`` package.
+    """
+    env = os.environ.get("MINIMLP_SHARED_DATA")
+    if env:
+        p = Path(env).expanduser()
+        p = p / SHARED_NAME if p.is_dir() else p
+        return p if p.is_file() else None
+    repo_root = Path(__file__).resolve().parents[2]
+    p = repo_root.parent / "shared" / "data" / SHARED_NAME
+    return p if p.is_file() else None
+
+
+def build_default(archive, out_path=DEFAULT_ARCHIVE, seed=0):
+    """Write the embedded dataset (``out_path`` and its ``.json`` manifest) from the shared archive."""
+    archive, out_path = Path(archive), Path(out_path)
+    files = {}
+    for name, data in iter_files(archive):
+        parts = PurePosixPath(name).parts
+        if len(parts) >= 3 and parts[-3] in ("train", "test"):
+            files.setdefault(parts[-3], {})[(parts[-2], parts[-1])] = data
+    # the same row order as load_cifar10 (image_folder.load_split_tree): sorted (class, file)
+    keys = {s: sorted(files[s]) for s in ("train", "test")}
+    classes = sorted({c for c, _ in keys["train"]})
+    idx = dict(zip(SPLITS, paper_split_indices(len(keys["train"]), len(keys["test"]), seed)))
+    pool = {"train": "train", "valid": "train", "test": "test"}
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
+                                               compresslevel=9) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+        for split in SPLITS:
+            for pos, i in enumerate(idx[split]):
+                cls, fname = keys[pool[split]][i]
+                data = files[pool[split]][(cls, fname)]
+                info = tarfile.TarInfo(f"{split}/{pos:04d}_{cls}.jpg")
+                info.size, info.mode, info.mtime = len(data), 0o644, 0
+                tf.addfile(info, io.BytesIO(data))
+    os.replace(tmp, out_path)
+    manifest = {
+        "description": "Xia & Salhi paper split of CIFAR-10 (JPEG copy), minimlp.data.paper_split",
+        "seed": seed,
+        "classes": classes,
+        "counts": {s: len(idx[s]) for s in SPLITS},
+        "members": "<split>/<position:04d>_<class>.jpg, in split order",
+        "source": {"name": archive.name, "size": archive.stat().st_size,
+                   "sha256": hashlib.sha256(archive.read_bytes()).hexdigest()},
+        "indices": {s: [int(i) for i in idx[s]] for s in SPLITS},
+        "indices_into": {s: f"load_cifar10(source) {pool[s]} set" for s in SPLITS},
+    }
+    out_path.with_suffix("").with_suffix(".json").write_text(json.dumps(manifest) + "\n")
+    return out_path
+
+
+def load_default(archive=DEFAULT_ARCHIVE, manifest=DEFAULT_MANIFEST):
+    """The embedded paper split (seed 0) as a ``Split`` of ImageSets; no network needed."""
+    archive, manifest = Path(archive), Path(manifest)
+    for p in (archive, manifest):
+        if not p.is_file():
+            raise FileNotFoundError(f"the embedded dataset file {p} is missing "
+                                    "(rebuild it with examples/build_default_data.py)")
+    meta = json.loads(manifest.read_text())
+    classes = meta["classes"]
+    names, images = decode_files(iter_files(archive), 32, exact=True, source=archive)
+    index = {c: i for i, c in enumerate(classes)}
+    sets = {}
+    for split in SPLITS:
+        rows = sorted((n, i) for i, n in enumerate(names) if n.startswith(split + "/"))
+        if len(rows) != meta["counts"][split]:
+            raise DataError(f"{archive}: {len(rows)} {split} images, the manifest says {meta['counts'][split]}")
+        labels = [index[PurePosixPath(n).stem.split("_", 1)[1]] for n, _ in rows]
+        sets[split] = ImageSet(images[[i for _, i in rows]], np.array(labels, dtype=np.int64), classes)
+    return Split(sets["train"], sets["valid"], sets["test"])

@@ -1,0 +1,142 @@
+"""fit: the training loop shared by every example and the colorizer."""
+import math
+import os
+import sys
+import time
+
+from .checkpoint import BEST, LAST, read_checkpoint, restore_training_state, save_model, save_training_state
+from .history import History
+from .progress import progress
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message names the epoch and step."""
+
+
+class StopTraining(Exception):
+    """Raise from a callback to end training after the current epoch (cleanly, checkpoint written)."""
+
+
+def evaluate_loss(model, loss_fn, batches):
+    """Mean loss over ``batches`` in evaluation mode (weighted by batch size); the mode is restored after."""
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    try:
+        for xb, yb in batches:
+            n = xb.shape[0]
+            total += loss_fn(model(xb), yb) * n
+            count += n
+    finally:
+        model.train(was_training)
+    return total / count if count else math.nan
+
+
+def train_one_epoch(model, loss_fn, optimizer, batches, *, epoch, scheduler=None, per_step_scheduler=False,
+                    quiet=True, step_fn=None):
+    """One pass over ``batches`` in training mode; returns the running mean of the loss.
+
+    ``step_fn(xb, yb) -> loss`` replaces the plain step (zero_grad, forward,
+    loss, backward, optimizer step) when given, e.g. a fused fast path.
+    """
+    model.train()
+    total, count = 0.0, 0
+    bar = progress(batches, len(batches), f"epoch {epoch}", quiet)
+    for step, (xb, yb) in enumerate(bar, start=1):
+        try:
+            if step_fn is not None:
+                loss = step_fn(xb, yb)
+            else:
+                optimizer.zero_grad()
+                loss = loss_fn(model(xb), yb)
+                model.backward(loss_fn.backward())
+                optimizer.step()
+        except FloatingPointError as exc:
+            raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step}: {exc}") from exc
+        if per_step_scheduler and scheduler is not None:
+            scheduler.step()
+        n = xb.shape[0]
+        total += loss * n
+        count += n
+        if not quiet and step % 20 == 0:
+            bar.set_postfix(loss=f"{total / count:.5f}", refresh=False)
+    return total / count
+
+
+def fit(model, loss_fn, optimizer, train_batches, valid_batches=None, epochs=1, *, scheduler=None,
+        scheduler_interval="epoch", train_eval_batches=None, checkpoint_dir=None, resume=False, config=None,
+        callbacks=(), quiet=False, step_fn=None, log=None):
+    """Train ``model`` for ``epochs`` epochs and return its ``History``.
+
+    Each epoch: one pass of ``train_batches`` in training mode, then the
+    training set re-measured in evaluation mode (``train_eval_batches``: an
+    unshuffled ``Batches`` of the training data) and ``valid_batches`` in
+    evaluation mode. The learning-rate ``scheduler`` steps every epoch
+    (``scheduler_interval='epoch'``; ReduceLROnPlateau gets the valid loss) or
+    every step (``'step'``, e.g. OneCycleLR).
+
+    With ``checkpoint_dir``, after every epoch it writes atomically
+    ``last.npz`` (model, optimizer, scheduler, RNG state, history, config) and
+    ``best.npz`` (weights with the lowest valid loss so far), and
+    ``resume=True`` continues from ``last.npz`` to the same result as an
+    uninterrupted run. A NaN/Inf loss raises ``TrainingDiverged`` naming the
+    epoch and step; the last good checkpoint is kept. Callbacks are called as
+    ``callback(epoch, row, model)`` after each epoch's checkpoint is written
+    and may raise ``StopTraining`` to end the run there.
+    """
+    if scheduler_interval not in ("epoch", "step"):
+        raise ValueError(f"scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+    log = log or (lambda text: None if quiet else print(text, file=sys.stderr))
+    history = History()
+    start_epoch, best_valid = 0, math.inf
+    if checkpoint_dir is not None:
+        os.makedirs(checkpoint_dir, exist_ok=True)
+        last_path = os.path.join(checkpoint_dir, LAST)
+        if resume and os.path.exists(last_path):
+            state = read_checkpoint(last_path)
+            start_epoch, rows, best_valid = restore_training_state(
+                state, model=model, optimizer=optimizer, scheduler=scheduler)
+            history = History(rows)
+            best_valid = math.inf if best_valid is None else best_valid
+            log(f"resuming from {last_path} after epoch {start_epoch}")
+    for epoch in range(start_epoch + 1, epochs + 1):
+        started = time.perf_counter()
+        train_batches.epoch = epoch - 1
+        train_loss = train_one_epoch(model, loss_fn, optimizer, train_batches, epoch=epoch, scheduler=scheduler,
+                                     per_step_scheduler=scheduler_interval == "step", quiet=quiet, step_fn=step_fn)
+        lr = optimizer.param_groups[0]["lr"]
+        train_eval = evaluate_loss(model, loss_fn, train_eval_batches) if train_eval_batches is not None else None
+        valid = evaluate_loss(model, loss_fn, valid_batches) if valid_batches is not None else None
+        if scheduler is not None and scheduler_interval == "epoch":
+            if type(scheduler).__name__ == "ReduceLROnPlateau":
+                scheduler.step(valid if valid is not None else train_loss)
+            else:
+                scheduler.step()
+        history.append(epoch=epoch, train_loss=train_loss, train_eval_loss=train_eval, valid_loss=valid, lr=lr,
+                       seconds=time.perf_counter() - started)
+        row = history[-1]
+        log(_describe(row, epochs))
+        if checkpoint_dir is not None:
+            if valid is not None and valid < best_valid:
+                best_valid = valid
+                save_model(os.path.join(checkpoint_dir, BEST), model=model, config=config, epoch=epoch,
+                           valid_loss=valid)
+            save_training_state(checkpoint_dir, epoch=epoch, model=model, optimizer=optimizer, scheduler=scheduler,
+                                history=history, config=config, best_valid=best_valid)
+            history.to_csv(os.path.join(checkpoint_dir, "history.csv"))
+        try:
+            for callback in callbacks:
+                callback(epoch, row, model)
+        except StopTraining:
+            break
+    return history
+
+
+def _describe(row, epochs):
+    parts = [f"epoch {row['epoch']}/{epochs}", f"train {row['train_loss']:.5f}"]
+    if row["train_eval_loss"] is not None:
+        parts.append(f"train(eval) {row['train_eval_loss']:.5f}")
+    if row["valid_loss"] is not None:
+        parts.append(f"valid {row['valid_loss']:.5f}")
+    parts += [f"lr {row['lr']:.3g}", f"{row['seconds']:.1f}s"]
+    return "  ".join(parts)

@@ -1,0 +1,157 @@
+"""minimlp.optim.lr_scheduler against torch.optim.lr_scheduler: equal rate sequences, 100 steps."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import minimlp
+import minimlp.optim as optim
+from minimlp.nn.parameter import Parameter
+from minimlp.optim import lr_scheduler as ours_sched
+
+STEPS = 100
+
+
+def _optimizers(name="SGD", **kw):
+    """Ours and torch's, with two parameter groups of different rates."""
+    ours_p = [Parameter(np.zeros(3)), Parameter(np.zeros(2))]
+    torch_p = [torch.zeros(3, requires_grad=True), torch.zeros(2, requires_grad=True)]
+    groups = lambda p: [{"params": [p[0]], "lr": 0.1}, {"params": [p[1]], "lr": 0.03}]  # noqa: E731
+    return getattr(optim, name)(groups(ours_p), **kw), getattr(torch.optim, name)(groups(torch_p), **kw)
+
+
+def _extra(opt):
+    """The momentum-like value each group holds (cycled by OneCycleLR)."""
+    return [g.get("momentum", g.get("betas", (None,))[0]) for g in opt.param_groups]
+
+
+def _run(make, opt_name="SGD", opt_kw=None, metrics=None, resume_at=None, tmp_path=None):
+    opt_kw = opt_kw if opt_kw is not None else {"momentum": 0.9}
+    o_opt, t_opt = _optimizers(opt_name, **opt_kw)
+    o_s, t_s = make(ours_sched, o_opt), make(torch.optim.lr_scheduler, t_opt)
+    seq_o, seq_t = [list(o_s.get_last_lr())], [list(t_s.get_last_lr())]
+    mom_o, mom_t = [_extra(o_opt)], [_extra(t_opt)]
+    for t in range(1, STEPS):
+        if resume_at == t:
+            path = tmp_path / "ckpt.npz"
+            minimlp.save({"opt": o_opt.state_dict(), "sched": o_s.state_dict()}, str(path))
+            saved = minimlp.load(str(path))
+            o_opt, _ = _optimizers(opt_name, **opt_kw)
+            o_s = make(ours_sched, o_opt)
+            o_opt.load_state_dict(saved["opt"])
+            o_s.load_state_dict(saved["sched"])
+        o_opt.step()
+        t_opt.step()
+        if metrics is None:
+            o_s.step()
+            t_s.step()
+        else:
+            o_s.step(metrics[t])
+            t_s.step(metrics[t])
+        seq_o.append(list(o_s.get_last_lr()))
+        seq_t.append(list(t_s.get_last_lr()))
+        mom_o.append(_extra(o_opt))
+        mom_t.append(_extra(t_opt))
+    assert [g["lr"] for g in o_opt.param_groups] == seq_o[-1]
+    return seq_o, seq_t, mom_o, mom_t
+
+
+def _assert_same(seq_o, seq_t, rel=0.0):
+    assert len(seq_o) == len(seq_t) == STEPS
+    for t, (a, b) in enumerate(zip(seq_o, seq_t)):
+        assert a == pytest.approx(b, rel=rel, abs=0.0), f"step {t}: {a} vs torch {b}"
+
+
+SCHEDULES = {
+    "StepLR": lambda m, o: m.StepLR(o, step_size=7, gamma=0.5),
+    "StepLR-default-gamma": lambda m, o: m.StepLR(o, step_size=30),
+    "ExponentialLR": lambda m, o: m.ExponentialLR(o, gamma=0.95),
+    "CosineAnnealingLR": lambda m, o: m.CosineAnnealingLR(o, T_max=100),
+    "CosineAnnealingLR-restart": lambda m, o: m.CosineAnnealingLR(o, T_max=30, eta_min=1e-3),
+    "OneCycleLR": lambda m, o: m.OneCycleLR(o, max_lr=[1.0, 0.5], total_steps=STEPS),
+    "OneCycleLR-three-phase": lambda m, o: m.OneCycleLR(o, max_lr=0.8, total_steps=STEPS, three_phase=True),
+    "OneCycleLR-linear": lambda m, o: m.OneCycleLR(o, max_lr=0.8, epochs=10, steps_per_epoch=10,
+                                                   anneal_strategy="linear", pct_start=0.25),
+    "OneCycleLR-linear-three-phase": lambda m, o: m.OneCycleLR(o, max_lr=0.8, total_steps=120, three_phase=True,
+                                                               anneal_strategy="linear", div_factor=10.0),
+    "OneCycleLR-no-momentum": lambda m, o: m.OneCycleLR(o, max_lr=0.8, total_steps=STEPS, cycle_momentum=False),
+}
+
+
+@pytest.mark.parametrize("opt_name,opt_kw", [("SGD", {"momentum": 0.9}), ("Adam", {})], ids=["SGD", "Adam"])
+@pytest.mark.parametrize("sched", SCHEDULES)
+def test_sequence_equals_torch(sched, opt_name, opt_kw):
+    seq_o, seq_t, mom_o, mom_t = _run(SCHEDULES[sched], opt_name, opt_kw)
+    _assert_same(seq_o, seq_t)
+    _assert_same(mom_o, mom_t)  # OneCycleLR cycles momentum / beta1; others leave it alone
+
+
+@pytest.mark.parametrize("sched", ["StepLR", "CosineAnnealingLR-restart", "OneCycleLR", "OneCycleLR-three-phase"])
+def test_state_dict_resume(sched, tmp_path):
+    seq_o, seq_t, mom_o, mom_t = _run(SCHEDULES[sched], "Adam", {}, resume_at=41, tmp_path=tmp_path)
+    _assert_same(seq_o, seq_t)
+    _assert_same(mom_o, mom_t)
+
+
+def _metrics(seed=0):
+    """Falls, plateaus, rises and wiggles: every branch of ReduceLROnPlateau gets used."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(STEPS)
+    curve = np.where(t < 20, 1.0 - 0.03 * t, 0.43) + np.where((t > 50) & (t < 60), -0.2, 0.0)
+    return [float(v) for v in curve + 1e-5 * rng.standard_normal(STEPS)]
+
+
+PLATEAU = {
+    "min-rel": dict(patience=3),
+    "min-abs": dict(threshold_mode="abs", threshold=1e-3, patience=2),
+    "max-rel": dict(mode="max", patience=4, factor=0.5),
+    "max-abs": dict(mode="max", threshold_mode="abs", threshold=0.01, patience=1),
+    "cooldown": dict(patience=2, cooldown=5, factor=0.7),
+    "min-lr": dict(patience=1, factor=0.5, min_lr=0.01),
+    "min-lr-list": dict(patience=1, factor=0.3, min_lr=[0.02, 0.001], cooldown=1),
+    "eps": dict(patience=0, factor=0.9, eps=1e-3),
+}
+
+
+@pytest.mark.parametrize("cfg", PLATEAU)
+def test_reduce_on_plateau_equals_torch(cfg):
+    metrics = _metrics() if "max" not in cfg else [-m for m in _metrics()]
+    make = lambda m, o: m.ReduceLROnPlateau(o, **PLATEAU[cfg])  # noqa: E731
+    seq_o, seq_t, _, _ = _run(make, metrics=metrics)
+    _assert_same(seq_o, seq_t)
+    assert len({tuple(s) for s in seq_o}) > 1  # the rate did change
+
+
+def test_reduce_on_plateau_resume(tmp_path):
+    make = lambda m, o: m.ReduceLROnPlateau(o, patience=2, cooldown=3, factor=0.5)  # noqa: E731
+    seq_o, seq_t, _, _ = _run(make, metrics=_metrics(1), resume_at=25, tmp_path=tmp_path)
+    _assert_same(seq_o, seq_t)
+
+
+def test_bad_arguments_are_named():
+    o_opt, _ = _optimizers()
+    with pytest.raises(ValueError, match="Factor should be < 1.0, got 1.5"):
+        ours_sched.ReduceLROnPlateau(o_opt, factor=1.5)
+    with pytest.raises(ValueError, match="'median'"):
+        ours_sched.ReduceLROnPlateau(o_opt, mode="median")
+    with pytest.raises(ValueError, match="expected 2 min_lrs, got 3"):
+        ours_sched.ReduceLROnPlateau(o_opt, min_lr=[0.1, 0.1, 0.1])
+    with pytest.raises(ValueError, match="total_steps, but got 0"):
+        ours_sched.OneCycleLR(o_opt, max_lr=1.0, total_steps=0)
+    with pytest.raises(ValueError, match="pct_start, but got 1.5"):
+        ours_sched.OneCycleLR(o_opt, max_lr=1.0, total_steps=10, pct_start=1.5)
+    with pytest.raises(TypeError, match="not an Optimizer"):
+        ours_sched.StepLR(object(), step_size=3)
+    sched = ours_sched.OneCycleLR(o_opt, max_lr=1.0, total_steps=3)
+    for _ in range(3):
+        sched.step()
+    with pytest.raises(ValueError, match="Tried to step 4 times"):
+        sched.step()
+
+
+def test_state_dict_is_plain():
+    o_opt, _ = _optimizers("Adam")
+    sd = ours_sched.OneCycleLR(o_opt, max_lr=1.0, total_steps=10).state_dict()
+    assert "optimizer" not in sd and sd["last_epoch"] == 0 and sd["anneal_strategy"] == "cos"
+    assert math.isclose(o_opt.param_groups[0]["initial_lr"], 0.04)
