@@ -70,3 +70,13 @@ def test_lab_reference_values():
 def test_wrong_channel_axis():
     with pytest.raises(ValueError, match="trailing channel axis of 3"):
         rgb_to_lab(np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("f", [rgb_to_gray, rgb_to_yuv, yuv_to_rgb, rgb_to_lab, lab_to_rgb, to_unit_range])
+def test_on_device(f, xp):
+    """Run with ``--device gpu``: the same results from CuPy arrays, dtype kept."""
+    from minimlp.backend import to_numpy
+    x = rng.random((4, 6, 3)).astype(np.float32)
+    got = f(xp.asarray(x))
+    assert isinstance(got, xp.ndarray) and got.dtype == np.float32
+    np.testing.assert_allclose(to_numpy(got), f(x), rtol=1e-5, atol=1e-5)

@@ -1,5 +1,4 @@
 """Image folders and trees (folder or tar), the decoded-array cache, and bad images."""
-import io
 import os
 import tarfile
 

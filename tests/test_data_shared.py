@@ -65,3 +65,14 @@ def test_gray_copy_baseline(default):
     assert gray.dtype == np.float32
     mse = float(np.mean((gray - rgb) ** 2))
     assert 0.022 < mse < 0.026, mse
+
+
+def test_shared_archive_path_from_env(tmp_path, monkeypatch):
+    from minimlp.data import shared_archive_path
+    (tmp_path / "cifar10-jpeg.tar.gz").write_bytes(b"x")
+    monkeypatch.setenv("MINIMLP_SHARED_DATA", str(tmp_path))
+    assert shared_archive_path() == tmp_path / "cifar10-jpeg.tar.gz"
+    monkeypatch.setenv("MINIMLP_SHARED_DATA", str(tmp_path / "cifar10-jpeg.tar.gz"))
+    assert shared_archive_path() == tmp_path / "cifar10-jpeg.tar.gz"
+    monkeypatch.setenv("MINIMLP_SHARED_DATA", str(tmp_path / "missing"))
+    assert shared_archive_path() is None

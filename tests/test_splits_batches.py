@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-from minimlp.backend import gpu_available
 from minimlp.data import Batches, ImageSet, full_split, paper_split
 
 
@@ -85,20 +84,20 @@ def test_every_sample_once_per_epoch(n, bs, drop_last):
 
 def test_deterministic_orders_and_resume():
     x = np.arange(50)
-    one = Batches(x, batch_size=7, seed=11)
+    one = Batches(x, None, 7, seed=11)
     e0 = [xb.copy() for xb, _ in one]
     e1 = [xb.copy() for xb, _ in one]
     assert not np.array_equal(np.concatenate(e0), np.concatenate(e1))  # reshuffled per epoch
-    resumed = Batches(x, batch_size=7, seed=11)
+    resumed = Batches(x, None, 7, seed=11)
     resumed.epoch = 1  # a trainer restarting at epoch 1 sees epoch 1's order
     for a, (b, _) in zip(e1, resumed):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(one.order(0), np.random.default_rng([11, 0]).permutation(50))
-    assert not np.array_equal(Batches(x, seed=12).order(0), one.order(0))
+    assert not np.array_equal(Batches(x, None, 64, seed=12).order(0), one.order(0))
 
 
 def test_no_shuffle_and_interrupted_epoch():
-    b = Batches(np.arange(10), batch_size=4, shuffle=False)
+    b = Batches(np.arange(10), None, 4, shuffle=False)
     assert [xb.tolist() for xb, _ in b] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     for _ in b:
         break
@@ -124,20 +123,22 @@ def test_dtype_cast_once():
 
 def test_length_mismatch():
     with pytest.raises(ValueError, match="5 rows but y has 4"):
-        Batches(np.zeros(5), np.zeros(4))
+        Batches(np.zeros(5), np.zeros(4), 2)
 
 
-@pytest.mark.skipif(not gpu_available(), reason="no GPU (CuPy) here")
-def test_gpu_batches_match_cpu():
-    import cupy
+def test_batches_on_device(device):
+    """Run with ``--device gpu`` on a GPU machine: data moves once, batches are taken there."""
+    from minimlp.backend import to_numpy, xp_for
     x = np.random.default_rng(0).random((103, 5)).astype(np.float32)
     y = np.arange(103)
     cpu = [(a.copy(), c.copy()) for a, c in Batches(x, y, batch_size=16, seed=4)]
-    gb = Batches(x, y, batch_size=16, seed=4, device="gpu")
-    assert isinstance(gb.x, cupy.ndarray)
-    gpu = list(gb)
-    assert len(gpu) == len(cpu)
-    for (a, c), (ga, gc) in zip(cpu, gpu):
-        assert isinstance(ga, cupy.ndarray)
-        np.testing.assert_array_equal(a, ga.get())
-        np.testing.assert_array_equal(c, gc.get())
+    on = Batches(x, y, batch_size=16, seed=4, device=device)
+    assert isinstance(on.x, xp_for(device).ndarray)
+    got = []
+    for ga, gc in on:
+        assert isinstance(ga, xp_for(device).ndarray) and isinstance(gc, xp_for(device).ndarray)
+        got.append((to_numpy(ga).copy(), to_numpy(gc).copy()))  # CPU buffers are reused: copy
+    assert len(got) == len(cpu) == 7 and on.epoch == 1
+    for (a, c), (ga, gc) in zip(cpu, got):
+        np.testing.assert_array_equal(a, ga)
+        np.testing.assert_array_equal(c, gc)

@@ -32,14 +32,16 @@ class Batches:
     ----------
     x, y : arrays with the same first dimension (``y`` may be None: ``yb`` is then None).
     batch_size : rows per batch.
-    shuffle : draw a new permutation every epoch (deterministic for ``seed``).
-    seed : int, the seed of the per-epoch permutations.
+    shuffle : draw a new permutation every epoch (deterministic for ``seed``). True by
+        default, unlike torch's DataLoader, because training is what this is for; pass
+        False for evaluation.
+    seed : int, the seed of the per-epoch permutations (default 0: runs repeat unless asked).
     drop_last : skip the final batch when it is shorter than ``batch_size``.
     device : 'cpu', 'gpu', 'auto' or None (None: where ``x`` already is).
     dtype : cast ``x`` (not ``y``) once to this dtype (after moving it); None keeps it.
     """
 
-    def __init__(self, x, y=None, batch_size=64, shuffle=True, seed=0, drop_last=False,
+    def __init__(self, x, y, batch_size, shuffle=True, seed=0, drop_last=False,
                  device=None, dtype=None):
         if y is not None and len(y) != len(x):
             raise ValueError(f"x has {len(x)} rows but y has {len(y)}")

@@ -216,5 +216,5 @@ def load_cifar10(source=None, *, md5=None, cache=True, workers=None):
         official = _archive_kind(path) == "official"
     if official:
         return load_official(path, md5=md5)
-    sets = image_folder.load_split_tree(path, 32, cache_enabled=cache, workers=workers)
+    sets = image_folder.load_split_tree(path, 32, cache=cache, workers=workers)
     return sets["train"], sets["test"]
