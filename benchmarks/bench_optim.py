@@ -7,7 +7,7 @@ with the same thread count (torch.set_num_threads and minimlp's optimizer
 threads both set to --threads). Reported: median ms per step over the rounds
 and the median of the per-round ratios.
 
-    python benchmarks/bench_optim.py [--rounds 5] [--steps 40] [--threads 2]
+    python benchmarks/bench_optim.py [--rounds 5] [--steps 10] [--threads 2]
 """
 import argparse
 import json
@@ -47,7 +47,7 @@ def worker(variant, steps, threads):
         for p, g in zip(params, grads):
             p.grad = g
         step = opt.step
-    for _ in range(5):
+    for _ in range(3):
         step()
     times = []
     for _ in range(steps):
@@ -60,7 +60,7 @@ def worker(variant, steps, threads):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=40)
+    ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--variants", default=",".join(VARIANTS))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -81,11 +81,14 @@ def main():
     n = sum(int(np.prod(s)) for s in SHAPES)
     print(f"Adam.step() on {n:,} float32 parameters, {args.threads} threads, "
           f"{args.rounds} rounds x {args.steps} steps (median ms per step)")
-    print(f"{'variant':<20}{'ms/step':>9}   " + "  ".join(f"{'vs ' + v:>14}" for v in variants if v.startswith("torch")))
+    print("ratio = this variant's time / the torch variant's time, median of the per-round ratios "
+          "(below 1: faster than torch)")
+    print(f"{'variant':<20}{'ms/step':>9}   " + "  ".join(f"{'/ ' + v:>14}" for v in variants if v.startswith("torch")))
     for v in variants:
         ratios = [f"{statistics.median(a / b for a, b in zip(ms[v], ms[t])):>13.2f}x"
                   for t in variants if t.startswith("torch")]
         print(f"{v:<20}{statistics.median(ms[v]):>9.2f}   " + "  ".join(ratios))
+    print("per round (ms): " + "; ".join(f"{v} " + " ".join(f"{x:.1f}" for x in ms[v]) for v in variants))
 
 
 if __name__ == "__main__":

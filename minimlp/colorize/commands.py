@@ -160,7 +160,7 @@ def train(args):
 
 
 def evaluate(args):
-    model, config = load_colorizer(args.checkpoint, device=args.device if args.device != "auto" else "auto")
+    model, config = load_colorizer(args.checkpoint, device=args.device)
     split = load_split(args.data, args.data_split)
     images = getattr(split, args.split).images
     scores = evaluate_images(model, config["task"], images)

@@ -1,5 +1,5 @@
 """minimlp.nn: layers, activations, containers and losses with hand-written backward passes."""
-from . import init
+from . import init, utils
 from .activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 from .batchnorm import BatchNorm1d
 from .container import Sequential
@@ -10,4 +10,4 @@ from .module import Module
 from .parameter import Parameter
 
 __all__ = ["Module", "Parameter", "Linear", "BatchNorm1d", "Dropout", "Identity", "Sigmoid", "ReLU", "Tanh",
-           "LeakyReLU", "Sequential", "MSELoss", "L1Loss", "init"]
+           "LeakyReLU", "Sequential", "MSELoss", "L1Loss", "init", "utils"]

@@ -3,29 +3,33 @@
 An adaptive update reads and writes several parameter-sized arrays and does
 little arithmetic on each element, so it is limited by memory traffic. Done
 the plain way, every formula streams all of the arrays through the caches
-again. Here the flat buffers are cut into chunks of ``CHUNK`` elements, and
+again. Here the flat buffers are cut into chunks of ``CHUNK_BYTES`` per array, and
 each chunk goes through the whole update while it is still in L2, with two
 chunk-sized scratch arrays per thread and ``out=`` everywhere, so a step
 allocates nothing parameter-sized.
 
-NumPy ufuncs release the GIL, so large buffers are split between a small
-persistent thread pool (``set_num_threads``; default ``min(2, cpu_count)``,
-or ``MINIMLP_OPTIM_THREADS``). Buffers under ``PARALLEL_MIN`` elements stay
-on the calling thread.
+NumPy ufuncs release the GIL, so the chunks of large buffers can be shared
+out among a small persistent thread pool: ``set_num_threads(2)`` or
+``MINIMLP_OPTIM_THREADS=2``. The default is one thread, because on the
+2-core machine it was measured on (shared with other work) a second thread
+did not pay: each ufunc call on a chunk must retake the GIL, and a busy
+core preempts the helper (see benchmarks/bench_optim.py). Buffers under
+``PARALLEL_MIN`` elements always stay on the calling thread.
 
 Each function takes flat arrays and Python-float scalars (so float32 stays
 float32 under NEP 50) and follows the operation order of the reference
 update, which follows torch's, so the two agree to rounding.
 """
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-CHUNK = 1 << 14
+CHUNK_BYTES = 1 << 18  # per array: 6 arrays of a chunk (params, grads, 2-3 states, 2 scratch) fit a 2 MB L2
 PARALLEL_MIN = 1 << 17
-_threads = max(1, int(os.environ.get("MINIMLP_OPTIM_THREADS", min(2, os.cpu_count() or 1))))
+_threads = max(1, int(os.environ.get("MINIMLP_OPTIM_THREADS", 1)))
 _pool = None
 _local = threading.local()
 
@@ -52,19 +56,42 @@ def _scratch(dtype):
         cache = _local.cache = {}
     pair = cache.get(dtype)
     if pair is None:
-        pair = cache[dtype] = (np.empty(CHUNK, dtype), np.empty(CHUNK, dtype))
+        chunk = _chunk(dtype)
+        pair = cache[dtype] = (np.empty(chunk, dtype), np.empty(chunk, dtype))
     return pair
+
+
+def _chunk(dtype):
+    return CHUNK_BYTES // np.dtype(dtype).itemsize
 
 
 def _span(kernel, start, stop, arrays, consts):
     t, u = _scratch(arrays[0].dtype)
-    for a in range(start, stop, CHUNK):
-        b = min(a + CHUNK, stop)
+    chunk = t.size
+    for a in range(start, stop, chunk):
+        b = min(a + chunk, stop)
+        kernel(a, b, arrays, consts, t[:b - a], u[:b - a])
+
+
+def _take(kernel, chunks, n, arrays, consts):
+    """Process chunks handed out one at a time (next() on a count is atomic under the GIL)."""
+    t, u = _scratch(arrays[0].dtype)
+    chunk = t.size
+    for k in chunks:
+        a = k * chunk
+        if a >= n:
+            return
+        b = min(a + chunk, n)
         kernel(a, b, arrays, consts, t[:b - a], u[:b - a])
 
 
 def _run(kernel, arrays, consts):
-    """Apply ``kernel`` chunk by chunk over the flat ``arrays``, split across threads."""
+    """Apply ``kernel`` chunk by chunk over the flat ``arrays``, shared among the threads.
+
+    Chunks are handed out dynamically rather than split in fixed halves, so a
+    thread that the OS preempts (other processes on the same cores) only
+    delays the chunk it holds.
+    """
     global _pool
     n = arrays[0].size
     if _threads == 1 or n < PARALLEL_MIN:
@@ -72,10 +99,9 @@ def _run(kernel, arrays, consts):
         return
     if _pool is None:
         _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="minimlp-optim")
-    per = -(-n // (_threads * CHUNK)) * CHUNK
-    futures = [_pool.submit(_span, kernel, a, min(a + per, n), arrays, consts)
-               for a in range(per, n, per)]
-    _span(kernel, 0, min(per, n), arrays, consts)
+    chunks = itertools.count()
+    futures = [_pool.submit(_take, kernel, chunks, n, arrays, consts) for _ in range(_threads - 1)]
+    _take(kernel, chunks, n, arrays, consts)
     for f in futures:
         f.result()
 

@@ -185,7 +185,12 @@ class Optimizer:
         return state
 
     def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()`` if given."""
+        """Update every parameter that has a gradient; returns ``closure()`` if given.
+
+        A parameter without a gradient (``p.grad is None``: never written, or
+        cleared by ``zero_grad()``) is skipped, as in torch: its value, state
+        and step count stay as they are.
+        """
         loss = closure() if closure is not None else None
         self._check_views()
         update = self._update_fused if self.fused else self._update_reference
