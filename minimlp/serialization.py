@@ -7,11 +7,11 @@ next to the arrays, so nothing is unpickled when loading.
 """
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
+from .atomic import atomic_path
 from .backend import to_numpy
 
 _LAYOUT_KEY = "__minimlp_layout__"
@@ -68,19 +68,11 @@ def save(obj, path):
     layout = _encode(obj, arrays)
     arrays[_LAYOUT_KEY] = np.frombuffer(json.dumps(layout).encode("utf-8"), dtype=np.uint8)
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return path
 
 

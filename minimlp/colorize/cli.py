@@ -7,7 +7,6 @@
     minimlp-colorize reproduce --out results/ [--quick]
 """
 import argparse
-import json
 import os
 import sys
 

@@ -4,12 +4,12 @@ import json
 import os
 import platform
 import sys
-import tempfile
 
 import numpy as np
 
 from .. import __version__, manual_seed, nn, optim
-from ..backend import resolve_device, to_device
+from ..atomic import write_text
+from ..backend import resolve_device
 from ..data import Batches
 from ..train import CheckpointError, fit, read_checkpoint
 from ..train.checkpoint import BEST, LAST
@@ -59,12 +59,7 @@ def _check_resume_config(stored, args):
 
 
 def _write_json(obj, path):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
 def make_optimizer(name, params, lr, weight_decay):

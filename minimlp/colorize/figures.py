@@ -1,8 +1,8 @@
 """Figures: the loss curves of a run and image grids like the paper's Figure 1."""
-import os
-
 import numpy as np
 from PIL import Image, ImageDraw
+
+from ..atomic import atomic_path
 
 
 def loss_curve(history, path, title=None, baseline=None):
@@ -34,10 +34,8 @@ def loss_curve(history, path, title=None, baseline=None):
 
 
 def _save_figure(fig, path):
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, ".tmp-" + os.path.basename(path))
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png")
 
 
 def image_grid(rows, path, scale=3, gap=2, label_width=110):
@@ -54,10 +52,8 @@ def image_grid(rows, path, scale=3, gap=2, label_width=110):
         for c, img in enumerate(images):
             tile = Image.fromarray(np.asarray(img, dtype=np.uint8)).resize((side, side), Image.NEAREST)
             canvas.paste(tile, (label_width + c * (side + gap), top))
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, ".tmp-" + os.path.basename(path))
-    canvas.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".png") as tmp:
+        canvas.save(tmp, format="PNG")
     return path
 
 
@@ -66,3 +62,32 @@ def gray_images(images):
     from ..data.color import rgb_to_gray
     g = np.clip(np.rint(rgb_to_gray(images.astype(np.float32))), 0, 255).astype(np.uint8)
     return np.repeat(g[..., None], 3, axis=-1)
+
+
+def valid_curves(curves, path, title=None, baseline=None):
+    """Valid loss per epoch of several runs on one plot (the paper's Figures 5, 11, 12).
+
+    ``curves``: (label, path of a run's history.csv); ``baseline``: a horizontal line (gray-copy's valid MSE).
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..train.history import History
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    for label, csv_path in curves:
+        history = History.from_csv(csv_path)
+        ax.plot(history.column("epoch"), history.column("valid_loss"), label=label)
+    if baseline is not None:
+        ax.axhline(baseline, color="gray", linestyle=":", label=f"gray-copy ({baseline:.4f})")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("valid MSE (eval mode, log scale)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save_figure(fig, path)
+    plt.close(fig)
+    return path

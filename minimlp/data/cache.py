@@ -17,11 +17,12 @@ when a file deep inside it does.
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from minimlp.atomic import atomic_path
 
 FORMAT_VERSION = 1
 
@@ -61,16 +62,9 @@ def load(path):
 def save(path, arrays):
     """Write ``arrays`` (a dict) to ``path`` atomically: temp file, then ``os.replace``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
             np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

@@ -1,8 +1,8 @@
 """History: one row of numbers per epoch, written to CSV."""
 import csv
 import io
-import os
-import tempfile
+
+from ..atomic import write_text
 
 COLUMNS = ("epoch", "train_loss", "train_eval_loss", "valid_loss", "lr", "seconds")
 
@@ -44,11 +44,7 @@ class History:
         writer.writeheader()
         for r in self.rows:
             writer.writerow({k: ("" if r[k] is None else r[k]) for k in COLUMNS})
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(buf.getvalue())
-        os.replace(tmp, path)
+        write_text(path, buf.getvalue())
 
     @classmethod
     def from_csv(cls, path):

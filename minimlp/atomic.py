@@ -1,0 +1,33 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+import os
+import tempfile
+from contextlib import contextmanager
+
+
+@contextmanager
+def atomic_path(path, suffix=".tmp"):
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` (``os.replace``), on error it is removed.
+
+    The folder is created if needed. Write the whole file to the yielded path
+    (and close it) inside the ``with`` block.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=suffix, dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_text(path, text):
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+    return path
