@@ -11,7 +11,8 @@ setup(
     packages=find_packages(include=["minimlp", "minimlp.*"]),
     include_package_data=True,
     package_data={"minimlp": ["data/default/*", "colorize/pretrained/*"]},
-    install_requires=["numpy>=1.24", "matplotlib>=3.6", "Pillow>=9.0", "tqdm>=4.60"],
+    install_requires=["numpy>=1.24", "numba>=0.60", "threadpoolctl>=3.1", "matplotlib>=3.6", "Pillow>=9.0",
+                      "tqdm>=4.60"],
     extras_require={
         "gpu": ["cupy-cuda12x>=13"],
         "test": ["pytest>=7", "torch==2.13.0"],

@@ -2,11 +2,9 @@
 
 Wraps each layer's ``forward``/``backward``, the loss and the optimizer with
 wall-clock timers and reports the mean over many steps (means add up; the noise of a shared machine makes medians of parts not sum to the median whole) (batch 16 by
-default), for the plain API path (``model(x); loss; model.backward; opt.step``)
-and, with ``--fast``, for ``minimlp.train.FastStep`` (phases only: its
-backward applies Adam inside, so "backward" there includes the weight updates).
+default), for the plain API path (``model(x); loss; model.backward; opt.step``).
 
-Usage: python benchmarks/profile_step.py [--batch 16] [--steps 200] [--fast]
+Usage: python benchmarks/profile_step.py [--batch 16] [--steps 200]
 """
 import argparse
 import collections
@@ -43,7 +41,6 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--fast", action="store_true", help="profile minimlp.train.FastStep instead")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     X = rng.standard_normal((5000, 1024), dtype=np.float32)
@@ -51,30 +48,23 @@ def main():
     model = build()
     opt = optim.Adam(model.parameters(), lr=2e-4)
     loss_fn = nn.MSELoss()
-    if args.fast:
-        from minimlp.train import FastStep
-        fast = FastStep(model, loss_fn, opt)
-        for name in ("_forward", "_loss", "_backward"):
-            setattr(fast, name, timed(name.strip("_"), getattr(fast, name)))
-
-        def step(x, y):
-            fast(x, y)
-    else:
-        for i, m in enumerate(model):
-            object.__setattr__(m, "forward", timed(f"fwd  {i} {type(m).__name__}", m.forward))
-        for i, m in reversed(list(enumerate(model))):
-            object.__setattr__(m, "backward", timed(f"bwd  {i} {type(m).__name__}", m.backward))
-        loss_fwd = timed("loss forward", loss_fn.forward)
-        loss_bwd = timed("loss backward", loss_fn.backward)
-        zero = timed("zero_grad", opt.zero_grad)
-        opt_step = timed("Adam step", opt.step)
-
-        def step(x, y):
-            zero()
-            out = model(x)
-            loss_fwd(out, y)
-            model.backward(loss_bwd())
-            opt_step()
+    for i, m in enumerate(model):
+        object.__setattr__(m, "forward", timed(f"fwd  {i} {type(m).__name__}", m.forward))
+    for i, m in reversed(list(enumerate(model))):
+        object.__setattr__(m, "backward", timed(f"bwd  {i} {type(m).__name__}", m.backward))
+    loss_fwd = timed("loss forward", loss_fn.forward)
+    loss_bwd = timed("loss backward", loss_fn.backward)
+    object.__setattr__(loss_fn, "forward", loss_fwd)
+    object.__setattr__(loss_fn, "backward", loss_bwd)
+    zero = timed("zero_grad", opt.zero_grad)
+    opt_step = timed("Adam step", opt.step)
+    opt.zero_grad, opt.step = zero, opt_step
+    def step(x, y):
+        opt.zero_grad()
+        out = model(x)
+        loss_fn(out, y)
+        model.backward(loss_fn.backward())
+        opt.step()
 
     bs, total = args.batch, []
     for i in range(args.steps + 20):
@@ -86,15 +76,15 @@ def main():
         elif i > 19:
             total.append(time.perf_counter() - t)
     med_total = float(np.mean(total))
-    print(f"{'fast' if args.fast else 'plain'} step, batch {bs}: mean {med_total * 1e3:.2f} ms "
+    print(f"plain step, batch {bs}: mean {med_total * 1e3:.2f} ms "
           f"over {args.steps} steps")
-    print(f"{'op':<26}{'mean ms':>10}{'share':>8}")
+    print(f"{'op':<32}{'mean ms':>10}{'share':>8}")
     summed = 0.0
     for name, ts in TIMES.items():
-        med = float(np.mean(ts))
+        med = float(np.sum(ts)) / len(total)
         summed += med
-        print(f"{name:<26}{med * 1e3:10.3f}{med / med_total:8.0%}")
-    print(f"{'(python between ops)':<26}{(med_total - summed) * 1e3:10.3f}")
+        print(f"{name:<32}{med * 1e3:10.3f}{med / med_total:8.0%}")
+    print(f"{'(python between ops)':<32}{(med_total - summed) * 1e3:10.3f}")
 
 
 if __name__ == "__main__":

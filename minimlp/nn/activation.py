@@ -43,7 +43,10 @@ class Sigmoid(_Activation):
 
     def _backward(self, dout, xp):
         y = self._cached
-        return dout * y * (1.0 - y)
+        dx = 1.0 - y
+        dx *= y
+        dx *= dout
+        return dx
 
 
 class Tanh(_Activation):
@@ -56,7 +59,10 @@ class Tanh(_Activation):
 
     def _backward(self, dout, xp):
         y = self._cached
-        return dout * (1.0 - y * y)
+        dx = y * y
+        xp.subtract(1.0, dx, out=dx)
+        dx *= dout
+        return dx
 
 
 class ReLU(_Activation):

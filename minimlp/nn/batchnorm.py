@@ -64,7 +64,7 @@ class BatchNorm1d(Module):
                                  f"got input of shape {tuple(x.shape)}")
             mean = x.mean(axis=0)
             xc = x - mean
-            var = (xc * xc).mean(axis=0)
+            var = xp.einsum("ij,ij->j", xc, xc) * (1.0 / n)  # Σₙ xc² in one pass, no xc² temporary
             inv_std = 1.0 / xp.sqrt(var + self.eps)
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, var, n)
@@ -76,7 +76,9 @@ class BatchNorm1d(Module):
         self._cache = (xhat, inv_std, use_batch_stats)
         if not self.affine:
             return xhat
-        return xhat * self.weight.data + self.bias.data
+        y = xhat * self.weight.data
+        y += self.bias.data
+        return y
 
     def _update_running_stats(self, mean, var, n):
         nbt = self._buffers["num_batches_tracked"]
@@ -91,21 +93,23 @@ class BatchNorm1d(Module):
     def backward(self, dout):
         check_grad_like(self, dout, None if self._cache is None else self._cache[0].shape)
         xhat, inv_std, use_batch_stats = self._cache
+        xp = get_array_module(dout)
+        sum_g = dout.sum(axis=0)
+        sum_gx = xp.einsum("ij,ij->j", dout, xhat)  # Σₙ G·x̂ in one pass, no G·x̂ temporary
         if self.affine:
             gamma = self.weight.data
-            self.weight.accumulate((dout * xhat).sum(axis=0))
-            self.bias.accumulate(dout.sum(axis=0))
+            self.weight.accumulate(sum_gx)
+            self.bias.accumulate(sum_g)
         else:
             gamma = 1.0
         if not use_batch_stats:
             return dout * (gamma * inv_std)
-        n = dout.shape[0]
-        sum_g = dout.sum(axis=0)
-        sum_gx = (dout * xhat).sum(axis=0)
-        dx = dout * float(n)
-        dx -= sum_g
-        dx -= xhat * sum_gx
-        dx *= (gamma * inv_std) * (1.0 / n)
+        # ∂L/∂x = γ/√(σ²+ε) · (G − Σₙ G/N − x̂·Σₙ(G·x̂)/N), in four passes over (N, C)
+        inv_n = 1.0 / dout.shape[0]
+        dx = xhat * (sum_gx * inv_n)
+        dx += sum_g * inv_n
+        xp.subtract(dout, dx, out=dx)
+        dx *= gamma * inv_std
         return dx
 
     def _on_moved(self):

@@ -49,10 +49,8 @@ class _Loss:
         """∂L/∂prediction for the last forward call."""
         if self._diff is None:
             raise RuntimeError(f"{self!r}: backward called before forward")
-        grad = self._grad(self._diff, get_array_module(self._diff))
-        if self.reduction == "mean":
-            grad *= 1.0 / self._diff.size
-        return grad
+        scale = 1.0 / self._diff.size if self.reduction == "mean" else 1.0
+        return self._grad(self._diff, get_array_module(self._diff), scale)
 
     def __repr__(self):
         return f"{type(self).__name__}(reduction={self.reduction!r})"
@@ -69,8 +67,8 @@ class MSELoss(_Loss):
         flat = diff.reshape(-1)
         return flat @ flat
 
-    def _grad(self, diff, xp):
-        return diff * 2.0
+    def _grad(self, diff, xp, scale):
+        return diff * (2.0 * scale)  # one pass; 2·scale is exact, so this equals (2·diff)·scale
 
 
 class L1Loss(_Loss):
@@ -79,5 +77,8 @@ class L1Loss(_Loss):
     def _total(self, diff, xp):
         return xp.abs(diff).sum()
 
-    def _grad(self, diff, xp):
-        return xp.sign(diff)
+    def _grad(self, diff, xp, scale):
+        grad = xp.sign(diff)
+        if scale != 1.0:
+            grad *= scale
+        return grad

@@ -27,6 +27,8 @@ State
 with arrays copied (left on their device). ``load_state_dict`` restores it
 into a freshly built optimizer over a freshly built model.
 """
+import os
+
 from ..backend import device_of, get_array_module, to_device
 from ..nn.parameter import Parameter
 
@@ -287,10 +289,29 @@ class Optimizer:
 
 
 def fused_kernels(array):
-    """The fused-update module for an array's device (``fused_gpu`` imported lazily)."""
+    """The fused-update module for an array's device (``fused_gpu`` imported lazily).
+
+    On the CPU: ``fused_numba`` (one compiled pass) when Numba imports, else
+    ``fused_cpu`` (NumPy, cache-sized chunks); ``MINIMLP_CPU_KERNELS=numpy``
+    forces the latter. Both compute the same bits.
+    """
     if device_of(array) == "gpu":
         from . import fused_gpu
         return fused_gpu
+    return cpu_kernels()
+
+
+def cpu_kernels(choice=None):
+    """The CPU fused-update module: 'numba' (default when it imports) or 'numpy'."""
+    choice = choice or os.environ.get("MINIMLP_CPU_KERNELS", "numba")
+    if choice == "numba":
+        try:
+            from . import fused_numba
+            return fused_numba
+        except ImportError:
+            pass
+    elif choice != "numpy":
+        raise ValueError(f"MINIMLP_CPU_KERNELS must be 'numba' or 'numpy', got {choice!r}")
     from . import fused_cpu
     return fused_cpu
 

@@ -1,0 +1,100 @@
+"""Fused optimizer updates on the CPU compiled with Numba: one pass over the flat buffers.
+
+NumPy needs a separate pass over memory for every operation of an update
+(``fused_cpu`` keeps those passes in cache, chunk by chunk, but Adam still
+costs about 13 NumPy calls per element). Here each optimizer is one loop,
+written out below element by element and compiled by Numba to vectorised
+machine code, the CPU twin of the CuPy ``ElementwiseKernel``s in
+``fused_gpu``. The arithmetic is the same as ``fused_cpu``'s, in the same
+order and in the parameters' dtype (no fast-math), so the two agree to the
+last bit; tests check it.
+
+``error_model="numpy"`` lets a division by zero give inf/nan as NumPy does
+instead of raising, which is also what allows the loops to vectorise.
+Used when Numba imports, unless ``MINIMLP_CPU_KERNELS=numpy``.
+"""
+import numba
+import numpy as np
+
+_jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
+
+
+@_jit
+def _sgd(p, g, buf, lr, momentum, one_minus_dampening, wd, has_momentum, nesterov, first):
+    for i in range(p.size):
+        d = g[i]
+        if wd != 0:
+            d = p[i] * wd + d                       # g <- g + wd p
+        if has_momentum:
+            b = d if first else buf[i] * momentum + d * one_minus_dampening
+            buf[i] = b                              # b <- mu b + (1 - tau) g
+            d = b * momentum + d if nesterov else b
+        p[i] = p[i] + d * lr                        # lr is passed negated: p <- p - lr g
+
+
+@_jit
+def _rmsprop(p, g, sq, gavg, buf, neg_lr, alpha, one_minus_alpha, eps, wd, momentum, centered, has_momentum):
+    for i in range(p.size):
+        d = g[i]
+        if wd != 0:
+            d = p[i] * wd + d                       # g <- g + wd p
+        s = sq[i] * alpha + d * one_minus_alpha * d
+        sq[i] = s                                   # v <- alpha v + (1 - alpha) g^2
+        if centered:
+            ga = gavg[i] + (d - gavg[i]) * one_minus_alpha
+            gavg[i] = ga
+            denom = np.sqrt(s - ga * ga) + eps      # sqrt(v - ga^2) + eps
+        else:
+            denom = np.sqrt(s) + eps
+        step = d / denom
+        if has_momentum:
+            step = buf[i] * momentum + step
+            buf[i] = step                           # b <- mu b + g / d
+        p[i] = p[i] + step * neg_lr
+
+
+@_jit
+def _adam(p, g, m, v, vmax, amsgrad, one_minus_beta1, beta2, one_minus_beta2, eps, wd, decay, neg_step_size,
+          bias_correction2_sqrt):
+    for i in range(p.size):
+        w = p[i]
+        if decay != 1:
+            w = w * decay                           # AdamW: p <- p (1 - lr wd)
+        d = g[i]
+        if wd != 0:
+            d = w * wd + d                          # Adam: g <- g + wd p
+        mi = m[i] + (d - m[i]) * one_minus_beta1
+        m[i] = mi                                   # m <- m + (1 - b1)(g - m)
+        vi = v[i] * beta2 + d * one_minus_beta2 * d
+        v[i] = vi                                   # v <- b2 v + (1 - b2) g^2
+        if amsgrad:
+            previous = vmax[i]
+            if previous > vi or previous != previous:
+                vi = previous                       # vmax <- max(vmax, v), NaN propagating as np.maximum
+            vmax[i] = vi
+        denom = np.sqrt(vi) / bias_correction2_sqrt + eps
+        p[i] = w + mi / denom * neg_step_size       # p <- p - lr / (1 - b1^t) m / d
+
+
+def _none_or(array, like):
+    return like[:0] if array is None else array
+
+
+def sgd(p, g, buf, *, lr, momentum, dampening, weight_decay, nesterov, first):
+    t = p.dtype.type
+    _sgd(p, g, _none_or(buf, p), t(-lr), t(momentum), t(1.0 - dampening), t(weight_decay), momentum != 0.0,
+         bool(nesterov), bool(first))
+
+
+def rmsprop(p, g, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay, momentum, centered):
+    t = p.dtype.type
+    _rmsprop(p, g, square_avg, _none_or(grad_avg, p), _none_or(momentum_buffer, p), t(-lr), t(alpha),
+             t(1.0 - alpha), t(eps), t(weight_decay), t(momentum), bool(centered), momentum > 0.0)
+
+
+def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, beta1, beta2, eps, weight_decay, decay, step_size,
+         bias_correction2_sqrt):
+    """``weight_decay`` is Adam's (coupled, added to g); ``decay`` AdamW's factor 1 - lr wd."""
+    t = p.dtype.type
+    _adam(p, g, exp_avg, exp_avg_sq, _none_or(max_exp_avg_sq, p), max_exp_avg_sq is not None, t(1.0 - beta1),
+          t(beta2), t(1.0 - beta2), t(eps), t(weight_decay), t(decay), t(-step_size), t(bias_correction2_sqrt))
