@@ -1,0 +1,49 @@
+"""The shipped pretrained colorizer: `evaluate --checkpoint pretrained` reproduces its recorded score and beats gray-copy."""
+import json
+
+import numpy as np
+import pytest
+
+from minimlp.colorize import cli
+from minimlp.colorize.loading import PRETRAINED_DIR, checkpoint_file, load_colorizer
+from minimlp.serialization import load
+
+pytestmark = pytest.mark.skipif(not list(PRETRAINED_DIR.glob("*.npz")), reason="no pretrained model installed")
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    path = checkpoint_file("pretrained")
+    return path, json.loads(open(path[:-len(".npz")] + ".json").read())
+
+
+def test_evaluate_pretrained_reproduces_the_recorded_number_and_beats_gray_copy(recorded, capsys):
+    _, expected = recorded
+    assert cli.main(["evaluate", "--checkpoint", "pretrained", "--json", "--device", "cpu"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["n_images"] == 1000 and got["split"] == "test" and got["data"] == "default"
+    assert got["test_mse"] == pytest.approx(expected["test_mse"], rel=1e-6)
+    assert got["baseline_gray_mse"] == pytest.approx(expected["baseline_gray_mse"], rel=1e-6)
+    assert got["test_mse"] <= 0.85 * got["baseline_gray_mse"]
+
+
+def test_pretrained_file_is_small_float16_and_loses_nothing_measurable(recorded):
+    path, expected = recorded
+    import os
+    assert os.path.getsize(path) < 25 * 2 ** 20
+    state = load(path)
+    matrices = [v for v in state["model"].values() if np.asarray(v).ndim >= 2]
+    assert matrices and all(np.asarray(v).dtype == np.float16 for v in matrices)
+    # float16 storage vs the float32 checkpoint it came from: equal to the 4th significant digit
+    assert expected["test_mse"] == pytest.approx(expected["float32_test_mse"], rel=5e-4)
+    model, _ = load_colorizer("pretrained")
+    assert all(p.data.dtype == np.float32 for p in model.parameters())
+
+
+def test_colorize_a_photo_with_the_pretrained_model(tmp_path):
+    from PIL import Image
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(photo)
+    assert cli.main(["colorize", str(photo), "-o", str(tmp_path / "out")]) == 0
+    with Image.open(tmp_path / "out" / "photo_color.png") as img:
+        assert img.size == (56, 40) and img.mode == "RGB"
