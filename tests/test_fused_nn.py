@@ -56,8 +56,11 @@ def test_blas_single_thread_nests_and_restores():
     from minimlp.nn.fused_cpu import blas_single_thread
 
     def blas_threads():
-        return [d["num_threads"] for d in threadpoolctl.threadpool_info() if d["user_api"] == "blas"]
+        """NumPy's own BLAS (torch, once imported by other tests, brings BLAS libraries that are not NumPy's)."""
+        return [d["num_threads"] for d in threadpoolctl.threadpool_info()
+                if d["user_api"] == "blas" and "numpy" in d["filepath"]]
     before = blas_threads()
+    assert before, "threadpoolctl does not see NumPy's BLAS"
     with blas_single_thread():
         with blas_single_thread():
             assert all(n == 1 for n in blas_threads())

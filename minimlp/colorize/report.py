@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from ..atomic import write_text
 from .figures import valid_curves
 
 PAPER_NA = "n/a"
@@ -133,9 +134,4 @@ def write_report(out, rows, runs, results, baselines, meta, paper_best=0.033):
     for run, per_seed in results.items():
         lines.append(f"| {run} | {len(per_seed)} | {', '.join(str(s['best_epoch']) for s in per_seed)} | "
                      f"{', '.join(str(round(s['seconds'])) for s in per_seed)} |")
-    path = os.path.join(out, "RESULTS.md")
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text(os.path.join(out, "RESULTS.md"), "\n".join(lines) + "\n")

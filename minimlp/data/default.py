@@ -27,6 +27,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from ..atomic import atomic_path
 from . import cache as _cache
 from .errors import DataError
 from .image_folder import decode_files, iter_files
@@ -70,10 +71,8 @@ def build_default(archive, out_path=DEFAULT_ARCHIVE, seed=0):
     idx = dict(zip(SPLITS, paper_split_indices(len(keys["train"]), len(keys["test"]), seed)))
     pool = {"train": "train", "valid": "train", "test": "test"}
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
-                                               compresslevel=9) as gz, \
+    with atomic_path(out_path) as tmp, open(tmp, "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz, \
             tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tf:
         for split in SPLITS:
             for pos, i in enumerate(idx[split]):
@@ -82,7 +81,6 @@ def build_default(archive, out_path=DEFAULT_ARCHIVE, seed=0):
                 info = tarfile.TarInfo(f"{split}/{pos:04d}_{cls}.jpg")
                 info.size, info.mode, info.mtime = len(data), 0o644, 0
                 tf.addfile(info, io.BytesIO(data))
-    os.replace(tmp, out_path)
     manifest = {
         "description": "Xia & Salhi paper split of CIFAR-10 (JPEG copy), minimlp.data.paper_split",
         "seed": seed,

@@ -9,14 +9,13 @@ copy fetched by hand. ``url`` and ``md5`` are parameters, so a mirror (or a
 test server on 127.0.0.1, or a ``file://`` URL) can stand in.
 """
 import hashlib
-import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from tqdm import tqdm
 
+from ..atomic import atomic_path
 from .cache import cache_dir
 from .cifar10 import ARCHIVE_MD5, ARCHIVE_NAME, file_md5
 from .errors import DataError
@@ -53,10 +52,9 @@ def download_cifar10(root=None, url=URL, md5=ARCHIVE_MD5, timeout=10.0, progress
         reason = (f"HTTP {exc.code} {exc.reason}" if isinstance(exc, urllib.error.HTTPError)
                   else getattr(exc, "reason", exc))
         raise DownloadError(f"could not download {url} ({reason}). {by_hand}") from exc
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=filename + ".", suffix=".part")
     h = hashlib.md5()
     try:
-        with response, os.fdopen(fd, "wb") as f:
+        with atomic_path(dest, suffix=".part") as tmp, response, open(tmp, "wb") as f:
             total = response.headers.get("Content-Length")
             with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
                       desc=filename, disable=not progress) as bar:
@@ -67,13 +65,9 @@ def download_cifar10(root=None, url=URL, md5=ARCHIVE_MD5, timeout=10.0, progress
                     f.write(block)
                     h.update(block)
                     bar.update(len(block))
-        if md5 is not None and h.hexdigest() != md5:
-            raise DownloadError(f"downloaded {url} but its MD5 is {h.hexdigest()}, expected {md5}; "
-                                f"the file was not kept. {by_hand}")
-        os.replace(tmp, dest)
+            if md5 is not None and h.hexdigest() != md5:
+                raise DownloadError(f"downloaded {url} but its MD5 is {h.hexdigest()}, expected {md5}; "
+                                    f"the file was not kept. {by_hand}")
     except (OSError, TimeoutError) as exc:
         raise DownloadError(f"download of {url} failed part way ({exc}). {by_hand}") from exc
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return dest

@@ -1,6 +1,7 @@
 """Linear: an affine map."""
 import numpy as np
 
+from ..backend import get_array_module
 from . import fused_cpu, init
 from .checks import check_grad_like, check_matrix
 from .module import Module
@@ -72,9 +73,4 @@ def _matmul(a, b, out=None):
         if out is None:
             out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
         return fused_cpu.matmul(a, b, out)
-    return _module_of(a).matmul(a, b, out=out) if out is not None else a @ b
-
-
-def _module_of(x):
-    from ..backend import get_array_module
-    return get_array_module(x)
+    return get_array_module(a).matmul(a, b, out=out) if out is not None else a @ b
