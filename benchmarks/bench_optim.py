@@ -3,8 +3,8 @@
 Network: Linear 1024->512, BatchNorm1d(512), Linear 512->3072, BatchNorm1d(3072)
 (weights 512x1024 and 3072x512, biases, BN gammas and betas), float32.
 Each framework runs in its own subprocess, alternated A B C D A B C D ...,
-with the same thread count (torch.set_num_threads and minimlp's optimizer
-threads both set to --threads). Reported: median ms per step over the rounds
+with the same thread count (torch.set_num_threads and
+minimlp.threads.set_num_threads both set to --threads). Reported: median ms per step over the rounds
 and the median of the per-round ratios.
 
     python benchmarks/bench_optim.py [--rounds 5] [--steps 10] [--threads 2]
@@ -39,9 +39,9 @@ def worker(variant, steps, threads):
     else:
         sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         import minimlp.optim as optim
+        from minimlp import threads as minimlp_threads
         from minimlp.nn.parameter import Parameter
-        from minimlp.optim import fused_cpu
-        fused_cpu.set_num_threads(threads)
+        minimlp_threads.set_num_threads(threads)
         params = [Parameter(a) for a in init]
         opt = optim.Adam(params, lr=1e-3, fused=variant == "minimlp-fused")
         for p, g in zip(params, grads):

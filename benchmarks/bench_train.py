@@ -10,7 +10,9 @@ targets): the time of a step does not depend on the values.
 Contenders, each in its own fresh process:
 
 - ``minimlp``: the plain API, ``opt.zero_grad(); loss = loss_fn(model(x), y);
-  model.backward(loss_fn.backward()); opt.step()``;
+  model.backward(loss_fn.backward(), input_grad=False); opt.step()``
+  (``input_grad=False``: no gradient for the input, which torch does not
+  compute either, since the input does not require grad);
 - ``torch``: ``torch.optim.Adam`` with its defaults (for-loop update on CPU);
 - ``torch-fused``: ``torch.optim.Adam(fused=True)``, torch's fastest eager setting.
 
@@ -20,10 +22,10 @@ turn (A B C, C B A, ...) for ``--rounds`` rounds, so that a noisy
 neighbour slows all of them alike, and a ratio is taken within each round;
 the table gives the median time per contender and the median of the
 per-round ratios. Threads: every contender gets ``--threads`` (default 2):
-``torch.set_num_threads``; for minimlp, OpenBLAS's thread count and
-``MINIMLP_NN_THREADS`` (the Linear products split over that many threads of
-single-threaded BLAS, ``minimlp.nn.fused_cpu``). The optimizer runs its
-compiled one-pass kernel (``minimlp.optim.fused_numba``) on one thread.
+``torch.set_num_threads``; for minimlp, ``MINIMLP_NUM_THREADS`` (its one
+thread pool, Numba's, runs the kernels and the products, each product cut
+into single-threaded BLAS calls: ``minimlp.threads``, ``minimlp.nn.blas``)
+and OpenBLAS's thread count.
 
 ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` are removed from the workers'
 environment (pass ``--keep-openblas-env`` to keep them); the OpenBLAS kernel
@@ -80,7 +82,7 @@ def _minimlp_step(device, batch):
     def step(idx):
         opt.zero_grad()
         loss = loss_fn(model(x[idx]), y[idx])
-        model.backward(loss_fn.backward())
+        model.backward(loss_fn.backward(), input_grad=False)
         opt.step()
         return loss
 
@@ -157,7 +159,7 @@ def _worker_env(args):
     env["OPENBLAS_NUM_THREADS"] = str(args.threads)
     env["OMP_NUM_THREADS"] = str(args.threads)
     env["MKL_NUM_THREADS"] = str(args.threads)
-    env["MINIMLP_NN_THREADS"] = str(args.threads)  # minimlp.nn.fused_cpu's split matmuls
+    env["MINIMLP_NUM_THREADS"] = str(args.threads)  # minimlp.threads: kernels and split products
     return env
 
 

@@ -52,6 +52,9 @@ def main():
         object.__setattr__(m, "forward", timed(f"fwd  {i} {type(m).__name__}", m.forward))
     for i, m in reversed(list(enumerate(model))):
         object.__setattr__(m, "backward", timed(f"bwd  {i} {type(m).__name__}", m.backward))
+    first = model[0]
+    object.__setattr__(first, "backward_parameters",
+                       timed(f"bwd  0 {type(first).__name__} (parameters only)", first.backward_parameters))
     loss_fwd = timed("loss forward", loss_fn.forward)
     loss_bwd = timed("loss backward", loss_fn.backward)
     object.__setattr__(loss_fn, "forward", loss_fwd)
@@ -63,7 +66,7 @@ def main():
         opt.zero_grad()
         out = model(x)
         loss_fn(out, y)
-        model.backward(loss_fn.backward())
+        model.backward(loss_fn.backward(), input_grad=False)
         opt.step()
 
     bs, total = args.batch, []

@@ -1,97 +1,275 @@
-"""The split CPU matmul (minimlp.nn.fused_cpu) against its readable twin, numpy.matmul, and torch."""
+"""The layers' CPU fast paths against their readable twins: split BLAS products, compiled kernels, threads.
+
+- ``minimlp.nn.blas.matmul`` (products cut over minimlp's threads) against ``numpy.matmul``;
+- ``minimlp.nn.fused_numba`` (BatchNorm, Sigmoid/Tanh backward, MSE) against the modules' NumPy code,
+  run with ``MINIMLP_CPU_KERNELS=numpy``;
+- results that do not depend on the number of threads;
+- ``backward(..., input_grad=False)`` / ``backward_parameters`` against the full backward;
+- a forked child after parallel work, and the allocator setting.
+"""
+import os
+import time
+
 import numpy as np
 import pytest
 
-import minimlp
-from minimlp import nn
-from torch_reference import rel_error as rel
+pytest.importorskip("numba")
+
+import minimlp  # noqa: E402
+from minimlp import nn, optim, threads  # noqa: E402
+from minimlp.nn import blas, fused_numba  # noqa: E402
+
+TOL = {np.float32: 2e-6, np.float64: 1e-13}
 
 
-# ------------------------------------------------------------ nn.fused_cpu.matmul
+@pytest.fixture
+def many_pieces(monkeypatch):
+    """Two threads, and grains small enough that even test-sized arrays are cut into pieces."""
+    monkeypatch.setitem(threads._state, "threads", 2)
+    monkeypatch.setitem(threads._state, "numba_threads", None)
+    monkeypatch.setattr(blas, "MIN_WORK", 0)
+    monkeypatch.setattr(fused_numba, "GRAIN", 8)
+    from minimlp.optim import fused_numba as optim_kernels
+    monkeypatch.setattr(optim_kernels, "GRAIN", 8)
+
+
+def rel(a, b):
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
+
+
+# ------------------------------------------------------------------ blas.matmul
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_split_matmul_equals_numpy(dtype, monkeypatch):
-    """The two-thread column split gives numpy.matmul's product, for the three products of Linear."""
-    from minimlp.nn import fused_cpu
-    monkeypatch.setattr(fused_cpu, "MIN_WORK", 0)
-    monkeypatch.setattr(fused_cpu, "_threads", 2)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((16, 33)).astype(dtype)
-    W = rng.standard_normal((45, 33)).astype(dtype)
-    G = rng.standard_normal((16, 45)).astype(dtype)
-    for a, b in ((x, W.T), (G.T, x), (G, W)):
-        out = np.empty((a.shape[0], b.shape[1]), dtype)
-        assert fused_cpu.matmul(a, b, out) is out
-        np.testing.assert_allclose(out, np.matmul(a, b), rtol=1e-5 if dtype == np.float32 else 1e-13,
-                                   atol=1e-6 if dtype == np.float32 else 1e-13)
+@pytest.mark.parametrize("batch", [3, 16, 40])
+def test_split_products_equal_numpy(dtype, batch, many_pieces):
+    """The three products of Linear (x Wᵀ, Gᵀ x, G W), cut by rows or columns, and the accumulating form."""
+    if blas._kernels() is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS with cblas_?gemm: numpy.matmul runs instead")
+    rng = np.random.default_rng(batch)
+    x = rng.standard_normal((batch, 96)).astype(dtype)
+    W = rng.standard_normal((80, 96)).astype(dtype)
+    G = rng.standard_normal((batch, 80)).astype(dtype)
+    assert rel(blas.matmul(x, W.T), x @ W.T) <= TOL[dtype]
+    assert rel(blas.matmul(G, W), G @ W) <= TOL[dtype]
+    dW = np.empty((80, 96), dtype)
+    assert blas.matmul(G.T, x, out=dW) is dW
+    assert rel(dW, G.T @ x) <= TOL[dtype]
+    before = dW.copy()
+    blas.matmul(G.T, x, out=dW, accumulate=True)
+    assert rel(dW, before + G.T @ x) <= TOL[dtype]
 
 
-def test_linear_with_split_matmul_matches_torch(monkeypatch):
-    """Linear's forward and backward through the split path, against torch in float64."""
-    torch = pytest.importorskip("torch")
-    from minimlp.nn import fused_cpu
-    monkeypatch.setattr(fused_cpu, "MIN_WORK", 0)
-    monkeypatch.setattr(fused_cpu, "_threads", 2)
-    minimlp.manual_seed(0)
-    ours = nn.Linear(20, 30).to(dtype=np.float64)
-    ref = torch.nn.Linear(20, 30).double()
-    with torch.no_grad():
-        ref.weight.copy_(torch.from_numpy(ours.weight.data))
-        ref.bias.copy_(torch.from_numpy(ours.bias.data))
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal((16, 20))
-    g = rng.standard_normal((16, 30))
-    xt = torch.from_numpy(x).requires_grad_(True)
-    yt = ref(xt)
-    yt.backward(torch.from_numpy(g))
-    y = ours.forward(x)
-    dx = ours.backward(g)
-    assert rel(y, yt.detach().numpy()) <= 1e-12
-    assert rel(dx, xt.grad.numpy()) <= 1e-12
-    assert rel(ours.weight.grad, ref.weight.grad.numpy()) <= 1e-12
-    assert rel(ours.bias.grad, ref.bias.grad.numpy()) <= 1e-12
-
-
-def test_blas_single_thread_nests_and_restores():
+def test_split_product_leaves_numpy_blas_on_one_thread(many_pieces):
     threadpoolctl = pytest.importorskip("threadpoolctl")
-    from minimlp.nn.fused_cpu import blas_single_thread
-
-    def blas_threads():
-        """NumPy's own BLAS (torch, once imported by other tests, brings BLAS libraries that are not NumPy's)."""
-        return [d["num_threads"] for d in threadpoolctl.threadpool_info()
-                if d["user_api"] == "blas" and "numpy" in d["filepath"]]
-    before = blas_threads()
-    assert before, "threadpoolctl does not see NumPy's BLAS"
-    with blas_single_thread():
-        with blas_single_thread():
-            assert all(n == 1 for n in blas_threads())
-        assert all(n == 1 for n in blas_threads())
-    assert blas_threads() == before
+    if blas._kernels() is None:
+        pytest.skip("no OpenBLAS cblas_sgemm found")
+    a, b = np.ones((8, 64), np.float32), np.ones((64, 32), np.float32)
+    assert np.all(blas.matmul(a, b) == 64)
+    numpy_blas = [d["num_threads"] for d in threadpoolctl.threadpool_info()
+                  if d["user_api"] == "blas" and d["filepath"] == blas._blas["controller"].filepath]
+    assert numpy_blas == [1]
 
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
-def test_split_matmul_works_in_a_forked_child(monkeypatch):
-    """The helper thread does not survive fork(); the child must start its own instead of waiting forever."""
-    import os
-    from minimlp.nn import fused_cpu
-    monkeypatch.setattr(fused_cpu, "MIN_WORK", 0)
-    monkeypatch.setattr(fused_cpu, "_threads", 2)
-    a, b = np.ones((4, 6)), np.ones((6, 8))
-    fused_cpu.matmul(a, b, np.empty((4, 8)))  # the parent's pool exists now
+def test_unsupported_layouts_and_dtypes_fall_back_to_numpy(many_pieces):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((6, 20))
+    b = rng.standard_normal((20, 10))
+    strided = a[:, ::2]                                  # neither rows nor columns contiguous
+    assert blas._split_for(strided, b[::2], np.empty((6, 10)), 10 ** 9) is None
+    assert np.allclose(blas.matmul(strided, b[::2]), strided @ b[::2])
+    half = a.astype(np.float16)
+    assert blas._split_for(half, b.astype(np.float16), np.empty((6, 10), np.float16), 10 ** 9) is None
+    assert np.allclose(blas.matmul(half, b.astype(np.float16)), half @ b.astype(np.float16))
+
+
+def test_products_without_openblas_use_numpy(many_pieces, monkeypatch):
+    monkeypatch.setattr(blas, "_blas", {"split": None})
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((16, 32)), rng.standard_normal((32, 24))
+    out = np.ones((16, 24))
+    blas.matmul(a, b, out=out, accumulate=True)
+    assert np.allclose(out, 1 + a @ b)
+
+
+# ------------------------------------------------------ compiled layer kernels
+def _paper_block(dtype, n_features=48):
+    minimlp.manual_seed(3)
+    return nn.Sequential(nn.Linear(20, n_features, dtype=dtype), nn.BatchNorm1d(n_features, dtype=dtype),
+                         nn.Sigmoid(), nn.Linear(n_features, 36, dtype=dtype), nn.BatchNorm1d(36, dtype=dtype),
+                         nn.Tanh())
+
+
+def _run(kernels, dtype, batch, monkeypatch):
+    """Forward, MSE and full backward of the block with the chosen kernels; everything it computes."""
+    monkeypatch.setenv("MINIMLP_CPU_KERNELS", kernels)
+    model = _paper_block(dtype)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((batch, 20)).astype(dtype)
+    y = np.tanh(rng.standard_normal((batch, 36))).astype(dtype)
+    loss_fn = nn.MSELoss()
+    out = model(x)
+    loss = loss_fn(out, y)
+    dx = model.backward(loss_fn.backward())
+    result = {"out": out, "loss": np.array(loss), "dx": dx}
+    for name, p in model.named_parameters():
+        result["grad " + name] = p.grad
+    for name, b in model.named_buffers():
+        result["buffer " + name] = b
+    return result
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch", [3, 16, 33])  # (at batch 2 every gradient below a BatchNorm is 0 exactly)
+def test_compiled_kernels_agree_with_numpy_twins(dtype, batch, many_pieces, monkeypatch):
+    compiled = _run("numba", dtype, batch, monkeypatch)
+    readable = _run("numpy", dtype, batch, monkeypatch)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for key in readable:
+        if key in ("grad 0.bias", "grad 3.bias"):  # a bias before training-mode BatchNorm: zero in exact arithmetic
+            assert max(np.abs(compiled[key]).max(), np.abs(readable[key]).max()) <= tol, key
+        else:
+            assert rel(compiled[key], readable[key]) <= tol, key
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_activation_backward_kernels_are_bit_identical(dtype, many_pieces):
+    """Same operations in the same order as the NumPy code: the same bits."""
+    rng = np.random.default_rng(2)
+    g = rng.standard_normal((16, 300)).astype(dtype)
+    y = rng.random((16, 300)).astype(dtype)
+    np.testing.assert_array_equal(fused_numba.sigmoid_backward(g, y), ((1.0 - y) * y) * g)
+    np.testing.assert_array_equal(fused_numba.tanh_backward(g, y), (1.0 - y * y) * g)
+
+
+def test_batchnorm_kernel_statistics(many_pieces):
+    """μ and σ² (biased) per column, x̂ and y = γ x̂ + β, in float64."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((37, 50)) * 3 + 1
+    gamma, beta = rng.standard_normal(50), rng.standard_normal(50)
+    y, xhat, mean, var, inv_std = fused_numba.batchnorm_forward(x, gamma, beta, 1e-5)
+    assert rel(mean, x.mean(axis=0)) <= 1e-13
+    assert rel(var, x.var(axis=0)) <= 1e-13
+    assert rel(xhat, (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + 1e-5)) <= 1e-12
+    assert rel(y, gamma * xhat + beta) <= 1e-13
+
+
+def test_mse_kernel_value_and_difference(many_pieces):
+    rng = np.random.default_rng(5)
+    p = rng.standard_normal((33, 70)).astype(np.float32)
+    t = rng.standard_normal((33, 70)).astype(np.float32)
+    diff, total = fused_numba.difference_and_sum_of_squares(p, t)
+    np.testing.assert_array_equal(diff, p - t)
+    assert total == pytest.approx(float(np.sum((p - t).astype(np.float64) ** 2)), rel=1e-12)
+
+
+# ------------------------------------------------------------------- threads
+def _train(steps, monkeypatch, n_threads):
+    monkeypatch.setitem(threads._state, "threads", n_threads)
+    monkeypatch.setitem(threads._state, "numba_threads", None)
+    model = _paper_block(np.float32, n_features=64)
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+    loss_fn = nn.MSELoss()
+    rng = np.random.default_rng(9)
+    for _ in range(steps):
+        x = rng.standard_normal((24, 20)).astype(np.float32)
+        y = np.tanh(rng.standard_normal((24, 36))).astype(np.float32)
+        opt.zero_grad()
+        loss_fn(model(x), y)
+        model.backward(loss_fn.backward(), input_grad=False)
+        opt.step()
+    return {k: v.copy() for k, v in model.state_dict().items()}
+
+
+def test_training_does_not_depend_on_the_number_of_threads(many_pieces, monkeypatch):
+    """Element-wise pieces and per-column sums: 1 and 2 threads give the same weights, bit for bit."""
+    if blas._kernels() is None:
+        pytest.skip("no OpenBLAS cblas_sgemm found")
+    one, two = _train(5, monkeypatch, 1), _train(5, monkeypatch, 2)
+    for key in one:
+        np.testing.assert_array_equal(one[key], two[key], err_msg=key)
+
+
+def test_pieces():
+    assert threads.pieces(10, 100) == 1
+    assert 1 <= threads.pieces(10 ** 6, 1) <= threads.get_num_threads()
+    with pytest.raises(ValueError, match="number of threads"):
+        threads.set_num_threads(0)
+
+
+# ------------------------------------------------------------- input_grad=False
+class _Scale(nn.Module):
+    """A user module that only defines backward (no backward_parameters)."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, dout):
+        return 2 * dout
+
+
+@pytest.mark.parametrize("first", ["linear", "batchnorm", "activation", "custom", "nested"])
+def test_parameters_only_backward_gives_the_same_parameter_gradients(first):
+    minimlp.manual_seed(0)
+    head = {"linear": nn.Linear(12, 12, dtype=np.float64),
+            "batchnorm": nn.BatchNorm1d(12, dtype=np.float64),
+            "activation": nn.Tanh(),
+            "custom": _Scale(),
+            "nested": nn.Sequential(nn.Linear(12, 12, dtype=np.float64), nn.ReLU())}[first]
+    model = nn.Sequential(head, nn.Linear(12, 5, dtype=np.float64), nn.BatchNorm1d(5, dtype=np.float64))
+    x = np.random.default_rng(0).standard_normal((8, 12))
+    g = np.random.default_rng(1).standard_normal((8, 5))
+    model(x)
+    assert model.backward(g).shape == x.shape
+    full = {k: p.grad.copy() for k, p in model.named_parameters()}
+    model.zero_grad()
+    model(x)
+    assert model.backward(g, input_grad=False) is None
+    for k, p in model.named_parameters():
+        np.testing.assert_array_equal(p.grad, full[k], err_msg=k)
+    model.zero_grad()
+    model(x)
+    assert model.backward_parameters(g) is None
+    for k, p in model.named_parameters():
+        np.testing.assert_array_equal(p.grad, full[k], err_msg=k)
+
+
+def test_parameters_only_backward_checks_the_gradient_shape():
+    model = nn.Sequential(nn.Linear(4, 3), nn.Sigmoid())
+    model(np.ones((2, 4), np.float32))
+    with pytest.raises(ValueError):
+        model.backward(np.ones((2, 5), np.float32), input_grad=False)
+
+
+# ------------------------------------------------------------- fork, allocator
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_after_parallel_work_runs_on_one_thread(many_pieces):
+    """An OpenMP runtime is not fork-safe (Numba kills such a child): the child must not launch parallel work."""
+    a, b = np.ones((16, 64), np.float32), np.ones((64, 48), np.float32)
+    blas.matmul(a, b)
+    fused_numba.tanh_backward(np.ones((16, 48), np.float32), np.zeros((16, 48), np.float32))
     pid = os.fork()
-    if pid == 0:  # child: exit 0 only if the product completes
+    if pid == 0:  # child: exit 0 only if the work completes with the right values
         try:
-            out = fused_cpu.matmul(a, b, np.empty((4, 8)))
-            os._exit(0 if np.all(out == 6.0) else 1)
+            ok = np.all(blas.matmul(a, b) == 64)
+            ok &= np.all(fused_numba.tanh_backward(np.ones((16, 48), np.float32), np.zeros((16, 48), np.float32)) == 1)
+            os._exit(0 if ok else 1)
         except BaseException:
             os._exit(2)
-    deadline = __import__("time").time() + 30
+    deadline = time.time() + 60
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             break
-        if __import__("time").time() > deadline:
+        if time.time() > deadline:
             os.kill(pid, 9)
             os.waitpid(pid, 0)
-            pytest.fail("the forked child hung in fused_cpu.matmul")
-        __import__("time").sleep(0.05)
+            pytest.fail("the forked child hung")
+        time.sleep(0.05)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_allocator_setting():
+    from minimlp import allocator
+    applied = allocator.keep_freed_memory()
+    assert isinstance(applied, bool)
+    if os.uname().sysname == "Linux" and os.path.exists("/lib/x86_64-linux-gnu/libc.so.6"):
+        assert applied

@@ -2,6 +2,7 @@
 from .checks import check_floating, check_grad_like
 from .module import Module
 from ..backend import get_array_module
+from ..cpu_kernels import layer_kernels
 
 
 class _Activation(Module):
@@ -14,6 +15,10 @@ class _Activation(Module):
     def backward(self, dout):
         check_grad_like(self, dout, getattr(self, "_shape", None))
         return self._backward(dout, get_array_module(dout))
+
+    def backward_parameters(self, dout):
+        """No parameters: only checks ``dout``."""
+        check_grad_like(self, dout, getattr(self, "_shape", None))
 
     def _on_moved(self):
         self.__dict__.pop("_shape", None)
@@ -43,6 +48,9 @@ class Sigmoid(_Activation):
 
     def _backward(self, dout, xp):
         y = self._cached
+        kernels = layer_kernels(dout)
+        if kernels is not None and dout.dtype == y.dtype:
+            return kernels.sigmoid_backward(dout, y)
         dx = 1.0 - y
         dx *= y
         dx *= dout
@@ -59,6 +67,9 @@ class Tanh(_Activation):
 
     def _backward(self, dout, xp):
         y = self._cached
+        kernels = layer_kernels(dout)
+        if kernels is not None and dout.dtype == y.dtype:
+            return kernels.tanh_backward(dout, y)
         dx = y * y
         xp.subtract(1.0, dx, out=dx)
         dx *= dout

@@ -5,6 +5,7 @@ from .checks import check_grad_like, check_matrix
 from .module import Module
 from .parameter import Parameter
 from ..backend import get_array_module
+from ..cpu_kernels import layer_kernels
 
 
 class BatchNorm1d(Module):
@@ -22,6 +23,10 @@ class BatchNorm1d(Module):
     ∂L/∂γ = Σₙ G·x̂,  ∂L/∂β = Σₙ G,
     ∂L/∂x = γ/(N·√(σ² + ε)) · (N·G − Σₙ G − x̂·Σₙ(G·x̂)).
     In evaluation, ∂L/∂x = γ·G/√(running_var + ε). Caches x̂ and 1/√(σ² + ε).
+
+    On NumPy, training with batch statistics runs the compiled twins of these
+    formulas (``fused_numba.batchnorm_forward``/``batchnorm_backward``): two
+    or three passes over the batch instead of about eight.
     """
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
@@ -62,6 +67,14 @@ class BatchNorm1d(Module):
             if n < 2:
                 raise ValueError(f"{self!r}: expected more than 1 value per channel when training, "
                                  f"got input of shape {tuple(x.shape)}")
+            kernels = layer_kernels(x) if self.affine else None
+            if kernels is not None:
+                y, xhat, mean, var, inv_std = kernels.batchnorm_forward(x, self.weight.data, self.bias.data,
+                                                                        self.eps)
+                if self.training and self.track_running_stats:
+                    self._update_running_stats(mean, var, n)
+                self._cache = (xhat, inv_std, True)
+                return y
             mean = x.mean(axis=0)
             xc = x - mean
             var = xp.einsum("ij,ij->j", xc, xc) * (1.0 / n)  # Σₙ xc² in one pass, no xc² temporary
@@ -91,8 +104,20 @@ class BatchNorm1d(Module):
         rv += (m * n / (n - 1)) * var
 
     def backward(self, dout):
+        return self._backward(dout, want_dx=True)
+
+    def backward_parameters(self, dout):
+        self._backward(dout, want_dx=False)
+
+    def _backward(self, dout, want_dx):
         check_grad_like(self, dout, None if self._cache is None else self._cache[0].shape)
         xhat, inv_std, use_batch_stats = self._cache
+        kernels = layer_kernels(dout) if self.affine and use_batch_stats else None
+        if kernels is not None:
+            dx, sum_g, sum_gx = kernels.batchnorm_backward(dout, xhat, self.weight.data, inv_std, want_dx)
+            self.weight.accumulate(sum_gx)
+            self.bias.accumulate(sum_g)
+            return dx
         xp = get_array_module(dout)
         sum_g = dout.sum(axis=0)
         sum_gx = xp.einsum("ij,ij->j", dout, xhat)  # Σₙ G·x̂ in one pass, no G·x̂ temporary
@@ -102,6 +127,8 @@ class BatchNorm1d(Module):
             self.bias.accumulate(sum_g)
         else:
             gamma = 1.0
+        if not want_dx:
+            return None
         if not use_batch_stats:
             return dout * (gamma * inv_std)
         # ∂L/∂x = γ/√(σ²+ε) · (G − Σₙ G/N − x̂·Σₙ(G·x̂)/N), in four passes over (N, C)

@@ -5,6 +5,11 @@ from .module import Module
 class Sequential(Module):
     """y = fₖ(…f₂(f₁(x))); backward runs the modules' backward passes in reverse.
 
+    ``backward(dout)`` returns ∂L/∂x; ``backward(dout, input_grad=False)``
+    (the same as ``backward_parameters``) runs the first module's
+    ``backward_parameters`` instead and returns None, skipping the work only
+    ∂L/∂x needs (for a first Linear, a matrix product).
+
     Children are named "0", "1", … so that ``state_dict`` keys match torch's
     ``nn.Sequential`` ("0.weight", "1.running_mean", …).
     """
@@ -41,15 +46,21 @@ class Sequential(Module):
                 raise
         return x
 
-    def backward(self, dout):
+    def backward(self, dout, input_grad=True):
         modules = list(self._modules.values())
         for i in range(len(modules) - 1, -1, -1):
             try:
+                if i == 0 and not input_grad:
+                    modules[0].backward_parameters(dout)
+                    return None
                 dout = modules[i].backward(dout)
             except (ValueError, TypeError, RuntimeError) as exc:
                 _note(exc, f"(in the backward of layer {i} of the Sequential: {modules[i]!r})")
                 raise
-        return dout
+        return dout if input_grad else None
+
+    def backward_parameters(self, dout):
+        self.backward(dout, input_grad=False)
 
 
 def _note(exc, text):

@@ -39,6 +39,11 @@ class Dropout(Module):
         check_grad_like(self, dout, self._mask.shape)
         return dout * self._mask
 
+    def backward_parameters(self, dout):
+        """No parameters: only checks ``dout``."""
+        if self._mask is not None:
+            check_grad_like(self, dout, self._mask.shape)
+
     def _on_moved(self):
         self._mask = None
 

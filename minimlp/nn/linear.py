@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..backend import get_array_module
-from . import fused_cpu, init
+from . import blas, init
 from .checks import check_grad_like, check_matrix
 from .module import Module
 from .parameter import Parameter
@@ -17,11 +17,10 @@ class Linear(Module):
 
     Backward, for upstream gradient G = ∂L/∂y (N, out_features):
     ∂L/∂W = Gᵀ x,  ∂L/∂b = Σₙ G,  ∂L/∂x = G W.
-    Caches x.
-
-    On the CPU the three products go through ``fused_cpu.matmul`` (the same
-    products, split across two threads of single-threaded BLAS when large);
-    on CuPy they are plain ``matmul`` calls.
+    Caches x. ``backward_parameters`` skips the ∂L/∂x product (a first
+    layer's input needs no gradient). On NumPy the products go through
+    ``blas.matmul`` (BLAS split over minimlp's threads), the weight gradient
+    written straight into its buffer; on CuPy they are cuBLAS ``matmul`` calls.
     """
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
@@ -43,14 +42,15 @@ class Linear(Module):
         return y
 
     def backward(self, dout):
+        self.backward_parameters(dout)
+        return _matmul(dout, self.weight.data)
+
+    def backward_parameters(self, dout):
         x = self._x
         check_grad_like(self, dout, None if x is None else (x.shape[0], self.out_features))
         w = self.weight
-        if w.has_grad:
-            w.grad_buffer()[...] += dout.T @ x
-        else:
-            _matmul(dout.T, x, out=w.grad_buffer())
-            w.has_grad = True
+        _matmul(dout.T, x, out=w.grad_buffer(), accumulate=w.has_grad)
+        w.has_grad = True
         if self.bias is not None:
             b = self.bias
             if b.has_grad:
@@ -58,7 +58,6 @@ class Linear(Module):
             else:
                 dout.sum(axis=0, out=b.grad_buffer())
                 b.has_grad = True
-        return _matmul(dout, w.data)
 
     def _on_moved(self):
         self._x = None
@@ -67,10 +66,14 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-def _matmul(a, b, out=None):
-    """a @ b (into ``out`` when given): two-thread BLAS split on NumPy (fused_cpu), plain matmul otherwise."""
-    if type(a) is np.ndarray and type(b) is np.ndarray:
-        if out is None:
-            out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-        return fused_cpu.matmul(a, b, out)
-    return get_array_module(a).matmul(a, b, out=out) if out is not None else a @ b
+def _matmul(a, b, out=None, accumulate=False):
+    """``a @ b`` (into ``out``, or added to it): ``blas.matmul`` on NumPy, ``matmul`` on CuPy."""
+    if type(a) is np.ndarray:
+        return blas.matmul(a, b, out=out, accumulate=accumulate)
+    xp = get_array_module(a)
+    if out is None:
+        return xp.matmul(a, b)
+    if accumulate:
+        out += xp.matmul(a, b)
+        return out
+    return xp.matmul(a, b, out=out)

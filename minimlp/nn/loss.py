@@ -3,6 +3,7 @@ import math
 
 from .checks import check_floating
 from ..backend import device_of, get_array_module
+from ..cpu_kernels import layer_kernels
 
 
 class _Loss:
@@ -30,9 +31,8 @@ class _Loss:
 
     def forward(self, prediction, target):
         self._check(prediction, target)
-        diff = prediction - target
+        diff, total = self._difference_and_total(prediction, target)
         self._diff = diff
-        total = self._total(diff, get_array_module(diff))
         value = float(total)
         if self.reduction == "mean":
             value /= diff.size
@@ -44,6 +44,10 @@ class _Loss:
                 f"{type(self).__name__} is {value}: the prediction has {bad_pred} non-finite values and the "
                 f"target {bad_target} (training diverged, or the data holds NaN/Inf)")
         return value
+
+    def _difference_and_total(self, prediction, target):
+        diff = prediction - target
+        return diff, self._total(diff, get_array_module(diff))
 
     def backward(self):
         """∂L/∂prediction for the last forward call."""
@@ -60,8 +64,16 @@ class MSELoss(_Loss):
     """L = (1/M) Σ (ŷ − y)² over all M elements ('mean', torch's default) or Σ (ŷ − y)² ('sum').
 
     ∂L/∂ŷ = 2(ŷ − y)/M (or 2(ŷ − y)). Returns a Python float; raises
-    FloatingPointError when the loss is NaN or infinite.
+    FloatingPointError when the loss is NaN or infinite. On NumPy the
+    difference and Σ (ŷ − y)² come from one compiled pass
+    (``fused_numba.difference_and_sum_of_squares``, summing in float64).
     """
+
+    def _difference_and_total(self, prediction, target):
+        kernels = layer_kernels(prediction)
+        if kernels is None or prediction.ndim != 2:
+            return super()._difference_and_total(prediction, target)
+        return kernels.difference_and_sum_of_squares(prediction, target)
 
     def _total(self, diff, xp):
         flat = diff.reshape(-1)

@@ -70,6 +70,15 @@ class Module:
     def backward(self, dout):
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
+    def backward_parameters(self, dout):
+        """The backward pass for the parameters only: accumulate ∂L/∂θ, skip ∂L/∂x, return None.
+
+        What a model's first layer needs (its input needs no gradient, as
+        in torch when the input does not require grad). The default runs
+        ``backward`` and drops its result; layers override it to skip work.
+        """
+        self.backward(dout)
+
     # traversal ------------------------------------------------------------
     def children(self):
         return list(self._modules.values())

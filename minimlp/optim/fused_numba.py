@@ -12,9 +12,20 @@ last bit; tests check it.
 ``error_model="numpy"`` lets a division by zero give inf/nan as NumPy does
 instead of raising, which is also what allows the loops to vectorise.
 Used when Numba imports, unless ``MINIMLP_CPU_KERNELS=numpy``.
+
+A large buffer is cut into contiguous pieces updated side by side on
+minimlp's thread pool (``minimlp.threads``): each element's update is the same
+whichever piece holds it, so the bits do not depend on the threads.
 """
 import numba
 import numpy as np
+from numba import prange
+
+from .. import threads
+
+threads.prefer_openmp_layer()
+GRAIN = 1 << 16  # elements per thread at least: below, a hand-off costs more than it saves
+_parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
 
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 
@@ -76,25 +87,70 @@ def _adam(p, g, m, v, vmax, amsgrad, one_minus_beta1, beta2, one_minus_beta2, ep
         p[i] = w + mi / denom * neg_step_size       # p <- p - lr / (1 - b1^t) m / d
 
 
+# One piece of the flat buffers per thread; an optional buffer (size 0 when unused) is sliced to nothing.
+@_parallel
+def _sgd_pieces(pieces, p, g, buf, lr, momentum, one_minus_dampening, wd, has_momentum, nesterov, first):
+    n = p.size
+    for i in prange(pieces):
+        lo, hi = n * i // pieces, n * (i + 1) // pieces
+        _sgd(p[lo:hi], g[lo:hi], buf[min(lo, buf.size):min(hi, buf.size)], lr, momentum, one_minus_dampening, wd,
+             has_momentum, nesterov, first)
+
+
+@_parallel
+def _rmsprop_pieces(pieces, p, g, sq, gavg, buf, neg_lr, alpha, one_minus_alpha, eps, wd, momentum, centered,
+                    has_momentum):
+    n = p.size
+    for i in prange(pieces):
+        lo, hi = n * i // pieces, n * (i + 1) // pieces
+        _rmsprop(p[lo:hi], g[lo:hi], sq[lo:hi], gavg[min(lo, gavg.size):min(hi, gavg.size)],
+                 buf[min(lo, buf.size):min(hi, buf.size)], neg_lr, alpha, one_minus_alpha, eps, wd, momentum,
+                 centered, has_momentum)
+
+
+@_parallel
+def _adam_pieces(pieces, p, g, m, v, vmax, amsgrad, one_minus_beta1, beta2, one_minus_beta2, eps, wd, decay,
+                 neg_step_size, bias_correction2_sqrt):
+    n = p.size
+    for i in prange(pieces):
+        lo, hi = n * i // pieces, n * (i + 1) // pieces
+        _adam(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], vmax[min(lo, vmax.size):min(hi, vmax.size)], amsgrad,
+              one_minus_beta1, beta2, one_minus_beta2, eps, wd, decay, neg_step_size, bias_correction2_sqrt)
+
+
 def _none_or(array, like):
     return like[:0] if array is None else array
 
 
+def _split(kernel, arrays, scalars):
+    """The kernel over the whole buffers: in one call, or in pieces on the thread pool when large."""
+    parts = threads.pieces(arrays[0].size, GRAIN)
+    if parts == 1:
+        kernel(*arrays, *scalars)
+    else:
+        _PIECES[kernel](parts, *arrays, *scalars)
+
+
 def sgd(p, g, buf, *, lr, momentum, dampening, weight_decay, nesterov, first):
     t = p.dtype.type
-    _sgd(p, g, _none_or(buf, p), t(-lr), t(momentum), t(1.0 - dampening), t(weight_decay), momentum != 0.0,
-         bool(nesterov), bool(first))
+    _split(_sgd, (p, g, _none_or(buf, p)), (t(-lr), t(momentum), t(1.0 - dampening), t(weight_decay),
+                                             momentum != 0.0, bool(nesterov), bool(first)))
 
 
 def rmsprop(p, g, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay, momentum, centered):
     t = p.dtype.type
-    _rmsprop(p, g, square_avg, _none_or(grad_avg, p), _none_or(momentum_buffer, p), t(-lr), t(alpha),
-             t(1.0 - alpha), t(eps), t(weight_decay), t(momentum), bool(centered), momentum > 0.0)
+    _split(_rmsprop, (p, g, square_avg, _none_or(grad_avg, p), _none_or(momentum_buffer, p)),
+           (t(-lr), t(alpha), t(1.0 - alpha), t(eps), t(weight_decay), t(momentum), bool(centered),
+            momentum > 0.0))
 
 
 def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, beta1, beta2, eps, weight_decay, decay, step_size,
          bias_correction2_sqrt):
     """``weight_decay`` is Adam's (coupled, added to g); ``decay`` AdamW's factor 1 - lr wd."""
     t = p.dtype.type
-    _adam(p, g, exp_avg, exp_avg_sq, _none_or(max_exp_avg_sq, p), max_exp_avg_sq is not None, t(1.0 - beta1),
-          t(beta2), t(1.0 - beta2), t(eps), t(weight_decay), t(decay), t(-step_size), t(bias_correction2_sqrt))
+    _split(_adam, (p, g, exp_avg, exp_avg_sq, _none_or(max_exp_avg_sq, p)),
+           (max_exp_avg_sq is not None, t(1.0 - beta1), t(beta2), t(1.0 - beta2), t(eps), t(weight_decay),
+            t(decay), t(-step_size), t(bias_correction2_sqrt)))
+
+
+_PIECES = {_sgd: _sgd_pieces, _rmsprop: _rmsprop_pieces, _adam: _adam_pieces}

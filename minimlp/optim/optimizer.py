@@ -27,8 +27,6 @@ State
 with arrays copied (left on their device). ``load_state_dict`` restores it
 into a freshly built optimizer over a freshly built model.
 """
-import os
-
 from ..backend import device_of, get_array_module, to_device
 from ..nn.parameter import Parameter
 
@@ -302,15 +300,13 @@ def fused_kernels(array):
 
 
 def cpu_kernels(choice=None):
-    """The CPU fused-update module: 'numba' (default when it imports) or 'numpy'."""
-    choice = choice or os.environ.get("MINIMLP_CPU_KERNELS", "numba")
-    if choice == "numba":
-        try:
-            from . import fused_numba
-            return fused_numba
-        except ImportError:
-            pass
-    elif choice != "numpy":
+    """The CPU fused-update module: 'numba' (default when it imports) or 'numpy' (``minimlp.cpu_kernels``)."""
+    from .. import cpu_kernels as kernels
+    choice = choice or kernels.choice()
+    if choice == "numba" and kernels.numba_available():
+        from . import fused_numba
+        return fused_numba
+    if choice not in ("numba", "numpy"):
         raise ValueError(f"MINIMLP_CPU_KERNELS must be 'numba' or 'numpy', got {choice!r}")
     from . import fused_cpu
     return fused_cpu

@@ -49,7 +49,7 @@ def train_one_epoch(model, loss_fn, optimizer, batches, *, epoch, scheduler=None
             else:
                 optimizer.zero_grad()
                 loss = loss_fn(model(xb), yb)
-                model.backward(loss_fn.backward())
+                _backward_parameters(model, loss_fn.backward())
                 optimizer.step()
         except FloatingPointError as exc:
             raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step}: {exc}") from exc
@@ -61,6 +61,14 @@ def train_one_epoch(model, loss_fn, optimizer, batches, *, epoch, scheduler=None
         if not quiet and step % 20 == 0:
             bar.set_postfix(loss=f"{total / count:.5f}", refresh=False)
     return total / count
+
+
+def _backward_parameters(model, grad):
+    """The backward pass for the parameters: the input's gradient is not needed (skipped where the model can)."""
+    if hasattr(model, "backward_parameters"):
+        model.backward_parameters(grad)
+    else:
+        model.backward(grad)
 
 
 def fit(model, loss_fn, optimizer, train_batches, valid_batches=None, epochs=1, *, scheduler=None,

@@ -1,0 +1,212 @@
+"""Compiled CPU kernels for the layers' element-wise work, each the twin of a NumPy formula in its module.
+
+NumPy spends one pass over memory per operation: BatchNorm's forward is a
+mean, a variance, a subtraction, a scaling and an affine map, each a pass over
+the (N, C) batch plus a temporary. Each kernel here is that formula written
+out element by element and compiled by Numba, so the batch is read two or
+three times instead of eight, with no temporaries. The modules keep their
+readable NumPy code, which runs for CuPy arrays, under
+``MINIMLP_CPU_KERNELS=numpy`` and where Numba is missing; tests check that
+the two agree.
+
+Arithmetic is in the arrays' dtype, in the same order as the NumPy code
+(sums run over the rows in order), without fast-math. Large batches are cut
+into pieces (BatchNorm by columns, so that every column's sums stay on one
+thread; the rest by rows) run side by side on minimlp's thread pool
+(``minimlp.threads``).
+Transcendental functions (tanh) stay NumPy ufuncs: NumPy's SIMD versions are
+much faster than the scalar libm calls Numba makes.
+"""
+import numba
+import numpy as np
+from numba import prange
+
+from .. import threads
+
+threads.prefer_openmp_layer()
+_jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
+_parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
+
+GRAIN = 1 << 15  # elements per thread at least
+
+
+# ------------------------------------------------------------------ BatchNorm
+@_jit
+def _batchnorm_forward(x, gamma, beta, eps, inv_n, xhat, y, mean, var, inv_std, lo, hi):
+    # Inner loops run over 1-d row slices: Numba vectorises those, not 2-d indexing.
+    n = x.shape[0]
+    mu, s2, k = mean[lo:hi], var[lo:hi], inv_std[lo:hi]
+    ga, be = gamma[lo:hi], beta[lo:hi]
+    mu[:] = 0
+    s2[:] = 0
+    for r in range(n):
+        row = x[r, lo:hi]
+        for c in range(row.size):
+            mu[c] += row[c]
+    for c in range(mu.size):
+        mu[c] = mu[c] / n                                       # μ = Σₙ x / N
+    for r in range(n):
+        row = x[r, lo:hi]
+        for c in range(row.size):
+            d = row[c] - mu[c]
+            s2[c] += d * d
+    for c in range(mu.size):
+        s2[c] = s2[c] * inv_n                                   # σ² = Σₙ (x − μ)² / N
+        k[c] = 1 / np.sqrt(s2[c] + eps)
+    for r in range(n):
+        row, h_row, y_row = x[r, lo:hi], xhat[r, lo:hi], y[r, lo:hi]
+        for c in range(row.size):
+            h_row[c] = (row[c] - mu[c]) * k[c]                  # x̂ = (x − μ)/√(σ² + ε)
+        for c in range(row.size):
+            y_row[c] = h_row[c] * ga[c] + be[c]                 # y = γ x̂ + β
+
+
+@_jit
+def _batchnorm_backward(g, xhat, gamma, inv_std, inv_n, dx, sum_g, sum_gx, want_dx, lo, hi):
+    n = g.shape[0]
+    sg, sgx, ga, k = sum_g[lo:hi], sum_gx[lo:hi], gamma[lo:hi], inv_std[lo:hi]
+    sg[:] = 0
+    sgx[:] = 0
+    for r in range(n):
+        g_row, h_row = g[r, lo:hi], xhat[r, lo:hi]
+        for c in range(g_row.size):
+            sg[c] += g_row[c]                                   # ∂L/∂β = Σₙ G
+            sgx[c] += g_row[c] * h_row[c]                       # ∂L/∂γ = Σₙ G x̂
+    if want_dx:
+        a, b, scale = sgx * inv_n, sg * inv_n, ga * k           # per column: Σₙ G x̂/N, Σₙ G/N, γ/√(σ²+ε)
+        for r in range(n):
+            g_row, h_row, d_row = g[r, lo:hi], xhat[r, lo:hi], dx[r, lo:hi]
+            for c in range(g_row.size):                         # γ/√(σ²+ε) (G − Σₙ G/N − x̂ Σₙ G x̂/N)
+                d_row[c] = (g_row[c] - (h_row[c] * a[c] + b[c])) * scale[c]
+
+
+@_parallel
+def _batchnorm_forward_pieces(pieces, x, gamma, beta, eps, inv_n, xhat, y, mean, var, inv_std):
+    c = x.shape[1]
+    for i in prange(pieces):
+        _batchnorm_forward(x, gamma, beta, eps, inv_n, xhat, y, mean, var, inv_std, c * i // pieces,
+                           c * (i + 1) // pieces)
+
+
+@_parallel
+def _batchnorm_backward_pieces(pieces, g, xhat, gamma, inv_std, inv_n, dx, sum_g, sum_gx, want_dx):
+    c = g.shape[1]
+    for i in prange(pieces):
+        _batchnorm_backward(g, xhat, gamma, inv_std, inv_n, dx, sum_g, sum_gx, want_dx, c * i // pieces,
+                            c * (i + 1) // pieces)
+
+
+def _column_pieces(n_rows, n_cols):
+    return threads.pieces(n_cols, max(1, GRAIN // max(1, n_rows)))
+
+
+def batchnorm_forward(x, gamma, beta, eps):
+    """Training-mode BatchNorm1d on (N, C) ``x``: returns (y, x̂, μ, σ², 1/√(σ² + ε))."""
+    n, c = x.shape
+    t = x.dtype.type
+    xhat, y = np.empty_like(x), np.empty_like(x)
+    mean, var, inv_std = (np.empty(c, dtype=x.dtype) for _ in range(3))
+    args = (x, gamma, beta, t(eps), t(1.0 / n), xhat, y, mean, var, inv_std)
+    parts = _column_pieces(n, c)
+    if parts == 1:
+        _batchnorm_forward(*args, 0, c)
+    else:
+        _batchnorm_forward_pieces(parts, *args)
+    return y, xhat, mean, var, inv_std
+
+
+def batchnorm_backward(g, xhat, gamma, inv_std, want_dx=True):
+    """Training-mode BatchNorm1d backward: returns (∂L/∂x or None, Σₙ G, Σₙ G·x̂)."""
+    n, c = g.shape
+    dx = np.empty_like(g) if want_dx else g[:0]
+    sum_g, sum_gx = np.empty(c, dtype=g.dtype), np.empty(c, dtype=g.dtype)
+    args = (g, xhat, gamma, inv_std, g.dtype.type(1.0 / n), dx, sum_g, sum_gx, want_dx)
+    parts = _column_pieces(n, c)
+    if parts == 1:
+        _batchnorm_backward(*args, 0, c)
+    else:
+        _batchnorm_backward_pieces(parts, *args)
+    return (dx if want_dx else None), sum_g, sum_gx
+
+
+# ---------------------------------------------------------------- activations
+@_jit
+def _sigmoid_backward(g, y, dx, one):
+    for i in range(g.size):
+        dx[i] = (one - y[i]) * y[i] * g[i]                        # G y (1 − y)
+
+
+@_jit
+def _tanh_backward(g, y, dx, one):
+    for i in range(g.size):
+        dx[i] = (one - y[i] * y[i]) * g[i]                        # G (1 − y²)
+
+
+@_parallel
+def _sigmoid_backward_pieces(pieces, g, y, dx, one):
+    n = g.size
+    for i in prange(pieces):
+        lo, hi = n * i // pieces, n * (i + 1) // pieces
+        _sigmoid_backward(g[lo:hi], y[lo:hi], dx[lo:hi], one)
+
+
+@_parallel
+def _tanh_backward_pieces(pieces, g, y, dx, one):
+    n = g.size
+    for i in prange(pieces):
+        lo, hi = n * i // pieces, n * (i + 1) // pieces
+        _tanh_backward(g[lo:hi], y[lo:hi], dx[lo:hi], one)
+
+
+def _elementwise(kernel, kernel_pieces, g, y):
+    dx = np.empty_like(g)
+    args = (g.reshape(-1), y.reshape(-1), dx.reshape(-1), g.dtype.type(1))
+    parts = threads.pieces(g.size, GRAIN)
+    if parts == 1:
+        kernel(*args)
+    else:
+        kernel_pieces(parts, *args)
+    return dx
+
+
+def sigmoid_backward(g, y):
+    """G·y·(1 − y), the twin of ``Sigmoid._backward``."""
+    return _elementwise(_sigmoid_backward, _sigmoid_backward_pieces, g, y)
+
+
+def tanh_backward(g, y):
+    """G·(1 − y²), the twin of ``Tanh._backward``."""
+    return _elementwise(_tanh_backward, _tanh_backward_pieces, g, y)
+
+
+# ----------------------------------------------------------------------- loss
+@_jit
+def _difference_squares(p, t, diff, partial, lo, hi):
+    acc = np.zeros(p.shape[1], dtype=np.float64)                # one running sum per column: a loop that vectorises
+    for r in range(lo, hi):
+        p_row, t_row, d_row = p[r], t[r], diff[r]
+        for c in range(p_row.size):
+            d_row[c] = p_row[c] - t_row[c]                      # ŷ − y, kept for the gradient
+        for c in range(p_row.size):
+            d = np.float64(d_row[c])
+            acc[c] += d * d                                     # Σ (ŷ − y)², in float64
+    partial[lo] = acc.sum()
+
+
+@_parallel
+def _difference_squares_pieces(pieces, p, t, diff, partial):
+    n = p.shape[0]
+    for i in prange(pieces):
+        _difference_squares(p, t, diff, partial, n * i // pieces, n * (i + 1) // pieces)
+
+
+def difference_and_sum_of_squares(prediction, target):
+    """(ŷ − y, Σ (ŷ − y)²) for 2-d arrays, in one pass; the sum accumulated in float64."""
+    diff = np.empty_like(prediction)
+    partial = np.zeros(prediction.shape[0] + 1, dtype=np.float64)   # each piece's sum, at its first row
+    parts = threads.pieces(prediction.shape[0], max(1, GRAIN // max(1, prediction.shape[1])))
+    if parts == 1:
+        _difference_squares(prediction, target, diff, partial, 0, prediction.shape[0])
+    else:
+        _difference_squares_pieces(parts, prediction, target, diff, partial)
+    return diff, float(partial.sum())

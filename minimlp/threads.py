@@ -1,0 +1,93 @@
+"""CPU threads: one pool for everything minimlp runs in parallel on the CPU.
+
+minimlp's compiled kernels (optimizer updates, BatchNorm, the loss) and its
+matrix products run their pieces side by side on Numba's thread pool
+(``parallel=True`` functions, one piece per thread). The products call NumPy's
+own BLAS from inside that pool, one single-threaded BLAS call per piece
+(``minimlp.nn.blas``); NumPy's BLAS is therefore set to one thread when minimlp
+first splits a product. One pool matters: two thread pools that each keep
+their threads spinning between jobs (OpenBLAS's and an OpenMP runtime's) fight
+over the cores, and on a 2-core machine a step then takes several times
+longer (benchmarks/README.md).
+
+Numba is asked to prefer its OpenMP layer, whose threads wait for the next job
+by spinning a moment (a parallel region then starts in a few microseconds,
+against about 50 on a layer whose threads sleep), unless
+``NUMBA_THREADING_LAYER`` says otherwise; without an OpenMP runtime it falls
+back to TBB or its own workqueue.
+
+``set_num_threads(n)`` sets how many threads minimlp uses (as
+``torch.set_num_threads`` does for torch); the default is
+``MINIMLP_NUM_THREADS`` when set, else the CPUs this process may use, at most
+4 (the kernels are bound by memory bandwidth, which a few cores use up).
+Each element of an element-wise update is computed by the same code whichever
+piece holds it, and every column sum stays on one thread, so results do not
+depend on the number of threads.
+"""
+import os
+
+MAX_DEFAULT = 4
+_state = {"threads": None, "numba_threads": None, "pid": None}
+
+
+def _default_threads():
+    env = os.environ.get("MINIMLP_NUM_THREADS")
+    if env:
+        n = int(env)
+        if n < 1:
+            raise ValueError(f"MINIMLP_NUM_THREADS must be >= 1, got {env!r}")
+        return n
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return max(1, min(MAX_DEFAULT, cpus))
+
+
+def prefer_openmp_layer():
+    """Ask Numba for its OpenMP threading layer first (before its first parallel launch)."""
+    import numba
+    if not os.environ.get("NUMBA_THREADING_LAYER") and not os.environ.get("NUMBA_THREADING_LAYER_PRIORITY"):
+        numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
+
+
+def get_num_threads():
+    """Threads minimlp uses on the CPU."""
+    if _state["threads"] is None:
+        _state["threads"] = _default_threads()
+    return _state["threads"]
+
+
+def set_num_threads(n):
+    """Use ``n`` threads for minimlp's CPU kernels and matrix products."""
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"Invalid number of threads: {n} (must be >= 1)")
+    _state["threads"] = n
+    _state["numba_threads"] = None
+
+
+def pieces(size, grain):
+    """How many pieces to cut ``size`` items into: one per thread, each at least ``grain`` items.
+
+    1 means "run on the calling thread": callers then skip the parallel launch.
+    Always 1 in a child forked from a process that already launched parallel
+    work (an OpenMP runtime is not fork-safe: Numba kills such a child).
+    """
+    n = min(get_num_threads(), size // max(1, grain))
+    if n <= 1:
+        return 1
+    if _state["pid"] is None:
+        _state["pid"] = os.getpid()
+    elif _state["pid"] != os.getpid():
+        return 1
+    return min(n, _numba_threads())
+
+
+def _numba_threads():
+    if _state["numba_threads"] is None:
+        import numba
+        k = min(get_num_threads(), numba.config.NUMBA_NUM_THREADS)
+        numba.set_num_threads(k)
+        _state["numba_threads"] = k
+    return _state["numba_threads"]
