@@ -9,10 +9,13 @@ targets): the time of a step does not depend on the values.
 
 Contenders, each in its own fresh process:
 
-- ``minimlp``: the plain API, ``opt.zero_grad(); loss = loss_fn(model(x), y);
-  model.backward(loss_fn.backward(), input_grad=False); opt.step()``
-  (``input_grad=False``: no gradient for the input, which torch does not
-  compute either, since the input does not require grad);
+- ``minimlp``: ``opt.zero_grad(); loss = loss_fn(model(x), y)``, then
+  ``model.backward(loss_fn.backward(), input_grad=False)`` inside
+  ``with opt.step_in_backward():`` (the same step as backward then
+  ``opt.step()``, with each Linear weight updated as soon as its gradient is
+  computed; ``input_grad=False``: no gradient for the input, which torch does
+  not compute either, since the input does not require grad); ``--plain``
+  times ``backward(...); opt.step()`` instead;
 - ``torch``: ``torch.optim.Adam`` with its defaults (for-loop update on CPU);
 - ``torch-fused``: ``torch.optim.Adam(fused=True)``, torch's fastest eager setting.
 
@@ -67,7 +70,7 @@ def _batches(rng, batch):
     return [order[a:a + batch] for a in range(0, N_SAMPLES, batch)]
 
 
-def _minimlp_step(device, batch):
+def _minimlp_step(device, batch, plain=False):
     sys.path.insert(0, ROOT)
     import minimlp
     from minimlp import backend, nn, optim
@@ -82,8 +85,12 @@ def _minimlp_step(device, batch):
     def step(idx):
         opt.zero_grad()
         loss = loss_fn(model(x[idx]), y[idx])
-        model.backward(loss_fn.backward(), input_grad=False)
-        opt.step()
+        if plain:
+            model.backward(loss_fn.backward(), input_grad=False)
+            opt.step()
+        else:
+            with opt.step_in_backward():
+                model.backward(loss_fn.backward(), input_grad=False)
         return loss
 
     def sync():
@@ -125,7 +132,7 @@ def worker(args):
         step, sync, index = _torch_step(args.device, args.batch, args.worker == "torch-fused")
         info["torch"] = torch.__version__
     else:
-        step, sync, index = _minimlp_step(args.device, args.batch)
+        step, sync, index = _minimlp_step(args.device, args.batch, args.plain)
     try:
         from threadpoolctl import threadpool_info
         info["blas"] = [{k: d.get(k) for k in ("internal_api", "architecture", "num_threads", "version")}
@@ -166,7 +173,7 @@ def _worker_env(args):
 def _run_one(args, contender, batch):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", contender, "--device", args.device,
            "--batch", str(batch), "--epochs", str(args.epochs), "--warmup", str(args.warmup),
-           "--threads", str(args.threads)]
+           "--threads", str(args.threads)] + (["--plain"] if args.plain else [])
     proc = subprocess.run(cmd, capture_output=True, text=True, env=_worker_env(args), cwd=ROOT)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -269,6 +276,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=20, help="untimed steps before timing")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--keep-openblas-env", action="store_true")
+    ap.add_argument("--plain", action="store_true", help="minimlp: backward then opt.step(), no step_in_backward")
     ap.add_argument("--json", default=os.path.join(HERE, "bench_train.json"))
     # worker mode (internal)
     ap.add_argument("--worker", choices=CONTENDERS, default=None, help=argparse.SUPPRESS)

@@ -41,6 +41,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--plain", action="store_true", help="backward then opt.step(), no step_in_backward")
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     X = rng.standard_normal((5000, 1024), dtype=np.float32)
@@ -61,13 +62,18 @@ def main():
     object.__setattr__(loss_fn, "backward", loss_bwd)
     zero = timed("zero_grad", opt.zero_grad)
     opt_step = timed("Adam step", opt.step)
+    opt._step = timed("Adam step (the rest)" if not args.plain else "Adam step (inner)", opt._step)
     opt.zero_grad, opt.step = zero, opt_step
     def step(x, y):
         opt.zero_grad()
         out = model(x)
         loss_fn(out, y)
-        model.backward(loss_fn.backward(), input_grad=False)
-        opt.step()
+        if args.plain:
+            model.backward(loss_fn.backward(), input_grad=False)
+            opt.step()
+        else:
+            with opt.step_in_backward():
+                model.backward(loss_fn.backward(), input_grad=False)
 
     bs, total = args.batch, []
     for i in range(args.steps + 20):

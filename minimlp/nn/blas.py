@@ -87,6 +87,7 @@ def _kernels():
             sgemm, dgemm, controller = found
             _blas["split"] = {np.dtype(np.float32): _make_split(sgemm), np.dtype(np.float64): _make_split(dgemm)}
             _blas["controller"] = controller
+            _blas["gemm"] = (sgemm, dgemm)
     return _blas["split"]
 
 
@@ -125,13 +126,18 @@ def matmul(a, b, out=None, accumulate=False):
             np.matmul(a, b, out=out)
         return out
     (a_store, lda, ta), (b_store, ldb, tb), ldc = _operand(a), _operand(b), _row_major(out)
-    controller = _blas["controller"]
-    if controller.get_num_threads() != 1:
-        controller.set_num_threads(1)  # BLAS runs inside minimlp's pool from now on (minimlp.threads)
+    use_one_blas_thread()
     one = out.dtype.type(1)
     split(ta, tb, m, n, k, one, a_store.ctypes.data, lda, b_store.ctypes.data, ldb,
           one if accumulate else out.dtype.type(0), out.ctypes.data, ldc, by_rows, parts, out.itemsize)
     return out
+
+
+def use_one_blas_thread():
+    """NumPy's BLAS on one thread: from now on it runs inside minimlp's pool (``minimlp.threads``)."""
+    controller = _blas.get("controller")
+    if controller is not None and controller.get_num_threads() != 1:
+        controller.set_num_threads(1)
 
 
 def _split_for(a, b, out, work):

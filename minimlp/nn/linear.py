@@ -20,7 +20,10 @@ class Linear(Module):
     Caches x. ``backward_parameters`` skips the ∂L/∂x product (a first
     layer's input needs no gradient). On NumPy the products go through
     ``blas.matmul`` (BLAS split over minimlp's threads), the weight gradient
-    written straight into its buffer; on CuPy they are cuBLAS ``matmul`` calls.
+    written straight into its buffer; on CuPy they are cuBLAS ``matmul``
+    calls. Inside ``Optimizer.step_in_backward()`` the weight is updated as
+    soon as its gradient is computed (``minimlp.optim.in_backward``), after
+    ∂L/∂x has used the old weight.
     """
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
@@ -42,15 +45,26 @@ class Linear(Module):
         return y
 
     def backward(self, dout):
-        self.backward_parameters(dout)
-        return _matmul(dout, self.weight.data)
+        self._check_grad(dout)
+        dx = _matmul(dout, self.weight.data)  # first: the weight may be updated in place just below
+        self._parameter_gradients(dout)
+        return dx
 
     def backward_parameters(self, dout):
+        self._check_grad(dout)
+        self._parameter_gradients(dout)
+
+    def _check_grad(self, dout):
         x = self._x
         check_grad_like(self, dout, None if x is None else (x.shape[0], self.out_features))
-        w = self.weight
-        _matmul(dout.T, x, out=w.grad_buffer(), accumulate=w.has_grad)
-        w.has_grad = True
+
+    def _parameter_gradients(self, dout):
+        """∂L/∂W = Gᵀ x into the weight's gradient (or, inside ``step_in_backward``, the update itself)."""
+        x, w = self._x, self.weight
+        update = w.update_in_backward
+        if update is None or not update.linear_weight(dout, x):
+            _matmul(dout.T, x, out=w.grad_buffer(), accumulate=w.has_grad)
+            w.has_grad = True
         if self.bias is not None:
             b = self.bias
             if b.has_grad:

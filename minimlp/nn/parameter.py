@@ -22,12 +22,13 @@ class Parameter:
     rebinding it, as ``load_state_dict`` does.
     """
 
-    __slots__ = ("data", "_grad", "has_grad", "__weakref__")
+    __slots__ = ("data", "_grad", "has_grad", "update_in_backward", "__weakref__")
 
     def __init__(self, data):
         self.data = data
         self._grad = None
         self.has_grad = False
+        self.update_in_backward = None  # set by Optimizer.step_in_backward() for the length of its block
 
     @property
     def grad(self):

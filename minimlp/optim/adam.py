@@ -20,6 +20,7 @@ class Adam(Optimizer):
 
     State per parameter: ``step``, ``exp_avg`` (:math:`m`), ``exp_avg_sq``
     (:math:`v`) and, with amsgrad, ``max_exp_avg_sq`` (:math:`\hat v`).
+    Supports ``step_in_backward()`` (``minimlp.optim.in_backward``).
     """
 
     _decoupled = False
@@ -66,16 +67,32 @@ class Adam(Optimizer):
         denom = xp.sqrt(v) / bc2_sqrt + float(group["eps"])
         p -= step_size * (m / denom)
 
+    def _fused_keywords(self, group, step):
+        lr, wd, beta1, beta2, step_size, bc2_sqrt = self._hyper(group, step)
+        return dict(beta1=beta1, beta2=beta2, eps=float(group["eps"]),
+                    weight_decay=0.0 if self._decoupled else wd,
+                    decay=1 - lr * wd if self._decoupled else 1.0,
+                    step_size=step_size, bias_correction2_sqrt=bc2_sqrt)
+
     def _update_fused(self, p, g, state, group):
-        lr, wd, beta1, beta2, step_size, bc2_sqrt = self._hyper(group, state["step"])
         vmax = state.get("max_exp_avg_sq")
         fused_kernels(p).adam(
             p.reshape(-1), g.reshape(-1), state["exp_avg"].reshape(-1),
             state["exp_avg_sq"].reshape(-1), None if vmax is None else vmax.reshape(-1),
-            beta1=beta1, beta2=beta2, eps=float(group["eps"]),
-            weight_decay=0.0 if self._decoupled else wd,
-            decay=1 - lr * wd if self._decoupled else 1.0,
-            step_size=step_size, bias_correction2_sqrt=bc2_sqrt)
+            **self._fused_keywords(group, state["step"]))
+
+    def _in_backward_arguments(self, i):
+        """Count this step for parameter ``i``; the state and scalars ``in_backward`` passes to ``_adam``."""
+        if not self.fused:
+            return None
+        from . import fused_numba
+        group = self.param_groups[self._group_of[i]]
+        state = self.state[i] or self._init_state(i, group)
+        state["step"] += 1
+        p = self._params[i].data
+        vmax = state.get("max_exp_avg_sq")
+        return ((state["exp_avg"], state["exp_avg_sq"], p[:0] if vmax is None else vmax, vmax is not None)
+                + fused_numba.adam_scalars(p.dtype, **self._fused_keywords(group, state["step"])))
 
 
 class AdamW(Adam):

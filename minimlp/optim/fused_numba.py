@@ -144,13 +144,20 @@ def rmsprop(p, g, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weig
             momentum > 0.0))
 
 
+def adam_scalars(dtype, *, beta1, beta2, eps, weight_decay, decay, step_size, bias_correction2_sqrt):
+    """The scalar arguments of ``_adam`` after ``amsgrad``, in the parameters' dtype."""
+    t = np.dtype(dtype).type
+    return (t(1.0 - beta1), t(beta2), t(1.0 - beta2), t(eps), t(weight_decay), t(decay), t(-step_size),
+            t(bias_correction2_sqrt))
+
+
 def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, beta1, beta2, eps, weight_decay, decay, step_size,
          bias_correction2_sqrt):
     """``weight_decay`` is Adam's (coupled, added to g); ``decay`` AdamW's factor 1 - lr wd."""
-    t = p.dtype.type
     _split(_adam, (p, g, exp_avg, exp_avg_sq, _none_or(max_exp_avg_sq, p)),
-           (max_exp_avg_sq is not None, t(1.0 - beta1), t(beta2), t(1.0 - beta2), t(eps), t(weight_decay),
-            t(decay), t(-step_size), t(bias_correction2_sqrt)))
+           (max_exp_avg_sq is not None,) + adam_scalars(
+               p.dtype, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, decay=decay,
+               step_size=step_size, bias_correction2_sqrt=bias_correction2_sqrt))
 
 
 _PIECES = {_sgd: _sgd_pieces, _rmsprop: _rmsprop_pieces, _adam: _adam_pieces}

@@ -27,6 +27,8 @@ State
 with arrays copied (left on their device). ``load_state_dict`` restores it
 into a freshly built optimizer over a freshly built model.
 """
+import contextlib
+
 from ..backend import device_of, get_array_module, to_device
 from ..nn.parameter import Parameter
 
@@ -139,6 +141,7 @@ class Optimizer:
             self._data_views.append(p.data)
             self._grad_views.append(grad_view)
         self.state = [{} for _ in self._params]
+        self._group_of = [gi for gi, group in enumerate(self.param_groups) for _ in group["params"]]
         # (group index, bucket, start, stop, parameter indices): one contiguous run each
         self._segments, i = [], 0
         for gi, group in enumerate(self.param_groups):
@@ -193,6 +196,11 @@ class Optimizer:
         """
         loss = closure() if closure is not None else None
         self._check_views()
+        self._step(skip=())
+        return loss
+
+    def _step(self, skip):
+        """Update every parameter with a gradient, except those at the indices in ``skip``."""
         update = self._update_fused if self.fused else self._update_reference
         params, states = self._params, self.state
         for gi, bucket, start, stop, idx in self._segments:
@@ -200,7 +208,7 @@ class Optimizer:
             active = []
             for i in idx:
                 p = params[i]
-                if not p.has_grad:
+                if not p.has_grad or i in skip:
                     continue
                 if p.grad is not self._grad_views[i]:
                     p.set_grad_storage(self._grad_views[i])
@@ -220,7 +228,45 @@ class Optimizer:
                 for i in active:
                     states[i]["step"] += 1
                     update(params[i].data, params[i].grad, states[i], group)
-        return loss
+
+    @contextlib.contextmanager
+    def step_in_backward(self):
+        """Context: the optimizer step taken inside backward; leaving it updates the remaining parameters.
+
+        ::
+
+            opt.zero_grad()
+            loss = loss_fn(model(x), y)
+            with opt.step_in_backward():
+                model.backward(loss_fn.backward(), input_grad=False)
+
+        is the same step as ``model.backward(...); opt.step()``, but a layer
+        that supports it (``Linear``'s weight, with ``Adam``/``AdamW`` on the
+        CPU) updates its parameter as soon as the gradient is computed, block
+        by block while it is still in cache (``minimlp.optim.in_backward``).
+        Each parameter is updated at most once per block: one backward call
+        inside it, gradients not accumulated from earlier calls. ``p.grad``
+        holds the gradients afterwards, as with ``step()``. If backward raises
+        inside the block, the parameters updated so far stay updated and the
+        others are not stepped.
+        """
+        self._check_views()
+        updates = []
+        if type(self)._in_backward_arguments is not Optimizer._in_backward_arguments:
+            from .in_backward import InBackwardUpdate
+            updates = [InBackwardUpdate(self, i) for i in range(len(self._params))]
+            for p, u in zip(self._params, updates):
+                p.update_in_backward = u
+        try:
+            yield self
+        finally:
+            for p in self._params:
+                p.update_in_backward = None
+        self._step(skip={u.index for u in updates if u.done})
+
+    def _in_backward_arguments(self, i):
+        """Arguments of the in-backward update of parameter ``i`` (its step counted), or None: not supported."""
+        return None
 
     # ----------------------------------------------------------------- state
     def _group_state(self, group, first):

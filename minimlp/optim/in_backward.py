@@ -1,0 +1,114 @@
+"""The optimizer step inside backward: a Linear weight updated block by block, right after its gradient.
+
+``Optimizer.step_in_backward()`` hands each parameter an ``InBackwardUpdate``
+for the length of the block; ``Linear.backward_parameters`` then calls
+``update.linear_weight(dout, x)`` instead of writing the weight gradient
+∂L/∂W = Gᵀ x and leaving the update to ``step()``. Here the gradient is
+computed a block of ``BLOCK_ROWS`` rows at a time (one single-threaded BLAS
+call per block, as in ``minimlp.nn.blas``) and each block goes straight
+through the optimizer's compiled update (``fused_numba``) while it is still in
+the core's cache, the blocks shared among minimlp's threads. The gradient
+still lands in ``p.grad``, the same one backward would have written, and the
+update is ``step()``'s formula on it, so the weights are the ones the plain
+path gives (tests check it).
+
+It pays where the update is bound by memory traffic: at a batch of 16, the
+paper network's weight-gradient products and Adam took 2.0 + 0.66 ms per step
+done apart and 1.0 + 0.37 ms done together (benchmarks/README.md). Beyond a
+batch of ``MAX_BATCH`` the product dominates and cutting it into blocks costs
+more than it saves (measured at 64 and 256), so there the plain path runs.
+
+Implemented for Adam and AdamW (with or without AMSGrad) on NumPy float32 and
+float64 when NumPy's BLAS can be called from compiled code; elsewhere
+``linear_weight`` returns False and backward goes the plain way.
+"""
+import numba
+import numpy as np
+from numba import prange
+
+from .. import threads
+from ..nn import blas
+from . import fused_numba
+
+MAX_BATCH = 32
+BLOCK_ROWS = 64
+_compiled = {}
+
+
+def _make_kernels(gemm):
+    """(serial, parallel) kernels: the gradient of rows lo..hi of W block by block, each block then updated."""
+    adam = fused_numba._adam
+
+    @numba.njit(nogil=True, error_model="numpy")
+    def rows(lo, hi, batch, g_ptr, ldg, x_ptr, ldx, w, grad, m, v, vmax, amsgrad, one_minus_beta1, beta2,
+             one_minus_beta2, eps, wd, decay, neg_step_size, bias_correction2_sqrt, one, zero, itemsize):
+        cols = w.shape[1]
+        for r in range(lo, hi, BLOCK_ROWS):
+            r2 = min(r + BLOCK_ROWS, hi)
+            # grad[r:r2] = G[:, r:r2]ᵀ x  (row-major; G is stored batch x rows, so its block is transposed)
+            gemm(101, 112, 111, r2 - r, cols, batch, one, g_ptr + r * itemsize, ldg, x_ptr, ldx,
+                 zero, grad[r:].ctypes.data, cols)
+            adam(w[r:r2].reshape(-1), grad[r:r2].reshape(-1), m[r:r2].reshape(-1), v[r:r2].reshape(-1),
+                 vmax[r:r2].reshape(-1) if amsgrad else vmax.reshape(-1), amsgrad, one_minus_beta1, beta2,
+                 one_minus_beta2, eps, wd, decay, neg_step_size, bias_correction2_sqrt)
+
+    @numba.njit(parallel=True, nogil=True, error_model="numpy")
+    def pieces_of_rows(pieces, batch, g_ptr, ldg, x_ptr, ldx, w, grad, m, v, vmax, amsgrad, one_minus_beta1,
+                       beta2, one_minus_beta2, eps, wd, decay, neg_step_size, bias_correction2_sqrt, one, zero,
+                       itemsize):
+        n = w.shape[0]
+        for p in prange(pieces):
+            rows(n * p // pieces, n * (p + 1) // pieces, batch, g_ptr, ldg, x_ptr, ldx, w, grad, m, v, vmax,
+                 amsgrad, one_minus_beta1, beta2, one_minus_beta2, eps, wd, decay, neg_step_size,
+                 bias_correction2_sqrt, one, zero, itemsize)
+    return rows, pieces_of_rows
+
+
+def _kernel(dtype):
+    if not _compiled:
+        blas._kernels()  # finds NumPy's BLAS
+        found = blas._blas.get("gemm")
+        _compiled["kernels"] = None if found is None else {
+            np.dtype(np.float32): _make_kernels(found[0]), np.dtype(np.float64): _make_kernels(found[1])}
+    kernels = _compiled["kernels"]
+    return None if kernels is None else kernels.get(np.dtype(dtype))
+
+
+class InBackwardUpdate:
+    """One parameter's pending update, applied by the layer that computes its gradient (see the module doc)."""
+
+    __slots__ = ("optimizer", "index", "done")
+
+    def __init__(self, optimizer, index):
+        self.optimizer = optimizer
+        self.index = index
+        self.done = False
+
+    def linear_weight(self, dout, x):
+        """Write ∂L/∂W = doutᵀ x into the gradient and update W; False (nothing done) where not supported."""
+        p = self.optimizer._params[self.index]
+        w = p.data
+        if (self.done or p.has_grad or type(w) is not np.ndarray or type(dout) is not np.ndarray
+                or type(x) is not np.ndarray or dout.shape[0] > MAX_BATCH or not (w.dtype == dout.dtype == x.dtype)
+                or blas._row_major(dout) is None or blas._row_major(x) is None or not w.flags.c_contiguous):
+            return False
+        kernels = _kernel(w.dtype)
+        grad = p.grad_buffer()
+        if kernels is None or not grad.flags.c_contiguous:
+            return False
+        spec = self.optimizer._in_backward_arguments(self.index)
+        if spec is None:
+            return False
+        blas.use_one_blas_thread()
+        pieces = threads.pieces(w.shape[0], BLOCK_ROWS)
+        t = w.dtype.type
+        args = (dout.shape[0], dout.ctypes.data, blas._row_major(dout), x.ctypes.data, blas._row_major(x), w, grad,
+                *spec, t(1), t(0), w.itemsize)
+        serial, parallel = kernels
+        if pieces == 1:
+            serial(0, w.shape[0], *args)
+        else:
+            parallel(pieces, *args)
+        p.has_grad = True
+        self.done = True
+        return True

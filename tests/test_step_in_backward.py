@@ -1,0 +1,126 @@
+"""Optimizer.step_in_backward(): the same training as backward-then-step, with the Linear weights updated inside backward."""
+import numpy as np
+import pytest
+
+import minimlp
+from minimlp import nn, optim
+from minimlp.nn import blas
+
+pytest.importorskip("numba")
+
+
+def _network(dtype):
+    minimlp.manual_seed(0)
+    return nn.Sequential(nn.Linear(40, 64, dtype=dtype), nn.BatchNorm1d(64, dtype=dtype), nn.Sigmoid(),
+                         nn.Linear(64, 200, dtype=dtype), nn.BatchNorm1d(200, dtype=dtype), nn.Tanh())
+
+
+def _train(in_backward, make_opt, dtype=np.float32, steps=6, batch=16, input_grad=False):
+    model = _network(dtype)
+    opt = make_opt(model.parameters())
+    loss_fn = nn.MSELoss()
+    rng = np.random.default_rng(1)
+    updated = []
+    for _ in range(steps):
+        x = rng.standard_normal((batch, 40)).astype(dtype)
+        y = np.tanh(rng.standard_normal((batch, 200))).astype(dtype)
+        opt.zero_grad()
+        loss_fn(model(x), y)
+        if in_backward:
+            with opt.step_in_backward():
+                model.backward(loss_fn.backward(), input_grad=input_grad)
+                updated.append([p.update_in_backward is not None and p.update_in_backward.done
+                                for p in model.parameters()])
+        else:
+            model.backward(loss_fn.backward(), input_grad=input_grad)
+            opt.step()
+    return model, opt, updated
+
+
+OPTIMIZERS = {
+    "Adam": lambda ps: optim.Adam(ps, lr=1e-2),
+    "Adam-amsgrad-wd": lambda ps: optim.Adam(ps, lr=1e-2, amsgrad=True, weight_decay=0.1),
+    "AdamW": lambda ps: optim.AdamW(ps, lr=1e-2, weight_decay=0.05),
+    "SGD-nesterov": lambda ps: optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
+    "RMSprop": lambda ps: optim.RMSprop(ps, lr=1e-3),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(OPTIMIZERS))
+def test_same_weights_state_and_gradients_as_backward_then_step(name, dtype):
+    plain_model, plain_opt, _ = _train(False, OPTIMIZERS[name], dtype)
+    model, opt, updated = _train(True, OPTIMIZERS[name], dtype)
+    for (key, a), b in zip(plain_model.state_dict().items(), model.state_dict().values()):
+        np.testing.assert_array_equal(a, b, err_msg=key)
+    for p, q in zip(plain_model.parameters(), model.parameters()):
+        np.testing.assert_array_equal(p.grad, q.grad)
+    saved, ours = plain_opt.state_dict(), opt.state_dict()
+    for i in saved["state"]:
+        for k, v in saved["state"][i].items():
+            np.testing.assert_array_equal(v, ours["state"][i][k], err_msg=f"{i} {k}")
+    supported = name.startswith("Adam") and blas._kernels() is not None
+    # the two Linear weights (parameters 0 and 4) are updated inside backward where supported
+    assert all(u == [supported, False, False, False, supported, False, False, False] for u in updated)
+
+
+def test_groups_with_different_learning_rates():
+    def make(ps):
+        ps = list(ps)
+        return optim.AdamW([{"params": ps[:4], "lr": 3e-3}, {"params": ps[4:], "weight_decay": 0.2}], lr=1e-2)
+    a, _, _ = _train(False, make)
+    b, _, _ = _train(True, make)
+    for (key, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        np.testing.assert_array_equal(x, y, err_msg=key)
+
+
+def test_large_batches_and_accumulated_gradients_take_the_plain_path():
+    model, opt, updated = _train(True, OPTIMIZERS["Adam"], batch=64, steps=2)
+    assert not any(any(u) for u in updated)
+    model = _network(np.float32)
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+    loss_fn = nn.MSELoss()
+    x = np.ones((8, 40), np.float32)
+    y = np.zeros((8, 200), np.float32)
+    loss_fn(model(x), y)
+    model.backward(loss_fn.backward())  # a gradient is pending: the weight must not be updated twice
+    loss_fn(model(x), y)
+    with opt.step_in_backward():
+        model.backward(loss_fn.backward())
+        assert model[0].weight.update_in_backward.done is False
+    assert all(s["step"] == 1 for s in opt.state)
+
+
+def test_backward_error_inside_the_block_steps_nothing_more():
+    model = _network(np.float32)
+    opt = optim.Adam(model.parameters(), lr=1e-2)
+    loss_fn = nn.MSELoss()
+    loss_fn(model(np.ones((4, 40), np.float32)), np.zeros((4, 200), np.float32))
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError):
+        with opt.step_in_backward():
+            model.backward(np.ones((4, 7), np.float32))
+    after = model.state_dict()
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+    assert all(p.update_in_backward is None for p in model.parameters())
+
+
+def test_input_gradient_uses_the_weights_before_the_update():
+    x = np.random.default_rng(2).standard_normal((16, 40))
+    y = np.tanh(np.random.default_rng(3).standard_normal((16, 200)))
+    results = []
+    for in_backward in (False, True):
+        model = _network(np.float64)
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+        loss_fn = nn.MSELoss()
+        loss_fn(model(x), y)
+        if in_backward:
+            with opt.step_in_backward():
+                dx = model.backward(loss_fn.backward())
+        else:
+            dx = model.backward(loss_fn.backward())
+            opt.step()
+        results.append((dx, model.state_dict()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    for key in results[0][1]:
+        np.testing.assert_array_equal(results[0][1][key], results[1][1][key], err_msg=key)
