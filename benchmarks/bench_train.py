@@ -19,7 +19,9 @@ Contenders, each in its own fresh process:
 - ``torch``: ``torch.optim.Adam`` with its defaults (for-loop update on CPU);
 - ``torch-fused``: ``torch.optim.Adam(fused=True)``, torch's fastest eager setting.
 
-Each process builds its model, runs ``--warmup`` steps, then times
+Each process builds its model, runs ``--warmup`` steps (and one step at the
+epoch's last, smaller batch size: minimlp compiles its kernels at their first
+use, about 4 s in all, as torch too pays its first calls), then times
 ``--epochs`` epochs and reports the median epoch time. The contenders run in
 turn (A B C, C B A, ...) for ``--rounds`` rounds, so that a noisy
 neighbour slows all of them alike, and a ratio is taken within each round;
@@ -140,7 +142,8 @@ def worker(args):
     except ImportError:
         pass
     rng = np.random.default_rng(1)
-    warm = _batches(rng, args.batch)[:args.warmup]
+    epoch = _batches(rng, args.batch)
+    warm = epoch[:args.warmup] + epoch[-1:]  # the last, smaller batch too: its first step may compile a kernel
     for idx in warm:
         step(index(idx))
     sync()

@@ -2,7 +2,7 @@
 from .checks import check_floating, check_grad_like
 from .module import Module
 from ..backend import get_array_module
-from ..cpu_kernels import layer_kernels
+from ..compiled import layer_kernels
 
 
 class _Activation(Module):

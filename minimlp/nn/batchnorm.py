@@ -5,7 +5,7 @@ from .checks import check_grad_like, check_matrix
 from .module import Module
 from .parameter import Parameter
 from ..backend import get_array_module
-from ..cpu_kernels import layer_kernels
+from ..compiled import layer_kernels
 
 
 class BatchNorm1d(Module):

@@ -21,7 +21,7 @@ import ctypes
 
 import numpy as np
 
-from .. import cpu_kernels, threads
+from .. import compiled, threads
 
 MIN_WORK = 1 << 18  # multiply-adds (M·N·K) below which one plain call is faster
 SMALL_K = 32        # up to this inner size, a tall product is cut by rows, otherwise always by columns (measured)
@@ -143,7 +143,7 @@ def use_one_blas_thread():
 def _split_for(a, b, out, work):
     """The compiled split product for these arrays, or None where ``numpy.matmul`` should run."""
     if (type(a) is not np.ndarray or type(b) is not np.ndarray or type(out) is not np.ndarray
-            or work < MIN_WORK or threads.get_num_threads() == 1 or not cpu_kernels.use_compiled()):
+            or work < MIN_WORK or threads.get_num_threads() == 1 or not compiled.use_compiled()):
         return None
     if not (a.dtype == b.dtype == out.dtype) or out.dtype not in (np.float32, np.float64) or 0 in a.shape + b.shape:
         return None

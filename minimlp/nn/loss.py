@@ -3,7 +3,7 @@ import math
 
 from .checks import check_floating
 from ..backend import device_of, get_array_module
-from ..cpu_kernels import layer_kernels
+from ..compiled import layer_kernels
 
 
 class _Loss:

@@ -26,7 +26,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from .. import threads
+from .. import compiled, threads
 from ..nn import blas
 from . import fused_numba
 
@@ -89,7 +89,8 @@ class InBackwardUpdate:
         p = self.optimizer._params[self.index]
         w = p.data
         if (self.done or p.has_grad or type(w) is not np.ndarray or type(dout) is not np.ndarray
-                or type(x) is not np.ndarray or dout.shape[0] > MAX_BATCH or not (w.dtype == dout.dtype == x.dtype)
+                or type(x) is not np.ndarray or not compiled.use_compiled() or dout.shape[0] > MAX_BATCH
+                or not (w.dtype == dout.dtype == x.dtype)
                 or blas._row_major(dout) is None or blas._row_major(x) is None or not w.flags.c_contiguous):
             return False
         kernels = _kernel(w.dtype)

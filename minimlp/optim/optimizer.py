@@ -346,10 +346,10 @@ def fused_kernels(array):
 
 
 def cpu_kernels(choice=None):
-    """The CPU fused-update module: 'numba' (default when it imports) or 'numpy' (``minimlp.cpu_kernels``)."""
-    from .. import cpu_kernels as kernels
-    choice = choice or kernels.choice()
-    if choice == "numba" and kernels.numba_available():
+    """The CPU fused-update module: 'numba' (default when it imports) or 'numpy' (``minimlp.compiled``)."""
+    from .. import compiled
+    choice = choice or compiled.choice()
+    if choice == "numba" and compiled.numba_available():
         from . import fused_numba
         return fused_numba
     if choice not in ("numba", "numpy"):

@@ -37,7 +37,9 @@ def train_one_epoch(model, loss_fn, optimizer, batches, *, epoch, scheduler=None
     """One pass over ``batches`` in training mode; returns the running mean of the loss.
 
     ``step_fn(xb, yb) -> loss`` replaces the plain step (zero_grad, forward,
-    loss, backward, optimizer step) when given, e.g. a fused fast path.
+    loss, backward, optimizer step) when given. The plain step runs backward
+    inside ``optimizer.step_in_backward()`` (the same step, faster where the
+    layers can update their weights as they go).
     """
     model.train()
     total, count = 0.0, 0
@@ -49,8 +51,7 @@ def train_one_epoch(model, loss_fn, optimizer, batches, *, epoch, scheduler=None
             else:
                 optimizer.zero_grad()
                 loss = loss_fn(model(xb), yb)
-                _backward_parameters(model, loss_fn.backward())
-                optimizer.step()
+                _backward_and_step(model, loss_fn.backward(), optimizer)
         except FloatingPointError as exc:
             raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step}: {exc}") from exc
         if per_step_scheduler and scheduler is not None:
@@ -63,12 +64,15 @@ def train_one_epoch(model, loss_fn, optimizer, batches, *, epoch, scheduler=None
     return total / count
 
 
-def _backward_parameters(model, grad):
-    """The backward pass for the parameters: the input's gradient is not needed (skipped where the model can)."""
-    if hasattr(model, "backward_parameters"):
-        model.backward_parameters(grad)
+def _backward_and_step(model, grad, optimizer):
+    """Backward for the parameters (no input gradient), then the step: inside backward where the optimizer can."""
+    backward = model.backward_parameters if hasattr(model, "backward_parameters") else model.backward
+    if hasattr(optimizer, "step_in_backward"):
+        with optimizer.step_in_backward():
+            backward(grad)
     else:
-        model.backward(grad)
+        backward(grad)
+        optimizer.step()
 
 
 def fit(model, loss_fn, optimizer, train_batches, valid_batches=None, epochs=1, *, scheduler=None,
