@@ -22,7 +22,9 @@ back to TBB or its own workqueue.
 4 (the kernels are bound by memory bandwidth, which a few cores use up).
 Each element of an element-wise update is computed by the same code whichever
 piece holds it, and every column sum stays on one thread, so results do not
-depend on the number of threads.
+depend on the number of threads. In a child forked after minimlp ran parallel
+work, everything runs on the calling thread: an OpenMP runtime does not
+survive ``fork()`` (Numba kills a child that tries).
 """
 import os
 

@@ -124,3 +124,13 @@ def test_input_gradient_uses_the_weights_before_the_update():
     np.testing.assert_array_equal(results[0][0], results[1][0])
     for key in results[0][1]:
         np.testing.assert_array_equal(results[0][1][key], results[1][1][key], err_msg=key)
+
+
+def test_without_compiled_kernels_it_is_backward_then_step(monkeypatch):
+    """MINIMLP_CPU_KERNELS=numpy (or Numba missing): no in-backward update, the same result as the plain path."""
+    monkeypatch.setenv("MINIMLP_CPU_KERNELS", "numpy")
+    plain_model, _, _ = _train(False, OPTIMIZERS["AdamW"], np.float64, steps=3)
+    model, _, updated = _train(True, OPTIMIZERS["AdamW"], np.float64, steps=3)
+    assert not any(any(u) for u in updated)
+    for (key, a), b in zip(plain_model.state_dict().items(), model.state_dict().values()):
+        np.testing.assert_array_equal(a, b, err_msg=key)

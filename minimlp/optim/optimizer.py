@@ -250,10 +250,11 @@ class Optimizer:
         inside the block, the parameters updated so far stay updated and the
         others are not stepped.
         """
+        from .. import compiled
         self._check_views()
         updates = []
-        if type(self)._in_backward_arguments is not Optimizer._in_backward_arguments:
-            from .in_backward import InBackwardUpdate
+        if type(self)._in_backward_arguments is not Optimizer._in_backward_arguments and compiled.use_compiled():
+            from .in_backward import InBackwardUpdate  # needs Numba
             updates = [InBackwardUpdate(self, i) for i in range(len(self._params))]
             for p, u in zip(self._params, updates):
                 p.update_in_backward = u
