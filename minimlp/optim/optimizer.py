@@ -9,7 +9,8 @@ layout, allocated when first needed. A parameter group's parameters on one
 bucket are therefore one contiguous slice, so a step is one fused call per
 (group, bucket) over flat memory. When some parameter of that slice has no
 gradient (it is skipped, as in torch) or its step count differs from the
-others, the slice is updated parameter by parameter through the same routine.
+others, each run of neighbours that are updated together at one step count
+gets its own call through the same routine.
 
 Code that rebinds ``p.data`` after the optimizer was built (``model.to(...)``)
 is detected at ``step()``: an array of the same shape, dtype and device is
@@ -200,34 +201,42 @@ class Optimizer:
         return loss
 
     def _step(self, skip):
-        """Update every parameter with a gradient, except those at the indices in ``skip``."""
+        """Update every parameter with a gradient, except those at the indices in ``skip``.
+
+        Parameters next to each other in a flat buffer, all to be updated and
+        at the same step count, are updated together: one fused call per run.
+        """
         update = self._update_fused if self.fused else self._update_reference
         params, states = self._params, self.state
         for gi, bucket, start, stop, idx in self._segments:
             group = self.param_groups[gi]
-            active = []
+            runs, run = [], []
             for i in idx:
                 p = params[i]
                 if not p.has_grad or i in skip:
+                    if run:
+                        runs.append(run)
+                    run = []
                     continue
                 if p.grad is not self._grad_views[i]:
                     p.set_grad_storage(self._grad_views[i])
                 if not states[i]:
                     self._init_state(i, group)
-                active.append(i)
-            if not active:
-                continue
-            step0 = states[active[0]]["step"]
-            if len(active) == len(idx) and all(states[i]["step"] == step0 for i in idx):
-                flat = {name: bucket.state[name][start:stop] for name in states[active[0]] if name != "step"}
-                flat["step"] = step0 + 1
-                update(bucket.data[start:stop], bucket.grad[start:stop], flat, group)
-                for i in idx:
-                    states[i]["step"] = step0 + 1
-            else:
-                for i in active:
-                    states[i]["step"] += 1
-                    update(params[i].data, params[i].grad, states[i], group)
+                if run and states[i]["step"] != states[run[0]]["step"]:
+                    runs.append(run)
+                    run = []
+                run.append(i)
+            if run:
+                runs.append(run)
+            for run in runs:
+                first, last = self._slots[run[0]], self._slots[run[-1]]
+                lo, hi = first[1], last[1] + last[2]
+                step = states[run[0]]["step"] + 1
+                flat = {name: bucket.state[name][lo:hi] for name in states[run[0]] if name != "step"}
+                flat["step"] = step
+                update(bucket.data[lo:hi], bucket.grad[lo:hi], flat, group)
+                for i in run:
+                    states[i]["step"] = step
 
     @contextlib.contextmanager
     def step_in_backward(self):
