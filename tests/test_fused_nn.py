@@ -162,10 +162,10 @@ def test_mse_kernel_value_and_difference(many_pieces):
 
 
 # ------------------------------------------------------------------- threads
-def _train(steps, monkeypatch, n_threads):
+def _train(steps, monkeypatch, n_threads, in_backward):
     monkeypatch.setitem(threads._state, "threads", n_threads)
     monkeypatch.setitem(threads._state, "numba_threads", None)
-    model = _paper_block(np.float32, n_features=64)
+    model = _paper_block(np.float32, n_features=300)  # 300 rows: three chunks of the in-backward update
     opt = optim.Adam(model.parameters(), lr=1e-2)
     loss_fn = nn.MSELoss()
     rng = np.random.default_rng(9)
@@ -174,16 +174,21 @@ def _train(steps, monkeypatch, n_threads):
         y = np.tanh(rng.standard_normal((24, 36))).astype(np.float32)
         opt.zero_grad()
         loss_fn(model(x), y)
-        model.backward(loss_fn.backward(), input_grad=False)
-        opt.step()
+        if in_backward:
+            with opt.step_in_backward():
+                model.backward(loss_fn.backward(), input_grad=False)
+        else:
+            model.backward(loss_fn.backward(), input_grad=False)
+            opt.step()
     return {k: v.copy() for k, v in model.state_dict().items()}
 
 
-def test_training_does_not_depend_on_the_number_of_threads(many_pieces, monkeypatch):
-    """Element-wise pieces and per-column sums: 1 and 2 threads give the same weights, bit for bit."""
+@pytest.mark.parametrize("in_backward", [False, True], ids=["backward-then-step", "step-in-backward"])
+def test_training_does_not_depend_on_the_number_of_threads(in_backward, many_pieces, monkeypatch):
+    """Element-wise pieces, per-column sums, fixed chunks: 1 and 2 threads give the same weights, bit for bit."""
     if blas._kernels() is None:
         pytest.skip("no OpenBLAS cblas_sgemm found")
-    one, two = _train(5, monkeypatch, 1), _train(5, monkeypatch, 2)
+    one, two = _train(5, monkeypatch, 1, in_backward), _train(5, monkeypatch, 2, in_backward)
     for key in one:
         np.testing.assert_array_equal(one[key], two[key], err_msg=key)
 

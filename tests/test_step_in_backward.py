@@ -46,32 +46,64 @@ OPTIMIZERS = {
 }
 
 
+# Biases just before a training-mode BatchNorm (parameters "0.bias", "3.bias"; positions 1 and 5) have a
+# gradient of zero in exact arithmetic: what they hold is rounding noise, which Adam scales up to full steps.
+# Their values (and the running means, which include them) depend on the order of summation; in training the
+# network's function does not, since BatchNorm subtracts them again.
+NOISE = ("0.bias", "3.bias")
+NOISE_POSITIONS = (1, 5)
+TOL = {np.float32: 1e-4, np.float64: 1e-9}
+
+
+def rel(a, b):
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
+
+
+def _probe(model, dtype):
+    model.eval()
+    out = model(np.random.default_rng(5).standard_normal((10, 40)).astype(dtype))
+    model.train()
+    return out
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
-def test_same_weights_state_and_gradients_as_backward_then_step(name, dtype):
+def test_same_training_as_backward_then_step(name, dtype):
+    """Same weights, gradients, optimizer state and evaluated outputs as ``backward(); step()``.
+
+    Bit for bit where nothing is updated inside backward; where Adam is, ∂L/∂x is summed over chunks of
+    rows (not in BLAS's order), so to rounding.
+    """
     plain_model, plain_opt, _ = _train(False, OPTIMIZERS[name], dtype)
     model, opt, updated = _train(True, OPTIMIZERS[name], dtype)
-    for (key, a), b in zip(plain_model.state_dict().items(), model.state_dict().values()):
-        np.testing.assert_array_equal(a, b, err_msg=key)
-    for p, q in zip(plain_model.parameters(), model.parameters()):
-        np.testing.assert_array_equal(p.grad, q.grad)
-    saved, ours = plain_opt.state_dict(), opt.state_dict()
-    for i in saved["state"]:
-        for k, v in saved["state"][i].items():
-            np.testing.assert_array_equal(v, ours["state"][i][k], err_msg=f"{i} {k}")
     supported = name.startswith("Adam") and blas._kernels() is not None
     # the two Linear weights (parameters 0 and 4) are updated inside backward where supported
     assert all(u == [supported, False, False, False, supported, False, False, False] for u in updated)
+    tol = TOL[dtype] if supported else 0.0
+    for (key, a), b in zip(plain_model.state_dict().items(), model.state_dict().values()):
+        if key not in NOISE and "running_mean" not in key:
+            assert rel(b, a) <= tol, key
+    for (key, p), q in zip(plain_model.named_parameters(), model.parameters()):
+        if key not in NOISE:
+            assert rel(q.grad, p.grad) <= tol, key
+    saved, ours = plain_opt.state_dict(), opt.state_dict()
+    for i in saved["state"]:
+        for k, v in saved["state"][i].items():
+            if i not in NOISE_POSITIONS:
+                assert (v == ours["state"][i][k]) if k == "step" else rel(ours["state"][i][k], v) <= tol, (i, k)
+    if dtype == np.float64:  # (in float32 the noise biases, via the running means, reach the evaluated output)
+        assert rel(_probe(model, dtype), _probe(plain_model, dtype)) <= tol
 
 
 def test_groups_with_different_learning_rates():
     def make(ps):
         ps = list(ps)
         return optim.AdamW([{"params": ps[:4], "lr": 3e-3}, {"params": ps[4:], "weight_decay": 0.2}], lr=1e-2)
-    a, _, _ = _train(False, make)
-    b, _, _ = _train(True, make)
+    a, _, _ = _train(False, make, np.float64)
+    b, _, _ = _train(True, make, np.float64)
     for (key, x), y in zip(a.state_dict().items(), b.state_dict().values()):
-        np.testing.assert_array_equal(x, y, err_msg=key)
+        if key not in NOISE and "running_mean" not in key:
+            assert rel(y, x) <= TOL[np.float64], key
 
 
 def test_large_batches_and_accumulated_gradients_take_the_plain_path():
@@ -121,9 +153,10 @@ def test_input_gradient_uses_the_weights_before_the_update():
             dx = model.backward(loss_fn.backward())
             opt.step()
         results.append((dx, model.state_dict()))
-    np.testing.assert_array_equal(results[0][0], results[1][0])
+    assert rel(results[1][0], results[0][0]) <= 1e-12  # the input's gradient, from the weights before the update
     for key in results[0][1]:
-        np.testing.assert_array_equal(results[0][1][key], results[1][1][key], err_msg=key)
+        if key not in NOISE and "running_mean" not in key:
+            assert rel(results[1][1][key], results[0][1][key]) <= 1e-12, key
 
 
 def test_without_compiled_kernels_it_is_backward_then_step(monkeypatch):

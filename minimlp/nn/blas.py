@@ -12,7 +12,7 @@ element is the same dot product as in one whole call, so the result equals
 ``numpy.matmul``'s (tests/test_fused_nn.py).
 
 The readable version is ``numpy.matmul``; it is what runs on CuPy, for other
-dtypes or layouts, with one thread, under ``MINIMLP_CPU_KERNELS=numpy``, or
+dtypes or layouts, for small products, under ``MINIMLP_CPU_KERNELS=numpy``, or
 when NumPy's BLAS is not an OpenBLAS whose ``cblas_sgemm``/``cblas_dgemm``
 can be found (threadpoolctl finds the library; NumPy ≥ 2 wheels name the
 symbols ``scipy_cblas_sgemm64_``).
@@ -25,6 +25,7 @@ from .. import compiled, threads
 
 MIN_WORK = 1 << 18  # multiply-adds (M·N·K) below which one plain call is faster
 SMALL_K = 32        # up to this inner size, a tall product is cut by rows, otherwise always by columns (measured)
+ALIGN = 64          # pieces start at multiples of this many rows or columns
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _blas = {}
 
@@ -58,25 +59,47 @@ def _find_gemm():
 
 
 def _make_split(gemm):
+    """(serial, parallel): the product in one BLAS call, or cut into ``pieces`` calls run side by side."""
     import numba
     from numba import prange
     threads.prefer_openmp_layer()
 
-    @numba.njit(parallel=True, nogil=True)
-    def split(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, by_rows, pieces, itemsize):
+    @numba.njit(nogil=True)
+    def bounds(p, pieces, size):
+        # piece p's share of range(size), cut at multiples of ALIGN: BLAS's blocks then fall where one whole
+        # call puts them, so the bits do not depend on the number of pieces
+        lo = (size * p // pieces) // ALIGN * ALIGN
+        hi = size if p == pieces - 1 else (size * (p + 1) // pieces) // ALIGN * ALIGN
+        return lo, hi
+
+    @numba.njit(nogil=True)
+    def piece(p, pieces, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, by_rows, itemsize):
         # C (m x n) = alpha op(A) op(B) + beta C, row-major; piece p takes rows (or columns) lo..hi of C
+        if by_rows:
+            lo, hi = bounds(p, pieces, m)
+            if hi <= lo:
+                return
+            a_off = lo if ta == _TRANS else lo * lda
+            gemm(_ROW_MAJOR, ta, tb, hi - lo, n, k, alpha, a + a_off * itemsize, lda, b, ldb, beta,
+                 c + lo * ldc * itemsize, ldc)
+        else:
+            lo, hi = bounds(p, pieces, n)
+            if hi <= lo:
+                return
+            b_off = lo * ldb if tb == _TRANS else lo
+            gemm(_ROW_MAJOR, ta, tb, m, hi - lo, k, alpha, a, lda, b + b_off * itemsize, ldb, beta,
+                 c + lo * itemsize, ldc)
+
+    @numba.njit(nogil=True)
+    def serial(pieces, *args):
+        for p in range(pieces):
+            piece(p, pieces, *args)
+
+    @numba.njit(parallel=True, nogil=True)
+    def parallel(pieces, *args):
         for p in prange(pieces):
-            if by_rows:
-                lo, hi = m * p // pieces, m * (p + 1) // pieces
-                a_off = lo if ta == _TRANS else lo * lda
-                gemm(_ROW_MAJOR, ta, tb, hi - lo, n, k, alpha, a + a_off * itemsize, lda, b, ldb, beta,
-                     c + lo * ldc * itemsize, ldc)
-            else:
-                lo, hi = n * p // pieces, n * (p + 1) // pieces
-                b_off = lo * ldb if tb == _TRANS else lo
-                gemm(_ROW_MAJOR, ta, tb, m, hi - lo, k, alpha, a, lda, b + b_off * itemsize, ldb, beta,
-                     c + lo * itemsize, ldc)
-    return split
+            piece(p, pieces, *args)
+    return serial, parallel
 
 
 def _kernels():
@@ -117,9 +140,7 @@ def matmul(a, b, out=None, accumulate=False):
         out = np.empty((m, n), dtype=np.result_type(a, b))
         accumulate = False
     split = _split_for(a, b, out, m * n * k)
-    by_rows = m > n and k <= SMALL_K
-    parts = 1 if split is None else threads.pieces(m if by_rows else n, 16)
-    if parts == 1:
+    if split is None:
         if accumulate:
             out += a @ b
         else:
@@ -127,9 +148,13 @@ def matmul(a, b, out=None, accumulate=False):
         return out
     (a_store, lda, ta), (b_store, ldb, tb), ldc = _operand(a), _operand(b), _row_major(out)
     use_one_blas_thread()
+    by_rows = m > n and k <= SMALL_K
+    parts = threads.pieces(m if by_rows else n, ALIGN)
     one = out.dtype.type(1)
-    split(ta, tb, m, n, k, one, a_store.ctypes.data, lda, b_store.ctypes.data, ldb,
-          one if accumulate else out.dtype.type(0), out.ctypes.data, ldc, by_rows, parts, out.itemsize)
+    serial, parallel = split
+    (serial if parts == 1 else parallel)(
+        parts, ta, tb, m, n, k, one, a_store.ctypes.data, lda, b_store.ctypes.data, ldb,
+        one if accumulate else out.dtype.type(0), out.ctypes.data, ldc, by_rows, out.itemsize)
     return out
 
 
@@ -143,7 +168,7 @@ def use_one_blas_thread():
 def _split_for(a, b, out, work):
     """The compiled split product for these arrays, or None where ``numpy.matmul`` should run."""
     if (type(a) is not np.ndarray or type(b) is not np.ndarray or type(out) is not np.ndarray
-            or work < MIN_WORK or threads.get_num_threads() == 1 or not compiled.use_compiled()):
+            or work < MIN_WORK or not compiled.use_compiled()):
         return None
     if not (a.dtype == b.dtype == out.dtype) or out.dtype not in (np.float32, np.float64) or 0 in a.shape + b.shape:
         return None

@@ -46,6 +46,12 @@ class Linear(Module):
 
     def backward(self, dout):
         self._check_grad(dout)
+        update = self.weight.update_in_backward
+        if update is not None:
+            done, dx = update.linear_weight(dout, self._x, want_dx=True)
+            if done:
+                self._bias_gradient(dout)
+                return dx
         dx = _matmul(dout, self.weight.data)  # first: the weight may be updated in place just below
         self._parameter_gradients(dout)
         return dx
@@ -62,9 +68,12 @@ class Linear(Module):
         """∂L/∂W = Gᵀ x into the weight's gradient (or, inside ``step_in_backward``, the update itself)."""
         x, w = self._x, self.weight
         update = w.update_in_backward
-        if update is None or not update.linear_weight(dout, x):
+        if update is None or not update.linear_weight(dout, x)[0]:
             _matmul(dout.T, x, out=w.grad_buffer(), accumulate=w.has_grad)
             w.has_grad = True
+        self._bias_gradient(dout)
+
+    def _bias_gradient(self, dout):
         if self.bias is not None:
             b = self.bias
             if b.has_grad:

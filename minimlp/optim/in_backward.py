@@ -31,37 +31,44 @@ from ..nn import blas
 from . import fused_numba
 
 MAX_BATCH = 32
-BLOCK_ROWS = 64
+BLOCK_ROWS = 64    # rows of W per BLAS call and update: measured best at 32-64 for the paper's weights
+CHUNK_ROWS = 128   # rows per unit of work for a thread; ∂L/∂x is summed over these chunks in order
 _compiled = {}
 
 
 def _make_kernels(gemm):
-    """(serial, parallel) kernels: the gradient of rows lo..hi of W block by block, each block then updated."""
+    """(serial, parallel) kernels over fixed chunks of ``CHUNK_ROWS`` rows of W, block by block:
+    ∂L/∂x's share of the chunk (with the weights before the update), the gradient, the update."""
     adam = fused_numba._adam
 
     @numba.njit(nogil=True, error_model="numpy")
-    def rows(lo, hi, batch, g_ptr, ldg, x_ptr, ldx, w, grad, m, v, vmax, amsgrad, one_minus_beta1, beta2,
-             one_minus_beta2, eps, wd, decay, neg_step_size, bias_correction2_sqrt, one, zero, itemsize):
+    def chunk(c, batch, g_ptr, ldg, x_ptr, ldx, w, grad, m, v, vmax, amsgrad, one_minus_beta1, beta2,
+              one_minus_beta2, eps, wd, decay, neg_step_size, bias_correction2_sqrt, one, zero, itemsize,
+              dx_parts, want_dx):
         cols = w.shape[1]
+        lo, hi = c * CHUNK_ROWS, min((c + 1) * CHUNK_ROWS, w.shape[0])
         for r in range(lo, hi, BLOCK_ROWS):
             r2 = min(r + BLOCK_ROWS, hi)
+            g_block = g_ptr + r * itemsize
+            if want_dx:  # dx_parts[c] (+)= G[:, r:r2] W[r:r2], before W[r:r2] changes
+                gemm(101, 111, 111, batch, cols, r2 - r, one, g_block, ldg, w[r:].ctypes.data, cols,
+                     zero if r == lo else one, dx_parts[c].ctypes.data, cols)
             # grad[r:r2] = G[:, r:r2]ᵀ x  (row-major; G is stored batch x rows, so its block is transposed)
-            gemm(101, 112, 111, r2 - r, cols, batch, one, g_ptr + r * itemsize, ldg, x_ptr, ldx,
-                 zero, grad[r:].ctypes.data, cols)
+            gemm(101, 112, 111, r2 - r, cols, batch, one, g_block, ldg, x_ptr, ldx, zero, grad[r:].ctypes.data, cols)
             adam(w[r:r2].reshape(-1), grad[r:r2].reshape(-1), m[r:r2].reshape(-1), v[r:r2].reshape(-1),
                  vmax[r:r2].reshape(-1) if amsgrad else vmax.reshape(-1), amsgrad, one_minus_beta1, beta2,
                  one_minus_beta2, eps, wd, decay, neg_step_size, bias_correction2_sqrt)
 
+    @numba.njit(nogil=True, error_model="numpy")
+    def serial(chunks, *args):
+        for c in range(chunks):
+            chunk(c, *args)
+
     @numba.njit(parallel=True, nogil=True, error_model="numpy")
-    def pieces_of_rows(pieces, batch, g_ptr, ldg, x_ptr, ldx, w, grad, m, v, vmax, amsgrad, one_minus_beta1,
-                       beta2, one_minus_beta2, eps, wd, decay, neg_step_size, bias_correction2_sqrt, one, zero,
-                       itemsize):
-        n = w.shape[0]
-        for p in prange(pieces):
-            rows(n * p // pieces, n * (p + 1) // pieces, batch, g_ptr, ldg, x_ptr, ldx, w, grad, m, v, vmax,
-                 amsgrad, one_minus_beta1, beta2, one_minus_beta2, eps, wd, decay, neg_step_size,
-                 bias_correction2_sqrt, one, zero, itemsize)
-    return rows, pieces_of_rows
+    def parallel(chunks, *args):
+        for c in prange(chunks):
+            chunk(c, *args)
+    return serial, parallel
 
 
 def _kernel(dtype):
@@ -84,32 +91,39 @@ class InBackwardUpdate:
         self.index = index
         self.done = False
 
-    def linear_weight(self, dout, x):
-        """Write ∂L/∂W = doutᵀ x into the gradient and update W; False (nothing done) where not supported."""
+    def linear_weight(self, dout, x, want_dx=False):
+        """∂L/∂W = doutᵀ x into the gradient and W updated; returns ``(done, ∂L/∂x or None)``.
+
+        ``done`` is False (nothing computed) where this path is not supported.
+        With ``want_dx`` the input's gradient dout W is computed in the same
+        pass, from the weights before their update, summed over fixed chunks
+        of rows (the same order whatever the number of threads).
+        """
         p = self.optimizer._params[self.index]
         w = p.data
         if (self.done or p.has_grad or type(w) is not np.ndarray or type(dout) is not np.ndarray
                 or type(x) is not np.ndarray or not compiled.use_compiled() or dout.shape[0] > MAX_BATCH
                 or not (w.dtype == dout.dtype == x.dtype)
                 or blas._row_major(dout) is None or blas._row_major(x) is None or not w.flags.c_contiguous):
-            return False
+            return False, None
         kernels = _kernel(w.dtype)
         grad = p.grad_buffer()
         if kernels is None or not grad.flags.c_contiguous:
-            return False
+            return False, None
         spec = self.optimizer._in_backward_arguments(self.index)
         if spec is None:
-            return False
+            return False, None
         blas.use_one_blas_thread()
-        pieces = threads.pieces(w.shape[0], BLOCK_ROWS)
+        chunks = -(-w.shape[0] // CHUNK_ROWS)
+        dx_parts = np.empty((chunks if want_dx else 0, dout.shape[0], w.shape[1]), dtype=w.dtype)
         t = w.dtype.type
         args = (dout.shape[0], dout.ctypes.data, blas._row_major(dout), x.ctypes.data, blas._row_major(x), w, grad,
-                *spec, t(1), t(0), w.itemsize)
+                *spec, t(1), t(0), w.itemsize, dx_parts, want_dx)
         serial, parallel = kernels
-        if pieces == 1:
-            serial(0, w.shape[0], *args)
+        if threads.pieces(chunks, 1) == 1:
+            serial(chunks, *args)
         else:
-            parallel(pieces, *args)
+            parallel(chunks, *args)
         p.has_grad = True
         self.done = True
-        return True
+        return True, (np.add.reduce(dx_parts, axis=0) if want_dx else None)
