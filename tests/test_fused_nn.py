@@ -56,6 +56,8 @@ def test_split_products_equal_numpy(dtype, batch, many_pieces):
     before = dW.copy()
     blas.matmul(G.T, x, out=dW, accumulate=True)
     assert rel(dW, before + G.T @ x) <= TOL[dtype]
+    bias = rng.standard_normal(80).astype(dtype)
+    np.testing.assert_array_equal(blas.matmul(x, W.T, bias=bias), blas.matmul(x, W.T) + bias)
 
 
 def test_split_product_leaves_numpy_blas_on_one_thread(many_pieces):
@@ -138,6 +140,15 @@ def test_activation_backward_kernels_are_bit_identical(dtype, many_pieces):
     y = rng.random((16, 300)).astype(dtype)
     np.testing.assert_array_equal(fused_numba.sigmoid_backward(g, y), ((1.0 - y) * y) * g)
     np.testing.assert_array_equal(fused_numba.tanh_backward(g, y), (1.0 - y * y) * g)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bias_gradient_and_loss_gradient_kernels_are_bit_identical(dtype, many_pieces):
+    rng = np.random.default_rng(6)
+    g = rng.standard_normal((33, 70)).astype(dtype)
+    out = np.empty(70, dtype)
+    np.testing.assert_array_equal(fused_numba.column_sums(g, out), g.sum(axis=0))
+    np.testing.assert_array_equal(fused_numba.scaled(g, 2.0 / g.size), g * (2.0 / g.size))
 
 
 def test_batchnorm_kernel_statistics(many_pieces):

@@ -2,14 +2,18 @@
 
 ``matmul(a, b, out, accumulate)`` computes ``out = a @ b`` (``out += a @ b``
 with ``accumulate``), where ``a`` and ``b`` may be transposed views, for the
-three products of ``Linear``: x Wᵀ, Gᵀ x and G W. The output is cut into one block of columns per thread (of rows, for a
-tall output with a short inner dimension, as the weight gradient at a small
-batch: measured faster on OpenBLAS 0.3.31) and each block is one ``cblas_?gemm`` call
-into the BLAS NumPy itself uses, made from inside a Numba ``parallel=True``
-loop: the products then share minimlp's thread pool with the other kernels
-instead of bringing BLAS's own (``minimlp.threads`` says why). Every output
-element is the same dot product as in one whole call, so the result equals
-``numpy.matmul``'s (tests/test_fused_nn.py).
+three products of ``Linear``: x Wᵀ, Gᵀ x and G W. The output is cut into one
+block of columns per thread (of rows, for a tall output with a short inner
+dimension, as the weight gradient at a small batch: measured faster on
+OpenBLAS 0.3.31), and each block is one ``cblas_?gemm`` call into the BLAS
+NumPy itself uses, made from inside a Numba ``parallel=True`` loop: the
+products then share minimlp's thread pool with the other kernels instead of
+bringing BLAS's own (``minimlp.threads`` says why). Blocks start at multiples
+of ``ALIGN`` (64) rows or columns, where one whole call's blocking puts them
+too, so each output element is the same dot product, in the same order, as in
+one call: the result equals ``numpy.matmul``'s, whatever the number of
+threads (tests/test_fused_nn.py; without the alignment, edge columns came out
+in another order).
 
 The readable version is ``numpy.matmul``; it is what runs on CuPy, for other
 dtypes or layouts, for small products, under ``MINIMLP_CPU_KERNELS=numpy``, or
@@ -73,8 +77,10 @@ def _make_split(gemm):
         return lo, hi
 
     @numba.njit(nogil=True)
-    def piece(p, pieces, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, by_rows, itemsize):
-        # C (m x n) = alpha op(A) op(B) + beta C, row-major; piece p takes rows (or columns) lo..hi of C
+    def piece(p, pieces, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, out, ldc, by_rows, itemsize, bias):
+        # C (m x n) = alpha op(A) op(B) + beta C (+ bias on every row), row-major; piece p takes rows (or
+        # columns) lo..hi of C and adds the bias to its block while the block is in cache
+        c = out.ctypes.data
         if by_rows:
             lo, hi = bounds(p, pieces, m)
             if hi <= lo:
@@ -82,6 +88,9 @@ def _make_split(gemm):
             a_off = lo if ta == _TRANS else lo * lda
             gemm(_ROW_MAJOR, ta, tb, hi - lo, n, k, alpha, a + a_off * itemsize, lda, b, ldb, beta,
                  c + lo * ldc * itemsize, ldc)
+            if bias.size:
+                for r in range(lo, hi):
+                    out[r] += bias
         else:
             lo, hi = bounds(p, pieces, n)
             if hi <= lo:
@@ -89,6 +98,12 @@ def _make_split(gemm):
             b_off = lo * ldb if tb == _TRANS else lo
             gemm(_ROW_MAJOR, ta, tb, m, hi - lo, k, alpha, a, lda, b + b_off * itemsize, ldb, beta,
                  c + lo * itemsize, ldc)
+            if bias.size:
+                part = bias[lo:hi]
+                for r in range(m):
+                    row = out[r, lo:hi]
+                    for j in range(row.size):
+                        row[j] += part[j]
 
     @numba.njit(nogil=True)
     def serial(pieces, *args):
@@ -132,19 +147,26 @@ def _operand(array):
     return None if lead is None else (array.T, lead, _TRANS)
 
 
-def matmul(a, b, out=None, accumulate=False):
-    """``out = a @ b`` (``out += a @ b`` with ``accumulate``); ``a`` and ``b`` may be transposed views."""
+def matmul(a, b, out=None, accumulate=False, bias=None):
+    """``out = a @ b`` (``out += a @ b`` with ``accumulate``), plus ``bias`` on every row when given.
+
+    ``a`` and ``b`` may be transposed views; ``out`` must be C-ordered for the
+    split path (else ``numpy.matmul`` runs).
+    """
     m, k = a.shape
     n = b.shape[1]
     if out is None:
         out = np.empty((m, n), dtype=np.result_type(a, b))
         accumulate = False
     split = _split_for(a, b, out, m * n * k)
-    if split is None:
+    if split is None or (bias is not None and (type(bias) is not np.ndarray or bias.dtype != out.dtype
+                                               or bias.shape != (n,))):
         if accumulate:
             out += a @ b
         else:
             np.matmul(a, b, out=out)
+        if bias is not None:
+            out += bias
         return out
     (a_store, lda, ta), (b_store, ldb, tb), ldc = _operand(a), _operand(b), _row_major(out)
     use_one_blas_thread()
@@ -154,7 +176,8 @@ def matmul(a, b, out=None, accumulate=False):
     serial, parallel = split
     (serial if parts == 1 else parallel)(
         parts, ta, tb, m, n, k, one, a_store.ctypes.data, lda, b_store.ctypes.data, ldb,
-        one if accumulate else out.dtype.type(0), out.ctypes.data, ldc, by_rows, out.itemsize)
+        one if accumulate else out.dtype.type(0), out, ldc, by_rows, out.itemsize,
+        out[0, :0] if bias is None else bias)
     return out
 
 
@@ -172,7 +195,7 @@ def _split_for(a, b, out, work):
         return None
     if not (a.dtype == b.dtype == out.dtype) or out.dtype not in (np.float32, np.float64) or 0 in a.shape + b.shape:
         return None
-    if _operand(a) is None or _operand(b) is None or _row_major(out) is None:
+    if _operand(a) is None or _operand(b) is None or not out.flags.c_contiguous:
         return None
     kernels = _kernels()
     return None if kernels is None else kernels[out.dtype]

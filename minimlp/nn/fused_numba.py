@@ -129,6 +129,35 @@ def batchnorm_backward(g, xhat, gamma, inv_std, want_dx=True):
     return (dx if want_dx else None), sum_g, sum_gx
 
 
+# ------------------------------------------------------------- column sums
+@_jit
+def _column_sums(g, out, lo, hi):
+    o = out[lo:hi]
+    o[:] = 0
+    for r in range(g.shape[0]):
+        row = g[r, lo:hi]
+        for c in range(row.size):
+            o[c] += row[c]                                      # Σₙ G, rows in order (as NumPy's sum(axis=0))
+
+
+@_parallel
+def _column_sums_pieces(pieces, g, out):
+    c = g.shape[1]
+    for i in prange(pieces):
+        _column_sums(g, out, c * i // pieces, c * (i + 1) // pieces)
+
+
+def column_sums(g, out):
+    """``out[...] = g.sum(axis=0)`` for 2-d ``g`` (a Linear's bias gradient), columns cut over threads."""
+    n, c = g.shape
+    parts = _column_pieces(n, c)
+    if parts == 1:
+        _column_sums(g, out, 0, c)
+    else:
+        _column_sums_pieces(parts, g, out)
+    return out
+
+
 # ---------------------------------------------------------------- activations
 @_jit
 def _sigmoid_backward(g, y, dx, one):
@@ -177,6 +206,32 @@ def sigmoid_backward(g, y):
 def tanh_backward(g, y):
     """G·(1 − y²), the twin of ``Tanh._backward``."""
     return _elementwise(_tanh_backward, _tanh_backward_pieces, g, y)
+
+
+@_jit
+def _scaled(x, factor, out):
+    for i in range(x.size):
+        out[i] = x[i] * factor
+
+
+@_parallel
+def _scaled_pieces(pieces, x, factor, out):
+    n = x.size
+    for i in prange(pieces):
+        lo, hi = n * i // pieces, n * (i + 1) // pieces
+        _scaled(x[lo:hi], factor, out[lo:hi])
+
+
+def scaled(x, factor):
+    """``x * factor`` in x's dtype (the MSE gradient 2(ŷ − y)/M), pieces over threads."""
+    out = np.empty_like(x)
+    args = (x.reshape(-1), x.dtype.type(factor), out.reshape(-1))
+    parts = threads.pieces(x.size, GRAIN)
+    if parts == 1:
+        _scaled(*args)
+    else:
+        _scaled_pieces(parts, *args)
+    return out
 
 
 # ----------------------------------------------------------------------- loss

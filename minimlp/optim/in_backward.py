@@ -1,26 +1,29 @@
 """The optimizer step inside backward: a Linear weight updated block by block, right after its gradient.
 
 ``Optimizer.step_in_backward()`` hands each parameter an ``InBackwardUpdate``
-for the length of the block; ``Linear.backward_parameters`` then calls
-``update.linear_weight(dout, x)`` instead of writing the weight gradient
-∂L/∂W = Gᵀ x and leaving the update to ``step()``. Here the gradient is
-computed a block of ``BLOCK_ROWS`` rows at a time (one single-threaded BLAS
-call per block, as in ``minimlp.nn.blas``) and each block goes straight
-through the optimizer's compiled update (``fused_numba``) while it is still in
-the core's cache, the blocks shared among minimlp's threads. The gradient
-still lands in ``p.grad``, the same one backward would have written, and the
-update is ``step()``'s formula on it, so the weights are the ones the plain
-path gives (tests check it).
+for the length of the block; ``Linear`` then calls
+``update.linear_weight(dout, x, want_dx)`` instead of computing ∂L/∂x = G W
+and ∂L/∂W = Gᵀ x and leaving the update to ``step()``. Here the weight is
+walked once, ``BLOCK_ROWS`` rows at a time (each step one single-threaded
+BLAS call, as in ``minimlp.nn.blas``): the block's share of ∂L/∂x with the
+weights as they were, the block's gradient, and at once the optimizer's
+compiled update of the block (``fused_numba``) while it is in the core's
+cache. Threads take fixed chunks of ``CHUNK_ROWS`` rows; ∂L/∂x is the sum of
+the chunks' shares, in chunk order, so it does not depend on the number of
+threads, but it is summed in another order than one BLAS call would use: the
+step is backward-then-``step()``'s to rounding (tests check it, and check
+the bits when the first layer only needs its weight's gradient). The gradient
+still lands in ``p.grad``.
 
-It pays where the update is bound by memory traffic: at a batch of 16, the
-paper network's weight-gradient products and Adam took 2.0 + 0.66 ms per step
-done apart and 1.0 + 0.37 ms done together (benchmarks/README.md). Beyond a
-batch of ``MAX_BATCH`` the product dominates and cutting it into blocks costs
-more than it saves (measured at 64 and 256), so there the plain path runs.
+It pays where the update is bound by memory traffic: at a batch of 16 the
+3072 x 512 weight's ∂L/∂x, gradient and Adam update took 1.45-1.7 ms done apart
+and 1.34-1.4 ms together (benchmarks/README.md). Beyond a batch of
+``MAX_BATCH`` the products dominate and cutting them into blocks costs more
+than it saves (measured at 64 and 256), so there the plain path runs.
 
 Implemented for Adam and AdamW (with or without AMSGrad) on NumPy float32 and
 float64 when NumPy's BLAS can be called from compiled code; elsewhere
-``linear_weight`` returns False and backward goes the plain way.
+``linear_weight`` returns ``(False, None)`` and backward goes the plain way.
 """
 import numba
 import numpy as np

@@ -249,10 +249,11 @@ class Optimizer:
             with opt.step_in_backward():
                 model.backward(loss_fn.backward(), input_grad=False)
 
-        is the same step as ``model.backward(...); opt.step()``, but a layer
-        that supports it (``Linear``'s weight, with ``Adam``/``AdamW`` on the
-        CPU) updates its parameter as soon as the gradient is computed, block
-        by block while it is still in cache (``minimlp.optim.in_backward``).
+        is the same step as ``model.backward(...); opt.step()`` (to rounding:
+        a layer may sum ∂L/∂x in another order), but a layer that supports it
+        (``Linear``'s weight, with ``Adam``/``AdamW`` on the CPU) updates its
+        parameter as soon as the gradient is computed, block by block while it
+        is still in cache (``minimlp.optim.in_backward``).
         Each parameter is updated at most once per block: one backward call
         inside it, gradients not accumulated from earlier calls. ``p.grad``
         holds the gradients afterwards, as with ``step()``. If backward raises
