@@ -151,6 +151,37 @@ def test_bias_gradient_and_loss_gradient_kernels_are_bit_identical(dtype, many_p
     np.testing.assert_array_equal(fused_numba.scaled(g, 2.0 / g.size), g * (2.0 / g.size))
 
 
+@pytest.mark.parametrize("module", [nn.Sigmoid, nn.Tanh])
+def test_activation_backward_with_a_fortran_ordered_gradient(module, many_pieces):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((16, 40)).astype(np.float32)
+    g = np.asfortranarray(rng.standard_normal((16, 40)).astype(np.float32))
+    act = module()
+    y = act(x)
+    expected = ((1.0 - y) * y) * g if module is nn.Sigmoid else (1.0 - y * y) * g
+    np.testing.assert_array_equal(act.backward(g), expected)
+
+
+def test_products_into_outputs_with_a_unit_dimension(many_pieces):
+    """NumPy may call an array C-contiguous whose strides do not say so (a dimension of 1): numpy.matmul then."""
+    rng = np.random.default_rng(9)
+    a, b = rng.standard_normal((1, 300)), rng.standard_normal((300, 4096))
+    out = np.zeros((4096, 1)).T
+    assert np.allclose(blas.matmul(a, b, out=out), a @ b)
+
+
+def test_loss_value_does_not_depend_on_the_number_of_threads(monkeypatch):
+    rng = np.random.default_rng(10)
+    p = rng.standard_normal((4096, 300)).astype(np.float32)
+    t = rng.standard_normal((4096, 300)).astype(np.float32)
+    values = []
+    for n in (1, 2):
+        monkeypatch.setitem(threads._state, "threads", n)
+        monkeypatch.setitem(threads._state, "numba_threads", None)
+        values.append(nn.MSELoss()(p, t))
+    assert values[0] == values[1]
+
+
 def test_batchnorm_kernel_statistics(many_pieces):
     """μ and σ² (biased) per column, x̂ and y = γ x̂ + β, in float64."""
     rng = np.random.default_rng(4)

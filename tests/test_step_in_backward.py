@@ -167,3 +167,51 @@ def test_without_compiled_kernels_it_is_backward_then_step(monkeypatch):
     assert not any(any(u) for u in updated)
     for (key, a), b in zip(plain_model.state_dict().items(), model.state_dict().values()):
         np.testing.assert_array_equal(a, b, err_msg=key)
+
+
+def test_a_weight_shared_between_layers_is_refused_and_fit_takes_the_plain_path():
+    from minimlp.train.fit import _backward_and_step
+    minimlp.manual_seed(0)
+    first, second = nn.Linear(8, 8, dtype=np.float64), nn.Linear(8, 8, dtype=np.float64)
+    second.weight = first.weight
+    model = nn.Sequential(first, nn.Tanh(), second)
+    opt = optim.Adam(list({id(p): p for p in model.parameters()}.values()), lr=1e-2)
+    x = np.random.default_rng(0).standard_normal((4, 8))
+    loss_fn = nn.MSELoss()
+    loss_fn(model(x), np.zeros((4, 8)))
+    with pytest.raises(RuntimeError, match="already updated"):
+        with opt.step_in_backward():
+            model.backward(loss_fn.backward())
+    # fit's step sees the sharing and goes backward-then-step: the same as doing that by hand
+    results = []
+    for by_hand in (True, False):
+        minimlp.manual_seed(0)
+        a, b = nn.Linear(8, 8, dtype=np.float64), nn.Linear(8, 8, dtype=np.float64)
+        b.weight = a.weight
+        m = nn.Sequential(a, nn.Tanh(), b)
+        o = optim.Adam(list({id(p): p for p in m.parameters()}.values()), lr=1e-2)
+        loss_fn(m(x), np.zeros((4, 8)))
+        if by_hand:
+            m.backward(loss_fn.backward())
+            o.step()
+        else:
+            _backward_and_step(m, loss_fn.backward(), o)
+        results.append(a.weight.data.copy())
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_fit_calls_an_overridden_step():
+    from minimlp.train.fit import _backward_and_step
+    calls = []
+
+    class Logged(optim.SGD):
+        def step(self, closure=None):
+            calls.append(1)
+            return super().step(closure)
+
+    model = _network(np.float32)
+    opt = Logged(model.parameters(), lr=0.1)
+    loss_fn = nn.MSELoss()
+    loss_fn(model(np.ones((4, 40), np.float32)), np.zeros((4, 200), np.float32))
+    _backward_and_step(model, loss_fn.backward(), opt)
+    assert calls == [1]

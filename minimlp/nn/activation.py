@@ -49,7 +49,7 @@ class Sigmoid(_Activation):
     def _backward(self, dout, xp):
         y = self._cached
         kernels = layer_kernels(dout)
-        if kernels is not None and dout.dtype == y.dtype:
+        if kernels is not None and dout.dtype == y.dtype and kernels.contiguous(dout, y):
             return kernels.sigmoid_backward(dout, y)
         dx = 1.0 - y
         dx *= y
@@ -68,7 +68,7 @@ class Tanh(_Activation):
     def _backward(self, dout, xp):
         y = self._cached
         kernels = layer_kernels(dout)
-        if kernels is not None and dout.dtype == y.dtype:
+        if kernels is not None and dout.dtype == y.dtype and kernels.contiguous(dout, y):
             return kernels.tanh_backward(dout, y)
         dx = y * y
         xp.subtract(1.0, dx, out=dx)

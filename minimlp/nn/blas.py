@@ -11,9 +11,11 @@ products then share minimlp's thread pool with the other kernels instead of
 bringing BLAS's own (``minimlp.threads`` says why). Blocks start at multiples
 of ``ALIGN`` (64) rows or columns, where one whole call's blocking puts them
 too, so each output element is the same dot product, in the same order, as in
-one call: the result equals ``numpy.matmul``'s, whatever the number of
-threads (tests/test_fused_nn.py; without the alignment, edge columns came out
-in another order).
+one call: the result does not depend on the number of threads, and equals
+``numpy.matmul``'s, which makes that same call, except where NumPy hands a
+single row or column to ``gemv`` instead (equal to rounding there;
+tests/test_fused_nn.py; without the alignment, edge columns came out in
+another order).
 
 The readable version is ``numpy.matmul``; it is what runs on CuPy, for other
 dtypes or layouts, for small products, under ``MINIMLP_CPU_KERNELS=numpy``, or
@@ -150,8 +152,8 @@ def _operand(array):
 def matmul(a, b, out=None, accumulate=False, bias=None):
     """``out = a @ b`` (``out += a @ b`` with ``accumulate``), plus ``bias`` on every row when given.
 
-    ``a`` and ``b`` may be transposed views; ``out`` must be C-ordered for the
-    split path (else ``numpy.matmul`` runs).
+    ``a`` and ``b`` may be transposed views; ``out`` must have contiguous rows
+    for the split path (else ``numpy.matmul`` runs).
     """
     m, k = a.shape
     n = b.shape[1]
@@ -195,7 +197,7 @@ def _split_for(a, b, out, work):
         return None
     if not (a.dtype == b.dtype == out.dtype) or out.dtype not in (np.float32, np.float64) or 0 in a.shape + b.shape:
         return None
-    if _operand(a) is None or _operand(b) is None or not out.flags.c_contiguous:
+    if _operand(a) is None or _operand(b) is None or _row_major(out) is None:
         return None
     kernels = _kernels()
     return None if kernels is None else kernels[out.dtype]

@@ -188,7 +188,8 @@ def _tanh_backward_pieces(pieces, g, y, dx, one):
 
 
 def _elementwise(kernel, kernel_pieces, g, y):
-    dx = np.empty_like(g)
+    """The kernel over flat views: ``g`` and ``y`` must be C-contiguous (callers check, ``contiguous``)."""
+    dx = np.empty(g.shape, dtype=g.dtype)
     args = (g.reshape(-1), y.reshape(-1), dx.reshape(-1), g.dtype.type(1))
     parts = threads.pieces(g.size, GRAIN)
     if parts == 1:
@@ -196,6 +197,11 @@ def _elementwise(kernel, kernel_pieces, g, y):
     else:
         kernel_pieces(parts, *args)
     return dx
+
+
+def contiguous(*arrays):
+    """True when every array is C-contiguous (the element-wise kernels work on flat views)."""
+    return all(a.flags.c_contiguous for a in arrays)
 
 
 def sigmoid_backward(g, y):
@@ -235,33 +241,45 @@ def scaled(x, factor):
 
 
 # ----------------------------------------------------------------------- loss
+LOSS_ROWS = 64  # rows per chunk of the loss sum; the chunks' sums are added in order
+
+
 @_jit
-def _difference_squares(p, t, diff, partial, lo, hi):
+def _difference_squares(p, t, diff, partial, c):
     acc = np.zeros(p.shape[1], dtype=np.float64)                # one running sum per column: a loop that vectorises
-    for r in range(lo, hi):
+    for r in range(c * LOSS_ROWS, min((c + 1) * LOSS_ROWS, p.shape[0])):
         p_row, t_row, d_row = p[r], t[r], diff[r]
-        for c in range(p_row.size):
-            d_row[c] = p_row[c] - t_row[c]                      # ŷ − y, kept for the gradient
-        for c in range(p_row.size):
-            d = np.float64(d_row[c])
-            acc[c] += d * d                                     # Σ (ŷ − y)², in float64
-    partial[lo] = acc.sum()
+        for j in range(p_row.size):
+            d_row[j] = p_row[j] - t_row[j]                      # ŷ − y, kept for the gradient
+        for j in range(p_row.size):
+            d = np.float64(d_row[j])
+            acc[j] += d * d                                     # Σ (ŷ − y)², in float64
+    partial[c] = acc.sum()
+
+
+@_jit
+def _difference_squares_serial(p, t, diff, partial):
+    for c in range(partial.size):
+        _difference_squares(p, t, diff, partial, c)
 
 
 @_parallel
-def _difference_squares_pieces(pieces, p, t, diff, partial):
-    n = p.shape[0]
-    for i in prange(pieces):
-        _difference_squares(p, t, diff, partial, n * i // pieces, n * (i + 1) // pieces)
+def _difference_squares_parallel(p, t, diff, partial):
+    for c in prange(partial.size):
+        _difference_squares(p, t, diff, partial, c)
 
 
 def difference_and_sum_of_squares(prediction, target):
-    """(ŷ − y, Σ (ŷ − y)²) for 2-d arrays, in one pass; the sum accumulated in float64."""
+    """(ŷ − y, Σ (ŷ − y)²) for 2-d arrays, in one pass; the sum accumulated in float64.
+
+    Rows are taken in fixed chunks of ``LOSS_ROWS`` whose sums are added in
+    order, so the value does not depend on the number of threads.
+    """
     diff = np.empty_like(prediction)
-    partial = np.zeros(prediction.shape[0] + 1, dtype=np.float64)   # each piece's sum, at its first row
-    parts = threads.pieces(prediction.shape[0], max(1, GRAIN // max(1, prediction.shape[1])))
-    if parts == 1:
-        _difference_squares(prediction, target, diff, partial, 0, prediction.shape[0])
+    chunks = -(-prediction.shape[0] // LOSS_ROWS)
+    partial = np.zeros(chunks, dtype=np.float64)
+    if threads.pieces(prediction.size, GRAIN) == 1 or chunks == 1:
+        _difference_squares_serial(prediction, target, diff, partial)
     else:
-        _difference_squares_pieces(parts, prediction, target, diff, partial)
+        _difference_squares_parallel(prediction, target, diff, partial)
     return diff, float(partial.sum())

@@ -50,7 +50,7 @@ class Linear(Module):
 
     def backward(self, dout):
         self._check_grad(dout)
-        update = self.weight.update_in_backward
+        update = self._pending_update()
         if update is not None:
             done, dx = update.linear_weight(dout, self._x, want_dx=True)
             if done:
@@ -64,6 +64,16 @@ class Linear(Module):
         self._check_grad(dout)
         self._parameter_gradients(dout)
 
+    def _pending_update(self):
+        """The weight's in-backward update, if any; an error if it was already applied in this block."""
+        update = self.weight.update_in_backward
+        if update is not None and update.done:
+            raise RuntimeError(
+                f"{self!r}: its weight was already updated inside this Optimizer.step_in_backward() block, and "
+                "a second backward through it (a weight shared between layers, or two backward calls in one "
+                "block) would use the updated weight; call backward() then optimizer.step() instead")
+        return update
+
     def _check_grad(self, dout):
         x = self._x
         check_grad_like(self, dout, None if x is None else (x.shape[0], self.out_features))
@@ -71,7 +81,7 @@ class Linear(Module):
     def _parameter_gradients(self, dout):
         """∂L/∂W = Gᵀ x into the weight's gradient (or, inside ``step_in_backward``, the update itself)."""
         x, w = self._x, self.weight
-        update = w.update_in_backward
+        update = self._pending_update()
         if update is None or not update.linear_weight(dout, x)[0]:
             _matmul(dout.T, x, out=w.grad_buffer(), accumulate=w.has_grad)
             w.has_grad = True

@@ -255,10 +255,14 @@ class Optimizer:
         parameter as soon as the gradient is computed, block by block while it
         is still in cache (``minimlp.optim.in_backward``).
         Each parameter is updated at most once per block: one backward call
-        inside it, gradients not accumulated from earlier calls. ``p.grad``
-        holds the gradients afterwards, as with ``step()``. If backward raises
-        inside the block, the parameters updated so far stay updated and the
-        others are not stepped.
+        inside it, gradients not accumulated from earlier calls (those take
+        the plain path). A weight shared between two Linear layers cannot be
+        updated in backward (its second use would see the new value):
+        ``Linear`` raises RuntimeError then; use ``backward(); step()``.
+        ``p.grad`` holds the gradients afterwards, as with ``step()``. If
+        backward raises inside the block, the parameters updated so far stay
+        updated and the others are not stepped. The remaining parameters go
+        through the base class's update, not through an overridden ``step()``.
         """
         from .. import compiled
         self._check_views()

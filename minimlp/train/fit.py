@@ -4,6 +4,7 @@ import os
 import sys
 import time
 
+from ..optim.optimizer import Optimizer
 from .checkpoint import BEST, LAST, read_checkpoint, restore_training_state, save_model, save_training_state
 from .history import History
 from .progress import progress
@@ -65,14 +66,31 @@ def train_one_epoch(model, loss_fn, optimizer, batches, *, epoch, scheduler=None
 
 
 def _backward_and_step(model, grad, optimizer):
-    """Backward for the parameters (no input gradient), then the step: inside backward where the optimizer can."""
+    """Backward for the parameters (no input gradient), then the step: inside backward where that is safe.
+
+    ``step_in_backward`` is used for minimlp optimizers whose ``step`` is not
+    overridden (an override, clipping say, must run) on models without
+    parameters shared between layers (a shared weight would be used again
+    after its update).
+    """
     backward = model.backward_parameters if hasattr(model, "backward_parameters") else model.backward
-    if hasattr(optimizer, "step_in_backward"):
+    if isinstance(optimizer, Optimizer) and type(optimizer).step is Optimizer.step and not _shares_parameters(model):
         with optimizer.step_in_backward():
             backward(grad)
     else:
         backward(grad)
         optimizer.step()
+
+
+def _shares_parameters(model):
+    seen = set()
+    for module in (model.modules() if hasattr(model, "modules") else ()):
+        for p in module._parameters.values():
+            if p is not None:
+                if id(p) in seen:
+                    return True
+                seen.add(id(p))
+    return False
 
 
 def fit(model, loss_fn, optimizer, train_batches, valid_batches=None, epochs=1, *, scheduler=None,
