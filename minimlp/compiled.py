@@ -10,9 +10,9 @@ import os
 _numba_ok = None
 
 
-def choice():
-    """'numba' or 'numpy', from ``MINIMLP_CPU_KERNELS`` (default 'numba')."""
-    value = os.environ.get("MINIMLP_CPU_KERNELS", "numba")
+def choice(value=None):
+    """'numba' or 'numpy': ``value`` checked, or ``MINIMLP_CPU_KERNELS`` (default 'numba')."""
+    value = value or os.environ.get("MINIMLP_CPU_KERNELS", "numba")
     if value not in ("numba", "numpy"):
         raise ValueError(f"MINIMLP_CPU_KERNELS must be 'numba' or 'numpy', got {value!r}")
     return value

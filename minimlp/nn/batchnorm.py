@@ -68,27 +68,27 @@ class BatchNorm1d(Module):
                 raise ValueError(f"{self!r}: expected more than 1 value per channel when training, "
                                  f"got input of shape {tuple(x.shape)}")
             kernels = layer_kernels(x) if self.affine else None
-            if kernels is not None:
+            if kernels is not None:  # y = γ x̂ + β comes out of the same passes
                 y, xhat, mean, var, inv_std = kernels.batchnorm_forward(x, self.weight.data, self.bias.data,
                                                                         self.eps)
-                if self.training and self.track_running_stats:
-                    self._update_running_stats(mean, var, n)
-                self._cache = (xhat, inv_std, True)
-                return y
-            mean = x.mean(axis=0)
-            xc = x - mean
-            var = xp.einsum("ij,ij->j", xc, xc) * (1.0 / n)  # Σₙ xc² in one pass, no xc² temporary
-            inv_std = 1.0 / xp.sqrt(var + self.eps)
+            else:
+                y = None
+                mean = x.mean(axis=0)
+                xc = x - mean
+                var = xp.einsum("ij,ij->j", xc, xc) * (1.0 / n)  # Σₙ xc² in one pass, no xc² temporary
+                inv_std = 1.0 / xp.sqrt(var + self.eps)
+                xhat = xc
+                xhat *= inv_std
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, var, n)
         else:
-            xc = x - self.running_mean
+            y = None
             inv_std = 1.0 / xp.sqrt(self.running_var + self.eps)
-        xhat = xc
-        xhat *= inv_std
+            xhat = x - self.running_mean
+            xhat *= inv_std
         self._cache = (xhat, inv_std, use_batch_stats)
-        if not self.affine:
-            return xhat
+        if y is not None or not self.affine:
+            return xhat if y is None else y
         y = xhat * self.weight.data
         y += self.bias.data
         return y

@@ -160,42 +160,32 @@ def column_sums(g, out):
 
 # ---------------------------------------------------------------- activations
 @_jit
-def _sigmoid_backward(g, y, dx, one):
-    for i in range(g.size):
-        dx[i] = (one - y[i]) * y[i] * g[i]                        # G y (1 − y)
-
-
-@_jit
-def _tanh_backward(g, y, dx, one):
-    for i in range(g.size):
-        dx[i] = (one - y[i] * y[i]) * g[i]                        # G (1 − y²)
-
-
-@_parallel
-def _sigmoid_backward_pieces(pieces, g, y, dx, one):
-    n = g.size
-    for i in prange(pieces):
-        lo, hi = n * i // pieces, n * (i + 1) // pieces
-        _sigmoid_backward(g[lo:hi], y[lo:hi], dx[lo:hi], one)
+def _activation_backward(g, y, dx, one, tanh):
+    if tanh:
+        for i in range(g.size):
+            dx[i] = (one - y[i] * y[i]) * g[i]                    # tanh: G (1 − y²)
+    else:
+        for i in range(g.size):
+            dx[i] = (one - y[i]) * y[i] * g[i]                    # sigmoid: G y (1 − y)
 
 
 @_parallel
-def _tanh_backward_pieces(pieces, g, y, dx, one):
+def _activation_backward_pieces(pieces, g, y, dx, one, tanh):
     n = g.size
     for i in prange(pieces):
         lo, hi = n * i // pieces, n * (i + 1) // pieces
-        _tanh_backward(g[lo:hi], y[lo:hi], dx[lo:hi], one)
+        _activation_backward(g[lo:hi], y[lo:hi], dx[lo:hi], one, tanh)
 
 
-def _elementwise(kernel, kernel_pieces, g, y):
+def _activation(g, y, tanh):
     """The kernel over flat views: ``g`` and ``y`` must be C-contiguous (callers check, ``contiguous``)."""
     dx = np.empty(g.shape, dtype=g.dtype)
-    args = (g.reshape(-1), y.reshape(-1), dx.reshape(-1), g.dtype.type(1))
+    args = (g.reshape(-1), y.reshape(-1), dx.reshape(-1), g.dtype.type(1), tanh)
     parts = threads.pieces(g.size, GRAIN)
     if parts == 1:
-        kernel(*args)
+        _activation_backward(*args)
     else:
-        kernel_pieces(parts, *args)
+        _activation_backward_pieces(parts, *args)
     return dx
 
 
@@ -206,12 +196,12 @@ def contiguous(*arrays):
 
 def sigmoid_backward(g, y):
     """G·y·(1 − y), the twin of ``Sigmoid._backward``."""
-    return _elementwise(_sigmoid_backward, _sigmoid_backward_pieces, g, y)
+    return _activation(g, y, False)
 
 
 def tanh_backward(g, y):
     """G·(1 − y²), the twin of ``Tanh._backward``."""
-    return _elementwise(_tanh_backward, _tanh_backward_pieces, g, y)
+    return _activation(g, y, True)
 
 
 @_jit

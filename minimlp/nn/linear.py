@@ -40,13 +40,7 @@ class Linear(Module):
         W = self.weight.data
         check_matrix(self, x, self.in_features, W)
         self._x = x
-        b = None if self.bias is None else self.bias.data
-        if type(x) is np.ndarray:
-            return blas.matmul(x, W.T, bias=b)  # the bias added to each block of y while it is in cache
-        y = _matmul(x, W.T)
-        if b is not None:
-            y += b
-        return y
+        return _matmul(x, W.T, bias=None if self.bias is None else self.bias.data)
 
     def backward(self, dout):
         self._check_grad(dout)
@@ -107,14 +101,18 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-def _matmul(a, b, out=None, accumulate=False):
-    """``a @ b`` (into ``out``, or added to it): ``blas.matmul`` on NumPy, ``matmul`` on CuPy."""
+def _matmul(a, b, out=None, accumulate=False, bias=None):
+    """``a @ b`` (into ``out``, or added to it), plus ``bias`` on every row: ``blas.matmul`` on NumPy (the bias
+    added to each block while it is in cache), ``matmul`` on CuPy."""
     if type(a) is np.ndarray:
-        return blas.matmul(a, b, out=out, accumulate=accumulate)
+        return blas.matmul(a, b, out=out, accumulate=accumulate, bias=bias)
     xp = get_array_module(a)
     if out is None:
-        return xp.matmul(a, b)
-    if accumulate:
+        out = xp.matmul(a, b)
+    elif accumulate:
         out += xp.matmul(a, b)
-        return out
-    return xp.matmul(a, b, out=out)
+    else:
+        xp.matmul(a, b, out=out)
+    if bias is not None:
+        out += bias
+    return out

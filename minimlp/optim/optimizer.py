@@ -363,12 +363,9 @@ def fused_kernels(array):
 def cpu_kernels(choice=None):
     """The CPU fused-update module: 'numba' (default when it imports) or 'numpy' (``minimlp.compiled``)."""
     from .. import compiled
-    choice = choice or compiled.choice()
-    if choice == "numba" and compiled.numba_available():
+    if compiled.choice(choice) == "numba" and compiled.numba_available():
         from . import fused_numba
         return fused_numba
-    if choice not in ("numba", "numpy"):
-        raise ValueError(f"MINIMLP_CPU_KERNELS must be 'numba' or 'numpy', got {choice!r}")
     from . import fused_cpu
     return fused_cpu
 
