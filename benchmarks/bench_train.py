@@ -15,7 +15,11 @@ Contenders, each in its own fresh process:
   ``opt.step()``, with each Linear weight updated as soon as its gradient is
   computed; ``input_grad=False``: no gradient for the input, which torch does
   not compute either, since the input does not require grad); ``--plain``
-  times ``backward(...); opt.step()`` instead;
+  times ``backward(...); opt.step()`` instead; its products call MKL's
+  ``sgemm`` where the ``mkl`` package is installed (``pip install -e .[mkl]``,
+  ``minimlp.nn.blas``), else NumPy's OpenBLAS; the JSON records which;
+- ``minimlp-openblas``: the same with ``MINIMLP_BLAS=openblas``, run where
+  the ``mkl`` package is installed, so that both are in the table;
 - ``torch``: ``torch.optim.Adam`` with its defaults (for-loop update on CPU);
 - ``torch-fused``: ``torch.optim.Adam(fused=True)``, torch's fastest eager setting.
 
@@ -56,7 +60,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 N_SAMPLES, N_IN, N_HIDDEN, N_OUT, LR = 5000, 1024, 512, 3072, 2e-4
-CONTENDERS = ["minimlp", "torch", "torch-fused"]
+CONTENDERS = ["minimlp", "minimlp-openblas", "torch", "torch-fused"]
 
 
 # ------------------------------------------------------------------- worker
@@ -135,6 +139,8 @@ def worker(args):
         info["torch"] = torch.__version__
     else:
         step, sync, index = _minimlp_step(args.device, args.batch, args.plain)
+        from minimlp.nn import blas
+        info["minimlp_blas"] = blas.provider()
     try:
         from threadpoolctl import threadpool_info
         info["blas"] = [{k: d.get(k) for k in ("internal_api", "architecture", "num_threads", "version")}
@@ -173,20 +179,38 @@ def _worker_env(args):
     return env
 
 
+def _contender_env(env, contender):
+    env = dict(env)
+    if contender == "minimlp-openblas":
+        env["MINIMLP_BLAS"] = "openblas"
+    return env
+
+
 def _run_one(args, contender, batch):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", contender, "--device", args.device,
            "--batch", str(batch), "--epochs", str(args.epochs), "--warmup", str(args.warmup),
            "--threads", str(args.threads)] + (["--plain"] if args.plain else [])
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_worker_env(args), cwd=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_contender_env(_worker_env(args), contender),
+                          cwd=ROOT)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
     raise RuntimeError(f"{contender} at batch {batch} failed:\n{proc.stdout}\n{proc.stderr}")
 
 
+def _mkl_installed():
+    from importlib import metadata
+    try:
+        metadata.distribution("mkl")
+        return True
+    except metadata.PackageNotFoundError:
+        return False
+
+
 def _available(device):
     if device == "cpu":
-        return list(CONTENDERS)
+        # minimlp runs on MKL's sgemm where the mkl package is installed; then its OpenBLAS run is shown beside it
+        return [c for c in CONTENDERS if c != "minimlp-openblas" or _mkl_installed()]
     names = []
     try:
         import cupy
@@ -228,9 +252,10 @@ def orchestrate(args):
         entry = {"batch": batch}
         for c in contenders:
             entry[c] = float(np.median([row[c] for row in per_round]))
-        for theirs in ("torch", "torch-fused"):
-            if "minimlp" in contenders and theirs in contenders:
-                entry[f"minimlp/{theirs}"] = float(np.median([row["minimlp"] / row[theirs] for row in per_round]))
+        for ours in ("minimlp", "minimlp-openblas"):
+            for theirs in ("torch", "torch-fused"):
+                if ours in contenders and theirs in contenders:
+                    entry[f"{ours}/{theirs}"] = float(np.median([row[ours] / row[theirs] for row in per_round]))
         results["table"].append(entry)
     print()
     print(format_table(results))

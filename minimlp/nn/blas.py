@@ -1,29 +1,38 @@
-"""The layers' matrix products on the CPU: NumPy's BLAS, one single-threaded call per thread of minimlp's pool.
+"""The layers' matrix products on the CPU: one single-threaded BLAS call per thread of minimlp's pool.
 
 ``matmul(a, b, out, accumulate)`` computes ``out = a @ b`` (``out += a @ b``
 with ``accumulate``), where ``a`` and ``b`` may be transposed views, for the
 three products of ``Linear``: x Wᵀ, Gᵀ x and G W. The output is cut into one
 block of columns per thread (of rows, for a tall output with a short inner
 dimension, as the weight gradient at a small batch: measured faster on
-OpenBLAS 0.3.31), and each block is one ``cblas_?gemm`` call into the BLAS
-NumPy itself uses, made from inside a Numba ``parallel=True`` loop: the
-products then share minimlp's thread pool with the other kernels instead of
-bringing BLAS's own (``minimlp.threads`` says why). Blocks start at multiples
-of ``ALIGN`` (64) rows or columns, where one whole call's blocking puts them
-too, so each output element is the same dot product, in the same order, as in
-one call: the result does not depend on the number of threads, and equals
-``numpy.matmul``'s, which makes that same call, except where NumPy hands a
-single row or column to ``gemv`` instead (equal to rounding there;
-tests/test_fused_nn.py; without the alignment, edge columns came out in
-another order).
+OpenBLAS 0.3.31), and each block is one ``cblas_?gemm`` call made from inside
+a Numba ``parallel=True`` loop: the products then share minimlp's thread pool
+with the other kernels instead of bringing BLAS's own (``minimlp.threads``
+says why). Blocks start at multiples of ``ALIGN`` (64) rows or columns, where
+one whole call's blocking puts them too, so each output element is the same
+dot product, in the same order, as in one call: the result does not depend on
+the number of threads (tests/test_fused_nn.py; without the alignment, edge
+columns came out in another order).
+
+Which BLAS (``MINIMLP_BLAS``, read once, at the first product):
+
+- ``mkl``: Intel MKL's, from the ``mkl`` wheel (``pip install minimlp[mkl]``),
+  on its sequential layer. On this project's 2-core Xeon its single-threaded
+  ``sgemm`` is about 25% faster than OpenBLAS's at the paper network's shapes
+  (benchmarks/README.md), which is most of a batch-256 step;
+- ``openblas``: the OpenBLAS NumPy itself uses (threadpoolctl finds the
+  library; NumPy ≥ 2 wheels name the symbols ``scipy_cblas_sgemm64_``); the
+  result then equals ``numpy.matmul``'s bit for bit, which makes that same
+  call, except where NumPy hands a single row or column to ``gemv`` (equal to
+  rounding there);
+- ``auto`` (default): MKL where the ``mkl`` package is installed, else OpenBLAS.
 
 The readable version is ``numpy.matmul``; it is what runs on CuPy, for other
 dtypes or layouts, for small products, under ``MINIMLP_CPU_KERNELS=numpy``, or
-when NumPy's BLAS is not an OpenBLAS whose ``cblas_sgemm``/``cblas_dgemm``
-can be found (threadpoolctl finds the library; NumPy ≥ 2 wheels name the
-symbols ``scipy_cblas_sgemm64_``).
+where neither BLAS can be called.
 """
 import ctypes
+import os
 
 import numpy as np
 
@@ -33,26 +42,36 @@ MIN_WORK = 1 << 18  # multiply-adds (M·N·K) below which one plain call is fast
 SMALL_K = 32        # up to this inner size, a tall product is cut by rows, otherwise always by columns (measured)
 ALIGN = 64          # pieces start at multiples of this many rows or columns
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+MKL_THREADING_SEQUENTIAL = 1
 _blas = {}
 
 
-def _find_gemm():
-    """(sgemm, dgemm) ctypes functions of NumPy's OpenBLAS, and its threadpoolctl controller; or None."""
+def blas_choice():
+    """``MINIMLP_BLAS``: 'auto' (default: MKL where the ``mkl`` package is installed, else NumPy's OpenBLAS),
+    'mkl' or 'openblas'."""
+    value = os.environ.get("MINIMLP_BLAS", "auto")
+    if value not in ("auto", "mkl", "openblas"):
+        raise ValueError(f"MINIMLP_BLAS must be 'auto', 'mkl' or 'openblas', got {value!r}")
+    return value
+
+
+def _numpy_openblas():
+    """threadpoolctl's controller of NumPy's own OpenBLAS, or None."""
     try:
         from threadpoolctl import ThreadpoolController
         controllers = [c for c in ThreadpoolController().select(user_api="blas").lib_controllers
                        if c.internal_api == "openblas" and "numpy" in c.filepath]
-        if not controllers:
-            return None
-        lib = ctypes.CDLL(controllers[0].filepath)
-    except Exception:  # threadpoolctl missing or the library not loadable: plain numpy.matmul
+    except Exception:  # threadpoolctl missing or broken
         return None
+    return controllers[0] if controllers else None
+
+
+def _gemm_functions(lib, names):
+    """(sgemm, dgemm) ctypes functions of ``lib``: the first of ``names`` (templates on the letter) it has."""
     found = []
     for letter, real in (("s", ctypes.c_float), ("d", ctypes.c_double)):
-        for name, integer in ((f"scipy_cblas_{letter}gemm64_", ctypes.c_int64),
-                              (f"cblas_{letter}gemm64_", ctypes.c_int64),
-                              (f"cblas_{letter}gemm", ctypes.c_int)):
-            fn = getattr(lib, name, None)
+        for name, integer in names:
+            fn = getattr(lib, name.format(letter), None)
             if fn is not None:
                 fn.restype = None
                 fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, integer, integer, integer, real,
@@ -61,7 +80,55 @@ def _find_gemm():
                 break
         else:
             return None
-    return found[0], found[1], controllers[0]
+    return tuple(found)
+
+
+def _openblas_gemm(controller):
+    try:
+        lib = ctypes.CDLL(controller.filepath)
+    except OSError:
+        return None
+    return _gemm_functions(lib, (("scipy_cblas_{}gemm64_", ctypes.c_int64), ("cblas_{}gemm64_", ctypes.c_int64),
+                                 ("cblas_{}gemm", ctypes.c_int)))
+
+
+def _mkl_gemm():
+    """MKL's ``cblas_?gemm`` from the ``mkl`` wheel, on its sequential layer (one thread per call); or None.
+
+    None too where MKL was already started on another threading layer in this
+    process (by another library), which then cannot be changed.
+    """
+    from importlib import metadata
+    try:
+        files = metadata.distribution("mkl").files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for path in (f.locate() for f in files if "mkl_rt" in f.name and not f.name.endswith((".h", ".lib"))):
+        try:
+            lib = ctypes.CDLL(str(path))
+            set_layer = lib.MKL_Set_Threading_Layer
+        except (OSError, AttributeError):
+            continue
+        set_layer.argtypes, set_layer.restype = [ctypes.c_int], ctypes.c_int
+        if set_layer(MKL_THREADING_SEQUENTIAL) != MKL_THREADING_SEQUENTIAL:
+            return None
+        return _gemm_functions(lib, (("cblas_{}gemm", ctypes.c_int),))
+    return None
+
+
+def _find_gemm():
+    """(name, (sgemm, dgemm)) of the BLAS the split products call, as ``MINIMLP_BLAS`` asks; or (None, None)."""
+    choice = blas_choice()
+    if choice in ("auto", "mkl"):
+        gemm = _mkl_gemm()
+        if gemm is not None:
+            return "mkl", gemm
+        if choice == "mkl":
+            raise RuntimeError("MINIMLP_BLAS=mkl, but MKL could not be loaded: install it with "
+                               "`pip install minimlp[mkl]` (or `pip install mkl`), or unset MINIMLP_BLAS")
+    controller = _blas["controller"]
+    gemm = None if controller is None else _openblas_gemm(controller)
+    return (None, None) if gemm is None else ("openblas", gemm)
 
 
 def _make_split(gemm):
@@ -121,14 +188,18 @@ def _make_split(gemm):
 
 def _kernels():
     if "split" not in _blas:
-        _blas["split"] = None
-        found = _find_gemm()
-        if found is not None:
-            sgemm, dgemm, controller = found
-            _blas["split"] = {np.dtype(np.float32): _make_split(sgemm), np.dtype(np.float64): _make_split(dgemm)}
-            _blas["controller"] = controller
-            _blas["gemm"] = (sgemm, dgemm)
+        _blas.update(split=None, controller=_numpy_openblas())
+        name, gemm = _find_gemm()
+        if gemm is not None:
+            _blas.update(name=name, gemm=gemm, split={np.dtype(np.float32): _make_split(gemm[0]),
+                                                      np.dtype(np.float64): _make_split(gemm[1])})
     return _blas["split"]
+
+
+def provider():
+    """'mkl' or 'openblas': the BLAS whose ``gemm`` the split products call; None where ``numpy.matmul`` runs."""
+    _kernels()
+    return _blas.get("name")
 
 
 def _row_major(array):
