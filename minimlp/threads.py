@@ -2,10 +2,10 @@
 
 minimlp's compiled kernels (optimizer updates, BatchNorm, the loss) and its
 matrix products run their pieces side by side on Numba's thread pool
-(``parallel=True`` functions, one piece per thread). The products call NumPy's
-own BLAS from inside that pool, one single-threaded BLAS call per piece
-(``minimlp.nn.blas``); NumPy's BLAS is therefore set to one thread when minimlp
-first splits a product. One pool matters: two thread pools that each keep
+(``parallel=True`` functions, one piece per thread). The products call a BLAS
+(MKL's sequential one, or NumPy's own OpenBLAS) from inside that pool, one
+single-threaded call per piece (``minimlp.nn.blas``); NumPy's BLAS is
+therefore set to one thread when minimlp first splits a product. One pool matters: two thread pools that each keep
 their threads spinning between jobs (OpenBLAS's and an OpenMP runtime's) fight
 over the cores, and on a 2-core machine a step then takes several times
 longer (benchmarks/README.md).

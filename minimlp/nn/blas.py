@@ -124,7 +124,8 @@ def _find_gemm():
         if gemm is not None:
             return "mkl", gemm
         if choice == "mkl":
-            raise RuntimeError("MINIMLP_BLAS=mkl, but MKL could not be loaded: install it with "
+            raise RuntimeError("MINIMLP_BLAS=mkl, but MKL could not be loaded (not installed, or already "
+                               "started on another threading layer in this process): install it with "
                                "`pip install minimlp[mkl]` (or `pip install mkl`), or unset MINIMLP_BLAS")
     controller = _blas["controller"]
     gemm = None if controller is None else _openblas_gemm(controller)
