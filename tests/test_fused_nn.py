@@ -84,7 +84,7 @@ def test_split_products_equal_numpy(dtype, batch, many_pieces, provider):
         np.testing.assert_array_equal(blas.matmul(G.T, x), G.T @ x)
 
 
-@pytest.mark.parametrize("shape", [(16, 512, 3072), (256, 3072, 512), (3072, 16, 512)])
+@pytest.mark.parametrize("shape", [(16, 512, 3072), (256, 3072, 512), (3072, 16, 512), (3072, 256, 512)])
 def test_split_products_do_not_depend_on_the_number_of_threads(shape, provider, monkeypatch):
     """Cut at multiples of 64 columns (or rows), every element is summed as in one whole call: same bits."""
     m, k, n = shape

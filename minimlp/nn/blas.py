@@ -3,16 +3,16 @@
 ``matmul(a, b, out, accumulate)`` computes ``out = a @ b`` (``out += a @ b``
 with ``accumulate``), where ``a`` and ``b`` may be transposed views, for the
 three products of ``Linear``: x Wᵀ, Gᵀ x and G W. The output is cut into one
-block of columns per thread (of rows, for a tall output with a short inner
-dimension, as the weight gradient at a small batch: measured faster on
-OpenBLAS 0.3.31), and each block is one ``cblas_?gemm`` call made from inside
-a Numba ``parallel=True`` loop: the products then share minimlp's thread pool
-with the other kernels instead of bringing BLAS's own (``minimlp.threads``
-says why). Blocks start at multiples of ``ALIGN`` (64) rows or columns, where
-one whole call's blocking puts them too, so each output element is the same
-dot product, in the same order, as in one call: the result does not depend on
-the number of threads (tests/test_fused_nn.py; without the alignment, edge
-columns came out in another order).
+block of columns per thread (of rows, for a tall output, as a weight gradient:
+on OpenBLAS 0.3.31 only where the inner dimension, the batch, is short; the
+cuts measured fastest for each library), and each block is one ``cblas_?gemm``
+call made from inside a Numba ``parallel=True`` loop: the products then share
+minimlp's thread pool with the other kernels instead of bringing BLAS's own
+(``minimlp.threads`` says why). Blocks start at multiples of ``ALIGN`` (64)
+rows or columns, where one whole call's blocking puts them too, so each output
+element is the same dot product, in the same order, as in one call: the
+result does not depend on the number of threads (tests/test_fused_nn.py;
+without the alignment, edge columns came out in another order).
 
 Which BLAS (``MINIMLP_BLAS``, read once, at the first product):
 
@@ -39,7 +39,8 @@ import numpy as np
 from .. import compiled, threads
 
 MIN_WORK = 1 << 18  # multiply-adds (M·N·K) below which one plain call is faster
-SMALL_K = 32        # up to this inner size, a tall product is cut by rows, otherwise always by columns (measured)
+SMALL_K = 32        # OpenBLAS: up to this inner size a tall product is cut by rows, otherwise by columns (measured);
+                    # MKL: a tall product always by rows (the weight gradient at batch 256: 6% faster)
 ALIGN = 64          # pieces start at multiples of this many rows or columns
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 MKL_THREADING_SEQUENTIAL = 1
@@ -244,7 +245,7 @@ def matmul(a, b, out=None, accumulate=False, bias=None):
         return out
     (a_store, lda, ta), (b_store, ldb, tb), ldc = _operand(a), _operand(b), _row_major(out)
     use_one_blas_thread()
-    by_rows = m > n and k <= SMALL_K
+    by_rows = m > n and (k <= SMALL_K or _blas.get("name") == "mkl")
     parts = threads.pieces(m if by_rows else n, ALIGN)
     one = out.dtype.type(1)
     serial, parallel = split
