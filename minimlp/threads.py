@@ -5,10 +5,10 @@ matrix products run their pieces side by side on Numba's thread pool
 (``parallel=True`` functions, one piece per thread). The products call a BLAS
 (MKL's sequential one, or NumPy's own OpenBLAS) from inside that pool, one
 single-threaded call per piece (``minimlp.nn.blas``); NumPy's BLAS is
-therefore set to one thread when minimlp first splits a product. One pool matters: two thread pools that each keep
-their threads spinning between jobs (OpenBLAS's and an OpenMP runtime's) fight
-over the cores, and on a 2-core machine a step then takes several times
-longer (benchmarks/README.md).
+therefore set to one thread when minimlp first splits a product. One pool
+matters: two thread pools that each keep their threads spinning between jobs
+(OpenBLAS's and an OpenMP runtime's) fight over the cores, and on a 2-core
+machine a step then takes several times longer (benchmarks/README.md).
 
 Numba is asked to prefer its OpenMP layer, whose threads wait for the next job
 by spinning a moment (a parallel region then starts in a few microseconds,

@@ -18,10 +18,11 @@ still lands in ``p.grad``.
 It pays where the update is bound by memory traffic: at a batch of 16 the
 3072 x 512 weight's ∂L/∂x, gradient and Adam update took 1.45-1.7 ms done apart
 and 1.34-1.4 ms together (benchmarks/README.md); in the whole step this path
-is about 12% faster on OpenBLAS, and only as fast as the plain one on MKL, whose
-small per-block calls cost more (larger blocks measured 3% faster there). Beyond a batch of
-``MAX_BATCH`` the products dominate and cutting them into blocks costs more
-than it saves (measured at 64 and 256), so there the plain path runs.
+is about 12% faster on OpenBLAS, and only as fast as the plain one on MKL,
+whose small per-block calls cost more (larger blocks measured 3% faster
+there). Beyond a batch of ``MAX_BATCH`` the products dominate and cutting
+them into blocks costs more than it saves (measured at 64 and 256), so there
+the plain path runs.
 
 Implemented for Adam and AdamW (with or without AMSGrad) on NumPy float32 and
 float64 when a BLAS can be called from compiled code (``minimlp.nn.blas``: MKL
