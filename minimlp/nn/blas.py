@@ -11,8 +11,11 @@ minimlp's thread pool with the other kernels instead of bringing BLAS's own
 (``minimlp.threads`` says why). Blocks start at multiples of ``ALIGN`` (64)
 rows or columns, where one whole call's blocking puts them too, so each output
 element is the same dot product, in the same order, as in one call: the
-result does not depend on the number of threads (tests/test_fused_nn.py;
-without the alignment, edge columns came out in another order).
+result does not depend on the number of threads (tests/test_fused_nn.py, at
+the network's shapes and others, float32 and float64, on both libraries;
+without the alignment, edge columns came out in another order). Not
+guaranteed for every shape: at a batch of 1-3, OpenBLAS was seen to differ in
+the last bit between 1 and 2 threads.
 
 Which BLAS (``MINIMLP_BLAS``, read once, at the first product):
 
@@ -43,7 +46,8 @@ SMALL_K = 32        # OpenBLAS: up to this inner size a tall product is cut by r
                     # MKL: a tall product always by rows (the weight gradient at batch 256: 6% faster)
 ALIGN = 64          # pieces start at multiples of this many rows or columns
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
-MKL_THREADING_SEQUENTIAL = 1
+MKL_THREADING_SEQUENTIAL, MKL_INTERFACE_LP64 = 1, 0
+MKL_CBWR_AUTO, MKL_CBWR_STRICT = 2, 0x10000  # mkl_cbwr.h
 _blas = {}
 
 
@@ -96,8 +100,13 @@ def _openblas_gemm(controller):
 def _mkl_gemm():
     """MKL's ``cblas_?gemm`` from the ``mkl`` wheel, on its sequential layer (one thread per call); or None.
 
-    None too where MKL was already started on another threading layer in this
-    process (by another library), which then cannot be changed.
+    Set to its 32-bit integer interface (the ``c_int`` arguments below) and,
+    unless ``MKL_CBWR`` says otherwise, to strict conditional reproducibility:
+    without it a float64 product's edge columns could be summed in another
+    order when cut into pieces, so results depended on the number of threads
+    (float32 products measured as fast either way). None where MKL was already
+    started on another threading or interface layer in this process (by
+    another library), which then cannot be changed.
     """
     from importlib import metadata
     try:
@@ -110,9 +119,14 @@ def _mkl_gemm():
             set_layer = lib.MKL_Set_Threading_Layer
         except (OSError, AttributeError):
             continue
-        set_layer.argtypes, set_layer.restype = [ctypes.c_int], ctypes.c_int
-        if set_layer(MKL_THREADING_SEQUENTIAL) != MKL_THREADING_SEQUENTIAL:
+        set_interface = lib.MKL_Set_Interface_Layer
+        for fn in (set_layer, set_interface, lib.MKL_CBWR_Set):
+            fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+        if (set_layer(MKL_THREADING_SEQUENTIAL) != MKL_THREADING_SEQUENTIAL
+                or set_interface(MKL_INTERFACE_LP64) != MKL_INTERFACE_LP64):
             return None
+        if "MKL_CBWR" not in os.environ:  # else the user's choice stands
+            lib.MKL_CBWR_Set(MKL_CBWR_AUTO | MKL_CBWR_STRICT)
         return _gemm_functions(lib, (("cblas_{}gemm", ctypes.c_int),))
     return None
 
@@ -190,8 +204,9 @@ def _make_split(gemm):
 
 def _kernels():
     if "split" not in _blas:
-        _blas.update(split=None, controller=_numpy_openblas())
-        name, gemm = _find_gemm()
+        _blas["controller"] = _numpy_openblas()
+        name, gemm = _find_gemm()  # may raise (a bad MINIMLP_BLAS, MKL asked for and missing): again at each call
+        _blas["split"] = None
         if gemm is not None:
             _blas.update(name=name, gemm=gemm, split={np.dtype(np.float32): _make_split(gemm[0]),
                                                       np.dtype(np.float64): _make_split(gemm[1])})
