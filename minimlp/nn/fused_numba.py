@@ -96,8 +96,23 @@ def _batchnorm_backward_pieces(pieces, g, xhat, gamma, inv_std, inv_n, dx, sum_g
                             c * (i + 1) // pieces)
 
 
-def _column_pieces(n_rows, n_cols):
-    return threads.pieces(n_cols, max(1, GRAIN // max(1, n_rows)))
+def _by_columns(kernel, kernel_pieces, x, *args):
+    """``kernel(x, *args, lo, hi)`` over all of x's columns, in one call or cut into pieces on the thread pool."""
+    n_rows, n_cols = x.shape
+    parts = threads.pieces(n_cols, max(1, GRAIN // max(1, n_rows)))
+    if parts == 1:
+        kernel(x, *args, 0, n_cols)
+    else:
+        kernel_pieces(parts, x, *args)
+
+
+def _flat(kernel, kernel_pieces, *args):
+    """``kernel(*args)`` over flat arrays (the first sets the size), in one call or in pieces on the pool."""
+    parts = threads.pieces(args[0].size, GRAIN)
+    if parts == 1:
+        kernel(*args)
+    else:
+        kernel_pieces(parts, *args)
 
 
 def batchnorm_forward(x, gamma, beta, eps):
@@ -106,12 +121,8 @@ def batchnorm_forward(x, gamma, beta, eps):
     t = x.dtype.type
     xhat, y = np.empty_like(x), np.empty_like(x)
     mean, var, inv_std = (np.empty(c, dtype=x.dtype) for _ in range(3))
-    args = (x, gamma, beta, t(eps), t(1.0 / n), xhat, y, mean, var, inv_std)
-    parts = _column_pieces(n, c)
-    if parts == 1:
-        _batchnorm_forward(*args, 0, c)
-    else:
-        _batchnorm_forward_pieces(parts, *args)
+    _by_columns(_batchnorm_forward, _batchnorm_forward_pieces, x, gamma, beta, t(eps), t(1.0 / n), xhat, y, mean,
+                var, inv_std)
     return y, xhat, mean, var, inv_std
 
 
@@ -120,12 +131,8 @@ def batchnorm_backward(g, xhat, gamma, inv_std, want_dx=True):
     n, c = g.shape
     dx = np.empty_like(g) if want_dx else g[:0]
     sum_g, sum_gx = np.empty(c, dtype=g.dtype), np.empty(c, dtype=g.dtype)
-    args = (g, xhat, gamma, inv_std, g.dtype.type(1.0 / n), dx, sum_g, sum_gx, want_dx)
-    parts = _column_pieces(n, c)
-    if parts == 1:
-        _batchnorm_backward(*args, 0, c)
-    else:
-        _batchnorm_backward_pieces(parts, *args)
+    _by_columns(_batchnorm_backward, _batchnorm_backward_pieces, g, xhat, gamma, inv_std, g.dtype.type(1.0 / n), dx,
+                sum_g, sum_gx, want_dx)
     return (dx if want_dx else None), sum_g, sum_gx
 
 
@@ -149,12 +156,7 @@ def _column_sums_pieces(pieces, g, out):
 
 def column_sums(g, out):
     """``out[...] = g.sum(axis=0)`` for 2-d ``g`` (a Linear's bias gradient), columns cut over threads."""
-    n, c = g.shape
-    parts = _column_pieces(n, c)
-    if parts == 1:
-        _column_sums(g, out, 0, c)
-    else:
-        _column_sums_pieces(parts, g, out)
+    _by_columns(_column_sums, _column_sums_pieces, g, out)
     return out
 
 
@@ -180,12 +182,8 @@ def _activation_backward_pieces(pieces, g, y, dx, one, tanh):
 def _activation(g, y, tanh):
     """The kernel over flat views: ``g`` and ``y`` must be C-contiguous (callers check, ``contiguous``)."""
     dx = np.empty(g.shape, dtype=g.dtype)
-    args = (g.reshape(-1), y.reshape(-1), dx.reshape(-1), g.dtype.type(1), tanh)
-    parts = threads.pieces(g.size, GRAIN)
-    if parts == 1:
-        _activation_backward(*args)
-    else:
-        _activation_backward_pieces(parts, *args)
+    _flat(_activation_backward, _activation_backward_pieces, g.reshape(-1), y.reshape(-1), dx.reshape(-1),
+          g.dtype.type(1), tanh)
     return dx
 
 
@@ -221,12 +219,7 @@ def _scaled_pieces(pieces, x, factor, out):
 def scaled(x, factor):
     """``x * factor`` in x's dtype (the MSE gradient 2(ŷ − y)/M), pieces over threads."""
     out = np.empty_like(x)
-    args = (x.reshape(-1), x.dtype.type(factor), out.reshape(-1))
-    parts = threads.pieces(x.size, GRAIN)
-    if parts == 1:
-        _scaled(*args)
-    else:
-        _scaled_pieces(parts, *args)
+    _flat(_scaled, _scaled_pieces, x.reshape(-1), x.dtype.type(factor), out.reshape(-1))
     return out
 
 

@@ -50,13 +50,17 @@ class Linear(Module):
             if done:
                 self._bias_gradient(dout)
                 return dx
-        dx = _matmul(dout, self.weight.data)  # first: the weight may be updated in place just below
-        self._parameter_gradients(dout)
+        dx = _matmul(dout, self.weight.data)
+        self._weight_gradient(dout)
+        self._bias_gradient(dout)
         return dx
 
     def backward_parameters(self, dout):
         self._check_grad(dout)
-        self._parameter_gradients(dout)
+        update = self._pending_update()
+        if update is None or not update.linear_weight(dout, self._x)[0]:
+            self._weight_gradient(dout)
+        self._bias_gradient(dout)
 
     def _pending_update(self):
         """The weight's in-backward update, if any; an error if it was already applied in this block."""
@@ -72,14 +76,11 @@ class Linear(Module):
         x = self._x
         check_grad_like(self, dout, None if x is None else (x.shape[0], self.out_features))
 
-    def _parameter_gradients(self, dout):
-        """∂L/∂W = Gᵀ x into the weight's gradient (or, inside ``step_in_backward``, the update itself)."""
-        x, w = self._x, self.weight
-        update = self._pending_update()
-        if update is None or not update.linear_weight(dout, x)[0]:
-            _matmul(dout.T, x, out=w.grad_buffer(), accumulate=w.has_grad)
-            w.has_grad = True
-        self._bias_gradient(dout)
+    def _weight_gradient(self, dout):
+        """∂L/∂W = Gᵀ x into (or added to) the weight's gradient."""
+        w = self.weight
+        _matmul(dout.T, self._x, out=w.grad_buffer(), accumulate=w.has_grad)
+        w.has_grad = True
 
     def _bias_gradient(self, dout):
         if self.bias is not None:
