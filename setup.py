@@ -1,8 +1,5 @@
 from setuptools import find_packages, setup
 
-# Intel MKL's sgemm for the CPU products (minimlp.nn.blas): wheels exist for x86-64 Linux and Windows only
-MKL = 'mkl>=2024; platform_machine in "x86_64 AMD64" and sys_platform != "darwin"'
-
 setup(
     name="minimlp",
     version="0.1.0",
@@ -18,8 +15,7 @@ setup(
                       "tqdm>=4.60"],
     extras_require={
         "gpu": ["cupy-cuda12x>=13"],
-        "mkl": [MKL],
-        "test": ["pytest>=7", "torch==2.13.0", MKL],
+        "test": ["pytest>=7", "torch==2.13.0"],
     },
     entry_points={"console_scripts": ["minimlp-colorize=minimlp.colorize.cli:main"]},
 )

@@ -15,11 +15,8 @@ Contenders, each in its own fresh process:
   ``opt.step()``, with each Linear weight updated as soon as its gradient is
   computed; ``input_grad=False``: no gradient for the input, which torch does
   not compute either, since the input does not require grad); ``--plain``
-  times ``backward(...); opt.step()`` instead; its products call MKL's
-  ``sgemm`` where the ``mkl`` package is installed (``pip install -e .[mkl]``,
-  ``minimlp.nn.blas``), else NumPy's OpenBLAS; the JSON records which;
-- ``minimlp-openblas``: the same with ``MINIMLP_BLAS=openblas``, run where
-  the ``mkl`` package is installed, so that both are in the table;
+  times ``backward(...); opt.step()`` instead; its products call NumPy's
+  OpenBLAS (``minimlp.nn.blas``);
 - ``torch``: ``torch.optim.Adam`` with its defaults (for-loop update on CPU);
 - ``torch-fused``: ``torch.optim.Adam(fused=True)``, torch's fastest eager setting.
 
@@ -60,7 +57,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 N_SAMPLES, N_IN, N_HIDDEN, N_OUT, LR = 5000, 1024, 512, 3072, 2e-4
-CONTENDERS = ["minimlp", "minimlp-openblas", "torch", "torch-fused"]
+CONTENDERS = ["minimlp", "torch", "torch-fused"]
 
 
 # ------------------------------------------------------------------- worker
@@ -79,7 +76,8 @@ def _batches(rng, batch):
 def _minimlp_step(device, batch, plain=False):
     sys.path.insert(0, ROOT)
     import minimlp
-    from minimlp import backend, nn, optim
+    from minimlp import allocator, backend, nn, optim
+    allocator.keep_freed_memory()  # as minimlp-colorize does
     minimlp.manual_seed(0)
     model = nn.Sequential(nn.Linear(N_IN, N_HIDDEN), nn.BatchNorm1d(N_HIDDEN), nn.Sigmoid(),
                           nn.Linear(N_HIDDEN, N_OUT), nn.BatchNorm1d(N_OUT), nn.Tanh()).to(device)
@@ -139,8 +137,6 @@ def worker(args):
         info["torch"] = torch.__version__
     else:
         step, sync, index = _minimlp_step(args.device, args.batch, args.plain)
-        from minimlp.nn import blas
-        info["minimlp_blas"] = blas.provider()
     try:
         from threadpoolctl import threadpool_info
         info["blas"] = [{k: d.get(k) for k in ("internal_api", "architecture", "num_threads", "version")}
@@ -174,15 +170,8 @@ def _worker_env(args):
         env.pop("OPENBLAS_L2_SIZE", None)
     env["OPENBLAS_NUM_THREADS"] = str(args.threads)
     env["OMP_NUM_THREADS"] = str(args.threads)
-    env["MKL_NUM_THREADS"] = str(args.threads)
+    env["MKL_NUM_THREADS"] = str(args.threads)  # torch's MKL
     env["MINIMLP_NUM_THREADS"] = str(args.threads)  # minimlp.threads: kernels and split products
-    return env
-
-
-def _contender_env(env, contender):
-    env = dict(env)
-    if contender == "minimlp-openblas":
-        env["MINIMLP_BLAS"] = "openblas"
     return env
 
 
@@ -190,7 +179,7 @@ def _run_one(args, contender, batch):
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", contender, "--device", args.device,
            "--batch", str(batch), "--epochs", str(args.epochs), "--warmup", str(args.warmup),
            "--threads", str(args.threads)] + (["--plain"] if args.plain else [])
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_contender_env(_worker_env(args), contender),
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=_worker_env(args),
                           cwd=ROOT)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -198,19 +187,9 @@ def _run_one(args, contender, batch):
     raise RuntimeError(f"{contender} at batch {batch} failed:\n{proc.stdout}\n{proc.stderr}")
 
 
-def _mkl_installed():
-    from importlib import metadata
-    try:
-        metadata.distribution("mkl")
-        return True
-    except metadata.PackageNotFoundError:
-        return False
-
-
 def _available(device):
     if device == "cpu":
-        # minimlp runs on MKL's sgemm where the mkl package is installed; then its OpenBLAS run is shown beside it
-        return [c for c in CONTENDERS if c != "minimlp-openblas" or _mkl_installed()]
+        return list(CONTENDERS)
     names = []
     try:
         import cupy
@@ -252,10 +231,9 @@ def orchestrate(args):
         entry = {"batch": batch}
         for c in contenders:
             entry[c] = float(np.median([row[c] for row in per_round]))
-        for ours in ("minimlp", "minimlp-openblas"):
-            for theirs in ("torch", "torch-fused"):
-                if ours in contenders and theirs in contenders:
-                    entry[f"{ours}/{theirs}"] = float(np.median([row[ours] / row[theirs] for row in per_round]))
+        for theirs in ("torch", "torch-fused"):
+            if "minimlp" in contenders and theirs in contenders:
+                entry[f"minimlp/{theirs}"] = float(np.median([row["minimlp"] / row[theirs] for row in per_round]))
         results["table"].append(entry)
     print()
     print(format_table(results))

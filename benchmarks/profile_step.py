@@ -17,7 +17,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import minimlp  # noqa: E402
-from minimlp import nn, optim  # noqa: E402
+from minimlp import allocator, nn, optim  # noqa: E402
 
 TIMES = collections.defaultdict(list)
 
@@ -43,6 +43,7 @@ def main():
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--plain", action="store_true", help="backward then opt.step(), no step_in_backward")
     args = ap.parse_args()
+    allocator.keep_freed_memory()  # as minimlp-colorize does
     rng = np.random.default_rng(0)
     X = rng.standard_normal((5000, 1024), dtype=np.float32)
     Y = np.tanh(rng.standard_normal((5000, 3072), dtype=np.float32))

@@ -8,8 +8,6 @@ from .serialization import load, save
 
 __version__ = "0.1.0"
 
-allocator.configure_from_environment()
-
 __all__ = ["nn", "backend", "manual_seed", "get_rng_state", "set_rng_state", "save", "load", "gradcheck",
            "GradcheckError", "DeviceError", "gpu_available", "resolve_device", "from_torch_state_dict",
            "to_torch_state_dict", "threads"]

@@ -8,11 +8,14 @@ memory it has just released: measured here, a 256 x 3072 float32 BatchNorm
 forward took 2.5 ms with fresh pages and 0.74 ms without (benchmarks/README.md).
 
 ``keep_freed_memory()`` raises both thresholds with ``mallopt``: blocks up to
-32 MB come from the heap, and up to 256 MB of free heap is kept. It is called
-when minimlp is imported unless ``MINIMLP_MALLOC_TUNING=0``; on other C
-libraries (macOS, Windows, musl) it does nothing. The cost is memory: a
-process keeps what it freed, up to those sizes, as the environment variables
-``MALLOC_MMAP_THRESHOLD_``/``MALLOC_TRIM_THRESHOLD_`` would.
+32 MB come from the heap, and up to 256 MB of free heap is kept. It changes
+the whole process's allocator, so a library must not do it behind the host
+program's back: importing minimlp leaves malloc alone, and the call is the
+program's choice (``minimlp-colorize`` and the benchmarks make it; a training
+script of yours may too). On other C libraries (macOS, Windows, musl) it does
+nothing. The cost is memory: a process keeps what it freed, up to those
+sizes, as the environment variables ``MALLOC_MMAP_THRESHOLD_`` and
+``MALLOC_TRIM_THRESHOLD_`` would.
 """
 import ctypes
 import ctypes.util
@@ -38,7 +41,3 @@ def keep_freed_memory():
     mallopt.restype = ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
-
-def configure_from_environment():
-    if os.environ.get("MINIMLP_MALLOC_TUNING", "1") != "0":
-        keep_freed_memory()

@@ -2,19 +2,20 @@
 
 minimlp's compiled kernels (optimizer updates, BatchNorm, the loss) and its
 matrix products run their pieces side by side on Numba's thread pool
-(``parallel=True`` functions, one piece per thread). The products call a BLAS
-(MKL's sequential one, or NumPy's own OpenBLAS) from inside that pool, one
-single-threaded call per piece (``minimlp.nn.blas``); NumPy's BLAS is
-therefore set to one thread when minimlp first splits a product. One pool
-matters: two thread pools that each keep their threads spinning between jobs
-(OpenBLAS's and an OpenMP runtime's) fight over the cores, and on a 2-core
-machine a step then takes several times longer (benchmarks/README.md).
+(``parallel=True`` functions, one piece per thread). The products call NumPy's
+own OpenBLAS from inside that pool, one single-threaded call per piece
+(``minimlp.nn.blas``, which sets OpenBLAS to one thread for the length of the
+call and then back). One pool matters: two thread pools that each keep their
+threads spinning between jobs (OpenBLAS's and an OpenMP runtime's) fight over
+the cores, and on a 2-core machine a step then takes several times longer
+(benchmarks/README.md).
 
-Numba is asked to prefer its OpenMP layer, whose threads wait for the next job
-by spinning a moment (a parallel region then starts in a few microseconds,
-against about 50 on a layer whose threads sleep), unless
-``NUMBA_THREADING_LAYER`` says otherwise; without an OpenMP runtime it falls
-back to TBB or its own workqueue.
+Numba picks its threading layer as configured by the host program (minimlp
+changes none of Numba's settings). Its OpenMP layer, whose threads wait for
+the next job by spinning a moment, starts a parallel region in a few
+microseconds, against about 50 on a layer whose threads sleep; where TBB is
+installed Numba prefers TBB, and ``NUMBA_THREADING_LAYER=omp`` gives the
+faster one.
 
 ``set_num_threads(n)`` sets how many threads minimlp uses (as
 ``torch.set_num_threads`` does for torch); the default is
@@ -29,7 +30,7 @@ survive ``fork()`` (Numba kills a child that tries).
 import os
 
 MAX_DEFAULT = 4
-_state = {"threads": None, "numba_threads": None, "pid": None}
+_state = {"threads": None, "pid": None}
 
 
 def _default_threads():
@@ -46,13 +47,6 @@ def _default_threads():
     return max(1, min(MAX_DEFAULT, cpus))
 
 
-def prefer_openmp_layer():
-    """Ask Numba for its OpenMP threading layer first (before its first parallel launch)."""
-    import numba
-    if not os.environ.get("NUMBA_THREADING_LAYER") and not os.environ.get("NUMBA_THREADING_LAYER_PRIORITY"):
-        numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
-
-
 def get_num_threads():
     """Threads minimlp uses on the CPU."""
     if _state["threads"] is None:
@@ -66,7 +60,6 @@ def set_num_threads(n):
     if n < 1:
         raise ValueError(f"Invalid number of threads: {n} (must be >= 1)")
     _state["threads"] = n
-    _state["numba_threads"] = None
 
 
 def pieces(size, grain):
@@ -83,13 +76,5 @@ def pieces(size, grain):
         _state["pid"] = os.getpid()
     elif _state["pid"] != os.getpid():
         return 1
-    return min(n, _numba_threads())
-
-
-def _numba_threads():
-    if _state["numba_threads"] is None:
-        import numba
-        k = min(get_num_threads(), numba.config.NUMBA_NUM_THREADS)
-        numba.set_num_threads(k)
-        _state["numba_threads"] = k
-    return _state["numba_threads"]
+    import numba
+    return min(n, numba.get_num_threads())

@@ -3,9 +3,9 @@
 - ``minimlp.nn.blas.matmul`` (products cut over minimlp's threads) against ``numpy.matmul``;
 - ``minimlp.nn.fused_numba`` (BatchNorm, Sigmoid/Tanh backward, MSE) against the modules' NumPy code,
   run with ``MINIMLP_CPU_KERNELS=numpy``;
-- results that do not depend on the number of threads;
+- results on any number of threads;
 - ``backward(..., input_grad=False)`` / ``backward_parameters`` against the full backward;
-- a forked child after parallel work, and the allocator setting.
+- a forked child after parallel work, the allocator setting, and a host process left as it was.
 """
 import os
 import time
@@ -26,7 +26,6 @@ TOL = {np.float32: 2e-6, np.float64: 1e-13}
 def many_pieces(monkeypatch):
     """Two threads, and grains small enough that even test-sized arrays are cut into pieces."""
     monkeypatch.setitem(threads._state, "threads", 2)
-    monkeypatch.setitem(threads._state, "numba_threads", None)
     monkeypatch.setattr(blas, "MIN_WORK", 0)
     monkeypatch.setattr(fused_numba, "GRAIN", 8)
     from minimlp.optim import fused_numba as optim_kernels
@@ -38,32 +37,23 @@ def rel(a, b):
 
 
 # ------------------------------------------------------------------ blas.matmul
-_PROVIDER_STATES = {}  # provider -> (blas._blas, in_backward._compiled): compiled once per test session
+def _numpy_has_openblas():
+    from threadpoolctl import threadpool_info
+    return any(d["user_api"] == "blas" and d["internal_api"] == "openblas" and "numpy" in d["filepath"]
+               for d in threadpool_info())
 
 
-@pytest.fixture(params=["mkl", "openblas"])
-def provider(request, monkeypatch):
-    """The split products on one named BLAS (``MINIMLP_BLAS``), the process's cached choice restored afterwards."""
-    from minimlp.optim import in_backward
-    name = request.param
-    monkeypatch.setenv("MINIMLP_BLAS", name)
-    if name not in _PROVIDER_STATES:
-        _PROVIDER_STATES[name] = ({}, {})
-    monkeypatch.setattr(blas, "_blas", _PROVIDER_STATES[name][0])
-    monkeypatch.setattr(in_backward, "_compiled", _PROVIDER_STATES[name][1])
-    try:
-        found = blas.provider()
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
-    if found is None:
-        pytest.skip("NumPy's BLAS is not an OpenBLAS with cblas_?gemm: numpy.matmul runs instead")
-    assert found == name
-    return found
+@pytest.fixture
+def split_products():
+    """The split path exists wherever NumPy ships OpenBLAS (its wheels): a missing path fails, not skips."""
+    assert _numpy_has_openblas() == (blas.gemm_address(np.float32) is not None)
+    if blas.gemm_address(np.float32) is None:
+        pytest.skip("NumPy's BLAS is not OpenBLAS: numpy.matmul runs instead of the split products")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch", [3, 16, 40])
-def test_split_products_equal_numpy(dtype, batch, many_pieces, provider):
+def test_split_products_equal_numpy(dtype, batch, many_pieces, split_products):
     """The three products of Linear (x Wᵀ, Gᵀ x, G W), cut by rows or columns, and the accumulating form."""
     rng = np.random.default_rng(batch)
     x = rng.standard_normal((batch, 96)).astype(dtype)
@@ -79,16 +69,17 @@ def test_split_products_equal_numpy(dtype, batch, many_pieces, provider):
     assert rel(dW, before + G.T @ x) <= TOL[dtype]
     bias = rng.standard_normal(80).astype(dtype)
     np.testing.assert_array_equal(blas.matmul(x, W.T, bias=bias), blas.matmul(x, W.T) + bias)
-    if provider == "openblas":  # the same gemm calls as NumPy's: the same bits
-        np.testing.assert_array_equal(blas.matmul(x, W.T), x @ W.T)
-        np.testing.assert_array_equal(blas.matmul(G.T, x), G.T @ x)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(16, 512, 3072), (256, 3072, 512), (3072, 16, 512), (3072, 256, 512),
                                    (100, 256, 384), (40, 96, 200)])
-def test_split_products_do_not_depend_on_the_number_of_threads(shape, dtype, provider, monkeypatch):
-    """Cut at multiples of 64 columns (or rows), every element is summed as in one whole call: same bits."""
+def test_split_products_on_any_number_of_threads(shape, dtype, split_products, monkeypatch):
+    """The same bits on the same number of threads; across 1, 2 and 3 threads equal to rounding.
+
+    Bit-equality across thread counts held on one Intel CPU but not on AMD EPYC, where OpenBLAS picks other
+    kernels for some piece sizes (measured there: 3e-12 relative in float64); the bound below is what is promised.
+    """
     m, k, n = shape
     rng = np.random.default_rng(m + n)
     a = rng.standard_normal((m, k)).astype(dtype)
@@ -97,42 +88,22 @@ def test_split_products_do_not_depend_on_the_number_of_threads(shape, dtype, pro
     for count in (1, 2, 3):
         monkeypatch.setitem(threads._state, "threads", count)
         results.append(blas.matmul(a, b))
-    np.testing.assert_array_equal(results[0], results[1])
-    np.testing.assert_array_equal(results[0], results[2])
-    assert rel(results[0], a @ b) <= (1e-5 if dtype == np.float32 else 1e-12)
+        np.testing.assert_array_equal(blas.matmul(a, b), results[-1])
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    for result in results:
+        assert rel(result, exact) <= (1e-5 if dtype == np.float32 else 1e-12)
+    assert rel(results[0], results[1]) <= TOL[dtype] and rel(results[0], results[2]) <= TOL[dtype]
 
 
-def test_blas_choice_is_checked(monkeypatch):
-    monkeypatch.setenv("MINIMLP_BLAS", "atlas")
-    with pytest.raises(ValueError, match="MINIMLP_BLAS must be"):
-        blas.blas_choice()
-
-
-def test_mkl_asked_for_but_missing_is_a_clear_error_every_time(monkeypatch):
-    monkeypatch.setenv("MINIMLP_BLAS", "mkl")
-    monkeypatch.setattr(blas, "_blas", {})
-    monkeypatch.setattr(blas, "_mkl_gemm", lambda: None)
-    for _ in range(2):  # not once, then a silent fallback
-        with pytest.raises(RuntimeError, match=r"pip install minimlp\[mkl\]"):
-            blas.provider()
-
-
-def test_auto_takes_openblas_without_mkl(monkeypatch):
-    monkeypatch.setenv("MINIMLP_BLAS", "auto")
-    monkeypatch.setattr(blas, "_blas", {})
-    monkeypatch.setattr(blas, "_mkl_gemm", lambda: None)
-    assert blas.provider() in ("openblas", None)
-
-
-def test_split_product_leaves_numpy_blas_on_one_thread(many_pieces):
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    if blas._kernels() is None:
-        pytest.skip("no OpenBLAS cblas_sgemm found")
+def test_split_product_leaves_numpy_blas_threads_as_they_were(many_pieces, split_products):
+    """NumPy's OpenBLAS runs on one thread during a split product only: the host's setting is put back."""
+    from threadpoolctl import threadpool_limits
+    controller = blas._blas["controller"]
     a, b = np.ones((8, 64), np.float32), np.ones((64, 32), np.float32)
-    assert np.all(blas.matmul(a, b) == 64)
-    numpy_blas = [d["num_threads"] for d in threadpoolctl.threadpool_info()
-                  if d["user_api"] == "blas" and d["filepath"] == blas._blas["controller"].filepath]
-    assert numpy_blas == [1]
+    for wanted in (2, 1, 3):
+        with threadpool_limits(limits=wanted, user_api="blas"):
+            assert np.all(blas.matmul(a, b) == 64)
+            assert controller.get_num_threads() == wanted
 
 
 def test_unsupported_layouts_and_dtypes_fall_back_to_numpy(many_pieces):
@@ -148,7 +119,7 @@ def test_unsupported_layouts_and_dtypes_fall_back_to_numpy(many_pieces):
 
 
 def test_products_without_openblas_use_numpy(many_pieces, monkeypatch):
-    monkeypatch.setattr(blas, "_blas", {"split": None})
+    monkeypatch.setattr(blas, "_blas", {"controller": None, "gemm": None})
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal((16, 32)), rng.standard_normal((32, 24))
     out = np.ones((16, 24))
@@ -188,8 +159,8 @@ def _run(kernels, dtype, batch, monkeypatch):
 def test_compiled_kernels_agree_with_numpy_twins(dtype, batch, many_pieces, monkeypatch):
     compiled = _run("numba", dtype, batch, monkeypatch)
     readable = _run("numpy", dtype, batch, monkeypatch)
-    # the compiled products may run on another BLAS (MKL) than numpy.matmul, summing in another order, and at
-    # batch 3 BatchNorm's backward magnifies that rounding
+    # the split products sum in another order than numpy.matmul on some CPUs (AMD EPYC), and at batch 3
+    # BatchNorm's backward magnifies that rounding
     tol = 3e-5 if dtype == np.float32 else 1e-12
     for key in readable:
         if key in ("grad 0.bias", "grad 3.bias"):  # a bias before training-mode BatchNorm: zero in exact arithmetic
@@ -243,7 +214,6 @@ def test_loss_value_does_not_depend_on_the_number_of_threads(monkeypatch):
     values = []
     for n in (1, 2):
         monkeypatch.setitem(threads._state, "threads", n)
-        monkeypatch.setitem(threads._state, "numba_threads", None)
         values.append(nn.MSELoss()(p, t))
     assert values[0] == values[1]
 
@@ -272,7 +242,6 @@ def test_mse_kernel_value_and_difference(many_pieces):
 # ------------------------------------------------------------------- threads
 def _train(steps, monkeypatch, n_threads, in_backward):
     monkeypatch.setitem(threads._state, "threads", n_threads)
-    monkeypatch.setitem(threads._state, "numba_threads", None)
     model = _paper_block(np.float32, n_features=300)  # 300 rows: three chunks of the in-backward update
     opt = optim.Adam(model.parameters(), lr=1e-2)
     loss_fn = nn.MSELoss()
@@ -292,13 +261,19 @@ def _train(steps, monkeypatch, n_threads, in_backward):
 
 
 @pytest.mark.parametrize("in_backward", [False, True], ids=["backward-then-step", "step-in-backward"])
-def test_training_does_not_depend_on_the_number_of_threads(in_backward, many_pieces, monkeypatch):
-    """Element-wise pieces, per-column sums, fixed chunks: 1 and 2 threads give the same weights, bit for bit."""
-    if blas._kernels() is None:
-        pytest.skip("no OpenBLAS cblas_sgemm found")
-    one, two = _train(5, monkeypatch, 1, in_backward), _train(5, monkeypatch, 2, in_backward)
-    for key in one:
-        np.testing.assert_array_equal(one[key], two[key], err_msg=key)
+def test_training_on_any_number_of_threads(in_backward, many_pieces, monkeypatch):
+    """The same weights, bit for bit, on the same number of threads; on 1 and 2 threads equal to rounding.
+
+    Element-wise pieces, per-column sums and fixed chunks do not depend on the threads; the split products do
+    on some CPUs (AMD EPYC: see ``minimlp.nn.blas``), and Adam carries that rounding on.
+    """
+    assert blas.gemm_address(np.float32) is not None or pytest.skip("no OpenBLAS cblas_sgemm found")
+    two = _train(5, monkeypatch, 2, in_backward)
+    for key, value in _train(5, monkeypatch, 2, in_backward).items():
+        np.testing.assert_array_equal(value, two[key], err_msg=key)
+    for key, value in _train(5, monkeypatch, 1, in_backward).items():
+        if key not in ("0.bias", "3.bias"):  # before a training-mode BatchNorm: gradient 0 + rounding, Adam-scaled
+            assert rel(value, two[key]) <= 1e-4, key
 
 
 def test_pieces():

@@ -23,7 +23,6 @@ from numba import prange
 
 from .. import threads
 
-threads.prefer_openmp_layer()
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
 

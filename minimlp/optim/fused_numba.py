@@ -23,7 +23,6 @@ from numba import prange
 
 from .. import threads
 
-threads.prefer_openmp_layer()
 GRAIN = 1 << 16  # elements per thread at least: below, a hand-off costs more than it saves
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
 

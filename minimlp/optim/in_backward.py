@@ -18,15 +18,13 @@ still lands in ``p.grad``.
 It pays where the update is bound by memory traffic: at a batch of 16 the
 3072 x 512 weight's ∂L/∂x, gradient and Adam update took 1.45-1.7 ms done apart
 and 1.34-1.4 ms together (benchmarks/README.md); in the whole step this path
-is about 12% faster on OpenBLAS, and only as fast as the plain one on MKL,
-whose small per-block calls cost more (larger blocks measured 3% faster
-there). Beyond a batch of ``MAX_BATCH`` the products dominate and cutting
+is about 12% faster (measured on a 2-core Xeon). Beyond a batch of ``MAX_BATCH`` the products dominate and cutting
 them into blocks costs more than it saves (measured at 64 and 256), so there
 the plain path runs.
 
 Implemented for Adam and AdamW (with or without AMSGrad) on NumPy float32 and
-float64 when a BLAS can be called from compiled code (``minimlp.nn.blas``: MKL
-or NumPy's OpenBLAS); elsewhere ``linear_weight`` returns ``(False, None)``
+float64 when NumPy's OpenBLAS can be called from compiled code
+(``minimlp.nn.blas``); elsewhere ``linear_weight`` returns ``(False, None)``
 and backward goes the plain way.
 """
 import numba
@@ -35,57 +33,45 @@ from numba import prange
 
 from .. import compiled, threads
 from ..nn import blas
-from . import fused_numba
+from .fused_numba import _adam
 
 MAX_BATCH = 32
 BLOCK_ROWS = 64    # rows of W per BLAS call and update: measured best at 32-64 for the paper's weights
 CHUNK_ROWS = 128   # rows per unit of work for a thread; ∂L/∂x is summed over these chunks in order
-_compiled = {}
 
 
-def _make_kernels(gemm):
-    """(serial, parallel) kernels over fixed chunks of ``CHUNK_ROWS`` rows of W, block by block:
-    ∂L/∂x's share of the chunk (with the weights before the update), the gradient, the update."""
-    adam = fused_numba._adam
-
-    @numba.njit(nogil=True, error_model="numpy")
-    def chunk(c, batch, g_ptr, ldg, x_ptr, ldx, w, grad, m, v, vmax, amsgrad, one_minus_beta1, beta2,
-              one_minus_beta2, eps, wd, decay, neg_step_size, bias_correction2_sqrt, one, zero, itemsize,
-              dx_parts, want_dx):
-        cols = w.shape[1]
-        lo, hi = c * CHUNK_ROWS, min((c + 1) * CHUNK_ROWS, w.shape[0])
-        for r in range(lo, hi, BLOCK_ROWS):
-            r2 = min(r + BLOCK_ROWS, hi)
-            g_block = g_ptr + r * itemsize
-            if want_dx:  # dx_parts[c] (+)= G[:, r:r2] W[r:r2], before W[r:r2] changes
-                gemm(101, 111, 111, batch, cols, r2 - r, one, g_block, ldg, w[r:].ctypes.data, cols,
-                     zero if r == lo else one, dx_parts[c].ctypes.data, cols)
-            # grad[r:r2] = G[:, r:r2]ᵀ x  (row-major; G is stored batch x rows, so its block is transposed)
-            gemm(101, 112, 111, r2 - r, cols, batch, one, g_block, ldg, x_ptr, ldx, zero, grad[r:].ctypes.data, cols)
-            adam(w[r:r2].reshape(-1), grad[r:r2].reshape(-1), m[r:r2].reshape(-1), v[r:r2].reshape(-1),
-                 vmax[r:r2].reshape(-1) if amsgrad else vmax.reshape(-1), amsgrad, one_minus_beta1, beta2,
-                 one_minus_beta2, eps, wd, decay, neg_step_size, bias_correction2_sqrt)
-
-    @numba.njit(nogil=True, error_model="numpy")
-    def serial(chunks, *args):
-        for c in range(chunks):
-            chunk(c, *args)
-
-    @numba.njit(parallel=True, nogil=True, error_model="numpy")
-    def parallel(chunks, *args):
-        for c in prange(chunks):
-            chunk(c, *args)
-    return serial, parallel
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _chunk(c, address, wide, batch, g_ptr, ldg, x_ptr, ldx, w, grad, m, v, vmax, amsgrad, one_minus_beta1, beta2,
+           one_minus_beta2, eps, wd, decay, neg_step_size, bias_correction2_sqrt, one, zero, itemsize, dx_parts,
+           want_dx):
+    """Chunk ``c`` of ``CHUNK_ROWS`` rows of W, block by block: ∂L/∂x's share (with the weights before the
+    update), the gradient, the update."""
+    cols = w.shape[1]
+    lo, hi = c * CHUNK_ROWS, min((c + 1) * CHUNK_ROWS, w.shape[0])
+    for r in range(lo, hi, BLOCK_ROWS):
+        r2 = min(r + BLOCK_ROWS, hi)
+        g_block = g_ptr + r * itemsize
+        if want_dx:  # dx_parts[c] (+)= G[:, r:r2] W[r:r2], before W[r:r2] changes
+            blas.gemm(address, wide, 111, 111, batch, cols, r2 - r, one, g_block, ldg, w[r:].ctypes.data, cols,
+                      zero if r == lo else one, dx_parts[c].ctypes.data, cols)
+        # grad[r:r2] = G[:, r:r2]ᵀ x  (row-major; G is stored batch x rows, so its block is transposed)
+        blas.gemm(address, wide, 112, 111, r2 - r, cols, batch, one, g_block, ldg, x_ptr, ldx, zero,
+                  grad[r:].ctypes.data, cols)
+        _adam(w[r:r2].reshape(-1), grad[r:r2].reshape(-1), m[r:r2].reshape(-1), v[r:r2].reshape(-1),
+              vmax[r:r2].reshape(-1) if amsgrad else vmax.reshape(-1), amsgrad, one_minus_beta1, beta2,
+              one_minus_beta2, eps, wd, decay, neg_step_size, bias_correction2_sqrt)
 
 
-def _kernel(dtype):
-    if not _compiled:
-        blas._kernels()  # finds the BLAS (MINIMLP_BLAS)
-        found = blas._blas.get("gemm")
-        _compiled["kernels"] = None if found is None else {
-            np.dtype(np.float32): _make_kernels(found[0]), np.dtype(np.float64): _make_kernels(found[1])}
-    kernels = _compiled["kernels"]
-    return None if kernels is None else kernels.get(np.dtype(dtype))
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _chunks_serial(chunks, *args):
+    for c in range(chunks):
+        _chunk(c, *args)
+
+
+@numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy")
+def _chunks_parallel(chunks, *args):
+    for c in prange(chunks):
+        _chunk(c, *args)
 
 
 class InBackwardUpdate:
@@ -113,24 +99,20 @@ class InBackwardUpdate:
                 or not (w.dtype == dout.dtype == x.dtype)
                 or blas._row_major(dout) is None or blas._row_major(x) is None or not w.flags.c_contiguous):
             return False, None
-        kernels = _kernel(w.dtype)
+        found = blas.gemm_address(w.dtype)
         grad = p.grad_buffer()
-        if kernels is None or not grad.flags.c_contiguous:
+        if found is None or not grad.flags.c_contiguous:
             return False, None
         spec = self.optimizer._in_backward_arguments(self.index)
         if spec is None:
             return False, None
-        blas.use_one_blas_thread()
         chunks = -(-w.shape[0] // CHUNK_ROWS)
         dx_parts = np.empty((chunks if want_dx else 0, dout.shape[0], w.shape[1]), dtype=w.dtype)
         t = w.dtype.type
-        args = (dout.shape[0], dout.ctypes.data, blas._row_major(dout), x.ctypes.data, blas._row_major(x), w, grad,
-                *spec, t(1), t(0), w.itemsize, dx_parts, want_dx)
-        serial, parallel = kernels
-        if threads.pieces(chunks, 1) == 1:
-            serial(chunks, *args)
-        else:
-            parallel(chunks, *args)
+        args = (*found, dout.shape[0], dout.ctypes.data, blas._row_major(dout), x.ctypes.data, blas._row_major(x),
+                w, grad, *spec, t(1), t(0), w.itemsize, dx_parts, want_dx)
+        with blas.one_blas_thread():
+            (_chunks_serial if threads.pieces(chunks, 1) == 1 else _chunks_parallel)(chunks, *args)
         p.has_grad = True
         self.done = True
         return True, (np.add.reduce(dx_parts, axis=0) if want_dx else None)
