@@ -13,11 +13,9 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("numba")
-
-import minimlp  # noqa: E402
-from minimlp import nn, optim, threads  # noqa: E402
-from minimlp.nn import blas, fused_numba  # noqa: E402
+import minimlp
+from minimlp import nn, optim, threads
+from minimlp.nn import blas, fused_numba
 
 TOL = {np.float32: 2e-6, np.float64: 1e-13}
 
@@ -272,7 +270,9 @@ def test_training_on_any_number_of_threads(in_backward, many_pieces, monkeypatch
     for key, value in _train(5, monkeypatch, 2, in_backward).items():
         np.testing.assert_array_equal(value, two[key], err_msg=key)
     for key, value in _train(5, monkeypatch, 1, in_backward).items():
-        if key not in ("0.bias", "3.bias"):  # before a training-mode BatchNorm: gradient 0 + rounding, Adam-scaled
+        # a bias before a training-mode BatchNorm has gradient 0 + rounding, which Adam scales up; the running
+        # means hold that bias
+        if key not in ("0.bias", "3.bias", "1.running_mean", "4.running_mean"):
             assert rel(value, two[key]) <= 1e-4, key
 
 

@@ -1,17 +1,17 @@
 """Fused optimizer updates on the CPU compiled with Numba: one pass over the flat buffers.
 
 NumPy needs a separate pass over memory for every operation of an update
-(``fused_cpu`` keeps those passes in cache, chunk by chunk, but Adam still
-costs about 13 NumPy calls per element). Here each optimizer is one loop,
-written out below element by element and compiled by Numba to vectorised
-machine code, the CPU twin of the CuPy ``ElementwiseKernel``s in
-``fused_gpu``. The arithmetic is the same as ``fused_cpu``'s, in the same
-order and in the parameters' dtype (no fast-math), so the two agree to the
-last bit; tests check it.
+(Adam's readable ``_update_reference`` is about 13 NumPy calls, each a pass
+over every parameter). Here each optimizer is one loop, written out below
+element by element and compiled by Numba to vectorised machine code, the CPU
+twin of the CuPy ``ElementwiseKernel``s in ``fused_gpu``. The arithmetic is
+in the parameters' dtype (no fast-math); tests check it against the readable
+update to rounding.
 
 ``error_model="numpy"`` lets a division by zero give inf/nan as NumPy does
 instead of raising, which is also what allows the loops to vectorise.
-Used when Numba imports, unless ``MINIMLP_CPU_KERNELS=numpy``.
+Used when Numba imports, unless ``MINIMLP_CPU_KERNELS=numpy`` (then the
+readable update runs).
 
 A large buffer is cut into contiguous pieces updated side by side on
 minimlp's thread pool (``minimlp.threads``): each element's update is the same

@@ -206,10 +206,11 @@ class Optimizer:
         Parameters next to each other in a flat buffer, all to be updated and
         at the same step count, are updated together: one fused call per run.
         """
-        update = self._update_fused if self.fused else self._update_reference
         params, states = self._params, self.state
         for gi, bucket, start, stop, idx in self._segments:
             group = self.param_groups[gi]
+            fused = self.fused and fused_kernels(bucket.data) is not None
+            update = self._update_fused if fused else self._update_reference
             runs, run = [], []
             for i in idx:
                 p = params[i]
@@ -348,26 +349,21 @@ class Optimizer:
 
 
 def fused_kernels(array):
-    """The fused-update module for an array's device (``fused_gpu`` imported lazily).
+    """The fused-update module for an array's device, or None where the readable update runs.
 
-    On the CPU: ``fused_numba`` (one compiled pass) when Numba imports, else
-    ``fused_cpu`` (NumPy, cache-sized chunks); ``MINIMLP_CPU_KERNELS=numpy``
-    forces the latter. Both compute the same bits.
+    On the GPU: ``fused_gpu`` (CuPy kernels, imported lazily). On the CPU:
+    ``fused_numba`` (one compiled pass), unless ``MINIMLP_CPU_KERNELS=numpy``
+    (``minimlp.compiled``) or Numba is missing; then None, and the optimizer
+    runs its ``_update_reference``, formula by formula.
     """
     if device_of(array) == "gpu":
         from . import fused_gpu
         return fused_gpu
-    return cpu_kernels()
-
-
-def cpu_kernels(choice=None):
-    """The CPU fused-update module: 'numba' (default when it imports) or 'numpy' (``minimlp.compiled``)."""
     from .. import compiled
-    if compiled.choice(choice) == "numba" and compiled.numba_available():
+    if compiled.use_compiled():
         from . import fused_numba
         return fused_numba
-    from . import fused_cpu
-    return fused_cpu
+    return None
 
 
 def check_nonnegative(name, value):
