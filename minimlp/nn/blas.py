@@ -12,9 +12,10 @@ pool with the other kernels instead of bringing OpenBLAS's own
 OpenBLAS is set to one thread, then put back to what it was: the host
 program's setting is never changed.
 
-The gemm is called through its address, passed at run time (``_call_gemm``),
-so the compiled kernels have no process-specific constant in them and load
-from Numba's on-disk cache in the next process instead of compiling again.
+The compiled pieces are in ``gemm_kernels`` (Numba is imported at the first
+split product, not with minimlp). They call the gemm through its address,
+passed at run time, so they hold no process-specific constant and load from
+Numba's on-disk cache in the next process instead of compiling again.
 
 Blocks start at multiples of ``ALIGN`` (64) rows or columns, where one whole
 call's blocking puts them too. On the Intel CPU this was first measured on,
@@ -30,108 +31,16 @@ NumPy's BLAS is not an OpenBLAS with ``cblas_?gemm``.
 """
 import ctypes
 
-import numba
 import numpy as np
-from llvmlite import ir
-from numba import prange, types
-from numba.extending import intrinsic
 
 from .. import compiled, threads
 
 MIN_WORK = 1 << 18  # multiply-adds (M·N·K) below which one plain call is faster
 SMALL_K = 32        # up to this inner size a tall product is cut by rows, otherwise by columns (measured)
 ALIGN = 64          # pieces start at multiples of this many rows or columns
-_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS enums
 _GEMM_NAMES = (("scipy_cblas_{}gemm64_", 64), ("cblas_{}gemm64_", 64), ("cblas_{}gemm", 32))
 _blas = {}
-
-
-def _gemm_caller(int_bits):
-    """An intrinsic calling the ``cblas_?gemm`` at an address, with ``int_bits``-wide integer arguments."""
-    @intrinsic
-    def call(typingctx, address, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
-        sig = types.void(address, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-
-        def codegen(context, builder, signature, args):
-            enum, blasint, ptr = ir.IntType(32), ir.IntType(int_bits), ir.IntType(8).as_pointer()
-            real = context.get_value_type(signature.args[6])
-            fnty = ir.FunctionType(ir.VoidType(), [enum, enum, enum, blasint, blasint, blasint, real, ptr,
-                                                   blasint, ptr, blasint, real, ptr, blasint])
-            (address, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) = args
-            as_int = lambda v, t: builder.trunc(v, t) if t.width < v.type.width else builder.sext(v, t) \
-                if t.width > v.type.width else v
-            call_args = [ir.Constant(enum, _ROW_MAJOR), as_int(ta, enum), as_int(tb, enum)]
-            call_args += [as_int(v, blasint) for v in (m, n, k)] + [alpha]
-            call_args += [builder.inttoptr(a, ptr), as_int(lda, blasint), builder.inttoptr(b, ptr),
-                          as_int(ldb, blasint), beta, builder.inttoptr(c, ptr), as_int(ldc, blasint)]
-            builder.call(builder.inttoptr(address, fnty.as_pointer()), call_args)
-            return context.get_dummy_value()
-        return sig, codegen
-    return call
-
-
-_call_gemm32 = _gemm_caller(32)
-_call_gemm64 = _gemm_caller(64)
-_jit = numba.njit(nogil=True, cache=True)
-
-
-@_jit
-def gemm(address, wide, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
-    """C (m x n) = alpha op(A) op(B) + beta C, row-major, by the cblas_?gemm at ``address``; A, B, C addresses."""
-    if wide:
-        _call_gemm64(address, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-    else:
-        _call_gemm32(address, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-
-
-@_jit
-def _bounds(p, pieces, size):
-    # piece p's share of range(size), cut at multiples of ALIGN, where BLAS's own blocks fall too
-    lo = (size * p // pieces) // ALIGN * ALIGN
-    hi = size if p == pieces - 1 else (size * (p + 1) // pieces) // ALIGN * ALIGN
-    return lo, hi
-
-
-@_jit
-def _piece(p, pieces, address, wide, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, out, ldc, by_rows, itemsize,
-           bias):
-    # piece p takes rows (or columns) lo..hi of C and adds the bias to its block while the block is in cache
-    c = out.ctypes.data
-    if by_rows:
-        lo, hi = _bounds(p, pieces, m)
-        if hi <= lo:
-            return
-        a_off = lo if ta == _TRANS else lo * lda
-        gemm(address, wide, ta, tb, hi - lo, n, k, alpha, a + a_off * itemsize, lda, b, ldb, beta,
-             c + lo * ldc * itemsize, ldc)
-        if bias.size:
-            for r in range(lo, hi):
-                out[r] += bias
-    else:
-        lo, hi = _bounds(p, pieces, n)
-        if hi <= lo:
-            return
-        b_off = lo * ldb if tb == _TRANS else lo
-        gemm(address, wide, ta, tb, m, hi - lo, k, alpha, a, lda, b + b_off * itemsize, ldb, beta,
-             c + lo * itemsize, ldc)
-        if bias.size:
-            part = bias[lo:hi]
-            for r in range(m):
-                row = out[r, lo:hi]
-                for j in range(row.size):
-                    row[j] += part[j]
-
-
-@_jit
-def _split_serial(pieces, *args):
-    for p in range(pieces):
-        _piece(p, pieces, *args)
-
-
-@numba.njit(parallel=True, nogil=True, cache=True)
-def _split_parallel(pieces, *args):
-    for p in prange(pieces):
-        _piece(p, pieces, *args)
 
 
 def _numpy_openblas():
@@ -203,9 +112,9 @@ def _operand(array):
     """(the array as stored, its leading dimension, the CBLAS transpose flag) or None."""
     lead = _row_major(array)
     if lead is not None:
-        return array, lead, _NO_TRANS
+        return array, lead, NO_TRANS
     lead = _row_major(array.T)  # an F-ordered operand is a transposed C-ordered one
-    return None if lead is None else (array.T, lead, _TRANS)
+    return None if lead is None else (array.T, lead, TRANS)
 
 
 def matmul(a, b, out=None, accumulate=False, bias=None):
@@ -233,8 +142,9 @@ def matmul(a, b, out=None, accumulate=False, bias=None):
     by_rows = m > n and k <= SMALL_K
     parts = threads.pieces(m if by_rows else n, ALIGN)
     one = out.dtype.type(1)
+    from . import gemm_kernels  # Numba: imported at the first split product, not with minimlp
     with one_blas_thread():
-        (_split_serial if parts == 1 else _split_parallel)(
+        (gemm_kernels.split_serial if parts == 1 else gemm_kernels.split_parallel)(
             parts, *found, ta, tb, m, n, k, one, a_store.ctypes.data, lda, b_store.ctypes.data, ldb,
             one if accumulate else out.dtype.type(0), out, ldc, by_rows, out.itemsize,
             out[0, :0] if bias is None else bias)

@@ -32,7 +32,8 @@ import numpy as np
 from numba import prange
 
 from .. import compiled, threads
-from ..nn import blas
+from ..nn import blas, gemm_kernels
+from ..nn.blas import NO_TRANS, TRANS
 from .fused_numba import _adam
 
 MAX_BATCH = 32
@@ -52,11 +53,11 @@ def _chunk(c, address, wide, batch, g_ptr, ldg, x_ptr, ldx, w, grad, m, v, vmax,
         r2 = min(r + BLOCK_ROWS, hi)
         g_block = g_ptr + r * itemsize
         if want_dx:  # dx_parts[c] (+)= G[:, r:r2] W[r:r2], before W[r:r2] changes
-            blas.gemm(address, wide, 111, 111, batch, cols, r2 - r, one, g_block, ldg, w[r:].ctypes.data, cols,
-                      zero if r == lo else one, dx_parts[c].ctypes.data, cols)
+            gemm_kernels.gemm(address, wide, NO_TRANS, NO_TRANS, batch, cols, r2 - r, one, g_block, ldg,
+                              w[r:].ctypes.data, cols, zero if r == lo else one, dx_parts[c].ctypes.data, cols)
         # grad[r:r2] = G[:, r:r2]ᵀ x  (row-major; G is stored batch x rows, so its block is transposed)
-        blas.gemm(address, wide, 112, 111, r2 - r, cols, batch, one, g_block, ldg, x_ptr, ldx, zero,
-                  grad[r:].ctypes.data, cols)
+        gemm_kernels.gemm(address, wide, TRANS, NO_TRANS, r2 - r, cols, batch, one, g_block, ldg, x_ptr, ldx, zero,
+                          grad[r:].ctypes.data, cols)
         _adam(w[r:r2].reshape(-1), grad[r:r2].reshape(-1), m[r:r2].reshape(-1), v[r:r2].reshape(-1),
               vmax[r:r2].reshape(-1) if amsgrad else vmax.reshape(-1), amsgrad, one_minus_beta1, beta2,
               one_minus_beta2, eps, wd, decay, neg_step_size, bias_correction2_sqrt)

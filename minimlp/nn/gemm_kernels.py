@@ -1,0 +1,109 @@
+"""The compiled half of ``minimlp.nn.blas``: a BLAS gemm called by address, and a product cut into pieces.
+
+``gemm(address, wide, ...)`` calls the ``cblas_?gemm`` whose address it is
+given (``wide``: 64-bit integer arguments, as NumPy's ILP64 OpenBLAS takes),
+through a small LLVM intrinsic: the address is a run-time value, not a
+constant baked into the machine code, so every function here is cached on
+disk by Numba and loads in the next process instead of compiling again.
+``split_serial``/``split_parallel`` compute one product as ``pieces`` gemm
+calls, each a block of rows or columns of the output starting at a multiple
+of ``ALIGN``, with the bias added to each block while it is in cache.
+"""
+import numba
+from llvmlite import ir
+from numba import prange, types
+from numba.extending import intrinsic
+
+# Compile-time constants. Numba's cache is keyed on this file: after changing ALIGN in blas.py, touch this one.
+from .blas import ALIGN, ROW_MAJOR, TRANS
+
+
+def _gemm_caller(int_bits):
+    """An intrinsic calling the ``cblas_?gemm`` at an address, with ``int_bits``-wide integer arguments."""
+    @intrinsic
+    def call(typingctx, address, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+        sig = types.void(address, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+
+        def codegen(context, builder, signature, args):
+            enum, blasint, ptr = ir.IntType(32), ir.IntType(int_bits), ir.IntType(8).as_pointer()
+            real = context.get_value_type(signature.args[6])
+            fnty = ir.FunctionType(ir.VoidType(), [enum, enum, enum, blasint, blasint, blasint, real, ptr,
+                                                   blasint, ptr, blasint, real, ptr, blasint])
+            (address, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) = args
+
+            def as_int(value, to):
+                if to.width < value.type.width:
+                    return builder.trunc(value, to)
+                return builder.sext(value, to) if to.width > value.type.width else value
+            call_args = [ir.Constant(enum, ROW_MAJOR), as_int(ta, enum), as_int(tb, enum)]
+            call_args += [as_int(v, blasint) for v in (m, n, k)] + [alpha]
+            call_args += [builder.inttoptr(a, ptr), as_int(lda, blasint), builder.inttoptr(b, ptr),
+                          as_int(ldb, blasint), beta, builder.inttoptr(c, ptr), as_int(ldc, blasint)]
+            builder.call(builder.inttoptr(address, fnty.as_pointer()), call_args)
+            return context.get_dummy_value()
+        return sig, codegen
+    return call
+
+
+_call_gemm32 = _gemm_caller(32)
+_call_gemm64 = _gemm_caller(64)
+_jit = numba.njit(nogil=True, cache=True)
+
+
+@_jit
+def gemm(address, wide, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """C (m x n) = alpha op(A) op(B) + beta C, row-major, by the cblas_?gemm at ``address``; A, B, C addresses."""
+    if wide:
+        _call_gemm64(address, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    else:
+        _call_gemm32(address, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+
+
+@_jit
+def bounds(p, pieces, size):
+    # piece p's share of range(size), cut at multiples of ALIGN, where BLAS's own blocks fall too
+    lo = (size * p // pieces) // ALIGN * ALIGN
+    hi = size if p == pieces - 1 else (size * (p + 1) // pieces) // ALIGN * ALIGN
+    return lo, hi
+
+
+@_jit
+def piece(p, pieces, address, wide, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, out, ldc, by_rows, itemsize,
+           bias):
+    # piece p takes rows (or columns) lo..hi of C and adds the bias to its block while the block is in cache
+    c = out.ctypes.data
+    if by_rows:
+        lo, hi = bounds(p, pieces, m)
+        if hi <= lo:
+            return
+        a_off = lo if ta == TRANS else lo * lda
+        gemm(address, wide, ta, tb, hi - lo, n, k, alpha, a + a_off * itemsize, lda, b, ldb, beta,
+             c + lo * ldc * itemsize, ldc)
+        if bias.size:
+            for r in range(lo, hi):
+                out[r] += bias
+    else:
+        lo, hi = bounds(p, pieces, n)
+        if hi <= lo:
+            return
+        b_off = lo * ldb if tb == TRANS else lo
+        gemm(address, wide, ta, tb, m, hi - lo, k, alpha, a, lda, b + b_off * itemsize, ldb, beta,
+             c + lo * itemsize, ldc)
+        if bias.size:
+            part = bias[lo:hi]
+            for r in range(m):
+                row = out[r, lo:hi]
+                for j in range(row.size):
+                    row[j] += part[j]
+
+
+@_jit
+def split_serial(pieces, *args):
+    for p in range(pieces):
+        piece(p, pieces, *args)
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def split_parallel(pieces, *args):
+    for p in prange(pieces):
+        piece(p, pieces, *args)
