@@ -36,11 +36,12 @@ CHROMA_LINEAR = ((1024, 2048), (2048, 2048))                      # 2048→2048 
 CHROMA_BATCHES = (1, 17, 129, 1000)                               # the chroma widths at a few batch sizes
 SMALL_BATCHES = tuple(b for b in BATCHES if b <= in_backward.MAX_BATCH)   # 1, 2, 3, 15, 16, 17
 
-# Worst error relative to max |reference|, per dtype; the measured worst of this file is in the comment.
+# Worst error relative to max |reference| (or the terms' size, see _close), per dtype; the worst measured in
+# this file (AMD EPYC, NumPy's OpenBLAS) in brackets. Float32 sums over 4096 rows round to ~1e-6.
 TOL = {
-    "product": {np.float32: 2e-6, np.float64: 1e-14},             # x Wᵀ + b, G W, Gᵀ x   (f32 2.5e-7, f64 7e-16)
-    "elementwise": {np.float32: 2e-6, np.float64: 5e-15},         # BN, activations, MSE  (f32 ~2.4e-7, f64 ~4e-16)
-    "update": {np.float32: 1e-5, np.float64: 1e-12},              # Adam step ΔW          (f32 ~6e-7, f64 ~1e-15)
+    "product": {np.float32: 5e-6, np.float64: 1e-14},             # x Wᵀ + b, G W, Gᵀ x   [7e-7, 1e-15]
+    "elementwise": {np.float32: 1e-5, np.float64: 2e-14},         # BN, activations, MSE  [1e-6, 1.6e-15]
+    "update": {np.float32: 1e-5, np.float64: 1e-14},              # Adam step ΔW, m, v    [1.6e-7, 3.5e-16]
 }
 WORST = collections.defaultdict(float)
 
@@ -114,6 +115,16 @@ class Spies:
         self.blas, self.columns, self.flat, self.loss, self.chunks, self.optim = [], [], [], [], [], []
 
 
+def _split_kernels():
+    """(module, serial name, parallel name) of ``blas.matmul``'s split kernels: ``minimlp.nn.gemm_kernels``'s
+    ``split_serial``/``split_parallel``, or (before that module) ``blas._split_serial``/``_split_parallel``."""
+    try:
+        from minimlp.nn import gemm_kernels
+    except ImportError:
+        return blas, "_split_serial", "_split_parallel"
+    return gemm_kernels, "split_serial", "split_parallel"
+
+
 @pytest.fixture
 def spies(monkeypatch):
     """Record every compiled kernel the ops dispatch to. Only Python-level dispatch names are replaced (never a
@@ -128,8 +139,9 @@ def spies(monkeypatch):
             return fn(pieces, *args)
         return spy
 
-    monkeypatch.setattr(blas, "_split_serial", blas_spy("serial", blas._split_serial))
-    monkeypatch.setattr(blas, "_split_parallel", blas_spy("parallel", blas._split_parallel))
+    module, serial, parallel = _split_kernels()
+    monkeypatch.setattr(module, serial, blas_spy("serial", getattr(module, serial)))
+    monkeypatch.setattr(module, parallel, blas_spy("parallel", getattr(module, parallel)))
 
     names = {nn_kernels._batchnorm_forward: "bn_forward", nn_kernels._batchnorm_backward: "bn_backward",
              nn_kernels._column_sums: "column_sums", nn_kernels._activation_backward: "activation",

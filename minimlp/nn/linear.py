@@ -19,12 +19,14 @@ class Linear(Module):
     Backward, for upstream gradient G = ∂L/∂y (N, out_features):
     ∂L/∂W = Gᵀ x,  ∂L/∂b = Σₙ G,  ∂L/∂x = G W.
     Caches x. ``backward_parameters`` skips the ∂L/∂x product (a first
-    layer's input needs no gradient). On NumPy the products go through
-    ``blas.matmul`` (BLAS split over minimlp's threads), the weight gradient
-    written straight into its buffer; on CuPy they are cuBLAS ``matmul``
-    calls. Inside ``Optimizer.step_in_backward()`` the weight is updated as
-    soon as its gradient is computed (``minimlp.optim.in_backward``), after
-    ∂L/∂x has used the old weight.
+    layer's input needs no gradient). In training mode on NumPy the products
+    go through ``blas.matmul`` (BLAS split over minimlp's threads, shared
+    with the compiled kernels), the weight gradient written straight into its
+    buffer; in evaluation mode, and on CuPy, each is one plain ``matmul``
+    (so evaluating or colorizing loads no compiled code). Inside
+    ``Optimizer.step_in_backward()`` the weight is updated as soon as its
+    gradient is computed (``minimlp.optim.in_backward``), after ∂L/∂x has
+    used the old weight.
     """
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
@@ -40,7 +42,13 @@ class Linear(Module):
         W = self.weight.data
         check_matrix(self, x, self.in_features, W)
         self._x = x
-        return _matmul(x, W.T, bias=None if self.bias is None else self.bias.data)
+        bias = None if self.bias is None else self.bias.data
+        if not self.training:  # nothing compiled runs beside it: one plain product, BLAS on its own threads
+            y = x @ W.T
+            if bias is not None:
+                y += bias
+            return y
+        return _matmul(x, W.T, bias=bias)
 
     def backward(self, dout):
         self._check_grad(dout)
