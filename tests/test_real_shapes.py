@@ -2,16 +2,17 @@
 
 The paper's network is 1024→512→3072 (Linear, BatchNorm1d, Sigmoid, Linear, BatchNorm1d, Tanh, MSE); the
 chroma network 1024→2048→2048→2048 (Linear, BatchNorm1d, ReLU). Each op is run on float32 (and, for a subset,
-float64) inputs at the batch sizes training and evaluation use, 1 … 4096, chosen so that every chunk and block
+float64) inputs at the batch sizes training uses, 1 … 4096, chosen so that every chunk and block
 boundary of the kernels is crossed (64-row loss chunks, 64-column BLAS alignment, 128-row in-backward chunks,
 BatchNorm's and the element-wise kernels' thread grains), and its result is compared with the formula computed
 in float64 NumPy from the same inputs.
 
-Each test also records which implementation ran (spies on the serial/parallel kernels of ``blas``,
-``nn.fused_numba``, ``optim.in_backward`` and ``optim.fused_numba``) and asserts that it is the one the
-dispatch rules pick for that shape (``_expected_pieces`` below restates the rules); ``test_cases_cover_every_path``
-asserts that the case lists reach every implementation, so a path that stops running fails a test instead of
-silently leaving the comparison to another one.
+Each test also records which implementation ran (spies on the serial/parallel kernels of ``blas.matmul`` in
+``gemm_kernels``, of ``nn.fused_numba``, ``optim.in_backward`` and ``optim.fused_numba``) and asserts that it is
+the one the dispatch rules pick for that shape (``_expected_pieces``/``_expected_split`` restate the rules);
+``test_cases_cover_every_path`` asserts that the case lists reach every implementation, so a path that stops
+running fails a test instead of silently leaving the comparison to another one. (The real weights have 512,
+2048 and 3072 rows, whole 128-row chunks: no real shape makes a partial in-backward block, so none is tested.)
 
 Errors are measured relative to the largest magnitude of the reference. Bounds (measured worst in brackets,
 on an AMD EPYC with NumPy's OpenBLAS; see the tolerances below) leave a margin of about 10x.
@@ -25,7 +26,7 @@ import numpy as np
 import pytest
 
 from minimlp import nn, optim, threads
-from minimlp.nn import blas
+from minimlp.nn import blas, gemm_kernels
 from minimlp.nn import fused_numba as nn_kernels
 from minimlp.optim import fused_numba as optim_kernels
 from minimlp.optim import in_backward
@@ -115,16 +116,6 @@ class Spies:
         self.blas, self.columns, self.flat, self.loss, self.chunks, self.optim = [], [], [], [], [], []
 
 
-def _split_kernels():
-    """(module, serial name, parallel name) of ``blas.matmul``'s split kernels: ``minimlp.nn.gemm_kernels``'s
-    ``split_serial``/``split_parallel``, or (before that module) ``blas._split_serial``/``_split_parallel``."""
-    try:
-        from minimlp.nn import gemm_kernels
-    except ImportError:
-        return blas, "_split_serial", "_split_parallel"
-    return gemm_kernels, "split_serial", "split_parallel"
-
-
 @pytest.fixture
 def spies(monkeypatch):
     """Record every compiled kernel the ops dispatch to. Only Python-level dispatch names are replaced (never a
@@ -139,9 +130,8 @@ def spies(monkeypatch):
             return fn(pieces, *args)
         return spy
 
-    module, serial, parallel = _split_kernels()
-    monkeypatch.setattr(module, serial, blas_spy("serial", getattr(module, serial)))
-    monkeypatch.setattr(module, parallel, blas_spy("parallel", getattr(module, parallel)))
+    monkeypatch.setattr(gemm_kernels, "split_serial", blas_spy("serial", gemm_kernels.split_serial))
+    monkeypatch.setattr(gemm_kernels, "split_parallel", blas_spy("parallel", gemm_kernels.split_parallel))
 
     names = {nn_kernels._batchnorm_forward: "bn_forward", nn_kernels._batchnorm_backward: "bn_backward",
              nn_kernels._column_sums: "column_sums", nn_kernels._activation_backward: "activation",
@@ -437,17 +427,17 @@ def test_mse_loss(c, spies, monkeypatch):
     value = loss(pred, target)
     grad = loss.backward()
 
-    chunks = -(-c.batch // nn_kernels.LOSS_ROWS)
-    parallel = _expected_pieces(pred.size, nn_kernels.GRAIN, c.threads) > 1 and chunks > 1
-    assert spies.loss == [dict(kind="parallel" if parallel else "serial", chunks=chunks, shape=pred.shape)]
-    parts = _expected_pieces(pred.size, nn_kernels.GRAIN, c.threads)
-    assert [(e["name"], e["pieces"]) for e in spies.flat] == [("scaled", parts)]
-
     d = pred.astype(np.float64) - target.astype(np.float64)
     tol = TOL["elementwise"][c.dtype]
     name = np.dtype(c.dtype).name
     _close(f"mse value {name}", np.array(value), np.array((d * d).mean()), tol)
     _close(f"mse grad {name}", grad, 2 * d / d.size, tol)
+
+    chunks = -(-c.batch // nn_kernels.LOSS_ROWS)
+    parallel = _expected_pieces(pred.size, nn_kernels.GRAIN, c.threads) > 1 and chunks > 1
+    assert spies.loss == [dict(kind="parallel" if parallel else "serial", chunks=chunks, shape=pred.shape)]
+    parts = _expected_pieces(pred.size, nn_kernels.GRAIN, c.threads)
+    assert [(e["name"], e["pieces"]) for e in spies.flat] == [("scaled", parts)]
 
 
 # -------------------------------------------------------------- Adam inside backward, and the fused step
