@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The device-machine check in one script: the GPU test suite and the GPU benchmark, results under $OUT.
+# The device-machine check in one script: the GPU tests, the GPU benchmark and a short GPU training run,
+# results under $OUT.
 # Run on a machine with CuPy and a CUDA torch, from the repository root:
 #   OUT=/tmp/out bash benchmarks/gpu_check.sh
 set -uo pipefail
@@ -9,6 +10,8 @@ export PYTHONUNBUFFERED=1
 python -c "import cupy, torch; print('cupy', cupy.__version__, 'torch', torch.__version__, torch.cuda.is_available())" \
     2>&1 | tee "$OUT/versions.txt"
 python -m pip install -q --no-deps -e . 2>&1 | tail -2
-timeout 300 python -m pytest -q tests --device gpu -p no:cacheprovider 2>&1 | tee "$OUT/pytest_gpu.txt" | tail -30
+timeout 240 python -m pytest -q tests -m device --device gpu -p no:cacheprovider 2>&1 | tee "$OUT/pytest_gpu.txt" | tail -30
 timeout 240 python benchmarks/bench_train.py --device gpu --rounds 3 --json "$OUT/bench_train_gpu.json" \
     2>&1 | tee "$OUT/bench_train_gpu.txt" | tail -20
+timeout 120 python -m minimlp.colorize train --device gpu --epochs 5 --out "$OUT/run-gpu" \
+    2>&1 | tee "$OUT/train_gpu.txt" | tail -8

@@ -12,6 +12,17 @@ def pytest_addoption(parser):
                      help="backend for device-aware tests (default cpu; gpu needs CuPy and a GPU)")
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "device: a device-aware test (takes the device or xp fixture)")
+
+
+def pytest_collection_modifyitems(items):
+    """Mark the device-aware tests, so that ``-m device --device gpu`` runs just those on the GPU."""
+    for item in items:
+        if {"device", "xp"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.device)
+
+
 @pytest.fixture
 def device(request):
     name = request.config.getoption("--device")
