@@ -24,9 +24,13 @@ class BatchNorm1d(Module):
     ∂L/∂x = γ/(N·√(σ² + ε)) · (N·G − Σₙ G − x̂·Σₙ(G·x̂)).
     In evaluation, ∂L/∂x = γ·G/√(running_var + ε). Caches x̂ and 1/√(σ² + ε).
 
-    On NumPy, training with batch statistics runs the compiled twins of these
-    formulas (``fused_numba.batchnorm_forward``/``batchnorm_backward``): two
-    or three passes over the batch instead of about eight.
+    The per-feature sums (μ, σ², Σₙ G, Σₙ G·x̂) accumulate in float64, as
+    torch's CPU kernels do: on the chroma network at batch 1000 that makes
+    the float32 gradients 10-25x closer to float64 than float32 sums did
+    (benchmarks/float32_accuracy.py). On NumPy, training with batch
+    statistics runs the compiled twins of these formulas
+    (``fused_numba.batchnorm_forward``/``batchnorm_backward``): two or three
+    passes over the batch instead of about eight.
     """
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
@@ -72,10 +76,10 @@ class BatchNorm1d(Module):
                 y, xhat, mean, var, inv_std = kernels.batchnorm_forward(x, self.weight.data, self.bias.data,
                                                                         self.eps)
             else:
-                y = None
-                mean = x.mean(axis=0)
+                y = None  # the per-feature sums accumulate in float64 (as torch's CPU kernels), then x's dtype
+                mean = x.mean(axis=0, dtype=np.float64).astype(x.dtype)
                 xc = x - mean
-                var = xp.einsum("ij,ij->j", xc, xc) * (1.0 / n)  # Σₙ xc² in one pass, no xc² temporary
+                var = (xp.einsum("ij,ij->j", xc, xc, dtype=np.float64) * (1.0 / n)).astype(x.dtype)  # no xc²
                 inv_std = 1.0 / xp.sqrt(var + self.eps)
                 xhat = xc
                 xhat *= inv_std
@@ -118,9 +122,9 @@ class BatchNorm1d(Module):
             self.weight.accumulate(sum_gx)
             self.bias.accumulate(sum_g)
             return dx
-        xp = get_array_module(dout)
-        sum_g = dout.sum(axis=0)
-        sum_gx = xp.einsum("ij,ij->j", dout, xhat)  # Σₙ G·x̂ in one pass, no G·x̂ temporary
+        xp = get_array_module(dout)  # Σₙ G and Σₙ G·x̂ (one pass, no temporary) accumulated in float64
+        sum_g = dout.sum(axis=0, dtype=np.float64).astype(dout.dtype)
+        sum_gx = xp.einsum("ij,ij->j", dout, xhat, dtype=np.float64).astype(dout.dtype)
         if self.affine:
             gamma = self.weight.data
             self.weight.accumulate(sum_gx)

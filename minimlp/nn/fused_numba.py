@@ -10,7 +10,9 @@ readable NumPy code, which runs for CuPy arrays, under
 the two agree.
 
 Arithmetic is in the arrays' dtype, in the same order as the NumPy code
-(sums run over the rows in order), without fast-math. Large batches are cut
+(sums run over the rows in order), without fast-math, except that BatchNorm's
+per-feature sums and the loss's sum accumulate in float64, as in the modules'
+NumPy code (and torch's CPU kernels). Large batches are cut
 into pieces (BatchNorm by columns, so that every column's sums stay on one
 thread; the rest by rows) run side by side on minimlp's thread pool
 (``minimlp.threads``).
@@ -36,21 +38,21 @@ def _batchnorm_forward(x, gamma, beta, eps, inv_n, xhat, y, mean, var, inv_std, 
     n = x.shape[0]
     mu, s2, k = mean[lo:hi], var[lo:hi], inv_std[lo:hi]
     ga, be = gamma[lo:hi], beta[lo:hi]
-    mu[:] = 0
-    s2[:] = 0
+    acc = np.zeros(hi - lo, dtype=np.float64)                  # sums in float64, as torch's CPU kernels
     for r in range(n):
         row = x[r, lo:hi]
         for c in range(row.size):
-            mu[c] += row[c]
+            acc[c] += row[c]
     for c in range(mu.size):
-        mu[c] = mu[c] / n                                       # μ = Σₙ x / N
+        mu[c] = acc[c] / n                                      # μ = Σₙ x / N
+        acc[c] = 0
     for r in range(n):
         row = x[r, lo:hi]
         for c in range(row.size):
             d = row[c] - mu[c]
-            s2[c] += d * d
+            acc[c] += d * d
     for c in range(mu.size):
-        s2[c] = s2[c] * inv_n                                   # σ² = Σₙ (x − μ)² / N
+        s2[c] = acc[c] * inv_n                                  # σ² = Σₙ (x − μ)² / N
         k[c] = 1 / np.sqrt(s2[c] + eps)
     for r in range(n):
         row, h_row, y_row = x[r, lo:hi], xhat[r, lo:hi], y[r, lo:hi]
@@ -64,13 +66,16 @@ def _batchnorm_forward(x, gamma, beta, eps, inv_n, xhat, y, mean, var, inv_std, 
 def _batchnorm_backward(g, xhat, gamma, inv_std, inv_n, dx, sum_g, sum_gx, want_dx, lo, hi):
     n = g.shape[0]
     sg, sgx, ga, k = sum_g[lo:hi], sum_gx[lo:hi], gamma[lo:hi], inv_std[lo:hi]
-    sg[:] = 0
-    sgx[:] = 0
+    acc_g = np.zeros(hi - lo, dtype=np.float64)                # sums in float64, as torch's CPU kernels
+    acc_gx = np.zeros(hi - lo, dtype=np.float64)
     for r in range(n):
         g_row, h_row = g[r, lo:hi], xhat[r, lo:hi]
         for c in range(g_row.size):
-            sg[c] += g_row[c]                                   # ∂L/∂β = Σₙ G
-            sgx[c] += g_row[c] * h_row[c]                       # ∂L/∂γ = Σₙ G x̂
+            acc_g[c] += g_row[c]                                # ∂L/∂β = Σₙ G
+            acc_gx[c] += g_row[c] * h_row[c]                    # ∂L/∂γ = Σₙ G x̂
+    for c in range(sg.size):
+        sg[c] = acc_g[c]
+        sgx[c] = acc_gx[c]
     if want_dx:
         a, b, scale = sgx * inv_n, sg * inv_n, ga * k           # per column: Σₙ G x̂/N, Σₙ G/N, γ/√(σ²+ε)
         for r in range(n):
