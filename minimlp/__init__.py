@@ -10,4 +10,4 @@ __version__ = "0.1.0"
 
 __all__ = ["nn", "backend", "manual_seed", "get_rng_state", "set_rng_state", "save", "load", "gradcheck",
            "GradcheckError", "DeviceError", "gpu_available", "resolve_device", "from_torch_state_dict",
-           "to_torch_state_dict", "threads"]
+           "to_torch_state_dict", "threads", "allocator"]

@@ -19,7 +19,6 @@ sizes, as the environment variables ``MALLOC_MMAP_THRESHOLD_`` and
 """
 import ctypes
 import ctypes.util
-import os
 import sys
 
 M_TRIM_THRESHOLD = -1

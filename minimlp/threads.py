@@ -22,8 +22,11 @@ faster one.
 ``MINIMLP_NUM_THREADS`` when set, else the CPUs this process may use, at most
 4 (the kernels are bound by memory bandwidth, which a few cores use up).
 Each element of an element-wise update is computed by the same code whichever
-piece holds it, and every column sum stays on one thread, so results do not
-depend on the number of threads. In a child forked after minimlp ran parallel
+piece holds it, and every column sum stays on one thread, so the compiled
+kernels' results do not depend on the number of threads; the split products'
+may, by rounding, on some CPUs (``minimlp.nn.blas``). ``launch`` sets Numba's
+pool to the number of pieces for each parallel call, for the calling thread
+only, and puts it back. In a child forked after minimlp ran parallel
 work, everything runs on the calling thread: an OpenMP runtime does not
 survive ``fork()`` (Numba kills a child that tries).
 """
@@ -78,3 +81,22 @@ def pieces(size, grain):
         return 1
     import numba
     return min(n, numba.get_num_threads())
+
+
+def launch(pieces, kernel, *args):
+    """``kernel(*args)``, a compiled function, with Numba's pool at ``pieces`` threads for the call.
+
+    Numba's thread count is set for the calling thread only and put back
+    afterwards, so the host's own setting is untouched, and a 64-core host
+    wakes as many threads as there are pieces, not 64. With one piece the
+    kernel just runs.
+    """
+    if pieces == 1:
+        return kernel(*args)
+    import numba
+    previous = numba.get_num_threads()
+    numba.set_num_threads(pieces)
+    try:
+        return kernel(*args)
+    finally:
+        numba.set_num_threads(previous)

@@ -24,6 +24,21 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture
+def split_products():
+    """The CPU's split products (NumPy's OpenBLAS gemm called from minimlp's pool). They exist wherever NumPy
+    ships OpenBLAS (its wheels, and so CI): there a missing gemm fails; elsewhere the test is skipped, saying so."""
+    import numpy as np
+    from threadpoolctl import threadpool_info
+    from minimlp.nn import blas
+    openblas = any(d["user_api"] == "blas" and d["internal_api"] == "openblas" and "numpy" in d["filepath"]
+                   for d in threadpool_info())
+    found = blas.gemm_address(np.float32) is not None and blas.gemm_address(np.float64) is not None
+    assert found == openblas, "NumPy's OpenBLAS is loaded but its cblas_?gemm was not found"
+    if not found:
+        pytest.skip("NumPy's BLAS is not OpenBLAS: numpy.matmul runs instead of the split products")
+
+
+@pytest.fixture
 def device(request):
     name = request.config.getoption("--device")
     if name == "gpu" and not backend.gpu_available():

@@ -66,7 +66,7 @@ def _probe(model, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
-def test_same_training_as_backward_then_step(name, dtype):
+def test_same_training_as_backward_then_step(name, dtype, split_products):
     """Same weights, gradients, optimizer state and evaluated outputs as ``backward(); step()``.
 
     Bit for bit where nothing is updated inside backward; where Adam is, ∂L/∂x is summed over chunks of
@@ -74,8 +74,7 @@ def test_same_training_as_backward_then_step(name, dtype):
     """
     plain_model, plain_opt, _ = _train(False, OPTIMIZERS[name], dtype)
     model, opt, updated = _train(True, OPTIMIZERS[name], dtype)
-    assert blas.gemm_address(dtype) is not None, "NumPy's OpenBLAS gemm not found: the in-backward path cannot run"
-    supported = name.startswith("Adam")
+    supported = name.startswith("Adam") and blas.gemm_address(dtype) is not None  # (conftest: split_products)
     # the two Linear weights (parameters 0 and 4) are updated inside backward where supported
     assert all(u == [supported, False, False, False, supported, False, False, False] for u in updated)
     tol = TOL[dtype] if supported else 0.0
@@ -214,3 +213,18 @@ def test_fit_calls_an_overridden_step():
     loss_fn(model(np.ones((4, 40), np.float32)), np.zeros((4, 200), np.float32))
     _backward_and_step(model, loss_fn.backward(), opt)
     assert calls == [1]
+
+
+def test_the_kernel_cache_stamp_is_current():
+    """Numba caches in_backward's kernels by that file alone; the digest of the files whose code they compile in
+    must be current, or an edit there would leave a stale compiled kernel in use."""
+    import hashlib
+    import os
+    from minimlp.optim import in_backward
+    root = os.path.dirname(os.path.dirname(in_backward.__file__))
+    digest = hashlib.sha256()
+    for name in in_backward.KERNEL_SOURCES:
+        with open(os.path.join(root, name), "rb") as f:
+            digest.update(f.read())
+    assert digest.hexdigest()[:16] == in_backward.KERNEL_SOURCES_SHA256, \
+        f"update KERNEL_SOURCES_SHA256 in minimlp/optim/in_backward.py to {digest.hexdigest()[:16]!r}"

@@ -9,8 +9,11 @@ and each block is one ``cblas_?gemm`` call of NumPy's own OpenBLAS, made from
 inside a Numba ``parallel=True`` loop: the products share minimlp's thread
 pool with the other kernels instead of bringing OpenBLAS's own
 (``minimlp.threads`` says why). For the length of each split product NumPy's
-OpenBLAS is set to one thread, then put back to what it was: the host
-program's setting is never changed.
+OpenBLAS is set to one thread, then put back to what it was. OpenBLAS's
+thread count is one setting for the whole process (its per-thread setting
+works in OpenMP builds only, and NumPy's is a pthreads build), so a product
+that another thread of the host program runs during that window runs on
+one thread too (the same result to rounding); nothing outlasts the call.
 
 The compiled pieces are in ``gemm_kernels`` (Numba is imported at the first
 split product, not with minimlp). They call the gemm through its address,
@@ -22,8 +25,9 @@ call's blocking puts them too. On the Intel CPU this was first measured on,
 the result then did not depend on the number of threads, bit for bit; on AMD
 EPYC, OpenBLAS picks other kernels for some piece sizes and the results of 1,
 2 and 3 threads differ by rounding (measured: at most 3e-12 relative in
-float64, 4e-7 in float32; tests/test_fused_nn.py holds that bound). With the
-same number of threads a product is the same bits every time, on any CPU.
+float64; tests/test_fused_nn.py holds them to 2e-6 in float32 and 1e-13 in
+float64). With the same number of threads a product is the same bits every
+time, on any CPU.
 
 The readable version is ``numpy.matmul``: it runs on CuPy, for other dtypes
 or layouts, for small products, under ``MINIMLP_CPU_KERNELS=numpy``, or where
@@ -39,7 +43,8 @@ MIN_WORK = 1 << 18  # multiply-adds (M·N·K) below which one plain call is fast
 SMALL_K = 32        # up to this inner size a tall product is cut by rows, otherwise by columns (measured)
 ALIGN = 64          # pieces start at multiples of this many rows or columns
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS enums
-_GEMM_NAMES = (("scipy_cblas_{}gemm64_", 64), ("cblas_{}gemm64_", 64), ("cblas_{}gemm", 32))
+_GEMM_NAMES = (("scipy_cblas_{}gemm64_", 64), ("cblas_{}gemm64_", 64), ("scipy_cblas_{}gemm", 32),
+               ("cblas_{}gemm", 32))  # (symbol, integer bits): NumPy's wheels (ILP64), scipy-openblas32, plain
 _blas = {}
 
 
@@ -63,9 +68,19 @@ def _find_gemm(controller):
     for name, bits in _GEMM_NAMES:
         found = [getattr(lib, name.format(letter), None) for letter in "sd"]
         if all(f is not None for f in found):
-            return {np.dtype(dt): (ctypes.cast(f, ctypes.c_void_p).value, bits == 64)
+            wide = bits == 64 or b"USE64BITINT" in _config(lib)  # an unsuffixed build may still be ILP64
+            return {np.dtype(dt): (ctypes.cast(f, ctypes.c_void_p).value, wide)
                     for dt, f in zip((np.float32, np.float64), found)}
     return None
+
+
+def _config(lib):
+    """OpenBLAS's build configuration string (``openblas_get_config``), or b'' where it has none."""
+    get = getattr(lib, "openblas_get_config", None)
+    if get is None:
+        return b""
+    get.restype = ctypes.c_char_p
+    return get() or b""
 
 
 def _gemms():
@@ -143,11 +158,11 @@ def matmul(a, b, out=None, accumulate=False, bias=None):
     parts = threads.pieces(m if by_rows else n, ALIGN)
     one = out.dtype.type(1)
     from . import gemm_kernels  # Numba: imported at the first split product, not with minimlp
+    kernel = gemm_kernels.split_serial if parts == 1 else gemm_kernels.split_parallel
     with one_blas_thread():
-        (gemm_kernels.split_serial if parts == 1 else gemm_kernels.split_parallel)(
-            parts, *found, ta, tb, m, n, k, one, a_store.ctypes.data, lda, b_store.ctypes.data, ldb,
-            one if accumulate else out.dtype.type(0), out, ldc, by_rows, out.itemsize,
-            out[0, :0] if bias is None else bias)
+        threads.launch(parts, kernel, parts, ALIGN, *found, ta, tb, m, n, k, one, a_store.ctypes.data, lda,
+                       b_store.ctypes.data, ldb, one if accumulate else out.dtype.type(0), out, ldc, by_rows,
+                       out.itemsize, out[0, :0] if bias is None else bias)
     return out
 
 

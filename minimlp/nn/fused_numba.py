@@ -107,7 +107,7 @@ def _by_columns(kernel, kernel_pieces, x, *args):
     if parts == 1:
         kernel(x, *args, 0, n_cols)
     else:
-        kernel_pieces(parts, x, *args)
+        threads.launch(parts, kernel_pieces, parts, x, *args)
 
 
 def _flat(kernel, kernel_pieces, *args):
@@ -116,7 +116,7 @@ def _flat(kernel, kernel_pieces, *args):
     if parts == 1:
         kernel(*args)
     else:
-        kernel_pieces(parts, *args)
+        threads.launch(parts, kernel_pieces, parts, *args)
 
 
 def batchnorm_forward(x, gamma, beta, eps):
@@ -265,8 +265,9 @@ def difference_and_sum_of_squares(prediction, target):
     diff = np.empty_like(prediction)
     chunks = -(-prediction.shape[0] // LOSS_ROWS)
     partial = np.zeros(chunks, dtype=np.float64)
-    if threads.pieces(prediction.size, GRAIN) == 1 or chunks == 1:
+    parts = min(threads.pieces(prediction.size, GRAIN), chunks)
+    if parts == 1:
         _difference_squares_serial(prediction, target, diff, partial)
     else:
-        _difference_squares_parallel(prediction, target, diff, partial)
+        threads.launch(parts, _difference_squares_parallel, prediction, target, diff, partial)
     return diff, float(partial.sum())

@@ -7,21 +7,22 @@ constant baked into the machine code, so every function here is cached on
 disk by Numba and loads in the next process instead of compiling again.
 ``split_serial``/``split_parallel`` compute one product as ``pieces`` gemm
 calls, each a block of rows or columns of the output starting at a multiple
-of ``ALIGN``, with the bias added to each block while it is in cache.
+of ``align``, with the bias added to each block while it is in cache.
 """
 import numba
 from llvmlite import ir
 from numba import prange, types
 from numba.extending import intrinsic
 
-# Compile-time constants. Numba's cache is keyed on this file: after changing ALIGN in blas.py, touch this one.
-from .blas import ALIGN, ROW_MAJOR, TRANS
+ROW_MAJOR, TRANS = 101, 112  # CBLAS enums (cblas.h), as in blas.py; compiled in as constants
 
 
 def _gemm_caller(int_bits):
     """An intrinsic calling the ``cblas_?gemm`` at an address, with ``int_bits``-wide integer arguments."""
     @intrinsic
     def call(typingctx, address, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+        if not isinstance(alpha, types.Float) or beta != alpha:
+            return None  # alpha and beta must be the gemm's own float (float32 for sgemm): a typing error
         sig = types.void(address, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 
         def codegen(context, builder, signature, args):
@@ -60,20 +61,20 @@ def gemm(address, wide, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
 
 
 @_jit
-def bounds(p, pieces, size):
-    # piece p's share of range(size), cut at multiples of ALIGN, where BLAS's own blocks fall too
-    lo = (size * p // pieces) // ALIGN * ALIGN
-    hi = size if p == pieces - 1 else (size * (p + 1) // pieces) // ALIGN * ALIGN
+def bounds(p, pieces, size, align):
+    # piece p's share of range(size), cut at multiples of align, where BLAS's own blocks fall too
+    lo = (size * p // pieces) // align * align
+    hi = size if p == pieces - 1 else (size * (p + 1) // pieces) // align * align
     return lo, hi
 
 
 @_jit
-def piece(p, pieces, address, wide, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, out, ldc, by_rows, itemsize,
-           bias):
+def piece(p, pieces, align, address, wide, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, out, ldc, by_rows,
+          itemsize, bias):
     # piece p takes rows (or columns) lo..hi of C and adds the bias to its block while the block is in cache
     c = out.ctypes.data
     if by_rows:
-        lo, hi = bounds(p, pieces, m)
+        lo, hi = bounds(p, pieces, m, align)
         if hi <= lo:
             return
         a_off = lo if ta == TRANS else lo * lda
@@ -83,7 +84,7 @@ def piece(p, pieces, address, wide, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta
             for r in range(lo, hi):
                 out[r] += bias
     else:
-        lo, hi = bounds(p, pieces, n)
+        lo, hi = bounds(p, pieces, n, align)
         if hi <= lo:
             return
         b_off = lo * ldb if tb == TRANS else lo

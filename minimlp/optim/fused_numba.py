@@ -127,7 +127,7 @@ def _split(kernel, arrays, scalars):
     if parts == 1:
         kernel(*arrays, *scalars)
     else:
-        _PIECES[kernel](parts, *arrays, *scalars)
+        threads.launch(parts, _PIECES[kernel], parts, *arrays, *scalars)
 
 
 def sgd(p, g, buf, *, lr, momentum, dampening, weight_decay, nesterov, first):

@@ -36,6 +36,11 @@ from ..nn import blas, gemm_kernels
 from ..nn.blas import NO_TRANS, TRANS
 from .fused_numba import _adam
 
+# Numba caches the kernels below keyed on this file's contents alone, but compiles ``_adam`` and ``gemm`` from the
+# two files named here into them. Their digest (the first 16 hex digits of the SHA-256 of the files, in this order)
+# is written here so that changing either changes this file and the cache is rebuilt; a test checks it is current.
+KERNEL_SOURCES = ("optim/fused_numba.py", "nn/gemm_kernels.py")
+KERNEL_SOURCES_SHA256 = "7bc3df502bbc7f0a"
 MAX_BATCH = 32
 BLOCK_ROWS = 64    # rows of W per BLAS call and update: measured best at 32-64 for the paper's weights
 CHUNK_ROWS = 128   # rows per unit of work for a thread; ∂L/∂x is summed over these chunks in order
@@ -113,7 +118,8 @@ class InBackwardUpdate:
         args = (*found, dout.shape[0], dout.ctypes.data, blas._row_major(dout), x.ctypes.data, blas._row_major(x),
                 w, grad, *spec, t(1), t(0), w.itemsize, dx_parts, want_dx)
         with blas.one_blas_thread():
-            (_chunks_serial if threads.pieces(chunks, 1) == 1 else _chunks_parallel)(chunks, *args)
+            parts = threads.pieces(chunks, 1)
+            threads.launch(parts, _chunks_serial if parts == 1 else _chunks_parallel, chunks, *args)
         p.has_grad = True
         self.done = True
         return True, (np.add.reduce(dx_parts, axis=0) if want_dx else None)
