@@ -25,6 +25,7 @@ from minimlp.train.history import History
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 UMASK = 0o027   # the runs below use it, so a file mode of 0600 (or 0644) is wrong
+TINY = ["--epochs", 1, "--train-size", 32]   # if a check were missing, the run it lets through is short
 
 
 def cli(*args, umask=None, runner=None, env=None):
@@ -179,7 +180,7 @@ def test_2_an_output_of_an_earlier_call_is_replaced_only_with_overwrite(colorize
 
 @pytest.mark.parametrize("size", [0, -5, 1])
 def test_3_and_7_train_size_below_two_is_refused(tmp_path, size):
-    result = cli("train", "--train-size", size, "--out", tmp_path / "run")
+    result = cli("train", *TINY, "--train-size", size, "--out", tmp_path / "run")
     one_error_line(result, f"--train-size {size}", "at least 2")
     assert os.listdir(tmp_path) == []
 
@@ -197,7 +198,7 @@ def test_4_quiet_prints_no_training_or_epoch_lines(run17):
 def test_5_an_output_folder_that_is_a_file_is_refused(tmp_path):
     existing = tmp_path / "existing"
     existing.write_text("keep me\n")
-    one_error_line(cli("train", "--out", existing), "--out", "is a file, not a folder")
+    one_error_line(cli("train", *TINY, "--out", existing), "--out", "is a file, not a folder")
     one_error_line(cli("colorize", existing, "-o", existing), "-o", "is a file, not a folder")
     assert existing.read_text() == "keep me\n" and os.listdir(tmp_path) == ["existing"]
 
@@ -220,7 +221,7 @@ def readonly(tmp_path):
             os.chmod(path, 0o755)
 
 
-@pytest.mark.parametrize("args", [["train", "--out", "{ro}/run"],
+@pytest.mark.parametrize("args", [["train", "--epochs", "1", "--train-size", "32", "--out", "{ro}/run"],
                                   ["train", "--out", "{ro}/done", "--resume", "--epochs", "2"],
                                   ["colorize", "{photo}", "-o", "{ro}/colored"]])
 def test_6_a_read_only_output_folder_is_refused_before_any_work(readonly, tmp_path, args):
@@ -238,7 +239,7 @@ def test_6_a_read_only_output_folder_is_refused_before_any_work(readonly, tmp_pa
     ("--lr", 0, "greater than 0"), ("--lr", -0.1, "greater than 0"), ("--lr", "nan", "greater than 0"),
     ("--weight-decay", -0.01, "0 or more"), ("--batch-size", 1, "BatchNorm, which needs at least 2 images")])
 def test_7_every_numeric_option_is_checked_before_anything_is_created(tmp_path, flag, value, needle):
-    result = cli("train", flag, value, "--out", tmp_path / "run")
+    result = cli("train", *TINY, flag, value, "--out", tmp_path / "run")
     one_error_line(result, f"{flag} {value}", needle)
     assert os.listdir(tmp_path) == []
 
