@@ -1,8 +1,8 @@
 """minimlp-colorize: train, evaluate and apply the grayscale-to-colour models.
 
-    minimlp-colorize train [--model paper-mlp1] [--data default|shared|PATH] --out DIR [--resume]
+    minimlp-colorize train [--model paper-mlp1] [--data default|shared|PATH] --out DIR [--resume] [--drop-last]
     minimlp-colorize evaluate --checkpoint DIR|FILE|pretrained [--json]
-    minimlp-colorize colorize --checkpoint DIR|pretrained PHOTO... -o OUTDIR
+    minimlp-colorize colorize --checkpoint DIR|pretrained PHOTO... -o OUTDIR [--overwrite]
     minimlp-colorize models
     minimlp-colorize reproduce --out results/ [--quick]
 """
