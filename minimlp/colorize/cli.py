@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from .models import PAPER_TRAINING, PRESETS, recipe
+from .models import PRESETS
 
 TRAIN_KEYS = ("optimizer", "lr", "batch_size", "epochs", "weight_decay", "schedule", "split", "hflip")
 
@@ -21,10 +21,11 @@ def _device_default():
 
 def _default_help(key):
     """'default 80 (chroma-mlp: 20)': the paper presets' value of a training setting, and the presets that differ."""
+    paper = PRESETS["paper-mlp1"]["training"]
     others = ", ".join(f"{name}: {p['training'][key]:g}" if isinstance(p["training"][key], float)
                        else f"{name}: {p['training'][key]}"
-                       for name, p in PRESETS.items() if p["training"][key] != PAPER_TRAINING[key])
-    value = PAPER_TRAINING[key]
+                       for name, p in PRESETS.items() if p["training"][key] != paper[key])
+    value = paper[key]
     shown = f"{value:g}" if isinstance(value, float) else str(value)
     return f"default {shown}" + (f" ({others})" if others else "")
 
@@ -98,6 +99,7 @@ def main(argv=None):
             from .commands import colorize
             return colorize(args)
         if args.command == "models":
+            from .models import recipe
             for name, p in PRESETS.items():
                 print(f"{name:12s} [{p['task']}] {p['about']}\n{'':12s} training: {recipe(p)}")
             return 0
