@@ -43,24 +43,30 @@ def _read_error(path, exc):
     return f"cannot read image {path}: {exc}"
 
 
-def colorize_files(model, task, inputs, targets, command="minimlp-colorize colorize"):
-    """Colorize each input into its target; print each target (stdout) or failure (one stderr line).
-
-    Returns the number of inputs that failed.
-    """
+def read_photo(path):
+    """The photo at ``path``, decoded (a PIL image; the file is closed)."""
     from PIL import Image
+    with Image.open(path) as img:
+        img.load()
+    return img
 
+
+def colorize_files(model, task, inputs, targets):
+    """Colorize each input into its target; print each target (stdout) or why an input is unreadable (stderr).
+
+    Returns the number of inputs that could not be read. Only reading is
+    caught: an error of the model itself stops the command as it should.
+    """
     from .photo import colorize_photo
     failed = 0
     for path, target in zip(inputs, targets):
         try:
-            with Image.open(path) as img:
-                img.load()
-                result = colorize_photo(model, task, img)
+            image = read_photo(path)
         except (OSError, ValueError, SyntaxError) as exc:
-            print(f"{command}: error: {_read_error(path, exc)}", file=sys.stderr)
+            print(f"minimlp-colorize colorize: error: {_read_error(path, exc)}", file=sys.stderr)
             failed += 1
             continue
+        result = colorize_photo(model, task, image)
         with atomic_path(target, suffix=".png") as tmp:
             result.save(tmp, format="PNG")
         print(target)
