@@ -336,12 +336,30 @@ def test_13_samples_show_test_images_across_classes(run17):
     assert len(picked) == 12 and len(set(picked)) == 12 and set(labels[picked]) == set(range(10))
     test = load_default().test
     expected = test.images[across_classes(test.labels, 12)]
-    with Image.open(out / "samples_test.png") as img:
+    for tile, image in zip(_first_grid_row(out / "samples_test.png"), expected):
+        np.testing.assert_array_equal(tile, image)
+
+
+def _first_grid_row(path, count=12):
+    """The ground-truth tiles of a samples_test.png (figures.image_grid's layout: scale 3, gap 2, labels 110 px)."""
+    with Image.open(path) as img:
         grid = np.asarray(img.convert("RGB"))
-    side, gap, left = 32 * 3, 2, 110    # figures.image_grid's layout: the first row is the ground truth
-    for c, image in enumerate(expected):
-        tile = grid[gap:gap + side, left + c * (side + gap):left + c * (side + gap) + side]
-        np.testing.assert_array_equal(tile[::3, ::3], image)
+    side, gap, left = 32 * 3, 2, 110
+    return [grid[gap:gap + side:3, left + c * (side + gap):left + c * (side + gap) + side:3] for c in range(count)]
+
+
+def test_13_the_full_splits_samples_span_the_classes(tmp_path):
+    from _shared_data import require_shared_archive
+    from minimlp.colorize.loading import load_split
+    require_shared_archive()
+    out = tmp_path / "full"
+    result = cli("train", "--data", "shared", "--split", "full", "--train-size", 32, "--epochs", 1, "--quiet",
+                 "--out", out)
+    assert result.returncode == 0, result.stderr
+    test = load_split("shared", "full").test
+    tiles = _first_grid_row(out / "samples_test.png")
+    shown = [int(np.flatnonzero((test.images == tile).all(axis=(1, 2, 3)))[0]) for tile in tiles]
+    assert len(set(test.labels[shown])) == 10
 
 
 @pytest.mark.skipif(backend.gpu_available(), reason="this machine has a working GPU")
