@@ -1,4 +1,8 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+The file gets the mode a plain ``open(path, "w")`` would give it (0666 less
+the user's umask), not the 0600 of the temporary file it is written through.
+"""
 import os
 import tempfile
 from contextlib import contextmanager
@@ -18,11 +22,19 @@ def atomic_path(path, suffix=".tmp"):
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _umask():
+    """The process's umask (read by setting it and putting it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path, text):

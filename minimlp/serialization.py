@@ -81,11 +81,14 @@ def load(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no such file: {path}")
+    if not zipfile.is_zipfile(path):   # np.load would guess a pickle and suggest allow_pickle=True
+        raise ValueError(f"{path} is not a .npz file written by minimlp.save (it is not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"load: {path} is not a readable minimlp .npz file ({exc})") from exc
+        raise ValueError(f"{path} is not a readable .npz file written by minimlp.save "
+                         f"(truncated or corrupt: {exc})") from exc
     if _LAYOUT_KEY not in arrays:
         return arrays
     layout = json.loads(arrays.pop(_LAYOUT_KEY).tobytes().decode("utf-8"))

@@ -54,7 +54,16 @@ def test_evaluate_json_matches_a_direct_computation(tiny_run, capsys):
     baseline = np.mean((np.concatenate([gray] * 3, axis=1) - truth) ** 2)
     assert printed["baseline_gray_mse"] == pytest.approx(baseline, rel=1e-6)
     assert 0.020 < printed["baseline_gray_mse"] < 0.028  # the shared README's ~0.024
-    assert printed == pytest.approx(evaluate_images(model, "rgb", images) | printed)
+    assert printed["improvement_over_gray"] == pytest.approx(1 - printed["test_mse"] / baseline, rel=1e-5)
+
+    def psnr(planar):   # mean over images of 10 log10(255² / MSE) on the uint8 images
+        out = np.clip(np.rint((planar.reshape(1000, 3, 32, 32).transpose(0, 2, 3, 1) + 1) * 127.5), 0, 255)
+        mse = ((out - images.astype(np.float64)) ** 2).reshape(1000, -1).mean(axis=1)
+        return np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 255.0 ** 2 * 1e-10)))   # 100 dB when identical
+    assert printed["psnr"] == pytest.approx(psnr(prediction), abs=1e-3)
+    assert printed["baseline_gray_psnr"] == pytest.approx(psnr(np.concatenate([gray] * 3, axis=1)), abs=1e-3)
+    direct = evaluate_images(model, "rgb", images)   # the library call gives what the command printed
+    assert {key: printed[key] for key in direct} == pytest.approx(direct)
 
 
 def test_resumed_cli_run_equals_an_uninterrupted_one(tmp_path):
@@ -114,7 +123,7 @@ def test_colorize_keeps_the_photo_size_and_its_luma(tiny_run, tmp_path):
 
 def test_colorize_names_an_unreadable_file(tiny_run, tmp_path, capsys):
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 this is not a jpeg")
-    assert cli.main(["colorize", "--checkpoint", tiny_run, str(tmp_path / "broken.jpg"), "-o", str(tmp_path)]) == 2
+    assert cli.main(["colorize", "--checkpoint", tiny_run, str(tmp_path / "broken.jpg"), "-o", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "cannot read image" in err and "broken.jpg" in err
 

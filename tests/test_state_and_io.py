@@ -95,7 +95,7 @@ def test_save_is_atomic_when_interrupted(tmp_path, monkeypatch):
 def test_load_of_a_corrupt_or_missing_file_says_so(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip at all")
-    with pytest.raises(ValueError, match="bad.npz is not a readable"):
+    with pytest.raises(ValueError, match="bad.npz is not a .npz file written by minimlp.save"):
         minimlp.load(bad)
     with pytest.raises(FileNotFoundError, match="nope.npz"):
         minimlp.load(tmp_path / "nope.npz")

@@ -1,8 +1,8 @@
 """minimlp-colorize: train, evaluate and apply the grayscale-to-colour models.
 
-    minimlp-colorize train [--model paper-mlp1] [--data default|shared|PATH] --out DIR [--resume]
+    minimlp-colorize train [--model paper-mlp1] [--data default|shared|PATH] --out DIR [--resume] [--drop-last]
     minimlp-colorize evaluate --checkpoint DIR|FILE|pretrained [--json]
-    minimlp-colorize colorize --checkpoint DIR|pretrained PHOTO... -o OUTDIR
+    minimlp-colorize colorize --checkpoint DIR|pretrained PHOTO... -o OUTDIR [--overwrite]
     minimlp-colorize models
     minimlp-colorize reproduce --out results/ [--quick]
 """
@@ -20,6 +20,17 @@ def _device_default():
     return os.environ.get("MINIMLP_DEVICE", "auto")
 
 
+def _default_help(key):
+    """'default 80 (chroma-mlp: 20)': the paper presets' value of a training setting, and the presets that differ."""
+    paper = PRESETS["paper-mlp1"]["training"]
+    others = ", ".join(f"{name}: {p['training'][key]:g}" if isinstance(p["training"][key], float)
+                       else f"{name}: {p['training'][key]}"
+                       for name, p in PRESETS.items() if p["training"][key] != paper[key])
+    value = paper[key]
+    shown = f"{value:g}" if isinstance(value, float) else str(value)
+    return f"default {shown}" + (f" ({others})" if others else "")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="minimlp-colorize", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -30,16 +41,19 @@ def build_parser():
                    help="'default' (embedded 6,500 images), 'shared' (../shared/data/cifar10-jpeg.tar.gz) "
                         "or a CIFAR-10 source: cifar-10-batches-py, cifar-10-python.tar.gz, an image tree or tar")
     t.add_argument("--split", choices=["paper", "full"], help="paper 5000/500/1000 or full 45000/5000/10000")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--optimizer", choices=["sgd", "momentum", "rmsprop", "adam", "adamw"])
-    t.add_argument("--lr", type=float)
-    t.add_argument("--weight-decay", type=float)
-    t.add_argument("--schedule", choices=["none", "onecycle", "cosine"])
+    t.add_argument("--epochs", type=int, help=_default_help("epochs"))
+    t.add_argument("--batch-size", type=int, help=_default_help("batch_size"))
+    t.add_argument("--optimizer", choices=["sgd", "momentum", "rmsprop", "adam", "adamw"],
+                   help=_default_help("optimizer"))
+    t.add_argument("--lr", type=float, help=_default_help("lr"))
+    t.add_argument("--weight-decay", type=float, help=_default_help("weight_decay"))
+    t.add_argument("--schedule", choices=["none", "onecycle", "cosine"], help=_default_help("schedule"))
     t.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
                    help="mirror a random half of each batch (augmentation)")
-    t.add_argument("--train-size", type=int, help="use only the first N training images (quick runs)")
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--train-size", type=int, help="use only the first N training images (quick runs; N ≥ 2)")
+    t.add_argument("--drop-last", action="store_true",
+                   help="drop each epoch's last batch when it is short (a last batch of 1 is always dropped)")
+    t.add_argument("--seed", type=int, default=0, help="default 0")
     t.add_argument("--device", default=_device_default(), help="cpu, gpu or auto (default: $MINIMLP_DEVICE or auto)")
     t.add_argument("--out", required=True, help="run folder: checkpoints, history.csv, config.json, figures")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -56,8 +70,9 @@ def build_parser():
     c = sub.add_parser("colorize", help="colorize photos of any size (colour photos are turned to gray first)")
     c.add_argument("--checkpoint", default="pretrained")
     c.add_argument("inputs", nargs="+", help="image files")
-    c.add_argument("-o", "--out", required=True, help="folder for the PNGs")
-    c.add_argument("--device", default="cpu")
+    c.add_argument("-o", "--out", required=True, help="folder for the PNGs (NAME_color.png per input)")
+    c.add_argument("--overwrite", action="store_true", help="replace outputs left by an earlier call")
+    c.add_argument("--device", default=_device_default(), help="cpu, gpu or auto (default: $MINIMLP_DEVICE or auto)")
 
     sub.add_parser("models", help="list the model presets")
 
@@ -86,8 +101,9 @@ def main(argv=None):
             from .commands import colorize
             return colorize(args)
         if args.command == "models":
+            from .models import recipe
             for name, p in PRESETS.items():
-                print(f"{name:12s} [{p['task']}] {p['about']}")
+                print(f"{name:12s} [{p['task']}] {p['about']}\n{'':12s} training: {recipe(p)}")
             return 0
         if args.command == "reproduce":
             from .reproduce import reproduce

@@ -13,6 +13,7 @@ from ..backend import resolve_device
 from ..data import Batches
 from ..train import CheckpointError, fit, read_checkpoint
 from ..train.checkpoint import BEST, LAST
+from .checks import check_batchnorm_batch, check_numbers, check_output_folder
 from .evaluate import evaluate_images, predict_rgb
 from .figures import gray_images, image_grid, loss_curve
 from .loading import load_colorizer, load_split
@@ -36,6 +37,8 @@ def make_config(args):
         value = getattr(args, key)
         if value is not None:
             training[key] = value
+    if args.drop_last:
+        training["drop_last"] = True
     if args.data == "default" and args.split is None:
         training["split"] = "paper"
     return {"model": args.model, "task": chosen["task"], "model_kwargs": dict(chosen["model"]),
@@ -53,6 +56,9 @@ def _check_resume_config(stored, args):
         if value is not None and value != stored["training"][key]:
             raise CheckpointError(f"--{key.replace('_', '-')} {value} contradicts the stored run "
                                   f"({stored['training'][key]}); --resume continues the run as configured")
+    if getattr(args, "drop_last", False) and not stored["training"].get("drop_last"):
+        raise CheckpointError("--drop-last contradicts the stored run (which keeps short last batches); "
+                              "--resume continues the run as configured")
     if args.epochs is not None:
         stored["training"]["epochs"] = args.epochs
     return stored
@@ -79,7 +85,7 @@ def make_scheduler(name, optimizer, lr, epochs, steps_per_epoch):
 
 def train_run(config, out, device="auto", resume=False, quiet=False, log=None):
     """Train the run described by ``config`` into folder ``out``; return (model, history, test scores)."""
-    log = log or (lambda text: print(text, file=sys.stderr))
+    log = log or (lambda text: None if quiet else print(text, file=sys.stderr))
     tr = config["training"]
     device = resolve_device(device, announce=not quiet)
     manual_seed(config["seed"])
@@ -91,7 +97,9 @@ def train_run(config, out, device="auto", resume=False, quiet=False, log=None):
     x_valid, y_valid = make_arrays(split.valid.images, config["task"])
     model = build_model(config).to(device=device)
     optimizer = make_optimizer(tr["optimizer"], model.parameters(), tr["lr"], tr["weight_decay"])
-    batches = Batches(x_train, y_train, tr["batch_size"], shuffle=True, seed=config["seed"], device=device)
+    drop_last = _drop_last(tr, len(x_train), warn=lambda text: print(text, file=sys.stderr))
+    batches = Batches(x_train, y_train, tr["batch_size"], shuffle=True, seed=config["seed"], device=device,
+                      drop_last=drop_last)
     steps = len(batches)
     if tr["hflip"]:
         batches = FlippedBatches(batches, seed=config["seed"])
@@ -112,9 +120,37 @@ def train_run(config, out, device="auto", resume=False, quiet=False, log=None):
     _write_json(scores, os.path.join(out, "metrics.json"))
     baseline_valid = nn.MSELoss()(_baseline_output(x_valid, config["task"]), y_valid)
     loss_curve(history, os.path.join(out, "loss_curve.png"), title=f"{config['model']} ({config['task']} task)",
-               baseline=baseline_valid)
-    sample_figure(model, config["task"], split.test.images[:12], os.path.join(out, "samples_test.png"))
+               baseline=baseline_valid, task=config["task"])
+    test = split.test
+    sample_figure(model, config["task"], test.images[across_classes(test.labels, 12)],
+                  os.path.join(out, "samples_test.png"))
     return model, history, scores
+
+
+def _drop_last(training, n_images, warn):
+    """Whether to drop each epoch's last short batch: asked for, or forced because it would hold one image.
+
+    The forced case is said once (``warn``, shown even with --quiet: it changes what trains).
+    """
+    if training.get("drop_last"):
+        return True
+    if n_images % training["batch_size"] == 1:
+        warn(f"note: {n_images} images in batches of {training['batch_size']} leave a last batch of 1, which "
+            f"BatchNorm cannot train on; it is dropped each epoch (a different image each time)")
+        return True
+    return False
+
+
+def across_classes(labels, count):
+    """``count`` indices taking each class in turn (the first image of each class, then the second, …)."""
+    labels = np.asarray(labels)
+    queues = [list(np.flatnonzero(labels == c)) for c in np.unique(labels)]
+    picked = []
+    while len(picked) < min(count, len(labels)):
+        for queue in queues:
+            if queue and len(picked) < count:
+                picked.append(queue.pop(0))
+    return np.asarray(picked, dtype=np.int64)
 
 
 def _baseline_output(x, task):
@@ -130,6 +166,8 @@ def sample_figure(model, task, images, path):
 
 def train(args):
     out = args.out
+    check_numbers(args)
+    check_output_folder(out, "--out")
     last = os.path.join(out, LAST)
     if args.resume:
         if not os.path.exists(last):
@@ -141,11 +179,12 @@ def train(args):
                                   f"or choose another --out")
         args.model = args.model or "paper-mlp1"
         config = make_config(args)
+    check_batchnorm_batch(config)
     config["machine"] = platform.platform()
     config["started"] = datetime.datetime.now().isoformat(timespec="seconds")
     _, _, scores = train_run(config, out, device=args.device, resume=args.resume, quiet=args.quiet)
     better = scores["improvement_over_gray"] * 100
-    print(f"test MSE {scores['test_mse']:.5f}  PSNR {scores['psnr']:.2f} dB   "
+    print(f"test MSE (RGB, pixels in [-1, 1]) {scores['test_mse']:.5f}  PSNR {scores['psnr']:.2f} dB   "
           f"(gray-copy baseline on the same {scores['n_images']} images: MSE {scores['baseline_gray_mse']:.5f}, "
           f"PSNR {scores['baseline_gray_psnr']:.2f} dB; the model is {abs(better):.1f}% "
           f"{'better' if better >= 0 else 'worse'})")
@@ -156,7 +195,7 @@ def train(args):
 
 def evaluate(args):
     model, config = load_colorizer(args.checkpoint, device=args.device)
-    split = load_split(args.data, args.data_split)
+    split = load_split(args.data, args.data_split, flag="--data-split")
     images = getattr(split, args.split).images
     scores = evaluate_images(model, config["task"], images)
     scores.update(model=config["model"], task=config["task"], split=args.split, data=args.data)
@@ -172,19 +211,10 @@ def evaluate(args):
 
 
 def colorize(args):
-    from PIL import Image, UnidentifiedImageError
-
-    from .photo import colorize_photo
-    model, config = load_colorizer(args.checkpoint, device=args.device)
+    from .photo_files import colorize_files, output_paths
+    check_output_folder(args.out, "-o")
+    targets = output_paths(args.inputs, args.out, overwrite=args.overwrite)
+    model, config = load_colorizer(args.checkpoint, device=resolve_device(args.device))
     os.makedirs(args.out, exist_ok=True)
-    for path in args.inputs:
-        try:
-            with Image.open(path) as img:
-                img.load()
-                result = colorize_photo(model, config["task"], img)
-        except (FileNotFoundError, UnidentifiedImageError, OSError) as exc:
-            raise ValueError(f"cannot read image {path}: {exc}") from exc
-        target = os.path.join(args.out, os.path.splitext(os.path.basename(path))[0] + "_color.png")
-        result.save(target)
-        print(target)
-    return 0
+    failed = colorize_files(model, config["task"], args.inputs, targets)
+    return 1 if failed else 0

@@ -40,7 +40,7 @@ def export_pretrained(checkpoint, path, dtype=np.float16, extra=None):
         config.update(extra)
     save({"format": MODEL_FORMAT, "model": half_state(state["model"], dtype), "config": config,
           "epoch": state.get("epoch"), "valid_loss": state.get("valid_loss")}, path)
-    os.chmod(path, 0o644)   # save writes through a private temporary file; a shipped file must be readable
+    os.chmod(path, 0o644)   # a shipped file must be readable by all, whatever the umask
     return path
 
 

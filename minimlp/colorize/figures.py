@@ -5,29 +5,44 @@ from PIL import Image, ImageDraw
 from ..atomic import atomic_path
 
 
-def loss_curve(history, path, title=None, baseline=None):
-    """Plot train (running), train (eval mode) and valid loss per epoch; optional horizontal baseline line."""
+UNITS = {"rgb": "MSE of the RGB image (pixels in [-1, 1])",
+         "chroma": "MSE of the U and V chroma planes (pixels in [-1, 1])"}
+
+
+def loss_figure(history, title=None, baseline=None, task="rgb"):
+    """The figure of ``loss_curve`` (matplotlib Figure): every line names its split, the axis its unit.
+
+    A run of one epoch draws its values as markers, which a line of one point would not show.
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     epochs = history.column("epoch")
+    marker = "o" if len(epochs) == 1 else None
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
-    for column, label, style in (("train_loss", "train (running mean, training mode)", "-"),
-                                 ("train_eval_loss", "train (re-measured, eval mode)", "--"),
-                                 ("valid_loss", "valid (eval mode)", "-")):
+    for column, label, style in (("train_loss", "train split (running mean, training mode)", "-"),
+                                 ("train_eval_loss", "train split (re-measured, eval mode)", "--"),
+                                 ("valid_loss", "valid split (eval mode)", "-")):
         values = history.column(column)
         if any(v is not None for v in values):
-            ax.plot(epochs, [np.nan if v is None else v for v in values], style, label=label)
+            ax.plot(epochs, [np.nan if v is None else v for v in values], style, marker=marker, label=label)
     if baseline is not None:
-        ax.axhline(baseline, color="gray", linestyle=":", label=f"gray-copy baseline ({baseline:.4f})")
+        ax.axhline(baseline, color="gray", linestyle=":", label=f"gray-copy on the valid split ({baseline:.4f})")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE (pixels in [-1, 1])")
+    ax.set_ylabel(UNITS[task])
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
+    return fig
+
+
+def loss_curve(history, path, title=None, baseline=None, task="rgb"):
+    """Save ``loss_figure`` (train, train in eval mode and valid loss per epoch; gray-copy's valid loss) to ``path``."""
+    import matplotlib.pyplot as plt
+    fig = loss_figure(history, title, baseline, task)
     _save_figure(fig, path)
     plt.close(fig)
     return path

@@ -8,13 +8,16 @@ from .models import build_model
 PRETRAINED_DIR = Path(__file__).with_name("pretrained")
 
 
-def load_split(data="default", split="paper", seed=0):
-    """The (train, valid, test) ImageSets: the embedded default, or a CIFAR-10 source split as asked."""
+def load_split(data="default", split="paper", seed=0, flag="--split"):
+    """The (train, valid, test) ImageSets: the embedded default, or a CIFAR-10 source split as asked.
+
+    ``flag`` is the option that chose ``split``, as named in error messages.
+    """
     from ..data import full_split, load_cifar10, load_default, paper_split
     if data == "default":
         if split != "paper":
             raise ValueError("the embedded default data holds only the paper's split (5000/500/1000); for "
-                             f"--split {split} pass --data PATH (e.g. ../shared/data/cifar10-jpeg.tar.gz)")
+                             f"{flag} {split} pass --data PATH (e.g. ../shared/data/cifar10-jpeg.tar.gz)")
         return load_default()
     if data == "shared":
         from ..data import shared_archive_path

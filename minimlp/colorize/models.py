@@ -92,6 +92,13 @@ PRESETS = {
 }
 
 
+def recipe(chosen):
+    """A preset's training settings in flag form: '--optimizer adam --lr 0.0002 --batch-size 16 …'."""
+    return " ".join(f"--{k.replace('_', '-')} {v:g}" if isinstance(v, float) else
+                    (f"--{'' if v else 'no-'}{k}" if isinstance(v, bool) else f"--{k.replace('_', '-')} {v}")
+                    for k, v in chosen["training"].items())
+
+
 def build_model(config):
     """The network for a config dict with 'model_kwargs' (as written by the CLI)."""
     return mlp(**config["model_kwargs"])

@@ -3,7 +3,8 @@ import numpy as np
 from PIL import Image
 
 from ..backend import to_device, to_numpy
-from ..data.color import rgb_to_gray, rgb_to_yuv, yuv_to_rgb
+from ..data.color import rgb_to_yuv, yuv_to_rgb
+from .photo_luma import photo_luma
 from .tasks import output_to_rgb
 
 
@@ -13,9 +14,10 @@ def _resize_plane(plane, size):
 
 
 def colorize_photo(model, task, image, side=32):
-    """A colour version (PIL RGB) of ``image`` (PIL, colour or gray; colour is turned to gray first).
+    """A colour version (8-bit PIL RGB) of ``image`` (PIL, any mode; colour is turned to gray first).
 
-    1. Y = BT.601 luma of the photo at full resolution (0..255).
+    1. Y = BT.601 luma of the photo at full resolution (0..255), from any mode
+       (``photo_luma``: 16-bit and float images by their range, transparency on white).
     2. Y is shrunk to side×side (area-averaging), scaled to [-1, 1] and given to the model.
     3. The predicted colour image is turned into YUV; its U and V planes are
        upsampled (bicubic) to the photo's size.
@@ -23,9 +25,8 @@ def colorize_photo(model, task, image, side=32):
        with the model's chroma, so detail is kept and the luma is unchanged
        (up to rounding, and clipping of out-of-gamut colours).
     """
-    rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
-    height, width = rgb.shape[:2]
-    luma = rgb_to_gray(rgb)
+    luma = photo_luma(image)
+    height, width = luma.shape
     small = np.asarray(Image.fromarray(luma, mode="F").resize((side, side), Image.BOX), dtype=np.float32)
     x = (small * (1 / 127.5) - 1.0).reshape(1, side * side)
     was_training = model.training

@@ -242,9 +242,9 @@ def reproduce(args):
     if train_size:
         split = split._replace(train=split.train.subset(range(train_size)))
     baselines = baseline_scores(split)
-    command = "minimlp-colorize reproduce " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["reproduce"] else \
-        f"minimlp-colorize reproduce --out {args.out} --epochs {args.epochs} --seeds {args.seeds} --jobs {args.jobs}" \
-        + (" --quick" if args.quick else "") + (f" --only {args.only}" if args.only else "")
+    ran = " --quick" if args.quick else f" --epochs {args.epochs} --seeds {args.seeds}"   # --quick overrides both
+    command = f"minimlp-colorize reproduce --out {args.out}{ran} --jobs {args.jobs}" \
+        + (f" --only {args.only}" if args.only else "")
     meta = {"command": command, "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "machine": machine_description(), "device": device, "jobs": args.jobs,
             "wall_seconds": time.perf_counter() - started,

@@ -136,7 +136,8 @@ def decode_files(items, size=32, exact=False, source="", workers=1):
             parts.append(_decode_chunk(batch_names, blobs, size, exact))
         parts = [p if isinstance(p, np.ndarray) else p.result() for p in parts]
     except DataError as exc:
-        raise DataError(f"{source}: {exc}" if source else str(exc)) from None
+        named = not source or str(exc).startswith(f"{source}:")   # the archive's own errors name it already
+        raise DataError(str(exc) if named else f"{source}: {exc}") from None
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)

@@ -8,6 +8,8 @@ LAST = "last.npz"
 BEST = "best.npz"
 TRAIN_FORMAT = "minimlp-train-1"
 MODEL_FORMAT = "minimlp-model-1"
+LOOKS_LIKE = (f"a checkpoint is the {BEST} or {LAST} that training writes into its folder "
+              f"(a .npz archive tagged {MODEL_FORMAT} or {TRAIN_FORMAT})")
 
 
 class CheckpointError(ValueError):
@@ -43,9 +45,9 @@ def read_checkpoint(path, expected_format=None):
     try:
         state = load(path)
     except ValueError as exc:
-        raise CheckpointError(str(exc)) from exc
+        raise CheckpointError(f"{exc}, so not a minimlp checkpoint; {LOOKS_LIKE}") from exc
     if not isinstance(state, dict) or state.get("format") not in (TRAIN_FORMAT, MODEL_FORMAT):
-        raise CheckpointError(f"{path} is not a minimlp checkpoint")
+        raise CheckpointError(f"{path} is a .npz file but not a minimlp checkpoint (no format tag); {LOOKS_LIKE}")
     if expected_format and state["format"] != expected_format:
         raise CheckpointError(f"{path} is a {state['format']} file, expected {expected_format}")
     return state
