@@ -114,20 +114,24 @@ def unpad_gradient(dpad, pads, mode):
 class Scratch:
     """Arrays reused from one step to the next, keyed by name, shape and dtype (no allocation in steady state).
 
-    ``get(name, shape, like, zero=False)`` returns the same array while the
-    shape, dtype and backend stay the same; ``zero=True`` zero-fills it only
-    when it is (re)allocated (for padded buffers whose border is never written).
+    ``get(name, shape, like, fill=None)`` returns the same array while the
+    shape, dtype and backend stay the same; ``fill`` (a number, or
+    ``zero=True`` for 0) fills it only when it is (re)allocated (for padded
+    buffers whose border is never written).
     """
 
     def __init__(self):
         self._arrays = {}
 
-    def get(self, name, shape, like, zero=False):
+    def get(self, name, shape, like, zero=False, fill=None, dtype=None):
         shape = tuple(int(s) for s in shape)
+        dtype = like.dtype if dtype is None else dtype
         a = self._arrays.get(name)
-        if a is None or a.shape != shape or a.dtype != like.dtype or type(a) is not type(like):
+        if a is None or a.shape != shape or a.dtype != dtype or type(a) is not type(like):
             xp = get_array_module(like)
-            a = xp.zeros(shape, dtype=like.dtype) if zero else xp.empty(shape, dtype=like.dtype)
+            a = xp.empty(shape, dtype=dtype)
+            if zero or fill is not None:
+                a.fill(0 if fill is None else fill)
             self._arrays[name] = a
         return a
 
