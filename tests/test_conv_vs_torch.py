@@ -272,5 +272,5 @@ def test_default_initialisation_has_torchs_distribution_and_keys(name, factory):
         for p, tp in zip(big_ours.parameters(), big_theirs.parameters()):
             assert float(tp.detach().abs().max()) <= bound
             assert 0.9 * bound <= float(np.abs(p.data).max()) <= bound
-            assert abs(float(p.data.mean())) < 0.1 * bound
+            assert abs(float(p.data.mean())) < 0.5 * bound  # within ~5 standard errors for the 32 biases
             assert p.data.dtype == np.float32
