@@ -43,8 +43,12 @@ class _ConvBase(Module):
         self._cache = None
 
     def _take_cache(self, dout, expected_shape):
+        if self._cache is None and getattr(self, "_consumed", False):
+            raise RuntimeError(f"{self!r}: backward already ran once since the last forward (its column buffer "
+                               f"now holds their gradient); run forward again before another backward")
         check_grad_like(self, dout, expected_shape)
         cache, self._cache = self._cache, None  # the columns' buffer is reused for their gradient
+        self._consumed = True
         return cache
 
     def _bias_gradient(self, dout_cm):
@@ -152,7 +156,7 @@ class Conv2d(_ConvBase):
             y[...] = y_cm.transpose(1, 0, 2, 3)
         else:
             xp.add(y_cm.transpose(1, 0, 2, 3), self.bias.data[:, None, None], out=y)
-        self._cache = (tuple(x.shape), cols_g, (n, o, ho, wo))
+        self._cache, self._consumed = (tuple(x.shape), cols_g, (n, o, ho, wo)), False
         return y
 
     def _backward(self, dout, want_dx):
@@ -252,7 +256,7 @@ class ConvTranspose2d(_ConvBase):
             y[...] = y_cm.transpose(1, 0, 2, 3)
         else:
             xp.add(y_cm.transpose(1, 0, 2, 3), self.bias.data[:, None, None], out=y)
-        self._cache = (x_g, cols, (n, o, ho, wo))
+        self._cache, self._consumed = (x_g, cols, (n, o, ho, wo)), False
         return y
 
     def _backward(self, dout, want_dx):
