@@ -274,3 +274,15 @@ def test_default_initialisation_has_torchs_distribution_and_keys(name, factory):
             assert 0.9 * bound <= float(np.abs(p.data).max()) <= bound
             assert abs(float(p.data.mean())) < 0.5 * bound  # within ~5 standard errors for the 32 biases
             assert p.data.dtype == np.float32
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1)])
+def test_maxpool_routes_ties_to_the_first_maximum_as_torch(kwargs, device):
+    """Inputs with many equal values: the gradient goes to the first maximum in row-major window order."""
+    x = np.random.default_rng(0).integers(0, 3, (2, 3, 6, 6)).astype(np.float64)
+    G = np.random.default_rng(1).normal(size=(2, 3) + tuple(T.MaxPool2d(**kwargs)(torch.tensor(x)).shape[2:]))
+    xt = torch.tensor(x, requires_grad=True)
+    T.MaxPool2d(**kwargs)(xt).backward(torch.tensor(G))
+    pool = nn.MaxPool2d(**kwargs)
+    pool(backend.to_device(x, device))
+    assert_close(pool.backward(backend.to_device(G, device)), xt.grad, TOL, f"MaxPool2d{kwargs} ties")
