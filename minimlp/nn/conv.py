@@ -13,6 +13,16 @@ from .parameter import Parameter
 PADDING_MODES = ("zeros", "reflect")
 
 
+def matmul(a, b, out):
+    """out[g] = a[g] @ b[g] for stacked (G, ·, ·) operands: one plain 2-d BLAS product when G = 1."""
+    xp = get_array_module(a)
+    if a.shape[0] == 1:
+        xp.matmul(a[0], b[0], out=out[0])
+    else:
+        xp.matmul(a, b, out=out)
+    return out
+
+
 class _ConvBase(Module):
     """Shared construction: torch's argument checks, weight shapes and initialisation."""
 
@@ -57,11 +67,16 @@ class _ConvBase(Module):
             self.bias.accumulate(dout_cm.reshape(self.out_channels, -1).sum(axis=1))
 
     def _weight_gradient(self, a, b_t, like):
-        """∂L/∂W as one stacked product a @ b_tᵀ, (G, ·, L) @ (G, L, ·), added into the weight's gradient."""
-        xp = get_array_module(a)
-        buf = self._scratch.get("weight_grad", (a.shape[0], a.shape[1], b_t.shape[1]), like)
-        xp.matmul(a, b_t.transpose(0, 2, 1), out=buf)
-        self.weight.accumulate(buf.reshape(self.weight.data.shape))
+        """∂L/∂W = a b_tᵀ per group, (G, ·, L) · (G, ·, L)ᵀ, added into the weight's gradient.
+
+        Computed as (b_t aᵀ)ᵀ: with the long axis L = N·H·W contiguous in both,
+        OpenBLAS runs the product with the small result dimension last about
+        three times faster than the other way round (measured on this
+        project's 2-core machine).
+        """
+        buf = self._scratch.get("weight_grad_t", (a.shape[0], b_t.shape[1], a.shape[1]), like)
+        matmul(b_t, a.transpose(0, 2, 1), buf)
+        self.weight.accumulate(buf.transpose(0, 2, 1).reshape(self.weight.data.shape))
 
     def backward(self, dout):
         return self._backward(dout, want_dx=True)
@@ -149,7 +164,7 @@ class Conv2d(_ConvBase):
         g, o = self.groups, self.out_channels
         cols_g = cols.reshape(g, -1, n * ho * wo)
         product = self._scratch.get("product", (g, o // g, n * ho * wo), x)
-        xp.matmul(W.reshape(g, o // g, -1), cols_g, out=product)
+        matmul(W.reshape(g, o // g, -1), cols_g, product)
         y = xp.empty((n, o, ho, wo), dtype=x.dtype)
         y_cm = product.reshape(o, n, ho, wo)
         if self.bias is None:
@@ -172,7 +187,7 @@ class Conv2d(_ConvBase):
         if not want_dx:
             return None
         W_g = self.weight.data.reshape(g, o // g, -1)
-        xp.matmul(W_g.transpose(0, 2, 1), d_g, out=cols_g)  # ∂X, into the columns' buffer
+        matmul(W_g.transpose(0, 2, 1), d_g, cols_g)  # ∂X, into the columns' buffer
         pt, pb, pl, pr = self._pads
         kh, kw = self.kernel_size
         dpad = self._scratch.get("dpadded", (c, n, h + pt + pb, w + pl + pr), dout)
@@ -248,7 +263,7 @@ class ConvTranspose2d(_ConvBase):
         x_cm[...] = x.transpose(1, 0, 2, 3)
         x_g = x_cm.reshape(g, c // g, n * h * w)
         cols = self._scratch.get("cols", (o, kh, kw, n, h, w), x)
-        xp.matmul(W.reshape(g, c // g, -1).transpose(0, 2, 1), x_g, out=cols.reshape(g, -1, n * h * w))
+        matmul(W.reshape(g, c // g, -1).transpose(0, 2, 1), x_g, cols.reshape(g, -1, n * h * w))
         full = col2im(cols, self._scratch.get("full", (o, n, hf, wf), x), self.stride, self.dilation)
         y = xp.empty((n, o, ho, wo), dtype=x.dtype)
         y_cm = full[:, :, ph:ph + ho, pw:pw + wo]
@@ -275,7 +290,7 @@ class ConvTranspose2d(_ConvBase):
         if not want_dx:
             return None
         dx_g = self._scratch.get("dx", (g, c // g, n * h * w), dout)
-        xp.matmul(self.weight.data.reshape(g, c // g, -1), gamma, out=dx_g)
+        matmul(self.weight.data.reshape(g, c // g, -1), gamma, dx_g)
         dx = xp.empty((n, c, h, w), dtype=dout.dtype)
         dx[...] = dx_g.reshape(c, n, h, w).transpose(1, 0, 2, 3)
         return dx
