@@ -5,6 +5,7 @@ from .batchnorm import BatchNorm1d
 from .batchnorm2d import BatchNorm2d
 from .container import Sequential
 from .conv import Conv2d, ConvTranspose2d
+from .cross_entropy import CrossEntropyLoss
 from .dropout import Dropout
 from .linear import Linear
 from .loss import L1Loss, MSELoss
@@ -18,4 +19,4 @@ from .upsample import Upsample
 __all__ = ["Module", "Parameter", "Linear", "BatchNorm1d", "Dropout", "Identity", "Sigmoid", "ReLU", "Tanh",
            "LeakyReLU", "Sequential", "MSELoss", "L1Loss", "init", "utils", "Conv2d", "ConvTranspose2d",
            "BatchNorm2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample", "Flatten", "Unflatten",
-           "Residual", "Concat"]
+           "Residual", "Concat", "CrossEntropyLoss"]
