@@ -84,9 +84,10 @@ class MaxPool2d(_Pool2d):
 
     Backward: ∂L/∂x routes each G[n, c, h, w] to the position of its window's
     maximum (the first one in row-major kernel order on ties, as torch's CPU
-    kernel); windows that overlap add up. Caches the argmax as a small
-    integer per output (the kernel offset). NaN inputs are not propagated as
-    torch does.
+    kernel); windows that overlap add up. Forward is a chain of element-wise
+    maxima over the kh·kw offsets; backward finds, offset by offset, the
+    first position equal to the maximum. Caches the (padded) input and y.
+    NaN inputs are not propagated as torch does.
     """
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
@@ -99,32 +100,30 @@ class MaxPool2d(_Pool2d):
         n, c, h, w, ho, wo = self._geometry(x)
         xp = get_array_module(x)
         src = self._padded(x, -np.inf)
-        offsets = self._windows(ho, wo)
-        index_type = np.uint8 if len(offsets) < 256 else np.int32
-        best = xp.empty((n, c, ho, wo), dtype=x.dtype)
-        arg = self._scratch.get("argmax", (n, c, ho, wo), x, dtype=index_type)
-        better = self._scratch.get("better", (n, c, ho, wo), x, dtype=np.bool_)
-        for k, rows, cols in offsets:
-            v = src[:, :, rows, cols]
-            if k == 0:
-                best[...] = v
-                arg.fill(0)
-                continue
-            xp.greater(v, best, out=better)
-            xp.copyto(best, v, where=better)
-            xp.copyto(arg, index_type(k), where=better)
-        self._cache = ((n, c, ho, wo), (n, c, h, w), arg)
+        best = None
+        for k, rows, cols in self._windows(ho, wo):
+            if best is None:
+                best = xp.array(src[:, :, rows, cols])
+            else:
+                xp.maximum(best, src[:, :, rows, cols], out=best)
+        self._cache = ((n, c, ho, wo), (n, c, h, w), src, best)
         return best
 
     def backward(self, dout):
         check_grad_like(self, dout, None if self._cache is None else self._cache[0])
         xp = get_array_module(dout)
-        _, in_shape, arg = self._cache
-        hit = self._scratch.get("better", arg.shape, dout, dtype=np.bool_)
-        part = self._scratch.get("part", arg.shape, dout)
+        out_shape, in_shape, src, best = self._cache
+        hit = self._scratch.get("hit", out_shape, dout, dtype=np.bool_)
+        free = self._scratch.get("free", out_shape, dout, dtype=np.bool_)  # windows whose maximum is not yet found
+        part = self._scratch.get("part", out_shape, dout)
+        free.fill(True)
+        windows = {k: (rows, cols) for k, rows, cols in self._windows(out_shape[2], out_shape[3])}
 
         def routed(k):
-            xp.equal(arg, k, out=hit)
+            rows, cols = windows[k]
+            xp.equal(src[:, :, rows, cols], best, out=hit)
+            xp.logical_and(hit, free, out=hit)
+            xp.logical_xor(free, hit, out=free)
             return xp.multiply(dout, hit, out=part)
         return self._scatter(dout, routed, in_shape)
 
