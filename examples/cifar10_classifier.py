@@ -80,6 +80,9 @@ def main():
             net.backward(loss_fn.backward(), input_grad=False)
             opt.step()
             step += 1
+            if (b + 1) % 100 == 0:
+                print(f"  step {b + 1}/{steps_per_epoch}: mean loss {np.mean(losses[-100:]):.3f}, "
+                      f"{(time.perf_counter() - t0) / (b + 1):.2f} s/step", flush=True)
         print(f"epoch {epoch + 1}: train loss {np.mean(losses):.3f}, {time.perf_counter() - t0:.0f} s, "
               f"test accuracy {accuracy(net, x_test, test.labels):.4f}", flush=True)
     print(f"final test accuracy on {len(x_test)} images: {accuracy(net, x_test, test.labels):.4f} "
