@@ -118,6 +118,7 @@ CONVS = conv_configs() + [
     ((3, 4, (3, 1)), dict(stride=(2, 1), padding=(1, 0)), (2, 3, 7, 5)),
     ((6, 6, 3), dict(groups=6, padding=1, bias=False), (1, 6, 5, 5)),        # depthwise, batch 1
     ((2, 3, 3), dict(padding="valid"), (2, 2, 3, 3)),                        # 1x1 output
+    ((3, 4, 7), dict(padding=3, padding_mode="reflect", stride=2), (2, 3, 7, 9)),  # reflect as deep as allowed
 ]
 
 

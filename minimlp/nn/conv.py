@@ -158,7 +158,7 @@ class Conv2d(_ConvBase):
             raise self._shape_error(x, f"padded by {self._pads} (top, bottom, left, right) is smaller than the "
                                        f"dilated kernel {(dh * (kh - 1) + 1, dw * (kw - 1) + 1)}: the output "
                                        f"would be {ho}x{wo}")
-        if self.padding_mode == "reflect" and max(pt, pb) >= h or self.padding_mode == "reflect" and max(pl, pr) >= w:
+        if self.padding_mode == "reflect" and (max(pt, pb) >= h or max(pl, pr) >= w):
             raise self._shape_error(x, f"is too small for reflect padding {self._pads}: each padding must be "
                                        f"smaller than the input's size along its axis")
         x_cm = x.transpose(1, 0, 2, 3)  # a view: (C, N, H, W)
