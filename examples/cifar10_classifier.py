@@ -10,8 +10,9 @@ or ``$MINIMLP_SHARED_DATA``), then evaluated on the 10,000 test images.
 Measured (2026-12-01, a 2-core AMD EPYC VM shared with other jobs, float32, seed 0): with
 ``--train-size 30000 --epochs 3 --widths 16 32 64`` (a random 30,000 of the 50,000 training images, batch 64,
 Adam 2e-3 with cosine decay, flips) the test accuracy on all 10,000 test images was 45.8 % / 58.5 % / **60.6 %**
-after epochs 1 / 2 / 3 (about 13 minutes in all; 0.36 to 1.1 s per step, depending on the load); with ``--train-size 20000 --epochs 2``
-it was 54.3 %. The defaults (all images, 10 epochs, widths 32-64-128) were not run to the end here.
+after epochs 1 / 2 / 3 (about 13 minutes in all; 0.36 to 1.1 s per step, depending on the load); with
+``--train-size 20000 --epochs 2`` it was 54.3 %. The defaults (all images, 10 epochs, widths 32-64-128) were not
+run to the end here.
 """
 import argparse
 import time
