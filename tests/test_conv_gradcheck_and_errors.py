@@ -192,3 +192,38 @@ def test_backward_before_forward_and_twice_after_one_forward_are_refused():
     conv.backward(np.ones_like(y))
     with pytest.raises(RuntimeError, match="already ran once since the last forward"):
         conv.backward(np.ones_like(y))
+
+
+def test_a_small_cnn_learns_a_spatial_task_and_the_unet_fits_a_batch():
+    """Training converges (catches a backward that is wrong in a consistent way): a blob left or right of centre."""
+    from minimlp import optim
+    from minimlp.nn.unet import unet
+    rng = np.random.default_rng(0)
+    n = 64
+    labels = rng.integers(0, 2, n)
+    x = rng.normal(0, 0.3, (n, 1, 8, 8)).astype(np.float32)
+    for i, side in enumerate(labels):
+        r, c = rng.integers(1, 6), rng.integers(0, 3) + (5 if side else 0)
+        x[i, 0, r - 1:r + 2, max(c - 1, 0):c + 2] += 2.0
+    minimlp.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 4, 3, padding=1),
+                        nn.ReLU(), nn.Flatten(), nn.Linear(64, 2))
+    loss_fn, opt = nn.CrossEntropyLoss(), optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(60):
+        opt.zero_grad()
+        loss_fn(net(x), labels)
+        net.backward(loss_fn.backward(), input_grad=False)
+        opt.step()
+    net.eval()
+    assert (net(x).argmax(axis=1) == labels).mean() == 1.0
+    model = unet(1, 2, (4, 8, 8))
+    target = rng.uniform(-1, 1, (4, 2, 8, 8)).astype(np.float32)
+    mse, opt = nn.MSELoss(), optim.Adam(model.parameters(), lr=1e-2)
+    first = None
+    for _ in range(40):
+        opt.zero_grad()
+        value = mse(model(x[:4]), target)
+        first = value if first is None else first
+        model.backward(mse.backward(), input_grad=False)
+        opt.step()
+    assert value < 0.5 * first
