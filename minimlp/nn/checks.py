@@ -16,6 +16,23 @@ def check_matrix(module, x, features, reference):
     check_floating(module, x)
     if x.ndim != 2 or x.shape[1] != features:
         raise ValueError(f"{module!r}: expected input of shape (N, {features}), got {tuple(x.shape)}")
+    check_like(module, x, reference)
+
+
+def check_image(module, x, channels, reference):
+    """x must be a floating (N, C, H, W) batch with C = ``channels`` (None: any), matching ``reference``."""
+    check_floating(module, x)
+    if x.ndim != 4:
+        raise ValueError(f"{module!r}: expected a 4-D input (N, C, H, W) with C = {channels}, got a {x.ndim}-D "
+                         f"input of shape {tuple(x.shape)} (add a batch axis with x[None] for one image)")
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(f"{module!r}: expected {channels} input channels, got input of shape {tuple(x.shape)} "
+                         f"with {x.shape[1]} channels")
+    check_like(module, x, reference)
+
+
+def check_like(module, x, reference):
+    """x must have the dtype and device of ``reference`` (a parameter array; None: no check)."""
     if reference is None:
         return
     if x.dtype != reference.dtype:

@@ -1,0 +1,124 @@
+"""Training-step time of convolutional networks: minimlp against torch eager, each in its own process, alternated.
+
+Two models (float32, batch 64 by default, 32x32 images, SGD with momentum 0.9, MSE loss):
+
+- ``unet``: the colorizer issue's U-Net (``minimlp.nn.unet``: widths 32-64-128, 1 channel in, 2 out) and its
+  usual torch twin (``torch_unet``);
+- ``convstack``: a plain stack of four 3x3 convolutions (3→64→64→64→3 channels, padding 1) with ReLU between.
+
+A step is forward, loss, backward, optimizer step and zero_grad. Each (contender, model, batch) runs in a fresh
+process (``--worker``), which warms up and then reports the median of ``--steps`` steps; the parent alternates
+the contenders (A B, B A, ...) over ``--rounds`` rounds and reports medians and the median of per-round ratios.
+
+    python benchmarks/bench_conv.py --rounds 3 --steps 5 [--batch-sizes 64] [--json results.json]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+MODELS = ("unet", "convstack")
+
+
+def minimlp_step(model, batch):
+    import numpy as np
+    import minimlp
+    from minimlp import nn, optim
+    from minimlp.nn.unet import unet
+    minimlp.manual_seed(0)
+    if model == "unet":
+        net, cin, cout = unet(), 1, 2
+    else:
+        net, cin, cout = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1),
+                                       nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
+                                       nn.Conv2d(64, 3, 3, padding=1)), 3, 3
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(batch, cin, 32, 32)).astype(np.float32)
+    t = rng.normal(size=(batch, cout, 32, 32)).astype(np.float32)
+    loss = nn.MSELoss()
+    opt = optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+
+    def step():
+        loss(net(x), t)
+        net.backward(loss.backward(), input_grad=False)
+        opt.step()
+        opt.zero_grad()
+    return step
+
+
+def torch_step(model, batch):
+    import torch
+    from minimlp.nn.unet import torch_unet
+    torch.manual_seed(0)
+    T = torch.nn
+    if model == "unet":
+        net, cin, cout = torch_unet(), 1, 2
+    else:
+        net, cin, cout = T.Sequential(T.Conv2d(3, 64, 3, padding=1), T.ReLU(), T.Conv2d(64, 64, 3, padding=1),
+                                      T.ReLU(), T.Conv2d(64, 64, 3, padding=1), T.ReLU(),
+                                      T.Conv2d(64, 3, 3, padding=1)), 3, 3
+    x = torch.randn(batch, cin, 32, 32)
+    t = torch.randn(batch, cout, 32, 32)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+
+    def step():
+        torch.nn.functional.mse_loss(net(x), t).backward()
+        opt.step()
+        opt.zero_grad()
+    return step
+
+
+def worker(contender, model, batch, steps):
+    step = (minimlp_step if contender == "minimlp" else torch_step)(model, batch)
+    for _ in range(2):
+        step()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    print(json.dumps({"median_s": statistics.median(times), "times": times}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--worker", nargs=3, metavar=("CONTENDER", "MODEL", "BATCH"))
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    if args.worker:
+        contender, model, batch = args.worker
+        worker(contender, model, int(batch), args.steps)
+        return
+    env = dict(os.environ)
+    env.setdefault("MINIMLP_BLAS", "openblas")
+    results = {}
+    for model in args.models:
+        for batch in args.batch_sizes:
+            rows = {"minimlp": [], "torch": []}
+            for r in range(args.rounds):
+                order = ["minimlp", "torch"] if r % 2 == 0 else ["torch", "minimlp"]
+                for contender in order:
+                    out = subprocess.run([sys.executable, __file__, "--worker", contender, model, str(batch),
+                                          "--steps", str(args.steps)], capture_output=True, text=True, env=env,
+                                         check=True)
+                    rows[contender].append(json.loads(out.stdout.strip().splitlines()[-1])["median_s"])
+            ratios = [m / t for m, t in zip(rows["minimlp"], rows["torch"])]
+            results[f"{model} batch {batch}"] = {**rows, "ratios": ratios}
+            print(f"{model:9s} batch {batch:3d}: minimlp {statistics.median(rows['minimlp']) * 1e3:8.1f} ms  "
+                  f"torch {statistics.median(rows['torch']) * 1e3:8.1f} ms  minimlp/torch "
+                  f"{statistics.median(ratios):.2f}x  (per round {', '.join(f'{q:.2f}' for q in ratios)})",
+                  flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""im2col / col2im and padding on channel-major buffers: the data movement under Conv2d and ConvTranspose2d.
+
+Layout. A batch (N, C, H, W) is held channel-major, as (C, N, H, W), and its
+columns as ``cols[c, i, j, n, h, w] = src[c, n, h·s + i·d, w·s + j·d]`` with
+shape (C, kh, kw, N, Ho, Wo). Viewed as a (C·kh·kw, N·Ho·Wo) matrix, a whole
+batch's convolution is ONE matrix product W (Cout, C·kh·kw) @ cols, for every
+group at once as a stacked product (G, ·, ·).
+
+Both directions loop over the kh·kw kernel offsets and copy (im2col) or add
+(col2im) one strided slice per offset: kh·kw vectorised passes, no
+scatter-add (``np.add.at``) and no Python loop over pixels. The same code runs
+on NumPy and CuPy (basic slicing and assignment only).
+"""
+from ..backend import get_array_module
+
+
+def pair(value, name="value"):
+    """An int or a pair of ints as a tuple (a, b), as torch's ``_pair``."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+        return int(value[0]), int(value[1])
+    return int(value), int(value)
+
+
+def output_size(size, kernel, stride, pad_before, pad_after, dilation):
+    """⌊(size + pads − d·(k − 1) − 1) / s⌋ + 1: the number of windows along one axis."""
+    return (size + pad_before + pad_after - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def window(offset, dilation, stride, count):
+    """The slice of a padded axis read by kernel offset ``offset`` for ``count`` outputs."""
+    start = offset * dilation
+    return slice(start, start + stride * (count - 1) + 1, stride)
+
+
+def im2col(src, cols, stride, dilation):
+    """cols[c, i, j, n, h, w] = src[c, n, h·sh + i·dh, w·sw + j·dw], written into ``cols`` (kh·kw slice copies).
+
+    src: (C, N, Hp, Wp), any strides (a transposed view is fine); cols:
+    (C, kh, kw, N, Ho, Wo), preallocated.
+    """
+    kh, kw, ho, wo = cols.shape[1], cols.shape[2], cols.shape[4], cols.shape[5]
+    (sh, sw), (dh, dw) = stride, dilation
+    for i in range(kh):
+        rows = window(i, dh, sh, ho)
+        for j in range(kw):
+            cols[:, i, j] = src[:, :, rows, window(j, dw, sw, wo)]
+    return cols
+
+
+def col2im(cols, dst, stride, dilation):
+    """The adjoint of ``im2col``: dst[c, n, h·sh + i·dh, w·sw + j·dw] += cols[c, i, j, n, h, w].
+
+    dst: (C, N, Hp, Wp), zeroed here first; windows that overlap add up.
+    """
+    kh, kw, ho, wo = cols.shape[1], cols.shape[2], cols.shape[4], cols.shape[5]
+    (sh, sw), (dh, dw) = stride, dilation
+    dst.fill(0)
+    for i in range(kh):
+        rows = window(i, dh, sh, ho)
+        for j in range(kw):
+            dst[:, :, rows, window(j, dw, sw, wo)] += cols[:, i, j]
+    return dst
+
+
+def pad_into(x_cm, buffer, pads, mode):
+    """Write the channel-major batch ``x_cm`` (C, N, H, W) into ``buffer`` (C, N, H + pt + pb, W + pl + pr).
+
+    mode "zeros": the border of ``buffer`` is left as it is (the caller
+    allocates it zeroed, and only the interior is ever written). mode
+    "reflect": the border mirrors the interior without repeating the edge, as
+    ``torch.nn.functional.pad(mode="reflect")``: columns first, then whole
+    rows, so corners are reflections of reflections.
+    """
+    pt, pb, pl, pr = pads
+    h, w = x_cm.shape[2], x_cm.shape[3]
+    buffer[:, :, pt:pt + h, pl:pl + w] = x_cm
+    if mode == "reflect":
+        rows = slice(pt, pt + h)
+        for k in range(1, pl + 1):
+            buffer[:, :, rows, pl - k] = buffer[:, :, rows, pl + k]
+        for k in range(1, pr + 1):
+            buffer[:, :, rows, pl + w - 1 + k] = buffer[:, :, rows, pl + w - 1 - k]
+        for k in range(1, pt + 1):
+            buffer[:, :, pt - k, :] = buffer[:, :, pt + k, :]
+        for k in range(1, pb + 1):
+            buffer[:, :, pt + h - 1 + k, :] = buffer[:, :, pt + h - 1 - k, :]
+    return buffer
+
+
+def unpad_gradient(dpad, pads, mode):
+    """The adjoint of ``pad_into``: the gradient of the interior, (C, N, H, W), a view of ``dpad`` (changed in place).
+
+    For "zeros" the border's gradient is dropped; for "reflect" each border
+    row and column is added back onto the interior one it mirrors (rows
+    first, then columns: the reverse order of ``pad_into``).
+    """
+    pt, pb, pl, pr = pads
+    h, w = dpad.shape[2] - pt - pb, dpad.shape[3] - pl - pr
+    if mode == "reflect":
+        for k in range(1, pt + 1):
+            dpad[:, :, pt + k, :] += dpad[:, :, pt - k, :]
+        for k in range(1, pb + 1):
+            dpad[:, :, pt + h - 1 - k, :] += dpad[:, :, pt + h - 1 + k, :]
+        rows = slice(pt, pt + h)
+        for k in range(1, pl + 1):
+            dpad[:, :, rows, pl + k] += dpad[:, :, rows, pl - k]
+        for k in range(1, pr + 1):
+            dpad[:, :, rows, pl + w - 1 - k] += dpad[:, :, rows, pl + w - 1 + k]
+    return dpad[:, :, pt:pt + h, pl:pl + w]
+
+
+class Scratch:
+    """Arrays reused from one step to the next, keyed by name, shape and dtype (no allocation in steady state).
+
+    ``get(name, shape, like, fill=None)`` returns the same array while the
+    shape, dtype and backend stay the same; ``fill`` (a number, or
+    ``zero=True`` for 0) fills it only when it is (re)allocated (for padded
+    buffers whose border is never written).
+    """
+
+    def __init__(self):
+        self._arrays = {}
+
+    def get(self, name, shape, like, zero=False, fill=None, dtype=None):
+        shape = tuple(int(s) for s in shape)
+        dtype = like.dtype if dtype is None else dtype
+        a = self._arrays.get(name)
+        if a is None or a.shape != shape or a.dtype != dtype or type(a) is not type(like):
+            xp = get_array_module(like)
+            a = xp.empty(shape, dtype=dtype)
+            if zero or fill is not None:
+                a.fill(0 if fill is None else fill)
+            self._arrays[name] = a
+        return a
+
+    def clear(self):
+        self._arrays.clear()

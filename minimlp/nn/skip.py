@@ -1,0 +1,108 @@
+"""Skip connections without an autograd engine: containers that route the gradient through two branches.
+
+``Residual(block)`` computes y = x + block(x); ``Concat(block, dim=1)``
+computes y = concat(x, block(x)). Nesting them inside ``Sequential`` builds
+ResNets and U-Nets (see ``minimlp.nn.unet``).
+
+state_dict keys. Torch has no such containers: a torch module written the
+usual way keeps the block as an attribute and writes the skip in
+``forward``. The block is registered here under the name "block", so
+``Sequential(Conv2d(...), Residual(Sequential(Conv2d(...), ReLU())))`` has
+keys "0.weight", "1.block.0.weight", …, exactly those of a torch module
+with ``self.block = nn.Sequential(...)`` and ``forward = x + self.block(x)``
+placed at index 1 of a torch ``nn.Sequential``. For a network whose torch
+twin names its parts differently, rename the prefixes (``rename_prefixes``;
+``minimlp.nn.unet`` gives the table for the colorizer's U-Net).
+"""
+from ..backend import get_array_module
+from .checks import check_grad_like
+from .module import Module
+
+
+class Residual(Module):
+    """y = x + block(x).  Backward: ∂L/∂x = G + block.backward(G) (the two paths' gradients add)."""
+
+    def __init__(self, block):
+        super().__init__()
+        if not isinstance(block, Module):
+            raise TypeError(f"Residual: block is a {type(block).__name__}, not a minimlp Module")
+        self.block = block
+        self._shape = None
+
+    def forward(self, x):
+        fx = self.block.forward(x)
+        if tuple(fx.shape) != tuple(x.shape):
+            raise ValueError(f"{type(self).__name__}: the block maps input of shape {tuple(x.shape)} to "
+                             f"{tuple(fx.shape)}; a residual connection needs the same shape")
+        self._shape = tuple(x.shape)
+        return fx + x
+
+    def backward(self, dout):
+        check_grad_like(self, dout, self._shape)
+        return dout + self.block.backward(dout)
+
+    def backward_parameters(self, dout):
+        check_grad_like(self, dout, self._shape)
+        self.block.backward_parameters(dout)
+
+    def __repr__(self):
+        return "Residual(\n  (block): " + repr(self.block).replace("\n", "\n  ") + "\n)"
+
+
+class Concat(Module):
+    """y = concat(x, block(x)) along ``dim`` (channels by default).
+
+    Backward: G splits along ``dim`` into G_x (x's part) and G_f (the block's
+    part); ∂L/∂x = G_x + block.backward(G_f).
+    """
+
+    def __init__(self, block, dim=1):
+        super().__init__()
+        if not isinstance(block, Module):
+            raise TypeError(f"Concat: block is a {type(block).__name__}, not a minimlp Module")
+        self.block = block
+        self.dim = int(dim)
+        self._split = None
+
+    def forward(self, x):
+        fx = self.block.forward(x)
+        dim = self.dim % x.ndim
+        if fx.ndim != x.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, fx.shape)) if i != dim):
+            raise ValueError(f"{type(self).__name__}(dim={self.dim}): the block maps input of shape "
+                             f"{tuple(x.shape)} to {tuple(fx.shape)}; they must agree on every other axis")
+        xp = get_array_module(x)
+        y = xp.concatenate([x, fx], axis=dim)
+        self._split = (dim, x.shape[dim], tuple(y.shape))
+        return y
+
+    def _parts(self, dout):
+        check_grad_like(self, dout, None if self._split is None else self._split[2])
+        dim, cut, _ = self._split
+        head = (slice(None),) * dim
+        return dout[head + (slice(0, cut),)], dout[head + (slice(cut, None),)]
+
+    def backward(self, dout):
+        g_x, g_f = self._parts(dout)
+        return g_x + self.block.backward(g_f)
+
+    def backward_parameters(self, dout):
+        self.block.backward_parameters(self._parts(dout)[1])
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+    def __repr__(self):
+        return f"Concat(dim={self.dim},\n  (block): " + repr(self.block).replace("\n", "\n  ") + "\n)"
+
+
+def rename_prefixes(state_dict, table):
+    """A copy of ``state_dict`` with each key's longest matching prefix in ``table`` (old → new) replaced."""
+    ordered = sorted(table.items(), key=lambda kv: -len(kv[0]))
+    out = type(state_dict)()
+    for key, value in state_dict.items():
+        for old, new in ordered:
+            if key.startswith(old):
+                key = new + key[len(old):]
+                break
+        out[key] = value
+    return out

@@ -1,0 +1,85 @@
+"""Upsample: nearest and bilinear resampling as a separable linear map."""
+import math
+
+import numpy as np
+
+from .separable import SeparableMap
+
+MODES = ("nearest", "bilinear")
+
+
+class Upsample(SeparableMap):
+    """Resize each image to ``size`` or by ``scale_factor`` (torch.nn.Upsample's arguments and formulas).
+
+    Both modes are y = A_h x A_wᵀ with one (out, in) matrix per axis, so
+    backward is ∂L/∂x = A_hᵀ G A_w (each input pixel collects the gradient of
+    every output that read it, with the same weights).
+
+    - "nearest": A[o, ⌊o·r⌋] = 1 with r = 1/scale_factor (or in/out when
+      ``size`` is given), computed in float32 as torch, clamped to in − 1.
+    - "bilinear": source coordinate u = (o + ½)·r − ½ clamped at 0
+      (``align_corners=False``) or u = o·(in − 1)/(out − 1)
+      (``align_corners=True``); A[o, ⌊u⌋] = 1 − λ, A[o, ⌊u⌋ + 1] = λ with
+      λ = u − ⌊u⌋ (the second index clamped to in − 1).
+    """
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                 recompute_scale_factor=None):
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"Upsample: mode must be one of {MODES} in minimlp, got {mode!r}")
+        if (size is None) == (scale_factor is None):
+            raise ValueError("Upsample: give exactly one of size and scale_factor")
+        if mode == "nearest" and align_corners is not None:
+            raise ValueError("Upsample: align_corners option can only be set with the interpolating modes: "
+                             "linear | bilinear | bicubic | trilinear")
+        if recompute_scale_factor:
+            raise ValueError("Upsample: recompute_scale_factor=True is not supported by minimlp")
+        self.size = size
+        self.scale_factor = scale_factor
+        self.mode = mode
+        self.align_corners = align_corners
+        self.recompute_scale_factor = recompute_scale_factor
+
+    def _scales(self):
+        if self.scale_factor is None:
+            return (None, None)
+        sf = self.scale_factor
+        return tuple(float(s) for s in sf) if isinstance(sf, (tuple, list)) else (float(sf),) * 2
+
+    def _out_size(self, h, w):
+        if self.size is not None:
+            size = self.size if isinstance(self.size, (tuple, list)) else (self.size,) * 2
+            return int(size[0]), int(size[1])
+        sh, sw = self._scales()
+        return int(math.floor(h * sh)), int(math.floor(w * sw))
+
+    def _forward_scale(self, size, out, scale_factor):
+        return 1.0 / scale_factor if scale_factor is not None else size / out
+
+    def _axis_matrix(self, size, out, axis):
+        scale_factor = self._scales()[axis]
+        a = np.zeros((out, size))
+        o = np.arange(out)
+        if self.mode == "nearest":
+            r = np.float32(self._forward_scale(size, out, scale_factor))
+            src = np.minimum(np.floor(o.astype(np.float32) * r).astype(np.int64), size - 1)
+            a[o, src] = 1.0
+            return a
+        if self.align_corners:
+            r = (size - 1) / (out - 1) if out > 1 else 0.0
+            u = o * r
+        else:
+            r = self._forward_scale(size, out, scale_factor)
+            u = np.maximum((o + 0.5) * r - 0.5, 0.0)
+        i0 = np.minimum(np.floor(u).astype(np.int64), size - 1)
+        i1 = np.minimum(i0 + 1, size - 1)
+        lam = u - i0
+        np.add.at(a, (o, i0), 1.0 - lam)   # built once per input size, off the hot path
+        np.add.at(a, (o, i1), lam)
+        return a
+
+    def extra_repr(self):
+        what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
+        s = f"{what}, mode={self.mode!r}"
+        return s + (f", align_corners={self.align_corners}" if self.align_corners is not None else "")
