@@ -97,7 +97,6 @@ def main():
         worker(contender, model, int(batch), args.steps)
         return
     env = dict(os.environ)
-    env.setdefault("MINIMLP_BLAS", "openblas")
     results = {}
     for model in args.models:
         for batch in args.batch_sizes:
