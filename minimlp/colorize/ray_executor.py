@@ -1,0 +1,317 @@
+"""The Ray executor: each run of a sweep is one Ray task, on any node of a cluster.
+
+    minimlp-colorize reproduce --out results --executor ray --address auto   # a running cluster (`ray start`)
+    minimlp-colorize reproduce --out results --executor ray                  # a local cluster, for this command
+
+Why Ray core tasks and not Ray Tune: a sweep here is a fixed grid of
+independent runs, each of which already checkpoints every epoch, resumes
+exactly (``fit``'s ``last.npz``), and is skipped when it is done. Tasks give
+what is missing (placement by resources, retries when a worker dies, moving
+bytes between nodes) and nothing to fight: Tune would add its own trial
+folders, reporting API and result layout, and since Ray 2.7 its checkpoints
+need storage that every node can reach, which is what this executor must do
+without. Tune's search algorithms and early stopping (ASHA) would be the
+reason to switch; a grid does not need them.
+
+What a task does (``_train_task``): it asks for ``--cpus-per-run`` CPUs (or
+one GPU and one CPU with ``--device gpu``), runs with the same environment as
+a local ``--jobs`` worker (``executors.WORKER_ENVIRONMENT``: one BLAS thread)
+plus the driver's ``MINIMLP_*`` variables and ``MINIMLP_NUM_THREADS`` equal to
+its CPUs, and trains through ``reproduce.run_one`` in a scratch folder on its
+node. After every epoch it sends the files that changed to a ``RunFolders``
+actor on the driver's node, which writes them into ``OUT/runs/<run>/``
+atomically: ``last.npz`` every epoch (weights, optimizer state, RNG,
+history: about 25 MB for paper-mlp1 with Adam), ``best.npz`` when the valid
+loss improved (about 8 MB), ``history.csv`` and ``train.log`` (a few kB); at
+the end ``metrics.json``, ``scores.json`` and the two figures (about 0.3 MB).
+No shared filesystem is needed, and the results folder ends up holding what
+a local run writes, byte for byte except wall-clock times.
+
+A worker that dies (killed, out of memory, its node lost) makes Ray retry the
+task (``--retries``, default 3). The new attempt gets the run's folder back
+from the actor and resumes from the last epoch that reached the driver, or
+starts again when none did; the driver's log says which. A run that fails
+for another reason (an error in training) is not retried: it is reported
+and the sweep goes on.
+
+With ``--shared-path PATH`` (a folder that every node mounts at the same
+path) a run trains in ``PATH/runs/<run>/`` and keeps its checkpoints there;
+only the small files (history, log, metrics, scores, figures) are sent to
+``OUT/runs/<run>/``. A retry resumes from ``PATH``.
+"""
+import logging
+import os
+import shutil
+import socket
+import tempfile
+
+from .executors import WORKER_ENVIRONMENT
+
+CONNECT_TIMEOUT_S = 5.0
+LOCAL_OBJECT_STORE_BYTES = 512 * 1024 ** 2   # a local cluster's object store: two runs' checkpoints in flight
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--executor ray needs Ray: pip install -e '.[cluster]'") from None
+    return ray
+
+
+def cluster_address(address):
+    """``address`` as HOST:PORT ('auto' found as Ray finds it); ValueError if nothing answers there."""
+    if address.startswith("ray://"):
+        raise ValueError(f"--address {address}: Ray Client addresses are not supported; run the command on a "
+                         f"node of the cluster with --address auto or --address HOST:PORT")
+    if address == "auto":
+        from ray._private.services import get_ray_address_from_environment
+        try:
+            found = get_ray_address_from_environment("auto", None)
+        except (ConnectionError, OSError, ValueError):
+            found = None
+        if not found:
+            raise ValueError("--address auto: no running Ray cluster found on this machine (start one with "
+                             "`ray start --head`, give --address HOST:PORT, or leave out --address for a local one)")
+        address = found
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--address {address}: expected HOST:PORT (e.g. 10.0.0.1:6379) or 'auto'")
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ValueError(f"no Ray cluster answers at {address} ({reason.lower()}); start one there with "
+                         f"`ray start --head --port {port}` or check --address") from None
+    return address
+
+
+def worker_environment(cpus_per_run):
+    """The environment of every task: a local pool worker's, the driver's MINIMLP_* and one thread per CPU."""
+    env = dict(WORKER_ENVIRONMENT)
+    env["MINIMLP_NUM_THREADS"] = str(cpus_per_run)
+    env.update({k: v for k, v in os.environ.items() if k.startswith("MINIMLP_")})
+    return env
+
+
+class RunFolders:
+    """An actor on the driver's node: writes what the tasks send into ``OUT/runs/<run>/``, hands it back on a retry.
+
+    It also queues the tasks' events (started, epoch) for the driver's progress.
+    """
+
+    def __init__(self, folder, shared, named_as=None):
+        self.folder, self.shared = os.path.abspath(folder), shared
+        self.named_as = named_as or folder   # the folder as the user gave it (metrics.json names it so locally)
+        self.attempts, self.events = {}, []
+
+    def begin(self, name, where, pid):
+        """A task (attempt) of run ``name`` starts: return the run's files (none with a shared path)."""
+        attempt = self.attempts[name] = self.attempts.get(name, 0) + 1
+        run = os.path.join(self.folder, name)
+        files = {}
+        if os.path.isdir(run) and not self.shared:
+            for entry in sorted(os.listdir(run)):
+                path = os.path.join(run, entry)
+                if os.path.isfile(path) and not entry.startswith("."):
+                    with open(path, "rb") as f:
+                        files[entry] = f.read()
+        self.events.append(("started", name, attempt, where, pid, _epochs_in(files.get("history.csv"))))
+        return files
+
+    def save(self, name, files, epoch=None, epochs=None):
+        """Write ``files`` ({file name: bytes}) into the run's folder, each atomically."""
+        from ..atomic import atomic_path
+        run = os.path.join(self.folder, name)
+        for entry, data in files.items():
+            if entry == "metrics.json" and not self.shared:
+                data = _relocate_metrics(data, os.path.join(self.named_as, name, "best.npz"))
+            with atomic_path(os.path.join(run, entry)) as tmp:
+                with open(tmp, "wb") as f:
+                    f.write(data)
+        if epoch is not None:
+            self.events.append(("epoch", name, epoch, epochs))
+
+    def drain(self):
+        events, self.events = self.events, []
+        return events
+
+
+def _epochs_in(history_csv):
+    """Epochs recorded in a history.csv's bytes (0 for none)."""
+    return max(0, len(history_csv.decode("utf-8").strip().splitlines()) - 1) if history_csv else 0
+
+
+def _relocate_metrics(data, best_path):
+    """metrics.json names its checkpoint: the scratch folder's on the worker, here the results folder's."""
+    import json
+    metrics = json.loads(data)
+    if "checkpoint" in metrics:
+        metrics["checkpoint"] = best_path
+    return (json.dumps(metrics, indent=2) + "\n").encode("utf-8")
+
+
+def _snapshot(folder, small_only):
+    """{file: (mtime_ns, size)} of the files in ``folder`` that are sent to the driver."""
+    found = {}
+    for entry in os.listdir(folder):
+        path = os.path.join(folder, entry)
+        if os.path.isfile(path) and not entry.startswith(".") and not (small_only and entry.endswith(".npz")):
+            st = os.stat(path)
+            found[entry] = (st.st_mtime_ns, st.st_size)
+    return found
+
+
+def _train_task(name, config, device, version, store, shared_path):
+    """One run, in a Ray worker: get the run's folder from the driver, train, send each epoch's files back."""
+    import ray
+
+    from .. import __version__
+    from .reproduce import run_one
+    if __version__ != version:
+        raise RuntimeError(f"minimlp {__version__} on this node, {version} on the driver: install the same "
+                           f"version on every node")
+    files = ray.get(store.begin.remote(name, ray.util.get_node_ip_address(), os.getpid()))
+    scratch = None
+    if shared_path:
+        folder = os.path.join(shared_path, "runs", name)
+    else:
+        scratch = tempfile.mkdtemp(prefix="minimlp-run-")
+        folder = os.path.join(scratch, name)
+    os.makedirs(folder, exist_ok=True)
+    for entry, data in files.items():
+        with open(os.path.join(folder, entry), "wb") as f:
+            f.write(data)
+    sent = {} if shared_path else _snapshot(folder, False)
+    epochs = config["training"]["epochs"]
+
+    def send(epoch=None):
+        now = _snapshot(folder, small_only=bool(shared_path))
+        changed = [entry for entry, stamp in now.items() if sent.get(entry) != stamp]
+        payload = {}
+        for entry in changed:
+            with open(os.path.join(folder, entry), "rb") as f:
+                payload[entry] = f.read()
+        ray.get(store.save.remote(name, payload, epoch, epochs))
+        sent.update({entry: now[entry] for entry in changed})
+
+    try:
+        scores = run_one(config, folder, device, callbacks=[lambda epoch, row, model: send(epoch)])
+        send()
+        return scores
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+class RayExecutor:
+    """Runs each (run, config) as a Ray task; see the module docstring."""
+
+    name = "ray"
+
+    def __init__(self, address=None, cpus_per_run=1, shared_path=None, retries=3, device="cpu"):
+        if int(cpus_per_run) < 1:
+            raise ValueError(f"--cpus-per-run must be at least 1, got {cpus_per_run}")
+        if int(retries) < 0:
+            raise ValueError(f"--retries must be at least 0, got {retries}")
+        if shared_path and not os.path.isdir(shared_path):
+            raise ValueError(f"--shared-path {shared_path}: no such folder (it must exist on every node)")
+        self.cpus_per_run, self.retries = int(cpus_per_run), int(retries)
+        self.shared_path = os.path.abspath(shared_path) if shared_path else None
+        self.device = device
+        self.ray = import_ray()
+        self.address = cluster_address(address) if address else None
+        self.ray_was_running = self.ray.is_initialized()
+        self._connect()
+
+    def _connect(self):
+        ray = self.ray
+        if self.ray_was_running:      # a caller (a notebook, a test) connected already: use its cluster
+            return
+        try:
+            if self.address:
+                ray.init(address=self.address, logging_level=logging.ERROR, log_to_driver=False)
+            else:
+                ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", logging_level=logging.ERROR,
+                         log_to_driver=False, object_store_memory=LOCAL_OBJECT_STORE_BYTES)
+        except Exception as exc:   # noqa: BLE001 -- Ray raises ConnectionError, RuntimeError or its own types
+            lines = [line for line in str(exc).splitlines() if line.strip()]
+            where = f"at {self.address}" if self.address else "(a local one)"
+            raise ValueError(f"cannot start or reach the Ray cluster {where}: "
+                             f"{lines[-1] if lines else type(exc).__name__}") from None
+        if self.device == "gpu" and not ray.cluster_resources().get("GPU"):
+            self.close()
+            raise ValueError("--device gpu: the Ray cluster has no GPU")
+
+    def describe(self):
+        resources = self.ray.cluster_resources()
+        where = self.address or "a local cluster"
+        return (f"ray at {where}: {int(resources.get('CPU', 0))} CPUs, {int(resources.get('GPU', 0))} GPUs; "
+                f"each run {'1 GPU' if self.device == 'gpu' else f'{self.cpus_per_run} CPU'}"
+                + (f"; checkpoints kept in {self.shared_path}" if self.shared_path else ""))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def close(self):
+        if not self.ray_was_running and self.ray.is_initialized():
+            self.ray.shutdown()
+
+    def run(self, todo, folder, device, progress):
+        ray = self.ray
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        from .. import __version__
+        here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
+        store = ray.remote(num_cpus=0)(RunFolders).options(scheduling_strategy=here).remote(
+            os.path.abspath(folder), bool(self.shared_path), folder)
+        resources = {"num_gpus": 1, "num_cpus": 1} if device == "gpu" else {"num_cpus": self.cpus_per_run}
+        task = ray.remote(_train_task).options(max_retries=self.retries, retry_exceptions=False,
+                                               runtime_env={"env_vars": worker_environment(self.cpus_per_run)},
+                                               **resources)
+        epochs = {name: config["training"]["epochs"] for name, config in todo}
+        refs = {task.remote(name, config, device, __version__, store, self.shared_path): name
+                for name, config in todo}
+        pending, resumed = list(refs), {}
+        try:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+                self._report(ray.get(store.drain.remote()), progress, resumed, epochs)
+                for ref in ready:
+                    name = refs[ref]
+                    try:
+                        scores = ray.get(ref)
+                    except ray.exceptions.RayTaskError as exc:   # the run's own error: not retried
+                        progress.failed(name, exc.cause if exc.cause is not None else exc)
+                    except ray.exceptions.RayError as exc:       # its worker died and the retries ran out
+                        progress.failed(name, exc)
+                    else:
+                        progress.finished(name, scores)
+        except BaseException:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise
+        finally:
+            ray.kill(store)
+
+    def _report(self, events, progress, resumed, epochs):
+        for event in events:
+            if event[0] == "started":
+                _, name, attempt, where, pid, done = event
+                resumed[name] = done
+                place = f"on {where} (pid {pid}, attempt {attempt})"
+                start = f"resuming after epoch {done}" if done else "from epoch 0"
+                if attempt == 1:
+                    progress.started(name, f"{place}, {start}")
+                else:
+                    progress.note(name, f"retried {place}: the previous worker died; " + (
+                        f"resuming after epoch {done}, its last checkpoint" if done else
+                        "restarting from epoch 0 (no checkpoint of it had reached the driver)"))
+            else:
+                _, name, epoch, total = event
+                progress.epoch(name, epoch, total, resumed.get(name, 0))
