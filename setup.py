@@ -2,6 +2,9 @@ from setuptools import find_packages, setup
 
 # Intel MKL's sgemm for the CPU products (minimlp.nn.blas): wheels exist for x86-64 Linux and Windows only
 MKL = 'mkl>=2024; platform_machine in "x86_64 AMD64" and sys_platform != "darwin"'
+# Ray for `--executor ray` (minimlp.colorize.ray_executor); pinned: the executor uses its task, actor and
+# scheduling APIs as they are in this release (2.60.0 checked on CPython 3.11, x86-64 Linux)
+RAY = "ray==2.60.0"
 
 setup(
     name="minimlp",
@@ -19,7 +22,8 @@ setup(
     extras_require={
         "gpu": ["cupy-cuda12x>=13"],
         "mkl": [MKL],
-        "test": ["pytest>=7", "torch==2.13.0", MKL],
+        "cluster": [RAY],
+        "test": ["pytest>=7", "torch==2.13.0", MKL, RAY],
     },
     entry_points={"console_scripts": ["minimlp-colorize=minimlp.colorize.cli:main"]},
 )

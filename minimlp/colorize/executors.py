@@ -85,7 +85,7 @@ class LocalExecutor:
                         progress.started(waiting.pop(0))
 
 
-def make_executor(kind="local", jobs=1, address=None, cpus_per_run=1, shared_path=None, retries=3, device="cpu"):
+def make_executor(kind="local", jobs=1, address=None, cpus_per_run=None, shared_path=None, retries=3, device="cpu"):
     """The executor asked for on the command line, a context manager.
 
     ``ray`` connects (or starts a local cluster) right away, so that a dead
@@ -93,8 +93,8 @@ def make_executor(kind="local", jobs=1, address=None, cpus_per_run=1, shared_pat
     block disconnects (and stops a cluster it started).
     """
     if kind == "local":
-        if address or shared_path:
-            raise ValueError("--address and --shared-path are options of --executor ray")
+        if address or shared_path or cpus_per_run:
+            raise ValueError("--address, --shared-path and --cpus-per-run are options of --executor ray")
         return LocalExecutor(jobs)
     if kind == "ray":
         from .ray_executor import RayExecutor
@@ -129,7 +129,7 @@ def run_runs(todo, folder, executor, device="cpu", log=print):
 def executor_from_args(args, device="cpu"):
     """``make_executor`` from the ``--executor``, ``--jobs``, ``--address``, … options of reproduce and sweep."""
     return make_executor(getattr(args, "executor", "local"), jobs=getattr(args, "jobs", 1),
-                         address=getattr(args, "address", None), cpus_per_run=getattr(args, "cpus_per_run", 1),
+                         address=getattr(args, "address", None), cpus_per_run=getattr(args, "cpus_per_run", None),
                          shared_path=getattr(args, "shared_path", None), retries=getattr(args, "retries", 3),
                          device=device)
 
@@ -141,7 +141,8 @@ def add_executor_options(parser):
                              "(pip install -e '.[cluster]')")
     parser.add_argument("--jobs", type=int, default=1, help="local: runs trained side by side (processes)")
     parser.add_argument("--address", help="ray: a running cluster, 'auto' or HOST:PORT (default: start a local one)")
-    parser.add_argument("--cpus-per-run", type=int, default=1, help="ray: CPUs (and minimlp threads) per run")
+    parser.add_argument("--cpus-per-run", type=int, help="ray: CPUs (and minimlp threads) per run (default: the "
+                                                          "threads a local run uses, so the numbers are the same)")
     parser.add_argument("--shared-path", help="ray: a folder every node mounts at the same path; checkpoints stay "
                                               "there and only small files come back")
     parser.add_argument("--retries", type=int, default=3, help="ray: retries of a run whose worker died")

@@ -16,14 +16,20 @@ reason to switch; a grid does not need them.
 What a task does (``_train_task``): it asks for ``--cpus-per-run`` CPUs (or
 one GPU and one CPU with ``--device gpu``), runs with the same environment as
 a local ``--jobs`` worker (``executors.WORKER_ENVIRONMENT``: one BLAS thread)
-plus the driver's ``MINIMLP_*`` variables and ``MINIMLP_NUM_THREADS`` equal to
+plus the driver's ``MINIMLP_*`` variables, with ``MINIMLP_NUM_THREADS`` set to
 its CPUs, and trains through ``reproduce.run_one`` in a scratch folder on its
-node. After every epoch it sends the files that changed to a ``RunFolders``
+node. The default ``--cpus-per-run`` is the thread count a local run uses on
+the driver's machine (``minimlp.threads.get_num_threads()``: at most 4):
+minimlp's products are not bit-for-bit independent of the thread count at
+every shape, so only the same count gives the local run's numbers exactly
+(checked: 2 threads against 1 differed in the 5th digit after one epoch).
+
+After every epoch the task sends the files that changed to a ``RunFolders``
 actor on the driver's node, which writes them into ``OUT/runs/<run>/``
 atomically: ``last.npz`` every epoch (weights, optimizer state, RNG,
-history: about 25 MB for paper-mlp1 with Adam), ``best.npz`` when the valid
-loss improved (about 8 MB), ``history.csv`` and ``train.log`` (a few kB); at
-the end ``metrics.json``, ``scores.json`` and the two figures (about 0.3 MB).
+history: 25.3 MB for paper-mlp1 with Adam), ``best.npz`` when the valid
+loss improved (8.5 MB), ``history.csv`` and ``train.log`` (a few kB); at
+the end ``metrics.json``, ``scores.json`` and the two figures (about 0.15 MB).
 No shared filesystem is needed, and the results folder ends up holding what
 a local run writes, byte for byte except wall-clock times.
 
@@ -88,10 +94,10 @@ def cluster_address(address):
 
 
 def worker_environment(cpus_per_run):
-    """The environment of every task: a local pool worker's, the driver's MINIMLP_* and one thread per CPU."""
+    """The environment of every task: a local pool worker's, the driver's MINIMLP_*, one thread per CPU asked for."""
     env = dict(WORKER_ENVIRONMENT)
-    env["MINIMLP_NUM_THREADS"] = str(cpus_per_run)
     env.update({k: v for k, v in os.environ.items() if k.startswith("MINIMLP_")})
+    env["MINIMLP_NUM_THREADS"] = str(cpus_per_run)
     return env
 
 
@@ -210,7 +216,10 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, address=None, cpus_per_run=1, shared_path=None, retries=3, device="cpu"):
+    def __init__(self, address=None, cpus_per_run=None, shared_path=None, retries=3, device="cpu"):
+        if cpus_per_run is None:   # what a local run uses: the same thread count, the same numbers
+            from ..threads import get_num_threads
+            cpus_per_run = get_num_threads()
         if int(cpus_per_run) < 1:
             raise ValueError(f"--cpus-per-run must be at least 1, got {cpus_per_run}")
         if int(retries) < 0:
@@ -240,9 +249,15 @@ class RayExecutor:
             where = f"at {self.address}" if self.address else "(a local one)"
             raise ValueError(f"cannot start or reach the Ray cluster {where}: "
                              f"{lines[-1] if lines else type(exc).__name__}") from None
-        if self.device == "gpu" and not ray.cluster_resources().get("GPU"):
+        nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
+        if self.device == "gpu" and not any(r.get("GPU") for r in nodes):
             self.close()
             raise ValueError("--device gpu: the Ray cluster has no GPU")
+        largest = max((r.get("CPU", 0) for r in nodes), default=0)
+        if self.device != "gpu" and self.cpus_per_run > largest:
+            self.close()
+            raise ValueError(f"--cpus-per-run {self.cpus_per_run}: the largest node of the Ray cluster has "
+                             f"{largest:g} CPUs")
 
     def describe(self):
         resources = self.ray.cluster_resources()

@@ -135,7 +135,8 @@ def write_sweep_report(out, runs, scores, grid):
     for name, config in runs:
         by_config.setdefault(name.rsplit("-s", 1)[0], []).append(scores[name])
     order = sorted(by_config, key=lambda c: sum(s["valid"] for s in by_config[c]) / len(by_config[c]))
-    lines = ["# Sweep", "", "- grid: " + (" ".join(f"{k}={','.join(_text(v) for v in vs)}" for k, vs in grid.items()) or "none"),
+    described = " ".join(f"{k}={','.join(_text(v) for v in vs)}" for k, vs in grid.items())
+    lines = ["# Sweep", "", f"- grid: {described or 'none'}",
              f"- {len(by_config)} configurations, {len(runs)} runs; MSE of each run's best-validation epoch", "",
              "| configuration | seeds | train MSE | valid MSE | test MSE | test vs gray-copy | best epoch |",
              "|---|---|---|---|---|---|---|"]
