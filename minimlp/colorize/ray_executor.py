@@ -233,6 +233,7 @@ class RayExecutor:
         self.address = cluster_address(address) if address else None
         self.ray_was_running = self.ray.is_initialized()
         self._connect()
+        self.description = self._describe()
 
     def _connect(self):
         ray = self.ray
@@ -260,6 +261,9 @@ class RayExecutor:
                              f"{largest:g} CPUs")
 
     def describe(self):
+        return self.description
+
+    def _describe(self):
         resources = self.ray.cluster_resources()
         where = self.address or "a local cluster"
         return (f"ray at {where}: {int(resources.get('CPU', 0))} CPUs, {int(resources.get('GPU', 0))} GPUs; "
