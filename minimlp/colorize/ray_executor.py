@@ -246,10 +246,15 @@ class RayExecutor:
                 ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", logging_level=logging.ERROR,
                          log_to_driver=False, object_store_memory=LOCAL_OBJECT_STORE_BYTES)
         except Exception as exc:   # noqa: BLE001 -- Ray raises ConnectionError, RuntimeError or its own types
-            lines = [line for line in str(exc).splitlines() if line.strip()]
             where = f"at {self.address}" if self.address else "(a local one)"
-            raise ValueError(f"cannot start or reach the Ray cluster {where}: "
-                             f"{lines[-1] if lines else type(exc).__name__}") from None
+            text = " ".join(str(exc).split()) + " " + " ".join(str(exc.__cause__ or "").split())
+            if "AuthToken" in text or "Authentication" in text:
+                reason = ("the cluster uses token authentication: set RAY_AUTH_MODE=token, with its token in "
+                          "~/.ray/auth_token or RAY_AUTH_TOKEN")
+            else:
+                lines = [line for line in str(exc).splitlines() if line.strip()]
+                reason = lines[-1] if lines else type(exc).__name__
+            raise ValueError(f"cannot start or reach the Ray cluster {where}: {reason}") from None
         nodes = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
         if self.device == "gpu" and not any(r.get("GPU") for r in nodes):
             self.close()
