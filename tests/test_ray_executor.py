@@ -3,7 +3,7 @@ dead address.
 
 The cluster of the first test is ``ray start --head`` with 2 CPUs, in its own process group, stopped by signalling
 that group (never ``ray stop``, which would stop every Ray on the machine); the fault test lets the command start
-its own local cluster (no ``--address``). Ray is in the test extra: missing, these tests skip outside CI and fail
+its own local cluster (no ``--address``). Both use token authentication with a token made for this test run. Ray is in the test extra: missing, these tests skip outside CI and fail
 under ``CI=true``.
 """
 import csv
@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -33,6 +34,8 @@ except ImportError:
     pytest.skip("Ray is not installed (pip install -e '.[cluster]')", allow_module_level=True)
 
 TIMED = {"seconds"}   # wall-clock fields: the only things allowed to differ between two runs of the same command
+# Ray 2.60 listens on every interface even with --node-ip-address 127.0.0.1: the clusters here take a fresh token
+AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 
 
 def _free_port():
@@ -45,7 +48,7 @@ def _free_port():
 def ray_cluster():
     """HOST:PORT of a `ray start --head` cluster on 127.0.0.1 with 2 CPUs; stopped (its process group) after."""
     port, temp = _free_port(), tempfile.mkdtemp(prefix="ray", dir="/tmp")
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    env = {**os.environ, **AUTH}
     head = subprocess.Popen(["ray", "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
                              "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats",
                              "--temp-dir", temp], env=env, start_new_session=True,
@@ -148,7 +151,8 @@ def _report_body(path):
 # the tests ---------------------------------------------------------------------------------------------------------
 
 def test_reproduce_quick_on_ray_equals_local_bit_for_bit(tmp_path, ray_cluster, monkeypatch, capsys):
-    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    for name, value in AUTH.items():
+        monkeypatch.setenv(name, value)
     local, remote = str(tmp_path / "local"), str(tmp_path / "ray")
     assert cli.main(["reproduce", "--out", local, "--quick", "--device", "cpu"]) == 0
     started = time.perf_counter()
@@ -173,7 +177,7 @@ def test_a_killed_worker_is_retried_and_its_run_ends_as_an_uninterrupted_one(tmp
     out, reference = str(tmp_path / "killed"), str(tmp_path / "reference")
     args = ["sweep", "--models", "paper-mlp1", "--epochs", "3", "--device", "cpu"]
     run = "paper-mlp1-e3-s0"
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    env = {**os.environ, **AUTH}
     sweep = subprocess.Popen([sys.executable, "-m", "minimlp.colorize"] + args + ["--out", out, "--executor", "ray"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
