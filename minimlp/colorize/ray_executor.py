@@ -7,13 +7,14 @@ Why Ray core tasks and not Ray Tune: a sweep here is a fixed grid of
 independent runs, each of which already checkpoints every epoch, resumes
 exactly (``fit``'s ``last.npz``), and is skipped when it is done. Tasks give
 what is missing (placement by resources, retries when a worker dies, moving
-bytes between nodes) and nothing to fight: Tune would add its own trial
+bytes between nodes, failure detection) and nothing to fight: Tune would add its own trial
 folders, reporting API and result layout, and since Ray 2.7 its checkpoints
 need storage that every node can reach, which is what this executor must do
 without. Tune's search algorithms and early stopping (ASHA) would be the
 reason to switch; a grid does not need them.
 
-What a task does (``_train_task``): it asks for ``--cpus-per-run`` CPUs (or
+What a task does (``_train_task``): it gets the run's folder as it stands on
+the driver (empty for a new run, a checkpoint for an interrupted one), asks for ``--cpus-per-run`` CPUs (or
 one GPU and one CPU with ``--device gpu``), runs with the same environment as
 a local ``--jobs`` worker (``executors.WORKER_ENVIRONMENT``: one BLAS thread)
 plus the driver's ``MINIMLP_*`` variables, with ``MINIMLP_NUM_THREADS`` set to
@@ -33,10 +34,15 @@ the end ``metrics.json``, ``scores.json`` and the two figures (about 0.15 MB).
 No shared filesystem is needed, and the results folder ends up holding what
 a local run writes, byte for byte except wall-clock times.
 
-A worker that dies (killed, out of memory, its node lost) makes Ray retry the
-task (``--retries``, default 3). The new attempt gets the run's folder back
-from the actor and resumes from the last epoch that reached the driver, or
-starts again when none did; the driver's log says which. A run that fails
+A worker that dies (killed, out of memory, its node lost) surfaces on the
+driver as a Ray system error, and the driver submits the run again
+(``--retries``, default 3) with the run's folder as it now stands in
+``OUT/runs/<run>/``: the new attempt resumes from the last epoch that reached
+the driver, or starts again when none did; the driver's log says which.
+(Ray's own ``max_retries`` would rerun the task with its first arguments,
+which hold no checkpoint; fetching one from inside the task with ``ray.get``
+would release the task's CPUs while it waits, and Ray would start another run
+on them. Measured: two 2-CPU runs then ran side by side on a 2-CPU cluster.) A run that fails
 for another reason (an error in training) is not retried: it is reported
 and the sweep goes on.
 
@@ -102,29 +108,21 @@ def worker_environment(cpus_per_run):
 
 
 class RunFolders:
-    """An actor on the driver's node: writes what the tasks send into ``OUT/runs/<run>/``, hands it back on a retry.
+    """An actor on the driver's node: writes what the tasks send into ``OUT/runs/<run>/``.
 
     It also queues the tasks' events (started, epoch) for the driver's progress.
+    Tasks call it without waiting for the answer (``ray.get`` inside a task
+    would hand the task's CPUs back to Ray while it waits, and Ray would start
+    another run on them); calls from one task run in the order they were made.
     """
 
     def __init__(self, folder, shared, named_as=None):
         self.folder, self.shared = os.path.abspath(folder), shared
         self.named_as = named_as or folder   # the folder as the user gave it (metrics.json names it so locally)
-        self.attempts, self.events = {}, []
+        self.events = []
 
-    def begin(self, name, where, pid):
-        """A task (attempt) of run ``name`` starts: return the run's files (none with a shared path)."""
-        attempt = self.attempts[name] = self.attempts.get(name, 0) + 1
-        run = os.path.join(self.folder, name)
-        files = {}
-        if os.path.isdir(run) and not self.shared:
-            for entry in sorted(os.listdir(run)):
-                path = os.path.join(run, entry)
-                if os.path.isfile(path) and not entry.startswith("."):
-                    with open(path, "rb") as f:
-                        files[entry] = f.read()
-        self.events.append(("started", name, attempt, where, pid, _epochs_in(files.get("history.csv"))))
-        return files
+    def started(self, name, attempt, where, pid, epochs_done):
+        self.events.append(("started", name, attempt, where, pid, epochs_done))
 
     def save(self, name, files, epoch=None, epochs=None):
         """Write ``files`` ({file name: bytes}) into the run's folder, each atomically."""
@@ -169,8 +167,20 @@ def _snapshot(folder, small_only):
     return found
 
 
-def _train_task(name, config, device, version, store, shared_path):
-    """One run, in a Ray worker: get the run's folder from the driver, train, send each epoch's files back."""
+def run_files(folder):
+    """{file name: bytes} of a run folder on the driver: what a new attempt of the run starts from."""
+    files = {}
+    if os.path.isdir(folder):
+        for entry in sorted(os.listdir(folder)):
+            path = os.path.join(folder, entry)
+            if os.path.isfile(path) and not entry.startswith("."):
+                with open(path, "rb") as f:
+                    files[entry] = f.read()
+    return files
+
+
+def _train_task(name, config, device, version, store, shared_path, files, attempt):
+    """One run, in a Ray worker: start from the run's ``files``, train, send each epoch's files to ``store``."""
     import ray
 
     from .. import __version__
@@ -178,7 +188,6 @@ def _train_task(name, config, device, version, store, shared_path):
     if __version__ != version:
         raise RuntimeError(f"minimlp {__version__} on this node, {version} on the driver: install the same "
                            f"version on every node")
-    files = ray.get(store.begin.remote(name, ray.util.get_node_ip_address(), os.getpid()))
     scratch = None
     if shared_path:
         folder = os.path.join(shared_path, "runs", name)
@@ -189,6 +198,9 @@ def _train_task(name, config, device, version, store, shared_path):
     for entry, data in files.items():
         with open(os.path.join(folder, entry), "wb") as f:
             f.write(data)
+    history = os.path.join(folder, "history.csv")
+    done = _epochs_in(open(history, "rb").read()) if os.path.exists(history) else 0
+    store.started.remote(name, attempt, ray.util.get_node_ip_address(), os.getpid(), done)
     sent = {} if shared_path else _snapshot(folder, False)
     epochs = config["training"]["epochs"]
 
@@ -199,13 +211,14 @@ def _train_task(name, config, device, version, store, shared_path):
         for entry in changed:
             with open(os.path.join(folder, entry), "rb") as f:
                 payload[entry] = f.read()
-        ray.get(store.save.remote(name, payload, epoch, epochs))
+        saved[0] = store.save.remote(name, payload, epoch, epochs)
         sent.update({entry: now[entry] for entry in changed})
 
+    saved = [None]
     try:
         scores = run_one(config, folder, device, callbacks=[lambda epoch, row, model: send(epoch)])
         send()
-        return scores
+        return {"scores": scores, "saved": saved}   # the driver waits for the last save: all are then written
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -295,29 +308,41 @@ class RayExecutor:
         store = ray.remote(num_cpus=0)(RunFolders).options(scheduling_strategy=here).remote(
             os.path.abspath(folder), bool(self.shared_path), folder)
         resources = {"num_gpus": 1, "num_cpus": 1} if device == "gpu" else {"num_cpus": self.cpus_per_run}
-        task = ray.remote(_train_task).options(max_retries=self.retries, retry_exceptions=False,
-                                               runtime_env={"env_vars": worker_environment(self.cpus_per_run)},
-                                               **resources)
+        task = ray.remote(_train_task).options(max_retries=0, runtime_env={"env_vars": worker_environment(
+            self.cpus_per_run)}, **resources)
+        configs = dict(todo)
         epochs = {name: config["training"]["epochs"] for name, config in todo}
-        refs = {task.remote(name, config, device, __version__, store, self.shared_path): name
-                for name, config in todo}
-        pending, resumed = list(refs), {}
+
+        def submit(name, attempt):
+            files = {} if self.shared_path else run_files(os.path.join(folder, name))
+            return task.remote(name, configs[name], device, __version__, store, self.shared_path, files, attempt)
+
+        refs = {submit(name, 1): (name, 1) for name, _ in todo}
+        resumed = {}
         try:
-            while pending:
-                ready, pending = ray.wait(pending, num_returns=1, timeout=1.0)
+            while refs:
+                ready, _ = ray.wait(list(refs), num_returns=1, timeout=1.0)
                 self._report(ray.get(store.drain.remote()), progress, resumed, epochs)
                 for ref in ready:
-                    name = refs[ref]
+                    name, attempt = refs.pop(ref)
                     try:
-                        scores = ray.get(ref)
+                        result = ray.get(ref)
+                        if result["saved"][0] is not None:
+                            ray.get(result["saved"][0])
                     except ray.exceptions.RayTaskError as exc:   # the run's own error: not retried
                         progress.failed(name, exc.cause if exc.cause is not None else exc)
-                    except ray.exceptions.RayError as exc:       # its worker died and the retries ran out
-                        progress.failed(name, exc)
+                    except ray.exceptions.RayError as exc:       # its worker or node died
+                        if attempt > self.retries:
+                            progress.failed(name, exc)
+                        else:
+                            progress.note(name, f"its worker died ({type(exc).__name__}); retrying "
+                                                f"(attempt {attempt + 1} of {self.retries + 1})")
+                            refs[submit(name, attempt + 1)] = (name, attempt + 1)
                     else:
-                        progress.finished(name, scores)
+                        progress.finished(name, result["scores"])
+            self._report(ray.get(store.drain.remote()), progress, resumed, epochs)
         except BaseException:
-            for ref in pending:
+            for ref in refs:
                 ray.cancel(ref, force=True)
             raise
         finally:
