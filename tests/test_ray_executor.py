@@ -3,8 +3,8 @@ dead address.
 
 The cluster of the first test is ``ray start --head`` with 2 CPUs, in its own process group, stopped by signalling
 that group (never ``ray stop``, which would stop every Ray on the machine); the fault test lets the command start
-its own local cluster (no ``--address``). Both use token authentication with a token made for this test run. Ray is in the test extra: missing, these tests skip outside CI and fail
-under ``CI=true``.
+its own local cluster (no ``--address``). Both use token authentication with a token made for this test run.
+Ray is in the test extra: missing, these tests skip outside CI and fail under ``CI=true``.
 """
 import csv
 import io

@@ -6,17 +6,17 @@
 Why Ray core tasks and not Ray Tune: a sweep here is a fixed grid of
 independent runs, each of which already checkpoints every epoch, resumes
 exactly (``fit``'s ``last.npz``), and is skipped when it is done. Tasks give
-what is missing (placement by resources, retries when a worker dies, moving
-bytes between nodes, failure detection) and nothing to fight: Tune would add its own trial
-folders, reporting API and result layout, and since Ray 2.7 its checkpoints
-need storage that every node can reach, which is what this executor must do
+what is missing (placement by resources, failure detection, moving bytes
+between nodes) and nothing to fight: Tune would add its own trial folders,
+reporting API and result layout, and since Ray 2.7 its checkpoints need
+storage that every node can reach, which is what this executor must do
 without. Tune's search algorithms and early stopping (ASHA) would be the
 reason to switch; a grid does not need them.
 
 What a task does (``_train_task``): it gets the run's folder as it stands on
-the driver (empty for a new run, a checkpoint for an interrupted one), asks for ``--cpus-per-run`` CPUs (or
-one GPU and one CPU with ``--device gpu``), runs with the same environment as
-a local ``--jobs`` worker (``executors.WORKER_ENVIRONMENT``: one BLAS thread)
+the driver (empty for a new run, a checkpoint for an interrupted one), asks
+for ``--cpus-per-run`` CPUs (or one GPU and one CPU with ``--device gpu``),
+runs with the same environment as a local ``--jobs`` worker (``executors.WORKER_ENVIRONMENT``: one BLAS thread)
 plus the driver's ``MINIMLP_*`` variables, with ``MINIMLP_NUM_THREADS`` set to
 its CPUs, and trains through ``reproduce.run_one`` in a scratch folder on its
 node. The default ``--cpus-per-run`` is the thread count a local run uses on
