@@ -207,6 +207,8 @@ def test_a_killed_worker_is_retried_and_its_run_ends_as_an_uninterrupted_one(tmp
                      rf"epoch [12], its last checkpoint", log), log
     assert "1/1 done, 0 running, 0 failed" in log
     assert "resuming from" in open(os.path.join(out, "runs", run, "train.log")).read()
+    assert not [d for d in os.listdir(tempfile.gettempdir()) if d.startswith(f"minimlp-run-{pid}-")], \
+        "the killed worker's scratch folder was left behind"
     assert cli.main(args + ["--out", reference]) == 0
     assert_same_results(out, reference, skip={"train.log"})   # the killed run's log also says it resumed
 

@@ -42,7 +42,9 @@ the driver, or starts again when none did; the driver's log says which.
 (Ray's own ``max_retries`` would rerun the task with its first arguments,
 which hold no checkpoint; fetching one from inside the task with ``ray.get``
 would release the task's CPUs while it waits, and Ray would start another run
-on them. Measured: two 2-CPU runs then ran side by side on a 2-CPU cluster.) A run that fails
+on them. Measured: two 2-CPU runs then ran side by side on a 2-CPU cluster.)
+A killed worker's scratch folder (33 MB for paper-mlp1) is removed by the
+next task that starts on its node. A run that fails
 for another reason (an error in training) is not retried: it is reported
 and the sweep goes on.
 
@@ -60,6 +62,7 @@ import tempfile
 from .executors import WORKER_ENVIRONMENT
 
 CONNECT_TIMEOUT_S = 5.0
+SCRATCH_PREFIX = "minimlp-run-"   # a task's folder on its node: minimlp-run-<pid>-<random>/<run>/
 LOCAL_OBJECT_STORE_BYTES = 512 * 1024 ** 2   # a local cluster's object store: two runs' checkpoints in flight
 
 
@@ -167,6 +170,20 @@ def _snapshot(folder, small_only):
     return found
 
 
+def _remove_dead_scratch():
+    """Remove the scratch folders that killed workers left on this node (their pid is in the name)."""
+    root = tempfile.gettempdir()
+    for entry in os.listdir(root):
+        pid = entry[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        if entry.startswith(SCRATCH_PREFIX) and pid.isdigit():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                shutil.rmtree(os.path.join(root, entry), ignore_errors=True)
+            except PermissionError:   # another user's live process
+                pass
+
+
 def run_files(folder):
     """{file name: bytes} of a run folder on the driver: what a new attempt of the run starts from."""
     files = {}
@@ -192,7 +209,8 @@ def _train_task(name, config, device, version, store, shared_path, files, attemp
     if shared_path:
         folder = os.path.join(shared_path, "runs", name)
     else:
-        scratch = tempfile.mkdtemp(prefix="minimlp-run-")
+        _remove_dead_scratch()
+        scratch = tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")
         folder = os.path.join(scratch, name)
     os.makedirs(folder, exist_ok=True)
     for entry, data in files.items():
