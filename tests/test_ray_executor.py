@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -77,6 +78,7 @@ def ray_cluster():
                 head.poll()
                 time.sleep(0.5)
         head.poll()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _group_alive(pgid):
