@@ -1,5 +1,9 @@
 from setuptools import find_packages, setup
 
+# Ray for `--executor ray` (minimlp.colorize.ray_executor); pinned: the executor uses its task, actor and
+# scheduling APIs as they are in this release (2.60.0 checked on CPython 3.11, x86-64 Linux)
+RAY = "ray==2.60.0"
+
 setup(
     name="minimlp",
     version="0.1.0",
@@ -15,7 +19,8 @@ setup(
                       "tqdm>=4.60"],
     extras_require={
         "gpu": ["cupy-cuda12x>=13"],
-        "test": ["pytest>=7", "torch==2.13.0"],
+        "cluster": [RAY],
+        "test": ["pytest>=7", "torch==2.13.0", RAY],
     },
     entry_points={"console_scripts": ["minimlp-colorize=minimlp.colorize.cli:main"]},
 )

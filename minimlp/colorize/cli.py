@@ -4,14 +4,17 @@
     minimlp-colorize evaluate --checkpoint DIR|FILE|pretrained [--json]
     minimlp-colorize colorize --checkpoint DIR|pretrained PHOTO... -o OUTDIR [--overwrite]
     minimlp-colorize models
-    minimlp-colorize reproduce --out results/ [--quick]
+    minimlp-colorize reproduce --out results/ [--quick] [--executor local|ray [--address ADDRESS]]
+    minimlp-colorize sweep --out DIR --models paper-mlp1 --grid lr=1e-3,2e-4 batch_size=16,64 --seeds 0,1
 """
 import argparse
 import os
 import sys
 
 from ..allocator import keep_freed_memory
+from .executors import add_executor_options
 from .models import PRESETS
+from .sweep import add_sweep_parser
 
 TRAIN_KEYS = ("optimizer", "lr", "batch_size", "epochs", "weight_decay", "schedule", "split", "hflip")
 
@@ -82,8 +85,10 @@ def build_parser():
     r.add_argument("--seeds", type=int, default=3, help="seeds for the headline rows")
     r.add_argument("--quick", action="store_true", help="2 epochs, 2 configurations (a smoke test)")
     r.add_argument("--device", default=_device_default())
-    r.add_argument("--jobs", type=int, default=1, help="configurations trained side by side (processes)")
     r.add_argument("--only", help="comma-separated study names to run")
+    add_executor_options(r)
+
+    add_sweep_parser(sub)
     return parser
 
 
@@ -108,6 +113,9 @@ def main(argv=None):
         if args.command == "reproduce":
             from .reproduce import reproduce
             return reproduce(args)
+        if args.command == "sweep":
+            from .sweep import sweep
+            return sweep(args)
     except KeyboardInterrupt:
         print("interrupted; rerun with --resume to continue from the last finished epoch", file=sys.stderr)
         return 130

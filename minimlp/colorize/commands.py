@@ -83,8 +83,11 @@ def make_scheduler(name, optimizer, lr, epochs, steps_per_epoch):
     raise ValueError(f"unknown schedule {name!r}")
 
 
-def train_run(config, out, device="auto", resume=False, quiet=False, log=None):
-    """Train the run described by ``config`` into folder ``out``; return (model, history, test scores)."""
+def train_run(config, out, device="auto", resume=False, quiet=False, log=None, callbacks=()):
+    """Train the run described by ``config`` into folder ``out``; return (model, history, test scores).
+
+    ``callbacks`` are passed to ``fit`` (called after each epoch's checkpoint is written).
+    """
     log = log or (lambda text: None if quiet else print(text, file=sys.stderr))
     tr = config["training"]
     device = resolve_device(device, announce=not quiet)
@@ -112,7 +115,7 @@ def train_run(config, out, device="auto", resume=False, quiet=False, log=None):
         f"{tr['epochs']} epochs, batch {tr['batch_size']}, {tr['optimizer']} lr {tr['lr']:g}, device {device}")
     history = fit(model, nn.MSELoss(), optimizer, batches, valid, tr["epochs"], scheduler=scheduler,
                   scheduler_interval=interval, train_eval_batches=train_eval, checkpoint_dir=out, resume=resume,
-                  config=config, quiet=quiet, log=log)
+                  config=config, quiet=quiet, log=log, callbacks=callbacks)
     best = read_checkpoint(os.path.join(out, BEST))
     model.load_state_dict(best["model"])
     scores = evaluate_images(model, config["task"], split.test.images)

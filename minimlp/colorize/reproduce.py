@@ -21,6 +21,8 @@ RGB in [-1, 1], clipped).
 with one BLAS thread (``OPENBLAS_NUM_THREADS=1`` and friends are set before
 the children start); on a busy 2-core machine one BLAS thread per process is
 also several times faster than OpenBLAS's default threading.
+``--executor ray [--address ADDRESS]`` trains each run as a task on a Ray
+cluster instead (``executors.py``, ``ray_executor.py``).
 
 ``--quick`` (a smoke test for CI): 2 epochs, the configurations in ``QUICK``,
 the first ``QUICK_TRAIN_SIZE`` training images, one seed.
@@ -31,7 +33,6 @@ import os
 import platform
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import inspect
 
@@ -40,7 +41,6 @@ from .models import PAPER_TRAINING, mlp, preset
 PAPER_BEST_TEST_MSE = 0.033   # the only number of the paper's known here (its best model, Table 3 settings)
 QUICK = ("paper-mlp1", "paper-mlp1_batchnorm-False")
 QUICK_TRAIN_SIZE = 500
-BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _row(study, label, model="paper-mlp1", headline=False, **overrides):
@@ -128,13 +128,11 @@ def plan(studies=STUDIES, epochs=None, seeds=3, only=None, quick=False, data="de
     return rows, runs
 
 
-def _set_single_blas_thread():
-    for name in BLAS_THREAD_VARIABLES:
-        os.environ[name] = "1"
+def run_one(config, folder, device="cpu", callbacks=(), log=None):
+    """Train (or resume, or skip) one run and return its scores (also written to ``folder/scores.json``).
 
-
-def run_one(config, folder, device="cpu"):
-    """Train (or resume, or skip) one run and return its scores (also written to ``folder/scores.json``)."""
+    ``callbacks`` go to ``fit`` (after each epoch); ``log`` gets the lines also appended to ``folder/train.log``.
+    """
     from .commands import _write_json, train_run
     from .evaluate import evaluate_images
     from .loading import load_colorizer, load_split
@@ -146,12 +144,14 @@ def run_one(config, folder, device="cpu"):
     os.makedirs(folder, exist_ok=True)
     log_file = os.path.join(folder, "train.log")
 
-    def log(text):
+    def log_line(text):
         with open(log_file, "a", encoding="utf-8") as f:
             f.write(text + "\n")
+        if log is not None:
+            log(text)
     if not os.path.exists(os.path.join(folder, "metrics.json")):
         train_run(config, folder, device=device, resume=os.path.exists(os.path.join(folder, "last.npz")),
-                  quiet=True, log=log)
+                  quiet=True, log=log_line, callbacks=callbacks)
     model, stored = load_colorizer(folder, device=device)
     split = load_split(config["data"], config["training"]["split"])
     train_images = split.train.images[:config["train_size"]] if config.get("train_size") else split.train.images
@@ -166,13 +166,12 @@ def run_one(config, folder, device="cpu"):
     return scores
 
 
-def _job(args):
-    config, folder, device = args
-    return run_one(config, folder, device)
+def run_all(runs, out, device="cpu", jobs=1, log=print, executor=None):
+    """Train every (run, seed) not yet done; return {run id: [scores per seed]}.
 
-
-def run_all(runs, out, device="cpu", jobs=1, log=print):
-    """Train every (run, seed) not yet done; return {run id: [scores per seed]}."""
+    ``executor`` (``executors.LocalExecutor(jobs)`` when None) says where the runs train.
+    """
+    from .executors import LocalExecutor, run_runs
     todo = [(f"{run}-s{seed}", {**config, "seed": seed}) for run, (config, n) in runs.items() for seed in range(n)]
     folder = os.path.join(out, "runs")
     os.makedirs(folder, exist_ok=True)
@@ -180,24 +179,11 @@ def run_all(runs, out, device="cpu", jobs=1, log=print):
     if not os.path.exists(ignore):   # checkpoints stay out of git; RESULTS.md and figures go in
         with open(ignore, "w", encoding="utf-8") as f:
             f.write("*\n")
+    scores = run_runs(todo, folder, executor or LocalExecutor(jobs), device, log)
     results = {}
-    started = time.perf_counter()
-
-    def done(name, scores, k):
-        results.setdefault(name.rsplit("-s", 1)[0], {})[int(name.rsplit("-s", 1)[1])] = scores
-        log(f"[{k}/{len(todo)}] {name}: train {scores['train']:.5f} valid {scores['valid']:.5f} "
-            f"test {scores['test']:.5f} ({scores['seconds']:.0f} s; {time.perf_counter() - started:.0f} s so far)")
-    if jobs <= 1:
-        for k, (name, config) in enumerate(todo, 1):
-            done(name, run_one(config, os.path.join(folder, name), device), k)
-    else:
-        _set_single_blas_thread()   # inherited by the spawned children before they import NumPy
-        import multiprocessing
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_job, (config, os.path.join(folder, name), device)): name
-                       for name, config in todo}
-            for k, future in enumerate(as_completed(futures), 1):
-                done(futures[future], future.result(), k)
+    for name, _ in todo:
+        run, seed = name.rsplit("-s", 1)
+        results.setdefault(run, {})[int(seed)] = scores[name]
     return {run: [by_seed[s] for s in sorted(by_seed)] for run, by_seed in results.items()}
 
 
@@ -231,12 +217,15 @@ def reproduce(args):
     from .report import write_report
     started = time.perf_counter()
     rows, runs = plan(epochs=args.epochs, seeds=args.seeds, only=args.only, quick=args.quick)
-    device = args.device if args.device != "auto" else "cpu" if args.jobs > 1 else "auto"
+    executor_kind = getattr(args, "executor", "local")
+    device = args.device if args.device != "auto" else "cpu" if args.jobs > 1 or executor_kind != "local" else "auto"
     n_runs = sum(n for _, n in runs.values())
-    print(f"reproduce: {len(rows)} table rows, {len(runs)} distinct configurations, {n_runs} runs "
-          f"into {args.out}/runs (jobs {args.jobs})", file=sys.stderr)
-    results = run_all(runs, args.out, device=device, jobs=args.jobs,
-                      log=lambda text: print(text, file=sys.stderr, flush=True))
+    from .executors import executor_from_args
+    with executor_from_args(args, device) as executor:   # connects first: a dead address writes nothing
+        print(f"reproduce: {len(rows)} table rows, {len(runs)} distinct configurations, {n_runs} runs "
+              f"into {args.out}/runs ({executor.describe()})", file=sys.stderr)
+        results = run_all(runs, args.out, device=device, log=lambda text: print(text, file=sys.stderr, flush=True),
+                          executor=executor)
     split = load_split("default", "paper")
     train_size = next(iter(runs.values()))[0].get("train_size") if runs else None
     if train_size:
@@ -246,7 +235,8 @@ def reproduce(args):
     command = f"minimlp-colorize reproduce --out {args.out}{ran} --jobs {args.jobs}" \
         + (f" --only {args.only}" if args.only else "")
     meta = {"command": command, "date": datetime.datetime.now().isoformat(timespec="seconds"),
-            "machine": machine_description(), "device": device, "jobs": args.jobs,
+            "machine": machine_description(), "device": device,
+            "jobs": args.jobs if executor.name == "local" else executor.describe(),
             "wall_seconds": time.perf_counter() - started,
             "train_seconds": sum(s["seconds"] for per in results.values() for s in per),
             "epochs": next(iter(runs.values()))[0]["training"]["epochs"] if runs else None,
