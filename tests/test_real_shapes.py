@@ -124,9 +124,10 @@ def spies(monkeypatch):
 
     def blas_spy(kind, fn):
         def spy(pieces, *args):
-            # args: address, wide, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, out, ldc, by_rows, itemsize, bias
-            s.blas.append(dict(kind=kind, pieces=pieces, m=args[4], n=args[5], k=args[6], by_rows=bool(args[15]),
-                               bias=args[17].size > 0, accumulate=bool(args[12] != 0)))
+            # args: align, address, wide, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, out, ldc, by_rows, itemsize,
+            # bias
+            s.blas.append(dict(kind=kind, pieces=pieces, m=args[5], n=args[6], k=args[7], by_rows=bool(args[16]),
+                               bias=args[18].size > 0, accumulate=bool(args[13] != 0)))
             return fn(pieces, *args)
         return spy
 

@@ -97,21 +97,45 @@ def gemm_address(dtype):
     return None if found is None else found.get(np.dtype(dtype))
 
 
-class one_blas_thread:
-    """Context: NumPy's OpenBLAS on one thread inside (the split calls run on minimlp's pool), then as it was."""
+class openblas_threads:
+    """Context: NumPy's OpenBLAS on ``n`` threads inside, then as it was (no-op where NumPy has no OpenBLAS)."""
 
-    __slots__ = ("previous",)
+    __slots__ = ("n", "previous")
+
+    def __init__(self, n):
+        self.n = n
 
     def __enter__(self):
-        controller = _blas.get("controller")
+        _gemms()  # finds the controller once
+        controller = _blas["controller"]
         self.previous = None if controller is None else controller.get_num_threads()
-        if self.previous not in (None, 1):
-            controller.set_num_threads(1)
+        if self.previous not in (None, self.n):
+            controller.set_num_threads(self.n)
         return self
 
     def __exit__(self, *exc):
-        if self.previous not in (None, 1):
+        if self.previous not in (None, self.n):
             _blas["controller"].set_num_threads(self.previous)
+
+
+def one_blas_thread():
+    """Context: NumPy's OpenBLAS on one thread (the split calls run on minimlp's pool), then as it was."""
+    return openblas_threads(1)
+
+
+def plain_matmul(a, b, bias=None):
+    """``a @ b`` (+ ``bias`` on every row) in one call of NumPy's BLAS on minimlp's number of threads.
+
+    Nothing compiled: what evaluation uses. The thread count is minimlp's
+    (``threads.get_num_threads()``), not OpenBLAS's own setting, so an
+    evaluation gives the same bits wherever minimlp is set to the same
+    number of threads (a local worker, a Ray task).
+    """
+    with openblas_threads(threads.get_num_threads()):
+        out = a @ b
+    if bias is not None:
+        out += bias
+    return out
 
 
 def _row_major(array):

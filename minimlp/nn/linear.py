@@ -22,8 +22,9 @@ class Linear(Module):
     layer's input needs no gradient). In training mode on NumPy the products
     go through ``blas.matmul`` (BLAS split over minimlp's threads, shared
     with the compiled kernels), the weight gradient written straight into its
-    buffer; in evaluation mode, and on CuPy, each is one plain ``matmul``
-    (so evaluating or colorizing loads no compiled code). Inside
+    buffer; in evaluation mode each is one plain ``matmul`` on minimlp's
+    number of threads (``blas.plain_matmul``: evaluating or colorizing loads
+    no compiled code); on CuPy, cuBLAS ``matmul`` calls. Inside
     ``Optimizer.step_in_backward()`` the weight is updated as soon as its
     gradient is computed (``minimlp.optim.in_backward``), after ∂L/∂x has
     used the old weight.
@@ -43,11 +44,8 @@ class Linear(Module):
         check_matrix(self, x, self.in_features, W)
         self._x = x
         bias = None if self.bias is None else self.bias.data
-        if not self.training:  # nothing compiled runs beside it: one plain product, BLAS on its own threads
-            y = x @ W.T
-            if bias is not None:
-                y += bias
-            return y
+        if not self.training and type(x) is np.ndarray:  # nothing compiled runs beside it: one plain product
+            return blas.plain_matmul(x, W.T, bias=bias)
         return _matmul(x, W.T, bias=bias)
 
     def backward(self, dout):
