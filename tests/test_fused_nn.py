@@ -294,6 +294,18 @@ def test_training_on_any_number_of_threads(in_backward, many_pieces, split_produ
             assert rel(value, two[key]) <= 1e-4, key
 
 
+def test_launch_puts_the_callers_numba_thread_count_back(many_pieces):
+    """``threads.launch`` runs a kernel on as many of Numba's threads as pieces, then restores the caller's count."""
+    import numba
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        seen = threads.launch(2, numba.get_num_threads)
+        assert seen == 2 and numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before)
+
+
 def test_pieces():
     assert threads.pieces(10, 100) == 1
     assert 1 <= threads.pieces(10 ** 6, 1) <= threads.get_num_threads()

@@ -95,6 +95,14 @@ class _ConvBase(Module):
         self._cache = None
         self._scratch.clear()
 
+    def _describe(self, before=(), after=()):
+        """torch's extra_repr: channels, kernel, stride, then each option not at its default (None: at it)."""
+        options = [*before, ("dilation", None if self.dilation == (1, 1) else self.dilation),
+                   ("groups", None if self.groups == 1 else self.groups),
+                   ("bias", False if self.bias is None else None), *after]
+        return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}" + \
+            "".join(f", {name}={value}" for name, value in options if value is not None)
+
     def _shape_error(self, x, what):
         return ValueError(f"{self!r}: input of shape {tuple(x.shape)} {what}")
 
@@ -204,18 +212,10 @@ class Conv2d(_ConvBase):
         return dx
 
     def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding not in ((0, 0), "valid"):
-            s += f", padding={self.padding!r}" if isinstance(self.padding, str) else f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode}"
-        return s
+        padding = None if self.padding in ((0, 0), "valid") else \
+            repr(self.padding) if isinstance(self.padding, str) else self.padding
+        return self._describe(before=[("padding", padding)],
+                              after=[("padding_mode", None if self.padding_mode == "zeros" else self.padding_mode)])
 
 
 class ConvTranspose2d(_ConvBase):
@@ -303,15 +303,5 @@ class ConvTranspose2d(_ConvBase):
         return dx
 
     def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            s += f", padding={self.padding}"
-        if self.output_padding != (0, 0):
-            s += f", output_padding={self.output_padding}"
-        if self.dilation != (1, 1):
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        return s
+        return self._describe(before=[("padding", None if self.padding == (0, 0) else self.padding),
+                                      ("output_padding", None if self.output_padding == (0, 0) else self.output_padding)])
