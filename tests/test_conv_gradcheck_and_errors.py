@@ -58,6 +58,10 @@ class ZeroPaddedGradientForReflect(nn.Conv2d):
     """A planted bug: reflect padding's backward drops the border (treats it as zero padding)."""
 
     def _backward(self, dout, want_dx):
+        if self._cache is not None and type(self._cache[0]) is str:  # compiled: the geometry's reflect flag
+            tag, x, shape, geometry = self._cache
+            self._cache = (tag, x, shape, geometry[:-1] + (False,))
+            return super()._backward(dout, want_dx)
         mode, self.padding_mode = self.padding_mode, "zeros"
         try:
             return super()._backward(dout, want_dx)
@@ -74,11 +78,12 @@ class SkipDroppingConcat(nn.Concat):
 
 
 class HalfWeightGradientConv(nn.Conv2d):
-    """A planted bug in one parameter: the weight gradient sums over the first half of the batch's columns only."""
+    """A planted bug in one parameter: the weight gradient comes out at half its value (on either CPU path)."""
 
-    def _weight_gradient(self, a, b_t, like):
-        half = a.shape[2] // 2
-        super()._weight_gradient(a[:, :, :half], b_t[:, :, :half], like)
+    def _backward(self, dout, want_dx):
+        dx = super()._backward(dout, want_dx)
+        self.weight.grad *= 0.5
+        return dx
 
 
 PLANTED = {

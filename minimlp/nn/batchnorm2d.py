@@ -1,5 +1,8 @@
 """BatchNorm2d: BatchNorm1d's statistics per channel over (N, H, W)."""
+import numpy as np
+
 from ..backend import get_array_module
+from ..compiled import layer_kernels
 from .batchnorm import BatchNorm1d
 from .checks import check_grad_like, check_image
 
@@ -13,11 +16,25 @@ class BatchNorm2d(BatchNorm1d):
     ∂L/∂x = γ/(M·√(σ² + ε)) · (M·G − Σ G − x̂·Σ(G·x̂)) with M = N·H·W, sums per
     channel. Shapes (N, C, H, W) → (N, C, H, W); ``state_dict`` keys as torch.
     The layout change costs one copy each way in forward and in backward.
+    On NumPy, training with batch statistics runs compiled twins of these
+    formulas on the (N, C, H, W) layout itself, without the copies
+    (``fused_numba.batchnorm2d_forward``/``batchnorm2d_backward``).
     """
 
     def forward(self, x):
         check_image(self, x, self.num_features, self._reference())
         n, c, h, w = x.shape
+        kernels = layer_kernels(x) if self.affine and (self.training or not self.track_running_stats) else None
+        if kernels is not None:
+            if n * h * w < 2:
+                raise ValueError(f"{self!r}: expected more than 1 value per channel when training, "
+                                 f"got input of shape {tuple(x.shape)}")
+            x = np.ascontiguousarray(x)
+            y, xhat, mean, var, inv_std = kernels.batchnorm2d_forward(x, self.weight.data, self.bias.data, self.eps)
+            if self.training and self.track_running_stats:
+                self._update_running_stats(mean, var, n * h * w)
+            self._cache, self._image_shape = (xhat, inv_std, "nchw"), (n, c, h, w)
+            return y
         rows = get_array_module(x).ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(n * h * w, c)
         y = super().forward(rows)
         self._image_shape = (n, c, h, w)
@@ -27,6 +44,14 @@ class BatchNorm2d(BatchNorm1d):
         shape = getattr(self, "_image_shape", None)
         check_grad_like(self, dout, None if self._cache is None else shape)
         n, c, h, w = shape
+        if self._cache[2] == "nchw":
+            xhat, inv_std, _ = self._cache
+            from . import fused_numba  # the forward ran it: keep the pair together
+            dx, sum_g, sum_gx = fused_numba.batchnorm2d_backward(np.ascontiguousarray(dout), xhat, self.weight.data,
+                                                                 inv_std, want_dx)
+            self.weight.accumulate(sum_gx)
+            self.bias.accumulate(sum_g)
+            return dx
         rows = get_array_module(dout).ascontiguousarray(dout.transpose(0, 2, 3, 1)).reshape(n * h * w, c)
         dx = super()._backward(rows, want_dx)
         return None if dx is None else _channels_first(dx, n, h, w, c)

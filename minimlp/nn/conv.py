@@ -3,14 +3,24 @@ import math
 
 import numpy as np
 
+from .. import compiled, threads
 from ..backend import get_array_module
 from . import init
+from .blas import gemm_address, one_blas_thread, openblas_threads
 from .checks import check_grad_like, check_image
 from .im2col import Scratch, col2im, im2col, output_size, pad_into, pair, unpad_gradient
 from .module import Module
 from .parameter import Parameter
 
 PADDING_MODES = ("zeros", "reflect")
+MAX_COLUMNS = 1 << 21  # elements of one thread's column buffer in the compiled forward pass (8 MB in float32)
+
+
+def _compiled_gemm(x):
+    """(gemm address, 64-bit integers?) when ``conv_kernels`` should run on ``x``, else None (the NumPy formula)."""
+    if type(x) is not np.ndarray or x.dtype not in (np.float32, np.float64) or not compiled.use_compiled():
+        return None
+    return gemm_address(x.dtype)
 
 
 def matmul(a, b, out):
@@ -84,6 +94,60 @@ class _ConvBase(Module):
             buf = self._scratch.get("weight_grad", (a.shape[0], p, q), like)
             matmul(a, b_t.transpose(0, 2, 1), buf)
         self.weight.accumulate(buf.reshape(self.weight.data.shape))
+
+    def _forward_compiled(self, x, out_shape, geometry, found):
+        """The forward pass by ``conv_kernels``: per image (or block of output rows), a gather and a gemm per group.
+
+        ``geometry`` describes the convolution (for ConvTranspose2d, the one
+        it is the adjoint of, whose input is this layer's output).
+        """
+        from . import conv_kernels
+        transposed = isinstance(self, ConvTranspose2d)
+        n, (ho, wo) = x.shape[0], geometry[4:6]
+        w2 = self.weight.data.reshape(self.weight.data.shape[0], -1)
+        rows = w2.shape[1] * self.groups
+        blocks = 1 if transposed else min(ho, max(-(-threads.get_num_threads() // n), -(-rows * ho * wo // MAX_COLUMNS)))
+        items = n * blocks
+        pieces = threads.pieces(items, 1)
+        cols = self._scratch.get("cols", (pieces, rows, -(-ho // blocks) * wo), x)
+        y = np.empty(out_shape, dtype=x.dtype)
+        bias = x[0, 0, 0, :0] if self.bias is None else self.bias.data
+        args = (items, blocks, x, w2, bias, y, cols, geometry, *found, x.dtype.type(1), x.dtype.type(0), transposed)
+        if pieces == 1:
+            with openblas_threads(threads.get_num_threads()):
+                conv_kernels.forward_serial(*args)
+        else:
+            with one_blas_thread():
+                threads.launch(pieces, conv_kernels.forward_parallel, pieces, *args)
+        self._cache, self._consumed = ("compiled", x, tuple(out_shape), geometry), False
+        return y
+
+    def _backward_compiled(self, cache, dout, want_dx):
+        """∂W, ∂b (and ∂x when ``want_dx``) by ``conv_kernels``, one image at a time per thread."""
+        from . import conv_kernels
+        _, x, _, geometry = cache
+        transposed = isinstance(self, ConvTranspose2d)
+        n, (ho, wo) = x.shape[0], geometry[4:6]
+        w2 = self.weight.data.reshape(self.weight.data.shape[0], -1)
+        rows = w2.shape[1] * self.groups
+        pieces = threads.pieces(n, 1)
+        cols = self._scratch.get("cols", (pieces, rows, ho * wo), x)
+        dcols = self._scratch.get("dcols", (pieces, rows, ho * wo), x) if want_dx and not transposed else cols
+        dw_parts = self._scratch.get("dw_parts", (pieces,) + w2.shape, x)
+        db_parts = self._scratch.get("db_parts", (pieces, self.out_channels), x, dtype=np.float64)
+        dx = np.empty(x.shape, dtype=x.dtype) if want_dx else x[:0]
+        args = (x, w2, np.ascontiguousarray(dout), dx, cols, dcols, dw_parts, db_parts, want_dx, geometry,
+                *_compiled_gemm(x), x.dtype.type(1), x.dtype.type(0), transposed)
+        if pieces == 1:
+            with openblas_threads(threads.get_num_threads()):
+                conv_kernels.backward_serial(*args)
+        else:
+            with one_blas_thread():
+                threads.launch(pieces, conv_kernels.backward_parallel, pieces, *args)
+        self.weight.accumulate((dw_parts[0] if pieces == 1 else dw_parts.sum(axis=0)).reshape(self.weight.data.shape))
+        if self.bias is not None:
+            self.bias.accumulate((db_parts[0] if pieces == 1 else db_parts.sum(axis=0)).astype(x.dtype))
+        return dx if want_dx else None
 
     def backward(self, dout):
         return self._backward(dout, want_dx=True)
@@ -169,6 +233,11 @@ class Conv2d(_ConvBase):
         if self.padding_mode == "reflect" and (max(pt, pb) >= h or max(pl, pr) >= w):
             raise self._shape_error(x, f"is too small for reflect padding {self._pads}: each padding must be "
                                        f"smaller than the input's size along its axis")
+        found = _compiled_gemm(x)
+        if found is not None:
+            geometry = (c, h, w, self.out_channels, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl, self.groups,
+                        self.padding_mode == "reflect")
+            return self._forward_compiled(xp.ascontiguousarray(x), (n, self.out_channels, ho, wo), geometry, found)
         x_cm = x.transpose(1, 0, 2, 3)  # a view: (C, N, H, W)
         if any(self._pads):
             src = self._scratch.get("padded", (c, n, h + pt + pb, w + pl + pr), x, zero=True)
@@ -191,6 +260,8 @@ class Conv2d(_ConvBase):
 
     def _backward(self, dout, want_dx):
         cache = self._take_cache(dout, None if self._cache is None else self._cache[2])
+        if type(cache[0]) is str:  # ("compiled", x, output shape, geometry)
+            return self._backward_compiled(cache, dout, want_dx)
         xp = get_array_module(dout)
         (n, c, h, w), cols_g, (_, o, ho, wo) = cache
         g = self.groups
@@ -266,6 +337,10 @@ class ConvTranspose2d(_ConvBase):
         if ho < 1 or wo < 1:
             raise self._shape_error(x, f"with padding {self.padding} gives an empty output ({ho}x{wo})")
         g, o = self.groups, self.out_channels
+        found = _compiled_gemm(x)
+        if found is not None:
+            geometry = (o, ho, wo, c, h, w, kh, kw, *self.stride, *self.dilation, ph, pw, g, False)
+            return self._forward_compiled(xp.ascontiguousarray(x), (n, o, ho, wo), geometry, found)
         x_cm = self._scratch.get("input", (c, n, h, w), x)
         x_cm[...] = x.transpose(1, 0, 2, 3)
         x_g = x_cm.reshape(g, c // g, n * h * w)
@@ -283,6 +358,8 @@ class ConvTranspose2d(_ConvBase):
 
     def _backward(self, dout, want_dx):
         cache = self._take_cache(dout, None if self._cache is None else self._cache[2])
+        if type(cache[0]) is str:  # ("compiled", x, output shape, geometry)
+            return self._backward_compiled(cache, dout, want_dx)
         xp = get_array_module(dout)
         x_g, cols, (n, o, ho, wo) = cache
         g, c = self.groups, self.in_channels

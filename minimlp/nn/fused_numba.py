@@ -140,6 +140,105 @@ def batchnorm_backward(g, xhat, gamma, inv_std, want_dx=True):
     return (dx if want_dx else None), sum_g, sum_gx
 
 
+# --------------------------------------------------- BatchNorm2d, (N, C, H·W)
+@_jit
+def _batchnorm2d_forward(x, gamma, beta, eps, inv_n, xhat, y, mean, var, inv_std, lo, hi):
+    # channel c's values are the N rows x[n, c] of H·W contiguous values: the same sums as the (N·H·W, C) form
+    for c in range(lo, hi):
+        acc = 0.0                                               # in float64, as torch's CPU kernels
+        for n in range(x.shape[0]):
+            row = x[n, c]
+            for k in range(row.size):
+                acc += row[k]
+        mu = x.dtype.type(acc * inv_n)                          # μ = Σ x / M, M = N·H·W
+        mean[c] = mu
+        acc = 0.0
+        for n in range(x.shape[0]):
+            row = x[n, c]
+            for k in range(row.size):
+                d = row[k] - mu
+                acc += d * d
+        s2 = x.dtype.type(acc * inv_n)                          # σ² = Σ (x − μ)² / M
+        var[c] = s2
+        k_c = 1 / np.sqrt(s2 + eps)
+        inv_std[c] = k_c
+        ga, be = gamma[c], beta[c]
+        for n in range(x.shape[0]):
+            row, h_row, y_row = x[n, c], xhat[n, c], y[n, c]
+            for k in range(row.size):
+                h_row[k] = (row[k] - mu) * k_c                  # x̂ = (x − μ)/√(σ² + ε)
+            for k in range(row.size):
+                y_row[k] = h_row[k] * ga + be                   # y = γ x̂ + β
+
+
+@_jit
+def _batchnorm2d_backward(g, xhat, gamma, inv_std, inv_n, dx, sum_g, sum_gx, want_dx, lo, hi):
+    for c in range(lo, hi):
+        acc_g = 0.0
+        acc_gx = 0.0
+        for n in range(g.shape[0]):
+            g_row, h_row = g[n, c], xhat[n, c]
+            for k in range(g_row.size):
+                acc_g += g_row[k]                               # ∂L/∂β = Σ G
+                acc_gx += g_row[k] * h_row[k]                   # ∂L/∂γ = Σ G x̂
+        sum_g[c] = acc_g
+        sum_gx[c] = acc_gx
+        if want_dx:
+            a, b, scale = sum_gx[c] * inv_n, sum_g[c] * inv_n, gamma[c] * inv_std[c]
+            for n in range(g.shape[0]):
+                g_row, h_row, d_row = g[n, c], xhat[n, c], dx[n, c]
+                for k in range(g_row.size):                     # γ/√(σ²+ε) (G − Σ G/M − x̂ Σ G x̂/M)
+                    d_row[k] = (g_row[k] - (h_row[k] * a + b)) * scale
+
+
+@_parallel
+def _batchnorm2d_forward_pieces(pieces, x, gamma, beta, eps, inv_n, xhat, y, mean, var, inv_std):
+    c = x.shape[1]
+    for i in prange(pieces):
+        _batchnorm2d_forward(x, gamma, beta, eps, inv_n, xhat, y, mean, var, inv_std, c * i // pieces,
+                             c * (i + 1) // pieces)
+
+
+@_parallel
+def _batchnorm2d_backward_pieces(pieces, g, xhat, gamma, inv_std, inv_n, dx, sum_g, sum_gx, want_dx):
+    c = g.shape[1]
+    for i in prange(pieces):
+        _batchnorm2d_backward(g, xhat, gamma, inv_std, inv_n, dx, sum_g, sum_gx, want_dx, c * i // pieces,
+                              c * (i + 1) // pieces)
+
+
+def _by_channels(kernel, kernel_pieces, x3, *args):
+    """``kernel(x3, *args, lo, hi)`` over the channels of (N, C, H·W) ``x3``, in one call or in pieces."""
+    parts = threads.pieces(x3.shape[1], max(1, GRAIN // max(1, x3.shape[0] * x3.shape[2])))
+    if parts == 1:
+        kernel(x3, *args, 0, x3.shape[1])
+    else:
+        threads.launch(parts, kernel_pieces, parts, x3, *args)
+
+
+def batchnorm2d_forward(x, gamma, beta, eps):
+    """Training-mode BatchNorm2d on C-contiguous (N, C, H, W) ``x``: returns (y, x̂, μ, σ², 1/√(σ² + ε))."""
+    n, c, h, w = x.shape
+    t = x.dtype.type
+    xhat, y = np.empty_like(x), np.empty_like(x)
+    mean, var, inv_std = (np.empty(c, dtype=x.dtype) for _ in range(3))
+    x3 = x.reshape(n, c, h * w)
+    _by_channels(_batchnorm2d_forward, _batchnorm2d_forward_pieces, x3, gamma, beta, t(eps), 1.0 / (n * h * w),
+                 xhat.reshape(x3.shape), y.reshape(x3.shape), mean, var, inv_std)
+    return y, xhat, mean, var, inv_std
+
+
+def batchnorm2d_backward(g, xhat, gamma, inv_std, want_dx=True):
+    """Training-mode BatchNorm2d backward on C-contiguous (N, C, H, W): returns (∂L/∂x or None, Σ G, Σ G·x̂)."""
+    n, c, h, w = g.shape
+    dx = np.empty_like(g) if want_dx else g
+    sum_g, sum_gx = np.empty(c, dtype=g.dtype), np.empty(c, dtype=g.dtype)
+    g3 = g.reshape(n, c, h * w)
+    _by_channels(_batchnorm2d_backward, _batchnorm2d_backward_pieces, g3, xhat.reshape(g3.shape), gamma, inv_std,
+                 g.dtype.type(1.0 / (n * h * w)), dx.reshape(g3.shape), sum_g, sum_gx, want_dx)
+    return (dx if want_dx else None), sum_g, sum_gx
+
+
 # ------------------------------------------------------------- column sums
 @_jit
 def _column_sums(g, out, lo, hi):
