@@ -1,4 +1,4 @@
-"""The colourfulness ratio on hand-made images: gray → 0, the truth → 1, chroma scaled by s → s, one pixel by hand."""
+"""The colourfulness ratio on hand-made images: gray → 0, the truth → 1, chroma scaled by s → s, a pixel by hand."""
 import numpy as np
 import pytest
 

@@ -4,7 +4,7 @@ import re
 import pytest
 from _shared_data import require_shared_file
 
-from minimlp.colorize.paper_numbers import PAPER_NUMBERS, paper_best_test, paper_number
+from minimlp.colorize.paper_numbers import PAPER_NUMBERS, paper_best_test, paper_number, paper_text
 from minimlp.colorize.reproduce import STUDIES
 
 # NUMBERS.md's column headings → the row labels of reproduce.STUDIES
@@ -69,3 +69,8 @@ def test_lookups():
     assert paper_number("table2", "5 hidden layers", "valid") == 0.059
     assert paper_number("fig11", "SGD") is None and paper_number("fig5", "tanh") is None
     assert paper_number("fig11", "Adam", "train") is None
+
+
+def test_numbers_print_as_the_paper_prints_them():
+    assert [paper_text(v) for v in (0.032, 0.27, 0.03298, 0.0587, 0.041)] == ["0.032", "0.27", "0.03298", "0.05870",
+                                                                           "0.041"]

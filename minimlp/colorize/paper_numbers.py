@@ -52,6 +52,11 @@ def paper_number(study, label, part="test"):
     return PAPER_NUMBERS.get(study, {}).get(label, {}).get(part)
 
 
+def paper_text(value):
+    """A paper number as the paper prints it: 0.032, 0.27, or with a percent's three decimals, 0.05870."""
+    return f"{value}" if round(value, 3) == value else f"{value:.5f}"
+
+
 def paper_best_test():
     """The paper's test MSE of its best model: 0.03298 (Tables 4 and 5)."""
     return paper_number(*PAPER_BEST)
