@@ -211,6 +211,7 @@ def evaluate(args):
         print(f"{config['model']} on {scores['n_images']} {args.split} images ({args.data}):")
         print(f"  model      MSE {scores['test_mse']:.5f}  PSNR {scores['psnr']:.2f} dB")
         print(f"  gray-copy  MSE {scores['baseline_gray_mse']:.5f}  PSNR {scores['baseline_gray_psnr']:.2f} dB")
+        print(f"  colourfulness ratio {scores['colorfulness_ratio']:.3f} (the outputs' mean chroma over the truth's)")
         print(f"  the model's MSE is {abs(scores['improvement_over_gray']) * 100:.1f}% "
               f"{'below' if scores['improvement_over_gray'] >= 0 else 'above'} gray-copy")
     return 0
