@@ -16,3 +16,15 @@ def require_shared_archive():
             pytest.fail(reason + "; CI=true requires it")
         pytest.skip(reason)
     return path
+
+
+def require_shared_file(*parts):
+    """Path of ``../shared/<parts>`` beside the repo; skips the test when absent, fails when ``CI=true``."""
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1].parent / "shared" / Path(*parts)
+    if not path.is_file():
+        reason = f"{path} was not found (the project's shared folder sits next to the repo)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + "; CI=true requires it")
+        pytest.skip(reason)
+    return path

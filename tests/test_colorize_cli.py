@@ -38,12 +38,18 @@ def test_train_writes_every_output_file_and_they_are_valid(tiny_run):
     config = json.load(open(os.path.join(tiny_run, "config.json")))
     assert config["model"] == "paper-mlp1" and config["training"]["lr"] == 2e-4
     assert config["training"]["epochs"] == 1 and config["training"]["optimizer"] == "adam"
+    metrics = json.load(open(os.path.join(tiny_run, "metrics.json")))
+    for record in (config["provenance"], metrics["provenance"]):   # the code, versions and machine of the run
+        assert set(record) == {"git_commit", "git_dirty", "git_note", "versions", "machine"}
+        assert record["versions"]["numpy"] == np.__version__ and record["machine"]["cores"] == os.cpu_count()
+        assert (record["git_commit"] is None) == (record["git_note"] is not None)
 
 
 def test_evaluate_json_matches_a_direct_computation(tiny_run, capsys):
     assert cli.main(["evaluate", "--checkpoint", tiny_run, "--json", "--device", "cpu"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert {"test_mse", "psnr", "baseline_gray_mse", "n_images"} <= set(printed)
+    assert {"test_mse", "psnr", "baseline_gray_mse", "baseline_gray_psnr", "colorfulness_ratio", "n_images",
+            "provenance"} <= set(printed)
     assert printed["n_images"] == 1000
     model, config = load_colorizer(tiny_run)
     images = load_default().test.images
@@ -62,6 +68,11 @@ def test_evaluate_json_matches_a_direct_computation(tiny_run, capsys):
         return np.mean(10 * np.log10(255.0 ** 2 / np.maximum(mse, 255.0 ** 2 * 1e-10)))   # 100 dB when identical
     assert printed["psnr"] == pytest.approx(psnr(prediction), abs=1e-3)
     assert printed["baseline_gray_psnr"] == pytest.approx(psnr(np.concatenate([gray] * 3, axis=1)), abs=1e-3)
+    def chroma(planar):   # mean √(U² + V²) of BT.601 YUV over every pixel
+        r, g, b = planar.reshape(1000, 3, -1).astype(np.float64).transpose(1, 0, 2)
+        y = 0.299 * r + 0.587 * g + 0.114 * b
+        return np.mean(np.hypot(0.436 * (b - y) / 0.886, 0.615 * (r - y) / 0.701))
+    assert printed["colorfulness_ratio"] == pytest.approx(chroma(prediction) / chroma(truth), rel=1e-6)
     direct = evaluate_images(model, "rgb", images)   # the library call gives what the command printed
     assert {key: printed[key] for key in direct} == pytest.approx(direct)
 

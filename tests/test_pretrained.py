@@ -24,6 +24,8 @@ def test_evaluate_pretrained_reproduces_the_recorded_number_and_beats_gray_copy(
     assert cli.main(["evaluate", "--checkpoint", "pretrained", "--json", "--device", "cpu"]) == 0
     got = json.loads(capsys.readouterr().out)
     assert got["n_images"] == 1000 and got["split"] == "test" and got["data"] == "default"
+    assert {"test_mse", "psnr", "baseline_gray_mse", "baseline_gray_psnr", "colorfulness_ratio"} <= set(got)
+    assert 0 < got["colorfulness_ratio"] < 1   # an MSE-trained model is less colourful than the truth
     assert got["test_mse"] == pytest.approx(expected["test_mse"], rel=1e-6)
     assert got["baseline_gray_mse"] == pytest.approx(expected["baseline_gray_mse"], rel=1e-6)
     assert got["test_mse"] <= 0.85 * got["baseline_gray_mse"]

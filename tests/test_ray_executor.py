@@ -165,7 +165,7 @@ def test_reproduce_quick_on_ray_equals_local_bit_for_bit(tmp_path, ray_cluster, 
     err = capsys.readouterr().err
     assert f"ray at {ray_cluster}: 2 CPUs" in err and "2/2 done, 0 running, 0 failed" in err, err
     assert not ray.is_initialized()   # the command disconnected
-    assert_same_results(local, remote, skip={"RESULTS.md", "invocations.json"})
+    assert_same_results(local, remote, skip={"RESULTS.md", "invocations.json", "runs.json"})
     assert _report_body(os.path.join(local, "RESULTS.md")) == _report_body(os.path.join(remote, "RESULTS.md"))
     print(f"reproduce --quick --executor ray: {time.perf_counter() - started:.1f} s")
 

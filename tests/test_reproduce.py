@@ -7,6 +7,7 @@ from PIL import Image
 
 from minimlp.colorize import cli
 from minimlp.colorize.figures import valid_curves
+from minimlp.colorize.report import paper_cell, wins_on
 from minimlp.colorize.reproduce import QUICK, STUDIES, config_id, plan
 
 
@@ -20,6 +21,26 @@ def test_the_studies_dedupe_to_one_run_per_configuration():
     assert runs[best[0]["run"]][1] == 3 and runs["paper-mlp3-e3"][1] == 3
     assert runs["paper-mlp1_batchnorm-False-e3"][1] == 1
     assert len(runs) == 18
+
+
+def test_each_row_gets_the_papers_own_number():
+    rows, _ = plan(epochs=3, seeds=1)
+    cells = {(row["study"], row["label"]): paper_cell(row) for row in rows}
+    assert cells[("table1", "1 hidden layer")] == "0.032" and cells[("table2", "1 hidden layer")] == "0.03408"
+    assert cells[("table4", "BatchNorm")] == cells[("table5", "sigmoid")] == "0.03298"
+    assert cells[("table5", "relu")] == "0.03899" and cells[("fig11", "SGD + momentum 0.9")] == "0.27"
+    assert cells[("table2", "5 hidden layers")] == "0.05870"   # the paper's precision, trailing zero kept
+    assert cells[("fig11", "Adam")] == "0.032" and cells[("fig11", "SGD")] == "n/a"
+    # the paper's best setting where its study prints no number; other rows of those studies have none
+    assert cells[("fig5", "tanh")] == cells[("fig12", "lr 0.0002")] == "0.03298 (Tables 4, 5)"
+    assert cells[("fig5", "relu")] == cells[("fig12", "lr 0.001")] == "n/a"
+    assert sum(cell != "n/a" for cell in cells.values()) == 3 + 4 + 2 + 3 + 3 + 2
+
+
+def test_beats_names_the_metrics_won():
+    assert wins_on(0.02, 27.0, 0.024, 26.2) == "both" and wins_on(0.02, 25.0, 0.024, 26.2) == "MSE"
+    assert wins_on(0.03, 27.0, 0.024, 26.2) == "PSNR" and wins_on(0.03, 25.0, 0.024, 26.2) == "neither"
+    assert wins_on(0.03, None, 0.024, 26.2) == "not on MSE; PSNR not recorded"
 
 
 # Measured with `reproduce --quick --device cpu` (2 epochs, 500 training images, seed 0; OpenBLAS, 2 cores):
@@ -46,14 +67,30 @@ def test_quick_reproduce_writes_results_with_baselines_and_numbers(tmp_path):
         scores = json.load(open(os.path.join(out, "runs", run, "scores.json")))
         assert scores["epochs"] == 2
         assert scores["test"] == pytest.approx(QUICK_TEST_MSE[label], rel=0.03)
-        # setting | paper | train | valid | test | seeds | gray-copy | ridge | vs gray-copy | Δ
+        # setting | paper | train | valid | test | PSNR | seeds | gray-copy MSE / PSNR | ridge MSE / PSNR |
+        # vs gray-copy | beats gray-copy on | beats ridge on | Δ
         cells = _row_cells(text, label)
-        assert cells[1] == ("0.033" if label == "1 hidden layer" else "n/a")
+        assert cells[1] == ("0.032" if label == "1 hidden layer" else "0.03356")   # the paper's Tables 1 and 4
         assert [float(c) for c in cells[2:5]] == pytest.approx(
             [scores["train"], scores["valid"], scores["test"]], abs=5e-6)
-        assert float(cells[6]) == pytest.approx(GRAY_COPY_TEST, abs=1e-5)
-        assert float(cells[7]) == pytest.approx(RIDGE_TEST, rel=0.01)
-        assert float(cells[8].rstrip("%")) == pytest.approx((scores["test"] / float(cells[6]) - 1) * 100, abs=0.1)
+        assert float(cells[5]) == pytest.approx(scores["test_psnr"], abs=0.005)
+        gray_mse, gray_psnr = (float(c) for c in cells[7].split(" / "))
+        ridge_mse, ridge_psnr = (float(c) for c in cells[8].split(" / "))
+        assert gray_mse == pytest.approx(GRAY_COPY_TEST, abs=1e-5) and gray_psnr == pytest.approx(26.22, abs=0.01)
+        assert ridge_mse == pytest.approx(RIDGE_TEST, rel=0.01)
+        assert float(cells[9].rstrip("%")) == pytest.approx((scores["test"] / gray_mse - 1) * 100, abs=0.1)
+        assert cells[10] == "neither" and scores["test_psnr"] < gray_psnr   # 2 epochs: worse on both metrics
+    assert _row_cells(text, "BatchNorm")[1] == "0.03298"   # the paper's best, in its Table 4
+    assert "- code and machine of the training: commit " in text and "numpy " in text
+    # --report-only rewrites the same tables from runs.json alone (the run folders are not needed)
+    os.rename(os.path.join(out, "runs"), str(tmp_path / "moved"))
+    assert cli.main(["reproduce", "--out", out, "--report-only"]) == 0
+    rebuilt = open(os.path.join(out, "RESULTS.md"), encoding="utf-8").read()
+    assert [line for line in rebuilt.splitlines() if line.startswith("|")] == \
+        [line for line in text.splitlines() if line.startswith("|")]
+    assert f"- this report rebuilt from `runs.json` without training by `minimlp-colorize reproduce --out {out} " \
+           "--report-only`" in rebuilt
+    os.rename(str(tmp_path / "moved"), os.path.join(out, "runs"))
     # a rerun skips the finished runs (their scores.json is kept untouched)
     before = os.path.getmtime(os.path.join(out, "runs", runs[0], "scores.json"))
     assert cli.main(["reproduce", "--out", out, "--quick", "--device", "cpu"]) == 0

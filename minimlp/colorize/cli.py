@@ -66,7 +66,9 @@ def build_parser():
     e.add_argument("--checkpoint", required=True, help="run folder, .npz file, or 'pretrained'")
     e.add_argument("--data", default="default")
     e.add_argument("--split", default="test", choices=["train", "valid", "test"])
-    e.add_argument("--data-split", default="paper", choices=["paper", "full"], help="which split of --data")
+    e.add_argument("--data-split", default="paper", choices=["paper", "full"],
+                   help="which split of --data: paper (1000 test images) or full (test = all 10,000 CIFAR-10 test "
+                        "images: --data shared --data-split full)")
     e.add_argument("--device", default=_device_default())
     e.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -86,6 +88,8 @@ def build_parser():
     r.add_argument("--quick", action="store_true", help="2 epochs, 2 configurations (a smoke test)")
     r.add_argument("--device", default=_device_default())
     r.add_argument("--only", help="comma-separated study names to run")
+    r.add_argument("--report-only", action="store_true",
+                   help="rewrite OUT/RESULTS.md from OUT/runs.json (the stored runs' scores); train nothing")
     add_executor_options(r)
 
     add_sweep_parser(sub)

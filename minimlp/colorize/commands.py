@@ -2,7 +2,6 @@
 import datetime
 import json
 import os
-import platform
 import sys
 
 import numpy as np
@@ -18,6 +17,7 @@ from .evaluate import evaluate_images, predict_rgb
 from .figures import gray_images, image_grid, loss_curve
 from .loading import load_colorizer, load_split
 from .models import build_model, preset
+from .provenance import provenance
 from .tasks import FlippedBatches, gray_copy, make_arrays, planar_to_images
 
 OPTIMIZERS = {
@@ -86,8 +86,10 @@ def make_scheduler(name, optimizer, lr, epochs, steps_per_epoch):
 def train_run(config, out, device="auto", resume=False, quiet=False, log=None, callbacks=()):
     """Train the run described by ``config`` into folder ``out``; return (model, history, test scores).
 
-    ``callbacks`` are passed to ``fit`` (called after each epoch's checkpoint is written).
+    ``callbacks`` are passed to ``fit`` (called after each epoch's checkpoint is written). ``config.json``
+    and ``metrics.json`` carry the code's commit, the package versions and the machine (``provenance``).
     """
+    config = {**config, "provenance": provenance()}
     log = log or (lambda text: None if quiet else print(text, file=sys.stderr))
     tr = config["training"]
     device = resolve_device(device, announce=not quiet)
@@ -119,7 +121,8 @@ def train_run(config, out, device="auto", resume=False, quiet=False, log=None, c
     best = read_checkpoint(os.path.join(out, BEST))
     model.load_state_dict(best["model"])
     scores = evaluate_images(model, config["task"], split.test.images)
-    scores.update(model=config["model"], best_epoch=best["epoch"], checkpoint=os.path.join(out, BEST))
+    scores.update(model=config["model"], best_epoch=best["epoch"], checkpoint=os.path.join(out, BEST),
+                  provenance=config["provenance"])
     _write_json(scores, os.path.join(out, "metrics.json"))
     baseline_valid = nn.MSELoss()(_baseline_output(x_valid, config["task"]), y_valid)
     loss_curve(history, os.path.join(out, "loss_curve.png"), title=f"{config['model']} ({config['task']} task)",
@@ -183,7 +186,6 @@ def train(args):
         args.model = args.model or "paper-mlp1"
         config = make_config(args)
     check_batchnorm_batch(config)
-    config["machine"] = platform.platform()
     config["started"] = datetime.datetime.now().isoformat(timespec="seconds")
     _, _, scores = train_run(config, out, device=args.device, resume=args.resume, quiet=args.quiet)
     better = scores["improvement_over_gray"] * 100
@@ -201,13 +203,15 @@ def evaluate(args):
     split = load_split(args.data, args.data_split, flag="--data-split")
     images = getattr(split, args.split).images
     scores = evaluate_images(model, config["task"], images)
-    scores.update(model=config["model"], task=config["task"], split=args.split, data=args.data)
+    scores.update(model=config["model"], task=config["task"], split=args.split, data=args.data,
+                  data_split=args.data_split, provenance=provenance())
     if args.json:
         print(json.dumps(scores))
     else:
         print(f"{config['model']} on {scores['n_images']} {args.split} images ({args.data}):")
         print(f"  model      MSE {scores['test_mse']:.5f}  PSNR {scores['psnr']:.2f} dB")
         print(f"  gray-copy  MSE {scores['baseline_gray_mse']:.5f}  PSNR {scores['baseline_gray_psnr']:.2f} dB")
+        print(f"  colourfulness ratio {scores['colorfulness_ratio']:.3f} (the outputs' mean chroma over the truth's)")
         print(f"  the model's MSE is {abs(scores['improvement_over_gray']) * 100:.1f}% "
               f"{'below' if scores['improvement_over_gray'] >= 0 else 'above'} gray-copy")
     return 0

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..backend import to_device, to_numpy
+from .colorfulness import colorfulness_ratio
 from .tasks import gray_copy, gray_input, output_to_rgb, planar_to_images, rgb_target
 
 
@@ -37,9 +38,10 @@ def scores(pred_rgb, images):
 
 
 def evaluate_images(model, task, images):
-    """Test MSE and PSNR of the model and of gray-copy on the same images, as a dict."""
+    """Test MSE, PSNR and colourfulness ratio of the model, and gray-copy's MSE and PSNR, on the same images."""
     pred = predict_rgb(model, task, images)
     mse, model_psnr = scores(pred, images)
     base_mse, base_psnr = scores(gray_copy(gray_input(images)), images)
     return {"test_mse": mse, "psnr": model_psnr, "baseline_gray_mse": base_mse, "baseline_gray_psnr": base_psnr,
-            "improvement_over_gray": 1.0 - mse / base_mse, "n_images": int(len(images))}
+            "improvement_over_gray": 1.0 - mse / base_mse,
+            "colorfulness_ratio": colorfulness_ratio(pred, rgb_target(images)), "n_images": int(len(images))}

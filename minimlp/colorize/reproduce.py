@@ -2,6 +2,7 @@
 
     minimlp-colorize reproduce --out results/ [--epochs 80] [--seeds 3] [--jobs 2] [--only table1,fig11]
     minimlp-colorize reproduce --out /tmp/q --quick      # 2 epochs, 2 configurations, 500 training images
+    minimlp-colorize reproduce --out results/ --report-only   # rewrite RESULTS.md from results/runs.json
 
 The studies are data (``STUDIES``): each row is a preset plus overrides of its
 model or training settings (the paper's Table 3 otherwise). Rows that resolve
@@ -24,23 +25,29 @@ also several times faster than OpenBLAS's default threading.
 ``--executor ray [--address ADDRESS]`` trains each run as a task on a Ray
 cluster instead (``executors.py``, ``ray_executor.py``).
 
+Beside ``RESULTS.md`` goes ``OUT/runs.json``: the invocation's record (command,
+machine, the code's commit and package versions) and every run's summary over
+seeds (``report.summarise``). ``--report-only`` rewrites ``RESULTS.md`` from it
+(baselines recomputed, the paper's numbers from ``paper_numbers``) and trains
+nothing; the run folders under ``OUT/runs/`` stay out of git, so this is how a
+committed report is rebuilt after the report's code changes.
+
 ``--quick`` (a smoke test for CI): 2 epochs, the configurations in ``QUICK``,
 the first ``QUICK_TRAIN_SIZE`` training images, one seed.
 """
 import datetime
+import inspect
 import json
 import os
-import platform
 import sys
 import time
 
-import inspect
-
 from .models import PAPER_TRAINING, mlp, preset
+from .provenance import machine, provenance
 
-PAPER_BEST_TEST_MSE = 0.033   # the only number of the paper's known here (its best model, Table 3 settings)
 QUICK = ("paper-mlp1", "paper-mlp1_batchnorm-False")
 QUICK_TRAIN_SIZE = 500
+RUNS_JSON = "runs.json"
 
 
 def _row(study, label, model="paper-mlp1", headline=False, **overrides):
@@ -188,8 +195,9 @@ def run_all(runs, out, device="cpu", jobs=1, log=print, executor=None):
 
 
 def machine_description():
-    cpus = os.cpu_count()
-    return f"{platform.platform()}, {platform.processor() or platform.machine()}, {cpus} CPU cores"
+    """'platform, CPU model, N CPU cores' of this machine."""
+    m = machine()
+    return f"{m['platform']}, {m['cpu']}, {m['cores']} CPU cores"
 
 
 def _record_invocation(out, meta, n_runs):
@@ -210,11 +218,21 @@ def _record_invocation(out, meta, n_runs):
     return history
 
 
-def reproduce(args):
-    """The ``reproduce`` command: plan, train (in parallel if asked), write RESULTS.md and the figures."""
+def _baselines(train_size):
+    """Gray-copy and ridge on the paper's split (ridge fitted on the first ``train_size`` training images if set)."""
     from .baselines import baseline_scores
     from .loading import load_split
-    from .report import write_report
+    split = load_split("default", "paper")
+    if train_size:
+        split = split._replace(train=split.train.subset(range(train_size)))
+    return baseline_scores(split)
+
+
+def reproduce(args):
+    """The ``reproduce`` command: plan, train (in parallel if asked), write RESULTS.md, runs.json and the figures."""
+    from .report import summarise, write_report
+    if getattr(args, "report_only", False):
+        return report_only(args)
     started = time.perf_counter()
     rows, runs = plan(epochs=args.epochs, seeds=args.seeds, only=args.only, quick=args.quick)
     executor_kind = getattr(args, "executor", "local")
@@ -226,11 +244,8 @@ def reproduce(args):
               f"into {args.out}/runs ({executor.describe()})", file=sys.stderr)
         results = run_all(runs, args.out, device=device, log=lambda text: print(text, file=sys.stderr, flush=True),
                           executor=executor)
-    split = load_split("default", "paper")
     train_size = next(iter(runs.values()))[0].get("train_size") if runs else None
-    if train_size:
-        split = split._replace(train=split.train.subset(range(train_size)))
-    baselines = baseline_scores(split)
+    baselines = _baselines(train_size)
     ran = " --quick" if args.quick else f" --epochs {args.epochs} --seeds {args.seeds}"   # --quick overrides both
     command = f"minimlp-colorize reproduce --out {args.out}{ran} --jobs {args.jobs}" \
         + (f" --only {args.only}" if args.only else "")
@@ -240,8 +255,33 @@ def reproduce(args):
             "wall_seconds": time.perf_counter() - started,
             "train_seconds": sum(s["seconds"] for per in results.values() for s in per),
             "epochs": next(iter(runs.values()))[0]["training"]["epochs"] if runs else None,
-            "quick": args.quick, "train_size": train_size}
+            "quick": args.quick, "train_size": train_size, "provenance": provenance()}
     meta["invocations"] = _record_invocation(args.out, meta, sum(1 for _ in results))
-    path = write_report(args.out, rows, runs, results, baselines, meta)
+    summaries = summarise(results)
+    from .commands import _write_json
+    _write_json({"meta": meta, "summaries": summaries}, os.path.join(args.out, RUNS_JSON))
+    path = write_report(args.out, rows, summaries, baselines, meta)
     print(path)
+    return 0
+
+
+def report_only(args):
+    """``reproduce --report-only``: rewrite ``OUT/RESULTS.md`` from ``OUT/runs.json``; nothing is trained."""
+    from .report import write_report
+    path = os.path.join(args.out, RUNS_JSON)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"--report-only: {path} not found; run reproduce without --report-only first")
+    with open(path, encoding="utf-8") as f:
+        stored = json.load(f)
+    meta, summaries = stored["meta"], stored["summaries"]
+    rows, _ = plan(epochs=meta["epochs"], seeds=args.seeds, only=args.only, quick=meta["quick"])
+    missing = sorted({row["run"] for row in rows} - set(summaries))
+    if missing:
+        raise ValueError(f"--report-only: {path} holds no run {missing[0]} ({len(missing)} missing); "
+                         f"rerun reproduce with the same --epochs/--only/--quick as the stored runs")
+    command = f"minimlp-colorize reproduce --out {args.out} --report-only" + (f" --only {args.only}" if args.only
+                                                                               else "")
+    meta = {**meta, "report": {"command": command, "date": datetime.datetime.now().isoformat(timespec="seconds"),
+                               "provenance": provenance()}}
+    print(write_report(args.out, rows, summaries, _baselines(meta.get("train_size")), meta))
     return 0
