@@ -120,7 +120,15 @@ def test_models_lists_the_pretrained_models_and_the_default(capsys):
     assert "unet " in listed and "unet-small" in listed
     default = loading.default_pretrained()
     assert f"{default:12s} {loading.PRETRAINED[default]}.npz  (default)" in listed
-    assert "unet-vivid   unet-vivid-45k.npz  (not installed)" in listed or "unet-vivid" in loading.installed_pretrained()
+    if "unet-vivid" not in loading.installed_pretrained():
+        assert "unet-vivid   unet-vivid-45k.npz  (not installed)" in listed
+
+
+def test_with_nothing_installed_pretrained_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(loading, "PRETRAINED_DIR", tmp_path)
+    with pytest.raises(minimlp.train.CheckpointError, match="no pretrained model is installed in"):
+        loading.checkpoint_file("pretrained")
+    assert "pretrained models" in models.list_models()   # `models` still lists the presets and the names
 
 
 def test_anysize_eval_scores_each_method_against_the_enlarged_truth(unet_file):

@@ -2,8 +2,7 @@
 
 A tiny U-Net (widths 4-8, registered as the preset 'unet-tiny' for these
 tests only) trains on 48 images and is scored on the first 64 validation and
-100 test images of the default data (the commands' ``load_split`` is cut for
-these tests), so that each run takes a second or two.
+100 test images of the default data (``load_split`` is cut for these tests), so that each run takes a second or two.
 """
 import json
 import os
@@ -35,6 +34,7 @@ def tiny_preset():
         mp.setitem(models.PRESETS, "unet-tiny", {**models.PRESETS["unet-small"],
                                                  "model": {"arch": "unet", "widths": [4, 8], "out_channels": 2}})
         mp.setattr(commands, "load_split", small_split)
+        mp.setattr(loading, "load_split", small_split)
         yield
 
 
@@ -66,7 +66,7 @@ def test_unet_presets_carry_the_recipe_of_the_torch_twin():
         assert p["training"] == {"optimizer": "adamw", "lr": 2e-3, "batch_size": 64, "epochs": 20,
                                  "weight_decay": 1e-2, "schedule": "onecycle", "split": "full", "hflip": True}
     net = models.build_model({"model_kwargs": models.PRESETS["unet"]["model"]})
-    # 1→32→32, 32→64→64, 64→128→128, ConvT 128→64, 128→64→64, ConvT 64→32, 64→32→32, 1x1 head: torch's count
+    # blocks 1→32→32, 32→64→64, 64→128→128, 128→64→64, 64→32→32, two ConvT, a 1x1 head: torch_unet's count
     assert sum(p.data.size for p in net.parameters()) == 467266
 
 
@@ -96,7 +96,7 @@ def test_train_a_tiny_unet_writes_every_file_and_evaluates_as_computed(tiny_run,
 
 def test_a_unet_run_killed_after_epoch_1_resumes_to_the_uninterrupted_weights(tmp_path):
     whole, parts = str(tmp_path / "whole"), str(tmp_path / "parts")
-    assert cli.main(["train", "--epochs", "3", "--out", whole] + TINY) == 0
+    assert cli.main(["train", "--epochs", "2", "--out", whole] + TINY) == 0
     config = json.load(open(os.path.join(whole, "config.json")))
 
     def kill(epoch, row, model):

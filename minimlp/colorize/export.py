@@ -2,7 +2,7 @@
 
 ``export_pretrained`` reads a run's ``best.npz`` (or any model checkpoint),
 stores every floating-point array with two or more dimensions (the Linear
-weight matrices, which are nearly all of the bytes) as float16 and keeps the
+weight matrices and the convolution kernels, nearly all of the bytes) as float16 and keeps the
 vectors (biases, BatchNorm's affine parameters and running statistics) in
 float32. Loading needs nothing special: ``Module.load_state_dict`` copies into
 the model's float32 parameters, casting as it copies, so the float16 values

@@ -54,7 +54,7 @@ def mlp(hidden=(512,), activation="sigmoid", out_activation="tanh", batchnorm=Tr
 
 
 def flat_unet(widths=(32, 64, 128), out_channels=2, side=32):
-    """Unflatten → ``nn.unet.unet(1, out_channels, widths)`` → Flatten: flat luma (N, side²) in, (N, C·side²) out.
+    """Unflatten → ``nn.unet.unet(1, out_channels, widths)`` → Flatten: luma (N, side²) in, (N, C·side²) out.
 
     The U-Net itself is ``model[1]`` (fully convolutional: ``photo.py`` runs it
     on any size whose sides are multiples of 2^(levels − 1)).
@@ -135,7 +135,8 @@ PRESETS = {
         "task": "chroma",
         "model": {"arch": "unet", "widths": [32, 64, 128], "out_channels": 2},
         "training": UNET_TRAINING,
-        "about": "luma in, YUV chroma out: U-Net 32-64-128 (3x3 conv + BatchNorm + ReLU, two poolings); AdamW, one-cycle",
+        "about": ("luma in, YUV chroma out: U-Net 32-64-128 (3x3 conv + BatchNorm + ReLU, two poolings); "
+                  "AdamW, one-cycle"),
     },
     "unet-small": {
         "task": "chroma",
