@@ -26,9 +26,19 @@ def check_numbers(args, limits=TRAIN_LIMITS):
             raise ValueError(f"--{key.replace('_', '-')} {value}: must be {what}")
 
 
+def needs_two_images(config):
+    """Whether the config's network cannot train on a batch of one image: an MLP with BatchNorm1d.
+
+    The U-Net's BatchNorm2d averages over the pixels too (N·H·W values per
+    channel, 64 or more at its coarsest level), so one image is enough.
+    """
+    kwargs = config["model_kwargs"]
+    return kwargs.get("arch", "mlp") == "mlp" and kwargs.get("batchnorm", True)
+
+
 def check_batchnorm_batch(config):
-    """A model with BatchNorm cannot train on batches of one image."""
-    if config["model_kwargs"].get("batchnorm", True) and config["training"]["batch_size"] < 2:
+    """A model with BatchNorm1d cannot train on batches of one image."""
+    if needs_two_images(config) and config["training"]["batch_size"] < 2:
         raise ValueError(f"--batch-size {config['training']['batch_size']}: {config['model']} has BatchNorm, "
                          f"which needs at least 2 images per batch to train")
 

@@ -1,14 +1,15 @@
 """minimlp-colorize: train, evaluate and apply the grayscale-to-colour models.
 
     minimlp-colorize train [--model paper-mlp1] [--data default|shared|PATH] --out DIR [--resume] [--drop-last]
-    minimlp-colorize evaluate --checkpoint DIR|FILE|pretrained [--json]
-    minimlp-colorize colorize --checkpoint DIR|pretrained PHOTO... -o OUTDIR [--overwrite]
+    minimlp-colorize evaluate --checkpoint DIR|FILE|pretrained[:NAME] [--json]
+    minimlp-colorize colorize [--checkpoint DIR|pretrained[:NAME] | --vivid] [--resolution native|N] PHOTO... -o OUTDIR
     minimlp-colorize models
     minimlp-colorize reproduce --out results/ [--quick] [--executor local|ray [--address ADDRESS]]
     minimlp-colorize sweep --out DIR --models paper-mlp1 --grid lr=1e-3,2e-4 batch_size=16,64 --seeds 0,1
 """
 import argparse
 import os
+import shlex
 import sys
 
 from ..allocator import keep_freed_memory
@@ -32,6 +33,15 @@ def _default_help(key):
     value = paper[key]
     shown = f"{value:g}" if isinstance(value, float) else str(value)
     return f"default {shown}" + (f" ({others})" if others else "")
+
+
+def _resolution(text):
+    """--resolution: 'native' or a positive whole number of pixels."""
+    if text == "native":
+        return text
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"{text!r}: give 'native' or a short side in pixels (e.g. 32)")
 
 
 def build_parser():
@@ -63,7 +73,9 @@ def build_parser():
     t.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
 
     e = sub.add_parser("evaluate", help="test MSE and PSNR of a checkpoint beside the gray-copy baseline")
-    e.add_argument("--checkpoint", required=True, help="run folder, .npz file, or 'pretrained'")
+    e.add_argument("--checkpoint", required=True,
+                   help="run folder, .npz file, 'pretrained' (the default pretrained model) or 'pretrained:NAME' "
+                        "(see `minimlp-colorize models`)")
     e.add_argument("--data", default="default")
     e.add_argument("--split", default="test", choices=["train", "valid", "test"])
     e.add_argument("--data-split", default="paper", choices=["paper", "full"],
@@ -73,13 +85,19 @@ def build_parser():
     e.add_argument("--json", action="store_true", help="print one JSON object")
 
     c = sub.add_parser("colorize", help="colorize photos of any size (colour photos are turned to gray first)")
-    c.add_argument("--checkpoint", default="pretrained")
+    c.add_argument("--checkpoint", help="run folder, .npz file, 'pretrained' or 'pretrained:NAME' "
+                                         "(default: pretrained)")
+    c.add_argument("--vivid", action="store_true",
+                   help="use the pretrained vivid model (pretrained:unet-vivid) instead of the default")
+    c.add_argument("--resolution", type=_resolution,
+                   help="U-Net models only: predict the chroma at the photo's native resolution ('native') or with "
+                        "its short side shrunk to N pixels and upsampled (default 32); MLPs always run at 32x32")
     c.add_argument("inputs", nargs="+", help="image files")
     c.add_argument("-o", "--out", required=True, help="folder for the PNGs (NAME_color.png per input)")
     c.add_argument("--overwrite", action="store_true", help="replace outputs left by an earlier call")
     c.add_argument("--device", default=_device_default(), help="cpu, gpu or auto (default: $MINIMLP_DEVICE or auto)")
 
-    sub.add_parser("models", help="list the model presets")
+    sub.add_parser("models", help="list the model presets and the pretrained models")
 
     r = sub.add_parser("reproduce", help="rerun the paper's studies and write RESULTS.md")
     r.add_argument("--out", default="results")
@@ -98,6 +116,7 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["minimlp-colorize", *(sys.argv[1:] if argv is None else argv)])
     keep_freed_memory()  # this program's choice of allocator settings (minimlp.allocator): faster training steps
     try:
         if args.command == "train":
@@ -110,9 +129,8 @@ def main(argv=None):
             from .commands import colorize
             return colorize(args)
         if args.command == "models":
-            from .models import recipe
-            for name, p in PRESETS.items():
-                print(f"{name:12s} [{p['task']}] {p['about']}\n{'':12s} training: {recipe(p)}")
+            from .models import list_models
+            print(list_models())
             return 0
         if args.command == "reproduce":
             from .reproduce import reproduce

@@ -12,11 +12,11 @@ from ..backend import resolve_device
 from ..data import Batches
 from ..train import CheckpointError, fit, read_checkpoint
 from ..train.checkpoint import BEST, LAST
-from .checks import check_batchnorm_batch, check_numbers, check_output_folder
+from .checks import check_batchnorm_batch, check_numbers, check_output_folder, needs_two_images
 from .evaluate import evaluate_images, predict_rgb
 from .figures import gray_images, image_grid, loss_curve
-from .loading import load_colorizer, load_split
-from .models import build_model, preset
+from .loading import VIVID_PRETRAINED, load_colorizer, load_split
+from .models import build_model, eval_batch_size, is_convolutional, preset
 from .provenance import provenance
 from .tasks import FlippedBatches, gray_copy, make_arrays, planar_to_images
 
@@ -60,6 +60,10 @@ def _check_resume_config(stored, args):
         raise CheckpointError("--drop-last contradicts the stored run (which keeps short last batches); "
                               "--resume continues the run as configured")
     if args.epochs is not None:
+        if stored["training"]["schedule"] == "onecycle" and args.epochs != stored["training"]["epochs"]:
+            raise CheckpointError(f"--epochs {args.epochs}: the stored run's one-cycle schedule spans its "
+                                  f"{stored['training']['epochs']} epochs and cannot be stretched; drop --epochs "
+                                  f"to finish it, or start a new run")
         stored["training"]["epochs"] = args.epochs
     return stored
 
@@ -102,15 +106,15 @@ def train_run(config, out, device="auto", resume=False, quiet=False, log=None, c
     x_valid, y_valid = make_arrays(split.valid.images, config["task"])
     model = build_model(config).to(device=device)
     optimizer = make_optimizer(tr["optimizer"], model.parameters(), tr["lr"], tr["weight_decay"])
-    drop_last = _drop_last(tr, len(x_train), warn=lambda text: print(text, file=sys.stderr))
+    drop_last = _drop_last(tr, len(x_train), needs_two_images(config), warn=lambda text: print(text, file=sys.stderr))
     batches = Batches(x_train, y_train, tr["batch_size"], shuffle=True, seed=config["seed"], device=device,
                       drop_last=drop_last)
     steps = len(batches)
     if tr["hflip"]:
         batches = FlippedBatches(batches, seed=config["seed"])
     scheduler, interval = make_scheduler(tr["schedule"], optimizer, tr["lr"], tr["epochs"], steps)
-    train_eval = Batches(x_train, y_train, 1000, shuffle=False, device=device)
-    valid = Batches(x_valid, y_valid, 1000, shuffle=False, device=device)
+    train_eval = Batches(x_train, y_train, eval_batch_size(model), shuffle=False, device=device)
+    valid = Batches(x_valid, y_valid, eval_batch_size(model), shuffle=False, device=device)
     os.makedirs(out, exist_ok=True)
     _write_json(config, os.path.join(out, "config.json"))
     log(f"training {config['model']} on {len(x_train)} images ({config['data']}, {tr['split']} split), "
@@ -133,14 +137,15 @@ def train_run(config, out, device="auto", resume=False, quiet=False, log=None, c
     return model, history, scores
 
 
-def _drop_last(training, n_images, warn):
-    """Whether to drop each epoch's last short batch: asked for, or forced because it would hold one image.
+def _drop_last(training, n_images, needs_two, warn):
+    """Whether to drop each epoch's last short batch: asked for, or forced because it would hold one image
+    and the network (``needs_two``: an MLP with BatchNorm1d) cannot train on one.
 
     The forced case is said once (``warn``, shown even with --quiet: it changes what trains).
     """
     if training.get("drop_last"):
         return True
-    if n_images % training["batch_size"] == 1:
+    if needs_two and n_images % training["batch_size"] == 1:
         warn(f"note: {n_images} images in batches of {training['batch_size']} leave a last batch of 1, which "
             f"BatchNorm cannot train on; it is dropped each epoch (a different image each time)")
         return True
@@ -185,6 +190,7 @@ def train(args):
                                   f"or choose another --out")
         args.model = args.model or "paper-mlp1"
         config = make_config(args)
+        config["command"] = getattr(args, "command_line", None)
     check_batchnorm_batch(config)
     config["started"] = datetime.datetime.now().isoformat(timespec="seconds")
     _, _, scores = train_run(config, out, device=args.device, resume=args.resume, quiet=args.quiet)
@@ -221,7 +227,13 @@ def colorize(args):
     from .photo_files import colorize_files, output_paths
     check_output_folder(args.out, "-o")
     targets = output_paths(args.inputs, args.out, overwrite=args.overwrite)
-    model, config = load_colorizer(args.checkpoint, device=resolve_device(args.device))
+    if args.vivid and args.checkpoint is not None:
+        raise ValueError("--vivid chooses the pretrained vivid model: drop either --vivid or --checkpoint")
+    checkpoint = f"pretrained:{VIVID_PRETRAINED}" if args.vivid else args.checkpoint or "pretrained"
+    model, config = load_colorizer(checkpoint, device=resolve_device(args.device))
+    if args.resolution is not None and not is_convolutional(config):
+        raise ValueError(f"--resolution {args.resolution}: {checkpoint} holds an MLP ({config['model']}), which "
+                         f"runs at 32x32 only; drop --resolution or use a U-Net checkpoint")
     os.makedirs(args.out, exist_ok=True)
-    failed = colorize_files(model, config["task"], args.inputs, targets)
+    failed = colorize_files(model, config["task"], args.inputs, targets, resolution=args.resolution)
     return 1 if failed else 0

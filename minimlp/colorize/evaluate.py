@@ -3,11 +3,16 @@ import numpy as np
 
 from ..backend import to_device, to_numpy
 from .colorfulness import colorfulness_ratio
+from .models import eval_batch_size
 from .tasks import gray_copy, gray_input, output_to_rgb, planar_to_images, rgb_target
 
 
-def predict_rgb(model, task, images, batch_size=1000):
-    """The model's colour images as planar RGB in [-1, 1] (NumPy, (N, 3072)), in evaluation mode."""
+def predict_rgb(model, task, images, batch_size=None):
+    """The model's colour images as planar RGB in [-1, 1] (NumPy, (N, 3072)), in evaluation mode.
+
+    ``batch_size``: images per forward pass (default ``models.eval_batch_size``).
+    """
+    batch_size = batch_size or eval_batch_size(model)
     was_training = model.training
     model.eval()
     gray = gray_input(images)

@@ -7,6 +7,13 @@ from .models import build_model
 
 PRETRAINED_DIR = Path(__file__).with_name("pretrained")
 
+# pretrained model name -> file stem in PRETRAINED_DIR (<stem>.npz: float16 weights and config; <stem>.json: its
+# scores and provenance, written by ``export``)
+PRETRAINED = {"unet": "unet-45k", "chroma-mlp": "chroma-mlp-45k", "unet-vivid": "unet-vivid-45k"}
+# `--checkpoint pretrained` is the first of these that is installed: adding unet-45k.npz makes the U-Net the default
+DEFAULT_PRETRAINED = ("unet", "chroma-mlp")
+VIVID_PRETRAINED = "unet-vivid"
+
 
 def load_split(data="default", split="paper", seed=0, flag="--split"):
     """The (train, valid, test) ImageSets: the embedded default, or a CIFAR-10 source split as asked.
@@ -33,13 +40,38 @@ def load_split(data="default", split="paper", seed=0, flag="--split"):
     raise ValueError(f"unknown split {split!r}; choose 'paper' or 'full'")
 
 
+def installed_pretrained():
+    """The names in ``PRETRAINED`` whose files are installed, in the registry's order."""
+    return [name for name, stem in PRETRAINED.items() if (PRETRAINED_DIR / f"{stem}.npz").exists()]
+
+
+def default_pretrained():
+    """The name `--checkpoint pretrained` loads: the first of ``DEFAULT_PRETRAINED`` installed."""
+    installed = installed_pretrained()
+    for name in DEFAULT_PRETRAINED:
+        if name in installed:
+            return name
+    raise CheckpointError(f"no pretrained model is installed in {PRETRAINED_DIR}")
+
+
+def pretrained_file(name=None):
+    """The .npz of pretrained model ``name`` (the default when None); a one-line error if it is not installed."""
+    name = name or default_pretrained()
+    if name not in PRETRAINED:
+        raise CheckpointError(f"unknown pretrained model {name!r}; choose from: {', '.join(PRETRAINED)}")
+    path = PRETRAINED_DIR / f"{PRETRAINED[name]}.npz"
+    if not path.exists():
+        have = ", ".join(installed_pretrained()) or "none"
+        raise CheckpointError(f"pretrained model {name!r} is not installed (no {path.name} in {PRETRAINED_DIR}; "
+                              f"installed: {have})")
+    return str(path)
+
+
 def checkpoint_file(checkpoint):
-    """The model file for ``checkpoint``: 'pretrained', a run folder (best.npz, else last.npz), or a .npz path."""
-    if checkpoint == "pretrained":
-        files = sorted(PRETRAINED_DIR.glob("*.npz"))
-        if not files:
-            raise CheckpointError(f"no pretrained model is installed in {PRETRAINED_DIR}")
-        return str(files[0])
+    """The model file for ``checkpoint``: 'pretrained' or 'pretrained:NAME', a run folder (best.npz, else
+    last.npz), or a .npz path."""
+    if checkpoint == "pretrained" or checkpoint.startswith("pretrained:"):
+        return pretrained_file(checkpoint.partition(":")[2])
     if os.path.isdir(checkpoint):
         for name in (BEST, LAST):
             path = os.path.join(checkpoint, name)
@@ -48,7 +80,8 @@ def checkpoint_file(checkpoint):
         raise CheckpointError(f"{checkpoint} holds no {BEST} or {LAST}: is it a training run's --out folder?")
     if os.path.exists(checkpoint):
         return checkpoint
-    raise CheckpointError(f"no checkpoint at {checkpoint} (give a run folder, a .npz file, or 'pretrained')")
+    raise CheckpointError(f"no checkpoint at {checkpoint} (give a run folder, a .npz file, 'pretrained' or "
+                          f"'pretrained:NAME')")
 
 
 def load_colorizer(checkpoint, device="cpu"):

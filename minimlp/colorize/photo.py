@@ -1,11 +1,21 @@
-"""Colorizing photos of any size: the model runs at 32x32, its chroma is upsampled onto the full-size luma."""
+"""Colorizing photos of any size: the photo's full-resolution luma, with chroma the model predicts.
+
+An MLP sees the photo shrunk to 32x32 and its chroma is upsampled (bicubic);
+the convolutional U-Net predicts chroma at the photo's native resolution or
+at a reduced one (``photo_conv``). Either way the output keeps the photo's
+own luma, so detail is kept.
+"""
 import numpy as np
 from PIL import Image
 
 from ..backend import to_device, to_numpy
 from ..data.color import rgb_to_yuv, yuv_to_rgb
+from .models import conv_core
+from .photo_conv import conv_chroma
 from .photo_luma import photo_luma
 from .tasks import output_to_rgb
+
+DEFAULT_RESOLUTION = 32   # the U-Net's chroma is predicted with the photo's short side at 32 pixels (see photo_conv)
 
 
 def _resize_plane(plane, size):
@@ -13,32 +23,45 @@ def _resize_plane(plane, size):
     return np.asarray(Image.fromarray(plane.astype(np.float32), mode="F").resize(size, Image.BICUBIC))
 
 
-def colorize_photo(model, task, image, side=32):
+def _square_chroma(model, task, luma, side):
+    """U and V (0..255 units) at the photo's size from the model run on the photo shrunk to side×side (any model)."""
+    height, width = luma.shape
+    small = np.asarray(Image.fromarray(luma, mode="F").resize((side, side), Image.BOX), dtype=np.float32)
+    x = to_device((small * (1 / 127.5) - 1.0).reshape(1, side * side), model.device)
+    predicted = to_numpy(output_to_rgb(model(x), x, task))
+    small_rgb = (predicted.reshape(3, side, side).transpose(1, 2, 0) + 1.0) * 127.5
+    small_yuv = rgb_to_yuv(small_rgb.astype(np.float32))
+    return [_resize_plane(small_yuv[..., k], (width, height)) for k in (1, 2)]
+
+
+def colorize_photo(model, task, image, side=32, resolution=None):
     """A colour version (8-bit PIL RGB) of ``image`` (PIL, any mode; colour is turned to gray first).
 
     1. Y = BT.601 luma of the photo at full resolution (0..255), from any mode
        (``photo_luma``: 16-bit and float images by their range, transparency on white).
-    2. Y is shrunk to side×side (area-averaging), scaled to [-1, 1] and given to the model.
-    3. The predicted colour image is turned into YUV; its U and V planes are
-       upsampled (bicubic) to the photo's size.
-    4. The result is yuv_to_rgb(Y, U, V): the photo's own full-resolution luma
-       with the model's chroma, so detail is kept and the luma is unchanged
-       (up to rounding, and clipping of out-of-gamut colours).
+    2. Chroma: for an MLP (or ``resolution`` 'square'), Y is shrunk to side×side
+       (area-averaging), scaled to [-1, 1] and given to the model; the predicted
+       colour image's U and V planes are upsampled (bicubic) to the photo's size.
+       For the U-Net on the chroma task, U and V come from ``photo_conv.conv_chroma``
+       at ``resolution`` ('native' or a short side in pixels; default ``DEFAULT_RESOLUTION``).
+    3. The result is yuv_to_rgb(Y, U, V): the photo's own full-resolution luma
+       with the model's chroma, so the luma is unchanged (up to rounding, and
+       clipping of out-of-gamut colours).
     """
     luma = photo_luma(image)
-    height, width = luma.shape
-    small = np.asarray(Image.fromarray(luma, mode="F").resize((side, side), Image.BOX), dtype=np.float32)
-    x = (small * (1 / 127.5) - 1.0).reshape(1, side * side)
+    net = conv_core(model) if task == "chroma" else None
+    if resolution not in (None, "square") and net is None:
+        raise ValueError(f"chroma resolution {resolution!r} needs a convolutional chroma model (a U-Net); "
+                         f"this one runs at {side}x{side} only")
     was_training = model.training
     model.eval()
     try:
-        xd = to_device(x, model.device)
-        predicted = to_numpy(output_to_rgb(model(xd), xd, task))
+        if net is None or resolution == "square":
+            u, v = _square_chroma(model, task, luma, side)
+        else:
+            chroma = conv_chroma(net, luma * (1 / 127.5) - 1.0, resolution or DEFAULT_RESOLUTION, model.device)
+            u, v = chroma[:2] * 127.5
     finally:
         model.train(was_training)
-    small_rgb = (predicted.reshape(3, side, side).transpose(1, 2, 0) + 1.0) * 127.5
-    small_yuv = rgb_to_yuv(small_rgb.astype(np.float32))
-    u = _resize_plane(small_yuv[..., 1], (width, height))
-    v = _resize_plane(small_yuv[..., 2], (width, height))
     out = yuv_to_rgb(np.stack([luma, u, v], axis=-1))
     return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8), mode="RGB")

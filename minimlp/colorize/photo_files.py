@@ -51,8 +51,10 @@ def read_photo(path):
     return img
 
 
-def colorize_files(model, task, inputs, targets):
+def colorize_files(model, task, inputs, targets, resolution=None):
     """Colorize each input into its target; print each target (stdout) or why an input is unreadable (stderr).
+
+    ``resolution`` is ``colorize_photo``'s (U-Net models: 'native' or a short side; None for the default).
 
     Returns the number of inputs that could not be read. Only reading is
     caught: an error of the model itself stops the command as it should.
@@ -66,7 +68,7 @@ def colorize_files(model, task, inputs, targets):
             print(f"minimlp-colorize colorize: error: {_read_error(path, exc)}", file=sys.stderr)
             failed += 1
             continue
-        result = colorize_photo(model, task, image)
+        result = colorize_photo(model, task, image, resolution=resolution)
         with atomic_path(target, suffix=".png") as tmp:
             result.save(tmp, format="PNG")
         print(target)
