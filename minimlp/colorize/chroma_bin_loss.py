@@ -6,7 +6,7 @@ from ..nn.checks import check_floating
 
 
 class ChromaBinLoss:
-    """L = (1/M) Σₘ v(Zₘ) · Σ_q −Zₘ,q log softmax(zₘ)_q over the M = N·P pixels of a batch (Zhang et al.'s Eq. 2).
+    """L = (1/M) Σₘ v(Zₘ) · Σ_q −Zₘ,q log softmax(zₘ)_q over a batch's M = N·P pixels (Zhang's eq. 2).
 
     logits z: (N, Q, H, W) or flat (N, Q·P), bins on axis 1 (P = H·W pixels);
     target: the U and V planes, (N, 2, H, W) or flat (N, 2·P) (the colorizer's

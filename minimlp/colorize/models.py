@@ -6,6 +6,7 @@ the paper's 'rgb' task: 3072 values in [-1, 1], channel-planar like torch's
 and V planes of BT.601 YUV (see ``tasks.py``).
 """
 from .. import nn
+from .vivid import VIVID_PRESETS, build_vivid
 
 GRAY = 1024
 RGB = 3072
@@ -101,6 +102,8 @@ def recipe(chosen):
 
 def build_model(config):
     """The network for a config dict with 'model_kwargs' (as written by the CLI)."""
+    if config.get("task") == "chroma-bins":
+        return build_vivid(config)
     return mlp(**config["model_kwargs"])
 
 
@@ -109,3 +112,6 @@ def preset(name):
     if name not in PRESETS:
         raise ValueError(f"unknown model {name!r}; choose from: {', '.join(PRESETS)}")
     return PRESETS[name]
+
+
+PRESETS.update(VIVID_PRESETS)

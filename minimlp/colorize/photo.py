@@ -33,7 +33,7 @@ def colorize_photo(model, task, image, side=32):
     model.eval()
     try:
         xd = to_device(x, model.device)
-        predicted = to_numpy(output_to_rgb(model(xd), xd, task))
+        predicted = to_numpy(output_to_rgb(model(xd), xd, task, bins=getattr(model, "chroma_bins", None)))
     finally:
         model.train(was_training)
     small_rgb = (predicted.reshape(3, side, side).transpose(1, 2, 0) + 1.0) * 127.5
