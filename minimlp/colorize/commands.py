@@ -108,8 +108,9 @@ def train_run(config, out, device="auto", resume=False, quiet=False, log=None, c
     if tr["hflip"]:
         batches = FlippedBatches(batches, seed=config["seed"])
     scheduler, interval = make_scheduler(tr["schedule"], optimizer, tr["lr"], tr["epochs"], steps)
-    train_eval = Batches(x_train, y_train, 1000, shuffle=False, device=device)
-    valid = Batches(x_valid, y_valid, 1000, shuffle=False, device=device)
+    eval_batch = 250 if config["task"] == "chroma-bins" else 1000  # 1000 images of Q·1024 logits: 1.2 GB each
+    train_eval = Batches(x_train, y_train, eval_batch, shuffle=False, device=device)
+    valid = Batches(x_valid, y_valid, eval_batch, shuffle=False, device=device)
     os.makedirs(out, exist_ok=True)
     _write_json(config, os.path.join(out, "config.json"))
     log(f"training {config['model']} on {len(x_train)} images ({config['data']}, {tr['split']} split), "
