@@ -1,9 +1,11 @@
-"""CrossEntropyLoss against torch in float64: value and gradient, with weights, ignore_index, smoothing, 4-D."""
+"""CrossEntropyLoss against torch in float64: value and gradient, with weights, ignore_index, smoothing, K-D,
+index and probability targets, and every reduction."""
 import numpy as np
 import pytest
 import torch
 
 from minimlp import backend, nn
+from minimlp.gradcheck import GradcheckError, gradcheck
 from torch_reference import assert_close
 
 CASES = {
@@ -38,11 +40,106 @@ def test_cross_entropy_matches_torch(name, device):
 
 def test_cross_entropy_bad_input():
     loss = nn.CrossEntropyLoss()
-    with pytest.raises(TypeError, match="integer class indices"):
+    with pytest.raises(ValueError, match=r"integer class indices of shape \(2,\) or floating class probabilities "
+                                         r"of shape \(2, 3\), got float64 targets of shape \(2,\)"):
         loss(np.zeros((2, 3)), np.zeros(2))
+    with pytest.raises(TypeError, match="probability targets of dtype float32 and logits of dtype float64"):
+        loss(np.zeros((2, 3)), np.zeros((2, 3), np.float32))
+    with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none'"):
+        nn.CrossEntropyLoss(reduction="max")
+    none = nn.CrossEntropyLoss(reduction="none")
+    none(np.zeros((2, 3, 4)), np.zeros((2, 4), np.int64))
+    with pytest.raises(ValueError, match=r"grad_output of the loss's shape \(2, 4\), got None"):
+        none.backward()
     with pytest.raises(ValueError, match="out of bounds for 3 classes"):
         loss(np.zeros((2, 3)), np.array([0, 3]))
-    with pytest.raises(ValueError, match=r"logits of shape \(2, 3\) and targets of shape \(3,\)"):
+    with pytest.raises(ValueError, match=r"logits of shape \(2, 3\) need .* got int64 targets of shape \(3,\)"):
         loss(np.zeros((2, 3)), np.array([0, 1, 2]))
     with pytest.raises(RuntimeError, match="before forward"):
         nn.CrossEntropyLoss().backward()
+
+
+W4 = np.array([0.2, 1.0, 2.0, 0.5])
+KD_CASES = {  # (kwargs, logits shape, target kind)
+    "index-3d-weight-mean": (dict(weight=W4), (3, 4, 5), "index"),
+    "index-4d-weight-sum": (dict(weight=W4, reduction="sum"), (2, 4, 3, 5), "index"),
+    "index-5d-weight-none": (dict(weight=W4, reduction="none", ignore_index=1), (2, 4, 3, 2, 2), "index"),
+    "index-4d-weight-ignore-smoothing-mean": (dict(weight=W4, ignore_index=3, label_smoothing=0.1), (2, 4, 3, 3),
+                                              "index"),
+    "prob-2d-mean": (dict(), (6, 4), "probability"),
+    "prob-4d-weight-mean": (dict(weight=W4), (2, 4, 3, 5), "probability"),
+    "prob-3d-weight-sum": (dict(weight=W4, reduction="sum"), (3, 4, 7), "probability"),
+    "prob-4d-weight-none": (dict(weight=W4, reduction="none"), (2, 4, 3, 3), "probability"),
+    "prob-4d-weight-smoothing-mean": (dict(weight=W4, label_smoothing=0.2), (2, 4, 5, 2), "probability"),
+}
+
+
+def _kd_inputs(shape, kind, seed=1):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 2, shape)
+    if kind == "index":
+        return logits, rng.integers(0, shape[1], (shape[0],) + shape[2:])
+    raw = rng.random(shape) ** 3
+    return logits, raw / raw.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("name", list(KD_CASES))
+def test_cross_entropy_k_dimensional_matches_torch(name, device):
+    """K-D logits with index or probability targets: torch's value (mean divides by Σ w[y] for indices, by
+    N·d₁·… for probabilities) and input gradient within 1e-10, with a random upstream gradient for 'none'."""
+    kwargs, shape, kind = KD_CASES[name]
+    logits, target = _kd_inputs(shape, kind)
+    torch_kwargs = {k: (torch.tensor(v) if k == "weight" else v) for k, v in kwargs.items()}
+    lt_in = torch.tensor(logits, requires_grad=True)
+    lt = torch.nn.CrossEntropyLoss(**torch_kwargs)(lt_in, torch.tensor(target))
+    upstream = np.random.default_rng(2).normal(size=tuple(lt.shape)) if lt.ndim else None
+    lt.backward(None if upstream is None else torch.tensor(upstream))
+    ours_kwargs = {k: (backend.to_device(v, device) if k == "weight" else v) for k, v in kwargs.items()}
+    loss = nn.CrossEntropyLoss(**ours_kwargs)
+    value = loss(backend.to_device(logits, device), backend.to_device(target, device))
+    if upstream is None:
+        assert abs(value - lt.item()) <= 1e-10 * abs(lt.item())
+        grad = loss.backward()
+    else:
+        assert_close(value, lt.detach(), 1e-10, f"CrossEntropyLoss {name} losses")
+        grad = loss.backward(backend.to_device(upstream, device))
+    assert_close(grad, lt_in.grad, 1e-10, f"CrossEntropyLoss {name} gradient")
+
+
+def test_cross_entropy_probability_mean_is_not_weighted_mean():
+    """The two 'mean's differ: one-hot probability targets with weights divide by the row count, indices by Σ w[y]."""
+    logits, y = _kd_inputs((5, 4), "index")
+    onehot = np.eye(4)[y]
+    by_index = nn.CrossEntropyLoss(weight=W4)(logits, y)
+    by_probability = nn.CrossEntropyLoss(weight=W4)(logits, onehot)
+    assert by_probability == pytest.approx(by_index * W4[y].sum() / 5, rel=1e-12)
+
+
+@pytest.mark.parametrize("name", ["index-5d-weight-none", "prob-4d-weight-none", "prob-4d-weight-smoothing-mean",
+                                  "index-4d-weight-ignore-smoothing-mean"])
+def test_cross_entropy_gradcheck(name):
+    kwargs, shape, kind = KD_CASES[name]
+    logits, target = _kd_inputs(shape, kind)
+    loss = nn.CrossEntropyLoss(**kwargs)
+    if kwargs.get("reduction") == "none":
+        pair = (lambda z: loss(z, target), loss.backward)
+    else:
+        pair = (lambda z: np.asarray(loss(z, target)), lambda g: loss.backward(g))
+    assert gradcheck(pair, logits)
+
+
+class _WrongBackward(nn.CrossEntropyLoss):
+    """A planted bug: the softmax term of the gradient uses Σ_c t_c instead of Σ_c w_c t_c (the weights forgotten)."""
+
+    def backward(self, grad_output=None):
+        p, wt, valid, denom, shape = self._cache
+        t = wt / W4
+        self._cache = (p * (t.sum(axis=1, keepdims=True) / wt.sum(axis=1, keepdims=True)), wt, valid, denom, shape)
+        return super().backward(grad_output)
+
+
+def test_gradcheck_catches_a_wrong_cross_entropy_backward():
+    logits, target = _kd_inputs((2, 4, 3, 3), "probability")
+    loss = _WrongBackward(weight=W4, reduction="none")
+    with pytest.raises(GradcheckError, match="finite difference"):
+        gradcheck((lambda z: loss(z, target), loss.backward), logits)

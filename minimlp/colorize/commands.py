@@ -18,7 +18,7 @@ from .figures import gray_images, image_grid, loss_curve
 from .loading import VIVID_PRETRAINED, load_colorizer, load_split
 from .models import build_model, eval_batch_size, is_convolutional, preset
 from .provenance import provenance
-from .tasks import FlippedBatches, gray_copy, make_arrays, planar_to_images
+from .tasks import FlippedBatches, gray_copy, make_arrays, planar_to_images, prepare_task, task_loss
 
 OPTIMIZERS = {
     "sgd": lambda params, lr, wd: optim.SGD(params, lr=lr, weight_decay=wd),
@@ -104,6 +104,7 @@ def train_run(config, out, device="auto", resume=False, quiet=False, log=None, c
         train_images = train_images[:config["train_size"]]
     x_train, y_train = make_arrays(train_images, config["task"])
     x_valid, y_valid = make_arrays(split.valid.images, config["task"])
+    prepare_task(config, y_train)
     model = build_model(config).to(device=device)
     optimizer = make_optimizer(tr["optimizer"], model.parameters(), tr["lr"], tr["weight_decay"])
     drop_last = _drop_last(tr, len(x_train), needs_two_images(config), warn=lambda text: print(text, file=sys.stderr))
@@ -119,7 +120,7 @@ def train_run(config, out, device="auto", resume=False, quiet=False, log=None, c
     _write_json(config, os.path.join(out, "config.json"))
     log(f"training {config['model']} on {len(x_train)} images ({config['data']}, {tr['split']} split), "
         f"{tr['epochs']} epochs, batch {tr['batch_size']}, {tr['optimizer']} lr {tr['lr']:g}, device {device}")
-    history = fit(model, nn.MSELoss(), optimizer, batches, valid, tr["epochs"], scheduler=scheduler,
+    history = fit(model, task_loss(config), optimizer, batches, valid, tr["epochs"], scheduler=scheduler,
                   scheduler_interval=interval, train_eval_batches=train_eval, checkpoint_dir=out, resume=resume,
                   config=config, quiet=quiet, log=log, callbacks=callbacks)
     best = read_checkpoint(os.path.join(out, BEST))
@@ -128,7 +129,8 @@ def train_run(config, out, device="auto", resume=False, quiet=False, log=None, c
     scores.update(model=config["model"], best_epoch=best["epoch"], checkpoint=os.path.join(out, BEST),
                   provenance=config["provenance"])
     _write_json(scores, os.path.join(out, "metrics.json"))
-    baseline_valid = nn.MSELoss()(_baseline_output(x_valid, config["task"]), y_valid)
+    baseline_valid = (None if config["task"] == "chroma-bins"
+                      else nn.MSELoss()(_baseline_output(x_valid, config["task"]), y_valid))
     loss_curve(history, os.path.join(out, "loss_curve.png"), title=f"{config['model']} ({config['task']} task)",
                baseline=baseline_valid, task=config["task"])
     test = split.test

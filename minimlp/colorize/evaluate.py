@@ -21,7 +21,7 @@ def predict_rgb(model, task, images, batch_size=None):
     try:
         for start in range(0, len(gray), batch_size):
             g = to_device(gray[start:start + batch_size], device)
-            out.append(to_numpy(output_to_rgb(model(g), g, task)))
+            out.append(to_numpy(output_to_rgb(model(g), g, task, bins=getattr(model, "chroma_bins", None))))
     finally:
         model.train(was_training)
     return np.concatenate(out) if out else np.zeros((0, 3072), np.float32)

@@ -6,7 +6,8 @@ from ..atomic import atomic_path
 
 
 UNITS = {"rgb": "MSE of the RGB image (pixels in [-1, 1])",
-         "chroma": "MSE of the U and V chroma planes (pixels in [-1, 1])"}
+         "chroma": "MSE of the U and V chroma planes (pixels in [-1, 1])",
+         "chroma-bins": "rebalanced cross-entropy over chroma bins (per pixel)"}
 
 
 def loss_figure(history, title=None, baseline=None, task="rgb"):

@@ -13,6 +13,7 @@ wraps it in Unflatten (N, 1024) → (N, 1, 32, 32) and Flatten
 evaluation are the MLPs' own.
 """
 from .. import nn
+from .vivid import VIVID_PRESETS, attach_bins
 
 GRAY = 1024
 RGB = 3072
@@ -168,11 +169,16 @@ def list_models():
 
 
 def build_model(config):
-    """The network for a config dict with 'model_kwargs' (as written by the CLI); 'arch' picks it, "mlp" if absent."""
+    """The network for a config dict with 'model_kwargs' (as written by the CLI); 'arch' picks it, "mlp" if absent.
+
+    A 'chroma-bins' config's model also gets its fitted bins, for decoding (``vivid.attach_bins``).
+    """
     kwargs = dict(config["model_kwargs"])
     arch = kwargs.pop("arch", "mlp")
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {arch!r}; choose from {sorted(ARCHITECTURES)}")
+    if config.get("task") == "chroma-bins":
+        return attach_bins(ARCHITECTURES[arch](**kwargs), config)
     return ARCHITECTURES[arch](**kwargs)
 
 
@@ -186,3 +192,6 @@ def preset(name):
     if name not in PRESETS:
         raise ValueError(f"unknown model {name!r}; choose from: {', '.join(PRESETS)}")
     return PRESETS[name]
+
+
+PRESETS.update(VIVID_PRESETS)

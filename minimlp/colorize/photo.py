@@ -28,7 +28,7 @@ def _square_chroma(model, task, luma, side):
     height, width = luma.shape
     small = np.asarray(Image.fromarray(luma, mode="F").resize((side, side), Image.BOX), dtype=np.float32)
     x = to_device((small * (1 / 127.5) - 1.0).reshape(1, side * side), model.device)
-    predicted = to_numpy(output_to_rgb(model(x), x, task))
+    predicted = to_numpy(output_to_rgb(model(x), x, task, bins=getattr(model, "chroma_bins", None)))
     small_rgb = (predicted.reshape(3, side, side).transpose(1, 2, 0) + 1.0) * 127.5
     small_yuv = rgb_to_yuv(small_rgb.astype(np.float32))
     return [_resize_plane(small_yuv[..., k], (width, height)) for k in (1, 2)]

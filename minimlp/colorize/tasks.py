@@ -13,13 +13,18 @@ Tasks:
   [-1, 1] image (2048 values); the output image is yuv_to_rgb(Y, Û, V̂), so
   its luma is the input's exactly (up to clipping to [-1, 1]). Predicting
   zero chroma is exactly the gray-copy baseline.
+- ``chroma-bins`` (the vivid colorizer, ``vivid.py``): the same input and
+  U, V target as ``chroma``, but the model gives logits over Q chroma bins
+  per pixel (N, Q·1024), trained with ``ChromaBinLoss`` and decoded to Û, V̂
+  by the annealed mean of ``ChromaBins``, fitted once on the training targets
+  (``prepare_task``) and stored in the config.
 """
 import numpy as np
 
 from ..backend import get_array_module
 from ..data.color import rgb_to_gray, rgb_to_yuv, yuv_to_rgb
 
-TASKS = ("rgb", "chroma")
+TASKS = ("rgb", "chroma", "chroma-bins")
 
 
 def unit(images):
@@ -52,18 +57,49 @@ def make_arrays(images, task):
     """(input, target) float32 arrays for ``task``."""
     if task == "rgb":
         return gray_input(images), rgb_target(images)
-    if task == "chroma":
+    if task in ("chroma", "chroma-bins"):
         return gray_input(images), chroma_target(images)
     raise ValueError(f"unknown task {task!r}; choose from {TASKS}")
 
 
-def output_to_rgb(output, gray, task, side=32):
-    """Model output (N, 3072 or 2048) and input luma (N, 1024) → planar RGB in [-1, 1], clipped, (N, 3072)."""
+def prepare_task(config, y_train):
+    """Fit what the task learns from the training targets, once, into ``config`` (kept on --resume).
+
+    For ``chroma-bins``: the chroma bins and their prior (``config['chroma_bins']``) and the model's
+    ``out_channels`` = Q. Other tasks need nothing.
+    """
+    if config["task"] == "chroma-bins" and "chroma_bins" not in config:
+        from .chroma_bins import ChromaBins
+        bins = ChromaBins.fit(y_train)
+        config["chroma_bins"] = bins.to_config()
+        config["model_kwargs"]["out_channels"] = len(bins)
+    return config
+
+
+def task_loss(config):
+    """The training loss of the config's task: MSE on RGB or chroma, or the rebalanced chroma-bin cross-entropy."""
+    if config["task"] == "chroma-bins":
+        from .chroma_bin_loss import ChromaBinLoss
+        from .chroma_bins import ChromaBins
+        return ChromaBinLoss(ChromaBins.from_config(config["chroma_bins"]))
+    from ..nn import MSELoss
+    return MSELoss()
+
+
+def output_to_rgb(output, gray, task, side=32, bins=None):
+    """Model output (N, 3072, 2048 or Q·1024) and input luma (N, 1024) → planar RGB in [-1, 1], clipped, (N, 3072).
+
+    ``bins``: the model's ``ChromaBins`` (``model.chroma_bins``), needed by the chroma-bins task.
+    """
     xp = get_array_module(output)
     n = output.shape[0]
+    if task == "chroma-bins":
+        if bins is None:
+            raise ValueError("output_to_rgb: the chroma-bins task needs the model's chroma bins (bins=)")
+        output = bins.decode(output.reshape(n, len(bins), side * side)).reshape(n, 2 * side * side)
     if task == "rgb":
         rgb = output
-    elif task == "chroma":
+    elif task in ("chroma", "chroma-bins"):
         yuv = xp.concatenate([gray.reshape(n, 1, side, side), output.reshape(n, 2, side, side)], axis=1)
         rgb = yuv_to_rgb(yuv.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2).reshape(n, -1)
     else:

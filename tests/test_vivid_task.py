@@ -1,0 +1,92 @@
+"""The chroma-bins task wired into the colorizer: bins fitted once into the config, the task's loss, decoding to
+RGB, a short training run whose checkpoint decodes the same, the colourfulness ratio and the trade-off table."""
+import importlib.util
+import json
+import os
+
+import numpy as np
+import pytest
+
+from minimlp import nn
+from minimlp.colorize import commands
+from minimlp.colorize.chroma_bin_loss import ChromaBinLoss
+from minimlp.colorize.colorfulness import colorfulness_ratio
+from minimlp.colorize.evaluate import predict_rgb
+from minimlp.colorize.loading import load_colorizer, load_split
+from minimlp.colorize.models import PRESETS, build_model
+from minimlp.colorize.tasks import gray_input, make_arrays, output_to_rgb, prepare_task, rgb_target, task_loss
+from minimlp.data.color import yuv_to_rgb
+from minimlp.data.splits import Split
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def small_split():
+    split = load_split("default", "paper")
+    return Split(split.train.subset(np.arange(24)), split.valid.subset(np.arange(8)), split.test.subset(np.arange(8)))
+
+
+def _config(widths=(4, 8)):
+    chosen = PRESETS["unet-vivid-small"]
+    return {"model": "unet-vivid-small", "task": chosen["task"],
+            "model_kwargs": {"arch": "unet", "widths": list(widths)},
+            "training": dict(chosen["training"], epochs=1, batch_size=8, split="paper"), "data": "default",
+            "train_size": None, "seed": 0}
+
+
+def test_prepare_task_fits_the_bins_once_and_sizes_the_head(small_split):
+    _, y = make_arrays(small_split.train.images, "chroma-bins")
+    config = prepare_task(_config(), y)
+    q = len(config["chroma_bins"]["centres"])
+    assert config["model_kwargs"]["out_channels"] == q and 20 < q < 300
+    kept = json.loads(json.dumps(config))
+    assert prepare_task(kept, y[:2]) == config          # a resumed run keeps its bins
+    assert isinstance(task_loss(config), ChromaBinLoss) and type(task_loss({"task": "chroma"})) is nn.MSELoss
+    model = build_model(config)
+    assert len(model.chroma_bins) == q
+    assert model(gray_input(small_split.test.images[:2])).shape == (2, q * 1024)
+
+
+def test_output_to_rgb_decodes_a_sure_bin_to_its_colour(small_split):
+    _, y = make_arrays(small_split.train.images, "chroma-bins")
+    config = prepare_task(_config(), y)
+    bins = build_model(config).chroma_bins
+    gray = gray_input(small_split.test.images[:2])
+    pick = np.argmax(np.hypot(*bins.centres.T) * (bins.prior > 1e-3))   # a strong colour the images hold
+    logits = np.full((2, len(bins), 1024), -30.0, np.float32)
+    logits[:, pick] = 30.0
+    rgb = output_to_rgb(logits.reshape(2, -1), gray, "chroma-bins", bins=bins)
+    u, v = bins.centres[pick]
+    yuv = np.stack([gray.reshape(2, 1024), np.full((2, 1024), u), np.full((2, 1024), v)], axis=-1)
+    expected = np.clip(yuv_to_rgb(yuv), -1, 1).transpose(0, 2, 1).reshape(2, -1)
+    np.testing.assert_allclose(rgb, expected, atol=1e-6)
+    with pytest.raises(ValueError, match="needs the model's chroma bins"):
+        output_to_rgb(logits.reshape(2, -1), gray, "chroma-bins")
+
+
+def test_a_short_chroma_bins_run_trains_and_its_checkpoint_decodes_the_same(small_split, tmp_path, monkeypatch):
+    monkeypatch.setattr(commands, "load_split", lambda data, split: small_split)
+    config = _config()
+    model, history, scores = commands.train_run(config, str(tmp_path), quiet=True)
+    stored = json.load(open(tmp_path / "config.json"))
+    assert stored["model_kwargs"]["out_channels"] == len(model.chroma_bins) == len(stored["chroma_bins"]["centres"])
+    assert np.isfinite(history.column("valid_loss")[0]) and 0 < scores["test_mse"] < 1
+    loaded, loaded_config = load_colorizer(str(tmp_path))
+    np.testing.assert_array_equal(loaded.chroma_bins.weights, model.chroma_bins.weights)
+    images = small_split.test.images
+    np.testing.assert_allclose(predict_rgb(loaded, "chroma-bins", images), predict_rgb(model, "chroma-bins", images),
+                               atol=1e-6)
+
+    spec = importlib.util.spec_from_file_location("vivid_tradeoff", os.path.join(ROOT, "benchmarks",
+                                                                                 "vivid_tradeoff.py"))
+    tradeoff = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tradeoff)
+    rows = tradeoff.table(loaded, images, [0.38, 0.0])
+    assert [r[0] for r in rows] == ["gray-copy", "T = 0.38", "T = 0 (mode)"]
+    loaded.chroma_bins.temperature = 0.38
+    at_default = predict_rgb(loaded, "chroma-bins", images)
+    from minimlp.colorize.evaluate import scores as score_fn
+    assert rows[1][1:3] == pytest.approx(score_fn(at_default, images), rel=1e-6)
+    assert rows[1][3] == pytest.approx(colorfulness_ratio(at_default, rgb_target(images)), rel=1e-6)
+    assert rows[0][3] == pytest.approx(0.0, abs=1e-6)
