@@ -35,15 +35,38 @@ class BatchNorm2d(BatchNorm1d):
                 self._update_running_stats(mean, var, n * h * w)
             self._cache, self._image_shape = (xhat, inv_std, "nchw"), (n, c, h, w)
             return y
+        if not (self.training or not self.track_running_stats):
+            return self._forward_running(x)
         rows = get_array_module(x).ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(n * h * w, c)
         y = super().forward(rows)
         self._image_shape = (n, c, h, w)
         return _channels_first(y, n, h, w, c)
 
+    def _forward_running(self, x):
+        """Evaluation: y = γ·x̂ + β with x̂ = (x − running_mean)/√(running_var + ε), per channel, in (N, C, H, W)."""
+        xp = get_array_module(x)
+        inv_std = 1.0 / xp.sqrt(self.running_var + self.eps)
+        xhat = x - self.running_mean[:, None, None]
+        xhat *= inv_std[:, None, None]
+        self._cache, self._image_shape = (xhat, inv_std, "nchw-running"), tuple(x.shape)
+        if not self.affine:
+            return xhat
+        y = xhat * self.weight.data[:, None, None]
+        y += self.bias.data[:, None, None]
+        return y
+
     def _backward(self, dout, want_dx):
         shape = getattr(self, "_image_shape", None)
         check_grad_like(self, dout, None if self._cache is None else shape)
         n, c, h, w = shape
+        if self._cache[2] == "nchw-running":  # evaluation: ∂L/∂x = γ·G/√(running_var + ε)
+            xhat, inv_std, _ = self._cache
+            xp = get_array_module(dout)
+            gamma = self.weight.data if self.affine else xp.ones_like(inv_std)
+            if self.affine:
+                self.weight.accumulate(xp.einsum("nchw,nchw->c", dout, xhat, dtype=np.float64).astype(dout.dtype))
+                self.bias.accumulate(dout.sum(axis=(0, 2, 3), dtype=np.float64).astype(dout.dtype))
+            return dout * (gamma * inv_std)[:, None, None] if want_dx else None
         if self._cache[2] == "nchw":
             xhat, inv_std, _ = self._cache
             from . import fused_numba  # the forward ran it: keep the pair together
