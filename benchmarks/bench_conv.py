@@ -10,7 +10,10 @@ A step is forward, loss, backward, optimizer step and zero_grad. Each (contender
 process (``--worker``), which warms up and then reports the median of ``--steps`` steps; the parent alternates
 the contenders (A B, B A, ...) over ``--rounds`` rounds and reports medians and the median of per-round ratios.
 
-    python benchmarks/bench_conv.py --rounds 3 --steps 5 [--batch-sizes 64] [--json results.json]
+    python benchmarks/bench_conv.py --rounds 3 --steps 5 [--batch-sizes 64] [--device gpu] [--json results.json]
+
+``--device gpu``: minimlp on CuPy and torch on CUDA (cuDNN), the step timed to the GPU's end (both
+synchronised after each step).
 """
 import argparse
 import json
@@ -23,10 +26,11 @@ import time
 MODELS = ("unet", "convstack")
 
 
-def minimlp_step(model, batch):
+def minimlp_step(model, batch, device):
     import numpy as np
     import minimlp
     from minimlp import nn, optim
+    from minimlp.backend import to_device
     from minimlp.nn.unet import unet
     minimlp.manual_seed(0)
     if model == "unet":
@@ -36,20 +40,23 @@ def minimlp_step(model, batch):
                                        nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
                                        nn.Conv2d(64, 3, 3, padding=1)), 3, 3
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(batch, cin, 32, 32)).astype(np.float32)
-    t = rng.normal(size=(batch, cout, 32, 32)).astype(np.float32)
+    net.to(device=device)
+    x = to_device(rng.normal(size=(batch, cin, 32, 32)).astype(np.float32), device)
+    t = to_device(rng.normal(size=(batch, cout, 32, 32)).astype(np.float32), device)
     loss = nn.MSELoss()
     opt = optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    sync = (lambda: None) if device == "cpu" else __import__("cupy").cuda.get_current_stream().synchronize
 
     def step():
         loss(net(x), t)
         net.backward(loss.backward(), input_grad=False)
         opt.step()
         opt.zero_grad()
+        sync()
     return step
 
 
-def torch_step(model, batch):
+def torch_step(model, batch, device):
     import torch
     from minimlp.nn.unet import torch_unet
     torch.manual_seed(0)
@@ -60,19 +67,23 @@ def torch_step(model, batch):
         net, cin, cout = T.Sequential(T.Conv2d(3, 64, 3, padding=1), T.ReLU(), T.Conv2d(64, 64, 3, padding=1),
                                       T.ReLU(), T.Conv2d(64, 64, 3, padding=1), T.ReLU(),
                                       T.Conv2d(64, 3, 3, padding=1)), 3, 3
-    x = torch.randn(batch, cin, 32, 32)
-    t = torch.randn(batch, cout, 32, 32)
+    where = "cuda" if device == "gpu" else "cpu"
+    net.to(where)
+    x = torch.randn(batch, cin, 32, 32, device=where)
+    t = torch.randn(batch, cout, 32, 32, device=where)
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    sync = torch.cuda.synchronize if where == "cuda" else (lambda: None)
 
     def step():
         torch.nn.functional.mse_loss(net(x), t).backward()
         opt.step()
         opt.zero_grad()
+        sync()
     return step
 
 
-def worker(contender, model, batch, steps):
-    step = (minimlp_step if contender == "minimlp" else torch_step)(model, batch)
+def worker(contender, model, batch, steps, device):
+    step = (minimlp_step if contender == "minimlp" else torch_step)(model, batch, device)
     for _ in range(2):
         step()
     times = []
@@ -90,11 +101,12 @@ def main():
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--json")
     args = parser.parse_args()
     if args.worker:
         contender, model, batch = args.worker
-        worker(contender, model, int(batch), args.steps)
+        worker(contender, model, int(batch), args.steps, args.device)
         return
     env = dict(os.environ)
     results = {}
@@ -105,7 +117,7 @@ def main():
                 order = ["minimlp", "torch"] if r % 2 == 0 else ["torch", "minimlp"]
                 for contender in order:
                     out = subprocess.run([sys.executable, __file__, "--worker", contender, model, str(batch),
-                                          "--steps", str(args.steps)], capture_output=True, text=True, env=env,
+                                          "--steps", str(args.steps), "--device", args.device], capture_output=True, text=True, env=env,
                                          check=True)
                     rows[contender].append(json.loads(out.stdout.strip().splitlines()[-1])["median_s"])
             ratios = [m / t for m, t in zip(rows["minimlp"], rows["torch"])]

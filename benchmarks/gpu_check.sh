@@ -10,8 +10,10 @@ export PYTHONUNBUFFERED=1
 python -c "import cupy, torch; print('cupy', cupy.__version__, 'torch', torch.__version__, torch.cuda.is_available())" \
     2>&1 | tee "$OUT/versions.txt"
 python -m pip install -q --no-deps -e . 2>&1 | tail -2
-timeout 240 python -m pytest -q tests -m device --device gpu -p no:cacheprovider 2>&1 | tee "$OUT/pytest_gpu.txt" | tail -30
-timeout 240 python benchmarks/bench_train.py --device gpu --rounds 3 --json "$OUT/bench_train_gpu.json" \
+timeout 200 python -m pytest -q tests -m device --device gpu -p no:cacheprovider 2>&1 | tee "$OUT/pytest_gpu.txt" | tail -30
+timeout 180 python benchmarks/bench_train.py --device gpu --rounds 3 --json "$OUT/bench_train_gpu.json" \
     2>&1 | tee "$OUT/bench_train_gpu.txt" | tail -20
-timeout 120 python -m minimlp.colorize train --device gpu --epochs 5 --out "$OUT/run-gpu" \
+timeout 120 python benchmarks/bench_conv.py --device gpu --rounds 3 --batch-sizes 64 256 \
+    --json "$OUT/bench_conv_gpu.json" 2>&1 | tee "$OUT/bench_conv_gpu.txt" | tail -8
+timeout 90 python -m minimlp.colorize train --device gpu --epochs 5 --out "$OUT/run-gpu" \
     2>&1 | tee "$OUT/train_gpu.txt" | tail -8
