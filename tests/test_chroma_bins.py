@@ -137,3 +137,29 @@ def test_chroma_bin_loss_bad_input():
         loss(np.zeros((2, 100), np.float32), np.zeros((2, 8)))
     with pytest.raises(RuntimeError, match="before forward"):
         ChromaBinLoss(bins).backward()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_soft_encode_matches_the_argmin_rounds_up_to_exact_ties(dtype, monkeypatch):
+    """Real chroma (8-bit colours land on grid lines, so exact ties between bins are common): the compiled twin
+    finds the same nearest bin everywhere and the same soft target wherever the k-th and (k+1)-th nearest bins
+    are not tied; weights within float32 rounding."""
+    from minimlp.colorize.loading import load_split
+    from minimlp.colorize.tasks import chroma_target
+    images = load_split("default", "paper").train.images[:40]
+    planes = chroma_target(images).astype(dtype)
+    bins = ChromaBins.fit(planes)
+    uv = np.ascontiguousarray(np.moveaxis(planes.reshape(40, 2, 1024), 1, -1))
+    encodings = {}
+    for kernels in ("numba", "numpy"):
+        monkeypatch.setenv("MINIMLP_CPU_KERNELS", kernels)
+        idx, z, nearest = bins.soft_encode(uv)
+        dense = np.zeros(uv.shape[:-1] + (len(bins),))
+        np.put_along_axis(dense, idx, z.astype(np.float64), axis=-1)
+        encodings[kernels] = (dense, nearest)
+    np.testing.assert_array_equal(encodings["numba"][1], encodings["numpy"][1])
+    d2 = np.sort(((uv[..., None, :].astype(np.float64) - bins.centres) ** 2).sum(-1), axis=-1)
+    k = bins.neighbours
+    tied = np.isclose(d2[..., k - 1], d2[..., k], rtol=1e-5, atol=1e-9)   # which k-th bin is a coin flip
+    gap = np.abs(encodings["numba"][0] - encodings["numpy"][0]).max(-1)
+    assert gap[~tied].max() < 2e-5
