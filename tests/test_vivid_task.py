@@ -90,3 +90,23 @@ def test_a_short_chroma_bins_run_trains_and_its_checkpoint_decodes_the_same(smal
     assert rows[1][1:3] == pytest.approx(score_fn(at_default, images), rel=1e-6)
     assert rows[1][3] == pytest.approx(colorfulness_ratio(at_default, rgb_target(images)), rel=1e-6)
     assert rows[0][3] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_vivid_unet_colorizes_photos_at_native_and_reduced_resolution(small_split):
+    """The logits are decoded pixel by pixel: on a 32x32 photo the native path gives the chroma of the flat model."""
+    from PIL import Image
+    from minimlp.colorize.photo import colorize_photo
+    from minimlp.data.color import rgb_to_yuv
+    _, y = make_arrays(small_split.train.images, "chroma-bins")
+    model = build_model(prepare_task(_config(), y)).eval()
+    image = small_split.test.images[0]
+    native = np.asarray(colorize_photo(model, "chroma-bins", Image.fromarray(image), resolution="native"), np.float32)
+    flat = output_to_rgb(model(gray_input(image[None])), gray_input(image[None]), "chroma-bins",
+                         bins=model.chroma_bins).reshape(3, 32, 32).transpose(1, 2, 0)
+    uv_native = rgb_to_yuv(native)[..., 1:]
+    uv_flat = rgb_to_yuv((flat + 1) * 127.5)[..., 1:]
+    interior = (slice(2, -2), slice(2, -2))   # clipping to the gamut and 8-bit rounding aside
+    assert np.abs(uv_native[interior] - uv_flat[interior]).mean() < 1.0
+    big = Image.fromarray(np.kron(image, np.ones((3, 2, 1), np.uint8)))     # 96x64
+    for resolution in ("native", 32):
+        assert colorize_photo(model, "chroma-bins", big, resolution=resolution).size == (64, 96)

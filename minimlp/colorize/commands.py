@@ -15,7 +15,7 @@ from ..train.checkpoint import BEST, LAST
 from .checks import check_batchnorm_batch, check_numbers, check_output_folder, needs_two_images
 from .evaluate import evaluate_images, predict_rgb
 from .figures import gray_images, image_grid, loss_curve
-from .loading import VIVID_PRETRAINED, load_colorizer, load_split
+from .loading import load_colorizer, load_split, vivid_pretrained
 from .models import build_model, eval_batch_size, is_convolutional, preset
 from .provenance import provenance
 from .tasks import FlippedBatches, gray_copy, make_arrays, planar_to_images, prepare_task, task_loss
@@ -235,7 +235,7 @@ def colorize(args):
     targets = output_paths(args.inputs, args.out, overwrite=args.overwrite)
     if args.vivid and args.checkpoint is not None:
         raise ValueError("--vivid chooses the pretrained vivid model: drop either --vivid or --checkpoint")
-    checkpoint = f"pretrained:{VIVID_PRETRAINED}" if args.vivid else args.checkpoint or "pretrained"
+    checkpoint = f"pretrained:{vivid_pretrained()}" if args.vivid else args.checkpoint or "pretrained"
     model, config = load_colorizer(checkpoint, device=resolve_device(args.device))
     if args.resolution is not None and not is_convolutional(config):
         raise ValueError(f"--resolution {args.resolution}: {checkpoint} holds an MLP ({config['model']}), which "

@@ -9,10 +9,12 @@ PRETRAINED_DIR = Path(__file__).with_name("pretrained")
 
 # pretrained model name -> file stem in PRETRAINED_DIR (<stem>.npz: float16 weights and config; <stem>.json: its
 # scores and provenance, written by ``export``)
-PRETRAINED = {"unet": "unet-45k", "chroma-mlp": "chroma-mlp-45k", "unet-vivid": "unet-vivid-45k"}
+PRETRAINED = {"unet": "unet-45k", "unet-small": "unet-small-45k", "chroma-mlp": "chroma-mlp-45k",
+              "unet-vivid": "unet-vivid-45k", "unet-vivid-small": "unet-vivid-small-45k"}
 # `--checkpoint pretrained` is the first of these that is installed: adding unet-45k.npz makes the U-Net the default
-DEFAULT_PRETRAINED = ("unet", "chroma-mlp")
-VIVID_PRETRAINED = "unet-vivid"
+DEFAULT_PRETRAINED = ("unet", "unet-small", "chroma-mlp")
+# `colorize --vivid` takes the first of these that is installed
+VIVID_PRETRAINED = ("unet-vivid", "unet-vivid-small")
 
 
 def load_split(data="default", split="paper", seed=0, flag="--split"):
@@ -52,6 +54,16 @@ def default_pretrained():
         if name in installed:
             return name
     raise CheckpointError(f"no pretrained model is installed in {PRETRAINED_DIR}")
+
+
+def vivid_pretrained():
+    """The name `colorize --vivid` loads: the first of ``VIVID_PRETRAINED`` installed (a one-line error if none)."""
+    installed = installed_pretrained()
+    for name in VIVID_PRETRAINED:
+        if name in installed:
+            return name
+    raise CheckpointError(f"no pretrained vivid model is installed ({' or '.join(VIVID_PRETRAINED)} in "
+                          f"{PRETRAINED_DIR}); train one with `minimlp-colorize train --model unet-vivid-small`")
 
 
 def pretrained_file(name=None):

@@ -42,14 +42,17 @@ def colorize_photo(model, task, image, side=32, resolution=None):
     2. Chroma: for an MLP (or ``resolution`` 'square'), Y is shrunk to side×side
        (area-averaging), scaled to [-1, 1] and given to the model; the predicted
        colour image's U and V planes are upsampled (bicubic) to the photo's size.
-       For the U-Net on the chroma task, U and V come from ``photo_conv.conv_chroma``
+       For the U-Net on the chroma task (or the vivid chroma-bins task, its logits decoded to U and V by the
+       annealed mean pixel by pixel), U and V come from ``photo_conv.conv_chroma``
        at ``resolution`` ('native' or a short side in pixels; default ``DEFAULT_RESOLUTION``).
     3. The result is yuv_to_rgb(Y, U, V): the photo's own full-resolution luma
        with the model's chroma, so the luma is unchanged (up to rounding, and
        clipping of out-of-gamut colours).
     """
     luma = photo_luma(image)
-    net = conv_core(model) if task == "chroma" else None
+    net = conv_core(model) if task in ("chroma", "chroma-bins") else None
+    bins = getattr(model, "chroma_bins", None)
+    decode = None if bins is None else (lambda planes: bins.decode(planes[None])[0])  # logits → U, V
     if resolution not in (None, "square") and net is None:
         raise ValueError(f"chroma resolution {resolution!r} needs a convolutional chroma model (a U-Net); "
                          f"this one runs at {side}x{side} only")
@@ -59,7 +62,8 @@ def colorize_photo(model, task, image, side=32, resolution=None):
         if net is None or resolution == "square":
             u, v = _square_chroma(model, task, luma, side)
         else:
-            chroma = conv_chroma(net, luma * (1 / 127.5) - 1.0, resolution or DEFAULT_RESOLUTION, model.device)
+            chroma = conv_chroma(net, luma * (1 / 127.5) - 1.0, resolution or DEFAULT_RESOLUTION, model.device,
+                                 decode=decode)
             u, v = chroma[:2] * 127.5
     finally:
         model.train(was_training)

@@ -41,13 +41,15 @@ def _pad_to(plane, multiple):
     return np.pad(plane, ((0, ph), (0, pw)), mode=mode)
 
 
-def _run(net, y, device):
-    """The network's output planes (C, h, w) on one luma plane (h, w), in float32."""
+def _run(net, y, device, decode=None):
+    """The network's output planes (C, h, w) on one luma plane (h, w), in float32; ``decode(planes)`` of them
+    when given (the vivid model's logits over chroma bins → U and V, pixel by pixel)."""
     x = to_device(np.ascontiguousarray(y, dtype=np.float32)[None, None], device)
-    return to_numpy(net(x))[0]
+    planes = to_numpy(net(x))[0]
+    return planes if decode is None else decode(planes)
 
 
-def native_chroma(net, luma, device="cpu", tile=TILE, margin=MARGIN):
+def native_chroma(net, luma, device="cpu", tile=TILE, margin=MARGIN, decode=None):
     """The output planes (C, H, W; U and V for the chroma task) at the luma plane's own resolution.
 
     ``luma``: (H, W) in [-1, 1].
@@ -60,7 +62,7 @@ def native_chroma(net, luma, device="cpu", tile=TILE, margin=MARGIN):
         for c0 in range(0, wp, tile):
             r1, c1 = min(r0 + tile, hp), min(c0 + tile, wp)
             a, b = max(0, r0 - margin), max(0, c0 - margin)
-            part = _run(net, padded[a:min(hp, r1 + margin), b:min(wp, c1 + margin)], device)
+            part = _run(net, padded[a:min(hp, r1 + margin), b:min(wp, c1 + margin)], device, decode)
             if out is None:
                 out = np.empty((len(part), hp, wp), dtype=np.float32)
             out[:, r0:r1, c0:c1] = part[:, r0 - a:r1 - a, c0 - b:c1 - b]
@@ -82,18 +84,18 @@ def reduced_size(height, width, short_side):
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def reduced_chroma(net, luma, short_side=32, device="cpu"):
+def reduced_chroma(net, luma, short_side=32, device="cpu", decode=None):
     """Output planes (C, H, W): predicted with the short side shrunk to ``short_side``, upsampled bilinearly."""
     h, w = luma.shape
     size = reduced_size(h, w, short_side)
     if size == (w, h):
-        return native_chroma(net, luma, device)
-    small = native_chroma(net, _resize(luma, size, Image.BOX), device)
+        return native_chroma(net, luma, device, decode=decode)
+    small = native_chroma(net, _resize(luma, size, Image.BOX), device, decode=decode)
     return np.stack([_resize(p, (w, h), Image.BILINEAR) for p in small])
 
 
-def conv_chroma(net, luma, resolution=32, device="cpu"):
+def conv_chroma(net, luma, resolution=32, device="cpu", decode=None):
     """Output planes (C, H, W) for ``resolution``: 'native', or the short side (an int) to predict at."""
     if resolution == "native":
-        return native_chroma(net, luma, device)
-    return reduced_chroma(net, luma, int(resolution), device)
+        return native_chroma(net, luma, device, decode=decode)
+    return reduced_chroma(net, luma, int(resolution), device, decode=decode)
