@@ -106,7 +106,11 @@ def provenance(run):
     out = {"command": config.get("command"),
            "training_seconds": float(sum(row["seconds"] for row in history)) if history else None,
            "epochs_run": len(history) or None, "machine": config.get("machine")}
-    if "commit" in config and "versions" in config:
+    recorded = config.get("provenance")   # written by train_run (``provenance.provenance()``)
+    if recorded:
+        out.update(commit=recorded["git_commit"], dirty=recorded["git_dirty"], versions=recorded["versions"],
+                   machine=recorded["machine"], recorded="at training")
+    elif "commit" in config and "versions" in config:
         out.update(commit=config["commit"], dirty=config.get("dirty"), versions=config["versions"],
                    recorded="at training")
     else:
