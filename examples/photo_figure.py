@@ -1,11 +1,11 @@
 """Large photos colorized by a U-Net at reduced and at native resolution, for the eye: a figure and colour strengths.
 
-    python examples/photo_figure.py --checkpoint pretrained --out results [PHOTO ...]
+    python examples/photo_figure.py --checkpoint pretrained --out results [--figure fig_photos.png] [PHOTO ...]
 
 Photos: the ones given, else matplotlib's sample photo of Grace Hopper (512x600, colour) and a drawn 640x480
 scene (sky, sun, grass, a red house); each is turned to gray and colorized with the chroma predicted with the
 short side at 32 pixels and upsampled (``--resolution 32``, the default) and at the photo's own size
-(``--resolution native``). Writes ``OUT/fig_photos.png`` (per photo: original, gray, reduced, native, each
+(``--resolution native``). Writes ``OUT/FIGURE`` (default ``fig_photos.png``) (per photo: original, gray, reduced, native, each
 scaled to 256 pixels high) and prints each image's colour strength, mean |RGB − luma| over its pixels (0 for
 gray), the measure the vivid-colours issue quoted.
 """
@@ -58,6 +58,7 @@ def main(argv=None):
     parser.add_argument("photos", nargs="*", help="image files (default: the two sample photos)")
     parser.add_argument("--checkpoint", default="pretrained", help="a U-Net run folder, .npz or pretrained[:NAME]")
     parser.add_argument("--out", default="results")
+    parser.add_argument("--figure", default="fig_photos.png", help="file name of the figure in --out")
     args = parser.parse_args(argv)
     model, config = load_colorizer(args.checkpoint)
     photos = [(os.path.basename(p), Image.open(p).convert("RGB")) for p in args.photos] or sample_photos()
@@ -78,9 +79,9 @@ def main(argv=None):
             canvas.paste(im, (x, r * (HEIGHT + 6)))
             x += im.width + 6
     os.makedirs(args.out, exist_ok=True)
-    with atomic_path(os.path.join(args.out, "fig_photos.png"), suffix=".png") as tmp:
+    with atomic_path(os.path.join(args.out, args.figure), suffix=".png") as tmp:
         canvas.save(tmp, format="PNG")
-    print(f"wrote {os.path.join(args.out, 'fig_photos.png')} (per photo: original, gray, reduced, native)")
+    print(f"wrote {os.path.join(args.out, args.figure)} (per photo: original, gray, reduced, native)")
 
 
 if __name__ == "__main__":
