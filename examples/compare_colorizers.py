@@ -43,7 +43,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     entries = []
     for item in args.checkpoints:
-        label, sep, checkpoint = item.partition("=")
+        label, sep, checkpoint = item.rpartition("=")   # labels may hold "=", checkpoints hardly
         if not sep or not label or not checkpoint:
             parser.error(f"--checkpoints takes LABEL=CHECKPOINT, got {item!r}")
         entries.append((label, checkpoint))

@@ -119,17 +119,22 @@ def provenance(run):
     return out
 
 
-def ship(run, name, folder):
-    """Write ``folder/NAME.npz`` (float16 weight matrices) and ``folder/NAME.json`` from a run; return the json dict."""
+def ship(run, name, folder, extra=None):
+    """Write ``folder/NAME.npz`` (float16 weight matrices) and ``folder/NAME.json`` from a run; return the json dict.
+
+    ``extra``: config entries to replace in the shipped model (e.g. the vivid model's decoding temperature).
+    """
     from .evaluate import evaluate_images
     from .loading import load_colorizer, load_split
     Path(folder).mkdir(parents=True, exist_ok=True)
     target = Path(folder) / f"{name}.npz"
-    export_pretrained(run, target)
+    export_pretrained(run, target, extra=extra)
     images = load_split("default", "paper").test.images
     model, config = load_colorizer(str(target))
     record = evaluate_images(model, config["task"], images)
     float32_model, _ = load_colorizer(run)
+    if getattr(model, "chroma_bins", None) is not None:   # score the float32 run as shipped (its temperature)
+        float32_model.chroma_bins.temperature = model.chroma_bins.temperature
     record.update(model=config["model"], task=config["task"], split="test", data="default",
                   float32_test_mse=evaluate_images(float32_model, config["task"], images)["test_mse"],
                   source_run=os.path.basename(os.path.normpath(run)), config=config, **provenance(run))
