@@ -17,7 +17,11 @@ MAX_COLUMNS = 1 << 21  # elements of one thread's column buffer in the compiled 
 
 
 def _compiled_gemm(x):
-    """(gemm address, 64-bit integers?) when ``conv_kernels`` should run on ``x``, else None (the NumPy formula)."""
+    """(gemm address, 64-bit integers?) when ``conv_kernels`` should run on ``x``, else None (the NumPy formula).
+
+    Only training runs them: evaluation (``model.eval()``) takes the NumPy formula, as the other layers'
+    evaluation does, so evaluating or colorizing never waits for Numba to compile (about 30 s, once per install).
+    """
     if type(x) is not np.ndarray or x.dtype not in (np.float32, np.float64) or not compiled.use_compiled():
         return None
     return gemm_address(x.dtype)
@@ -233,7 +237,7 @@ class Conv2d(_ConvBase):
         if self.padding_mode == "reflect" and (max(pt, pb) >= h or max(pl, pr) >= w):
             raise self._shape_error(x, f"is too small for reflect padding {self._pads}: each padding must be "
                                        f"smaller than the input's size along its axis")
-        found = _compiled_gemm(x)
+        found = _compiled_gemm(x) if self.training else None  # evaluation runs no compiled code: no compile
         if found is not None:
             geometry = (c, h, w, self.out_channels, ho, wo, kh, kw, sh, sw, dh, dw, pt, pl, self.groups,
                         self.padding_mode == "reflect")
@@ -337,7 +341,7 @@ class ConvTranspose2d(_ConvBase):
         if ho < 1 or wo < 1:
             raise self._shape_error(x, f"with padding {self.padding} gives an empty output ({ho}x{wo})")
         g, o = self.groups, self.out_channels
-        found = _compiled_gemm(x)
+        found = _compiled_gemm(x) if self.training else None  # evaluation runs no compiled code: no compile
         if found is not None:
             geometry = (o, ho, wo, c, h, w, kh, kw, *self.stride, *self.dilation, ph, pw, g, False)
             return self._forward_compiled(xp.ascontiguousarray(x), (n, o, ho, wo), geometry, found)
