@@ -27,6 +27,16 @@ def _compiled_gemm(x):
     return gemm_address(x.dtype)
 
 
+def _run_pieces(pieces, serial, parallel, args):
+    """One piece: ``serial(*args)`` with OpenBLAS on minimlp's threads; more: ``parallel`` on the pool, OpenBLAS on one."""
+    if pieces == 1:
+        with openblas_threads(threads.get_num_threads()):
+            serial(*args)
+    else:
+        with one_blas_thread():
+            threads.launch(pieces, parallel, pieces, *args)
+
+
 def matmul(a, b, out):
     """out[g] = a[g] @ b[g] for stacked (G, ·, ·) operands: one plain 2-d BLAS product when G = 1."""
     xp = get_array_module(a)
@@ -117,12 +127,7 @@ class _ConvBase(Module):
         y = np.empty(out_shape, dtype=x.dtype)
         bias = x[0, 0, 0, :0] if self.bias is None else self.bias.data
         args = (items, blocks, x, w2, bias, y, cols, geometry, *found, x.dtype.type(1), x.dtype.type(0), transposed)
-        if pieces == 1:
-            with openblas_threads(threads.get_num_threads()):
-                conv_kernels.forward_serial(*args)
-        else:
-            with one_blas_thread():
-                threads.launch(pieces, conv_kernels.forward_parallel, pieces, *args)
+        _run_pieces(pieces, conv_kernels.forward_serial, conv_kernels.forward_parallel, args)
         self._cache, self._consumed = ("compiled", x, tuple(out_shape), geometry), False
         return y
 
@@ -142,16 +147,18 @@ class _ConvBase(Module):
         dx = np.empty(x.shape, dtype=x.dtype) if want_dx else x[:0]
         args = (x, w2, np.ascontiguousarray(dout), dx, cols, dcols, dw_parts, db_parts, want_dx, geometry,
                 *_compiled_gemm(x), x.dtype.type(1), x.dtype.type(0), transposed)
-        if pieces == 1:
-            with openblas_threads(threads.get_num_threads()):
-                conv_kernels.backward_serial(*args)
-        else:
-            with one_blas_thread():
-                threads.launch(pieces, conv_kernels.backward_parallel, pieces, *args)
+        _run_pieces(pieces, conv_kernels.backward_serial, conv_kernels.backward_parallel, args)
         self.weight.accumulate((dw_parts[0] if pieces == 1 else dw_parts.sum(axis=0)).reshape(self.weight.data.shape))
         if self.bias is not None:
             self.bias.accumulate((db_parts[0] if pieces == 1 else db_parts.sum(axis=0)).astype(x.dtype))
         return dx if want_dx else None
+
+    def _backward(self, dout, want_dx):
+        """The backward of the path the last forward took: ``conv_kernels`` or the NumPy formula."""
+        cache = self._take_cache(dout, None if self._cache is None else self._cache[2])
+        if type(cache[0]) is str:  # ("compiled", x, output shape, geometry)
+            return self._backward_compiled(cache, dout, want_dx)
+        return self._backward_formula(cache, dout, want_dx)
 
     def backward(self, dout):
         return self._backward(dout, want_dx=True)
@@ -262,10 +269,7 @@ class Conv2d(_ConvBase):
         self._cache, self._consumed = (tuple(x.shape), cols_g, (n, o, ho, wo)), False
         return y
 
-    def _backward(self, dout, want_dx):
-        cache = self._take_cache(dout, None if self._cache is None else self._cache[2])
-        if type(cache[0]) is str:  # ("compiled", x, output shape, geometry)
-            return self._backward_compiled(cache, dout, want_dx)
+    def _backward_formula(self, cache, dout, want_dx):
         xp = get_array_module(dout)
         (n, c, h, w), cols_g, (_, o, ho, wo) = cache
         g = self.groups
@@ -360,10 +364,7 @@ class ConvTranspose2d(_ConvBase):
         self._cache, self._consumed = (x_g, cols, (n, o, ho, wo)), False
         return y
 
-    def _backward(self, dout, want_dx):
-        cache = self._take_cache(dout, None if self._cache is None else self._cache[2])
-        if type(cache[0]) is str:  # ("compiled", x, output shape, geometry)
-            return self._backward_compiled(cache, dout, want_dx)
+    def _backward_formula(self, cache, dout, want_dx):
         xp = get_array_module(dout)
         x_g, cols, (n, o, ho, wo) = cache
         g, c = self.groups, self.in_channels
