@@ -22,14 +22,9 @@ from minimlp.colorize.evaluate import predict_rgb, scores
 from minimlp.colorize.figures import gray_images, image_grid
 from minimlp.colorize.loading import load_colorizer, load_split
 from minimlp.colorize.provenance import describe, provenance
+from minimlp.colorize.report import wins_on
 from minimlp.colorize.tasks import gray_copy, gray_input, planar_to_images, rgb_target
 from minimlp.atomic import write_text
-
-
-def beats(mse, psnr, base):
-    """Which of MSE (lower) and PSNR (higher) beat the baseline's: 'both', 'MSE', 'PSNR' or 'neither'."""
-    wins = [name for name, ok in (("MSE", mse < base[0]), ("PSNR", psnr > base[1])) if ok]
-    return "both" if len(wins) == 2 else (wins[0] if wins else "neither")
 
 
 def main(argv=None):
@@ -65,8 +60,9 @@ def main(argv=None):
              "|---|---|---|---|---|---|"]
     for label, rgb in outputs:
         mse, psnr = scores(rgb, images)
+        wins = "-" if label == "gray-copy" else wins_on(mse, psnr, *base)
         lines.append(f"| {label} | {mse:.5f} | {(mse / base[0] - 1) * 100:+.1f}% | {psnr:.2f} | "
-                     f"{colorfulness_ratio(rgb, truth):.3f} | {'-' if label == 'gray-copy' else beats(mse, psnr, base)} |")
+                     f"{colorfulness_ratio(rgb, truth):.3f} | {wins} |")
     lines += ["", "Colourfulness ratio: mean √(U² + V²) of the outputs over that of the ground truth (1: as vivid; "
               "gray-copy: 0). Negative percentages: lower MSE than gray-copy.", "",
               "![ground truth, gray input, then each colorizer](fig_colorizers.png)", ""]
