@@ -164,3 +164,18 @@ def test_export_ships_float16_conv_weights_with_provenance_and_serves_it_by_name
     assert loading.checkpoint_file("pretrained") == str(tmp_path / "unet-45k.npz")
     assert loading.checkpoint_file("pretrained:chroma-mlp") == str(tmp_path / "chroma-mlp-45k.npz")
     assert loading.checkpoint_file("pretrained:unet") == str(tmp_path / "unet-45k.npz")
+
+
+def test_a_unet_study_row_resolves_to_its_own_settings_and_run_one_scores_it(tmp_path):
+    from minimlp.colorize.reproduce import _row, resolve, run_one
+    config = resolve(_row("beat", "", "unet-tiny"), epochs=1)
+    # the MLP's defaults (activation, batchnorm, ...) are not merged into a convolutional preset's settings
+    assert config["model_kwargs"] == {"arch": "unet", "widths": [4, 8], "out_channels": 2}
+    folder = str(tmp_path / "run")
+    scores = run_one({**config, "train_size": 48, "seed": 0}, folder)
+    model, _ = load_colorizer(folder)
+    split = small_split()
+    assert scores["epochs"] == 1
+    assert scores["test"] == pytest.approx(evaluate_images(model, "chroma", split.test.images)["test_mse"], rel=1e-9)
+    assert scores["train"] == pytest.approx(
+        evaluate_images(model, "chroma", split.train.images[:48])["test_mse"], rel=1e-9)

@@ -16,7 +16,8 @@ trained and only re-scored; one with ``last.npz`` resumes where it stopped, so
 an interrupted reproduce continues when rerun with the same arguments.
 ``scores.json`` holds train / valid / test MSE of the best-validation
 checkpoint, all measured the same way as the test MSE (``evaluate_images``:
-RGB in [-1, 1], clipped).
+RGB in [-1, 1], clipped); the train MSE on the first 5,000 training images
+(``commands.TRAIN_EVAL_IMAGES``: the paper split's all, the full split's first 5,000).
 
 ``--jobs N`` trains N configurations side by side in separate processes, each
 with one BLAS thread (``OPENBLAS_NUM_THREADS=1`` and friends are set before
@@ -88,7 +89,7 @@ def resolve(row, epochs=None, data="default", train_size=None):
     """The ``train_run`` config (seed left out) of a study row."""
     chosen = preset(row["model"])
     defaults = {k: p.default for k, p in inspect.signature(mlp).parameters.items()
-                if k not in ("hidden", "in_features", "out_features")}
+                if k not in ("hidden", "in_features", "out_features")} if "arch" not in chosen["model"] else {}
     model_kwargs = {**defaults, **chosen["model"], **row["model_kwargs"]}
     training = {**chosen["training"], **row["training"]}
     if epochs is not None:
@@ -140,7 +141,7 @@ def run_one(config, folder, device="cpu", callbacks=(), log=None):
 
     ``callbacks`` go to ``fit`` (after each epoch); ``log`` gets the lines also appended to ``folder/train.log``.
     """
-    from .commands import _write_json, train_run
+    from .commands import TRAIN_EVAL_IMAGES, _write_json, train_run
     from .evaluate import evaluate_images
     from .loading import load_colorizer, load_split
     from ..train.history import History
@@ -161,7 +162,7 @@ def run_one(config, folder, device="cpu", callbacks=(), log=None):
                   quiet=True, log=log_line, callbacks=callbacks)
     model, stored = load_colorizer(folder, device=device)
     split = load_split(config["data"], config["training"]["split"])
-    train_images = split.train.images[:config["train_size"]] if config.get("train_size") else split.train.images
+    train_images = split.train.images[:min(config.get("train_size") or TRAIN_EVAL_IMAGES, TRAIN_EVAL_IMAGES)]
     test = evaluate_images(model, config["task"], split.test.images)
     history = History.from_csv(os.path.join(folder, "history.csv"))
     scores = {"train": evaluate_images(model, config["task"], train_images)["test_mse"],
