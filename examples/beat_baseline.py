@@ -65,7 +65,7 @@ STEPS = [
 
 
 KEYS = [key for key, *_ in STEPS]
-# decoding temperature of a chroma-bins step, as shipped (export's "decoding" record); others decode as trained
+# decoding temperature of a chroma-bins step as shipped (--export ships it); other steps decode as trained
 DECODING = {"vivid45k": 1.0}
 
 
@@ -202,11 +202,7 @@ def main(argv=None):
     lines += ["", "Negative percentages: lower MSE than the baseline (better). Beats … on: lower MSE, higher mean "
                   "PSNR than gray-copy."]
     if args.export:
-        extra = None
-        if export_key in DECODING:   # ship the decoding the table scored
-            _, config = load_colorizer(chosen[export_key])
-            extra = {"chroma_bins": {**config["chroma_bins"], "temperature": DECODING[export_key]}}
-        record = ship(chosen[export_key], export_name, args.export_dir, extra=extra)
+        record = ship(chosen[export_key], export_name, args.export_dir, temperature=DECODING.get(export_key))
         lines += ["", f"Pretrained `{export_name}.npz` (float16 weight matrices) from step {export_key}: test MSE "
                       f"{record['test_mse']:.6f} with float16 storage vs {record['float32_test_mse']:.6f} in float32; "
                       f"mean PSNR {record['psnr']:.2f} dB (gray-copy {record['baseline_gray_psnr']:.2f} dB)."]

@@ -16,7 +16,7 @@ from minimlp.colorize import cli, evaluate_images, load_colorizer
 from minimlp.colorize import loading, models
 from minimlp.colorize import commands
 from minimlp.colorize.commands import train_run
-from minimlp.colorize.export import ship
+from minimlp.colorize.export import main as export_main, ship
 from minimlp.data import Split, load_default
 from minimlp.train import TrainingDiverged
 
@@ -144,7 +144,8 @@ def test_a_nan_weight_stops_a_unet_run_and_keeps_the_last_good_checkpoint(tmp_pa
     assert minimlp.load(str(tmp_path / "last.npz"))["epoch"] == 1
 
 
-def test_export_ships_float16_conv_weights_with_provenance_and_serves_it_by_name(tiny_run, tmp_path, monkeypatch):
+def test_export_ships_float16_conv_weights_with_provenance_and_serves_it_by_name(tiny_run, tmp_path, monkeypatch,
+                                                                                   capsys):
     record = ship(tiny_run, "unet-45k", str(tmp_path))
     state = minimlp.load(str(tmp_path / "unet-45k.npz"))
     kernels = [v for k, v in state["model"].items() if np.asarray(v).ndim == 4]
@@ -157,6 +158,10 @@ def test_export_ships_float16_conv_weights_with_provenance_and_serves_it_by_name
     assert stored["command"].startswith("minimlp-colorize train --epochs 2")
     assert stored["config"]["model_kwargs"]["arch"] == "unet" and stored["versions"]["numpy"] == np.__version__
     assert stored["test_mse"] == pytest.approx(stored["float32_test_mse"], rel=1e-3)
+    with pytest.raises(SystemExit) as stop:   # a temperature means nothing to an MSE model: one line, no file
+        export_main([tiny_run, "wrong", "--dir", str(tmp_path), "--temperature", "1"])
+    assert stop.value.code == 2 and not (tmp_path / "wrong.npz").exists()
+    assert "needs a chroma-bins (vivid) model" in capsys.readouterr().err
     # installed beside the MLP, the U-Net becomes `pretrained`; the MLP stays reachable by name
     monkeypatch.setattr(loading, "PRETRAINED_DIR", tmp_path)
     (tmp_path / "chroma-mlp-45k.npz").symlink_to(loading.Path(models.__file__).with_name("pretrained")

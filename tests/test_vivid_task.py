@@ -12,6 +12,7 @@ from minimlp.colorize import commands
 from minimlp.colorize.chroma_bin_loss import ChromaBinLoss
 from minimlp.colorize.colorfulness import colorfulness_ratio
 from minimlp.colorize.evaluate import predict_rgb
+from minimlp.colorize.export import export_pretrained
 from minimlp.colorize.loading import load_colorizer, load_split
 from minimlp.colorize.models import PRESETS, build_model
 from minimlp.colorize.tasks import gray_input, make_arrays, output_to_rgb, prepare_task, rgb_target, task_loss
@@ -90,6 +91,13 @@ def test_a_short_chroma_bins_run_trains_and_its_checkpoint_decodes_the_same(smal
     assert rows[1][1:3] == pytest.approx(score_fn(at_default, images), rel=1e-6)
     assert rows[1][3] == pytest.approx(colorfulness_ratio(at_default, rgb_target(images)), rel=1e-6)
     assert rows[0][3] == pytest.approx(0.0, abs=1e-6)
+
+    # shipped to decode at T = 1, the file decodes at T = 1 and keeps the bins it was trained with
+    export_pretrained(str(tmp_path), str(tmp_path / "vivid.npz"), temperature=1.0)
+    shipped, shipped_config = load_colorizer(str(tmp_path / "vivid.npz"))
+    assert shipped.chroma_bins.temperature == shipped_config["chroma_bins"]["temperature"] == 1.0
+    assert stored["chroma_bins"]["temperature"] != 1.0
+    np.testing.assert_array_equal(shipped.chroma_bins.centres, loaded.chroma_bins.centres)
 
 
 def test_a_vivid_unet_colorizes_photos_at_native_and_reduced_resolution(small_split):

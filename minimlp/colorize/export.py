@@ -17,6 +17,7 @@ float32, with the config, the command that trained it, the git commit, the
 package versions and the training time; see ``provenance``). From the shell::
 
     python -m minimlp.colorize.export RUN_FOLDER unet-45k [--dir minimlp/colorize/pretrained]
+    python -m minimlp.colorize.export RUN_FOLDER unet-vivid-small-45k --temperature 1
 """
 import argparse
 import json
@@ -44,13 +45,19 @@ def half_state(state_dict, dtype=np.float16):
     return out
 
 
-def export_pretrained(checkpoint, path, dtype=np.float16, extra=None):
-    """Write ``path`` (.npz, a minimlp model checkpoint) from ``checkpoint`` with float16 weight matrices."""
+def export_pretrained(checkpoint, path, dtype=np.float16, temperature=None):
+    """Write ``path`` (.npz, a minimlp model checkpoint) from ``checkpoint`` with float16 weight matrices.
+
+    ``temperature``: the annealed-mean temperature a chroma-bins (vivid) model is shipped to decode at.
+    """
     state = read_checkpoint(checkpoint_file(checkpoint))
     config = dict(state["config"])
     config["storage"] = np.dtype(dtype).name
-    if extra:
-        config.update(extra)
+    if temperature is not None:
+        if "chroma_bins" not in config:
+            raise ValueError(f"{checkpoint}: a decoding temperature needs a chroma-bins (vivid) model, not "
+                             f"{config.get('model')!r}")
+        config["chroma_bins"] = {**config["chroma_bins"], "temperature": float(temperature)}
     save({"format": MODEL_FORMAT, "model": half_state(state["model"], dtype), "config": config,
           "epoch": state.get("epoch"), "valid_loss": state.get("valid_loss")}, path)
     os.chmod(path, 0o644)   # a shipped file must be readable by all, whatever the umask
@@ -119,16 +126,16 @@ def provenance(run):
     return out
 
 
-def ship(run, name, folder, extra=None):
+def ship(run, name, folder, temperature=None):
     """Write ``folder/NAME.npz`` (float16 weight matrices) and ``folder/NAME.json`` from a run; return the json dict.
 
-    ``extra``: config entries to replace in the shipped model (e.g. the vivid model's decoding temperature).
+    ``temperature``: as in ``export_pretrained``.
     """
     from .evaluate import evaluate_images
     from .loading import load_colorizer, load_split
     Path(folder).mkdir(parents=True, exist_ok=True)
     target = Path(folder) / f"{name}.npz"
-    export_pretrained(run, target, extra=extra)
+    export_pretrained(run, target, temperature=temperature)
     images = load_split("default", "paper").test.images
     model, config = load_colorizer(str(target))
     record = evaluate_images(model, config["task"], images)
@@ -150,8 +157,13 @@ def main(argv=None):
     parser.add_argument("run", help="a training run's --out folder (its best.npz is exported)")
     parser.add_argument("name", help="file stem, e.g. unet-45k (see loading.PRETRAINED for the names it serves)")
     parser.add_argument("--dir", default=str(PRETRAINED_DIR), help="where to write (default: the package's)")
+    parser.add_argument("--temperature", type=float,
+                        help="a vivid model's decoding temperature (default: the one it was trained with)")
     args = parser.parse_args(argv)
-    record = ship(args.run, args.name, args.dir)
+    try:
+        record = ship(args.run, args.name, args.dir, temperature=args.temperature)
+    except ValueError as exc:
+        parser.exit(2, f"python -m minimlp.colorize.export: {exc}\n")
     print(f"{args.dir}/{args.name}.npz: test MSE {record['test_mse']:.5f} (float32 {record['float32_test_mse']:.5f}), "
           f"PSNR {record['psnr']:.2f} dB; gray-copy {record['baseline_gray_mse']:.5f}")
     return 0
