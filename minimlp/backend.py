@@ -2,13 +2,14 @@
 
 Every operation picks its array module from the arrays it is given
 (``get_array_module``), as Chainer and DeZero do, so one code path serves both
-backends. A model's device is chosen with ``model.to("cpu" | "gpu" | "auto")``
-or, for new models, the ``MINIMLP_DEVICE`` environment variable.
+backends. A model is built on the CPU and moved with ``model.to("cpu" | "gpu" |
+"auto")``; ``resolve_device(None)`` reads ``MINIMLP_DEVICE`` (``minimlp.settings``).
 """
-import os
 import sys
 
 import numpy as np
+
+from . import settings
 
 _GPU_NAMES = ("gpu", "cuda")
 _CPU_NAMES = ("cpu", "numpy")
@@ -72,7 +73,7 @@ def resolve_device(device=None, announce=False):
     An explicit 'gpu' where none works raises DeviceError.
     """
     if device is None:
-        device = os.environ.get("MINIMLP_DEVICE", "cpu")
+        device = settings.device("cpu")
     name = str(device).lower()
     if name.startswith("cuda:") or name.startswith("gpu:"):
         name = name.split(":")[0]

@@ -5,15 +5,17 @@ optimizers' updates and the layers' element-wise work); so does a missing or
 broken Numba. Read at each call, so tests and users may switch it at run time.
 """
 import importlib
-import os
+
+from . import settings
 
 _numba_ok = None
 
 
 def choice(value=None):
     """'numba' or 'numpy': ``value`` checked, or ``MINIMLP_CPU_KERNELS`` (default 'numba')."""
-    value = value or os.environ.get("MINIMLP_CPU_KERNELS", "numba")
-    if value not in ("numba", "numpy"):
+    if value is None:
+        return settings.cpu_kernels()
+    if value not in settings.CPU_KERNELS:
         raise ValueError(f"MINIMLP_CPU_KERNELS must be 'numba' or 'numpy', got {value!r}")
     return value
 

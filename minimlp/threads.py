@@ -32,16 +32,15 @@ survive ``fork()`` (Numba kills a child that tries).
 """
 import os
 
+from . import settings
+
 MAX_DEFAULT = 4
 _state = {"threads": None, "pid": None}
 
 
 def _default_threads():
-    env = os.environ.get("MINIMLP_NUM_THREADS")
-    if env:
-        n = int(env)
-        if n < 1:
-            raise ValueError(f"MINIMLP_NUM_THREADS must be >= 1, got {env!r}")
+    n = settings.num_threads()
+    if n is not None:
         return n
     try:
         cpus = len(os.sched_getaffinity(0))

@@ -8,10 +8,10 @@
     minimlp-colorize sweep --out DIR --models paper-mlp1 --grid lr=1e-3,2e-4 batch_size=16,64 --seeds 0,1
 """
 import argparse
-import os
 import shlex
 import sys
 
+from .. import settings
 from ..allocator import keep_freed_memory
 from .executors import add_executor_options
 from .models import PRESETS
@@ -21,7 +21,7 @@ TRAIN_KEYS = ("optimizer", "lr", "batch_size", "epochs", "weight_decay", "schedu
 
 
 def _device_default():
-    return os.environ.get("MINIMLP_DEVICE", "auto")
+    return settings.device("auto")
 
 
 def _default_help(key):

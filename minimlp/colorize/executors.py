@@ -14,10 +14,10 @@ threading). The Ray executor starts its tasks with the same environment.
 """
 import os
 
+from .. import settings
 from .sweep_progress import SweepProgress
 
-BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-WORKER_ENVIRONMENT = {name: "1" for name in BLAS_THREAD_VARIABLES}
+WORKER_ENVIRONMENT = {name: "1" for name in settings.BLAS_THREAD_VARIABLES}
 
 
 class SweepFailed(RuntimeError):
@@ -64,7 +64,7 @@ class LocalExecutor:
             return
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-        os.environ.update(WORKER_ENVIRONMENT)   # inherited by the spawned children before they import NumPy
+        settings.one_blas_thread_for_children()   # inherited by the spawned children before they import NumPy
         with ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             pending = {pool.submit(_job, (config, os.path.join(folder, name), device)): name
                        for name, config in todo}

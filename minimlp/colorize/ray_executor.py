@@ -59,6 +59,8 @@ import shutil
 import socket
 import tempfile
 
+from .. import settings
+from ..train.checkpoint import LAST
 from .executors import WORKER_ENVIRONMENT
 
 CONNECT_TIMEOUT_S = 5.0
@@ -105,7 +107,7 @@ def cluster_address(address):
 def worker_environment(cpus_per_run):
     """The environment of every task: a local pool worker's, the driver's MINIMLP_*, one thread per CPU asked for."""
     env = dict(WORKER_ENVIRONMENT)
-    env.update({k: v for k, v in os.environ.items() if k.startswith("MINIMLP_")})
+    env.update(settings.minimlp_variables())
     env["MINIMLP_NUM_THREADS"] = str(cpus_per_run)
     return env
 
@@ -128,10 +130,14 @@ class RunFolders:
         self.events.append(("started", name, attempt, where, pid, epochs_done))
 
     def save(self, name, files, epoch=None, epochs=None):
-        """Write ``files`` ({file name: bytes}) into the run's folder, each atomically."""
+        """Write ``files`` ({file name: bytes}) into the run's folder, each atomically, ``last.npz`` last.
+
+        ``last.npz`` is what a new attempt resumes from: written after the files of the same epoch, a retry
+        that reads the folder meanwhile never pairs it with an older ``best.npz``.
+        """
         from ..atomic import atomic_path
         run = os.path.join(self.folder, name)
-        for entry, data in files.items():
+        for entry, data in sorted(files.items(), key=lambda item: item[0] == LAST):
             if entry == "metrics.json" and not self.shared:
                 data = _relocate_metrics(data, os.path.join(self.named_as, name, "best.npz"))
             with atomic_path(os.path.join(run, entry)) as tmp:

@@ -18,6 +18,7 @@ import json
 import os
 import sys
 
+from .. import settings
 from .models import ACTIVATIONS, PRESETS, mlp, preset
 
 TRAINING_KEYS = ("optimizer", "lr", "batch_size", "epochs", "weight_decay", "schedule", "split", "hflip")
@@ -161,7 +162,7 @@ def add_sweep_parser(sub):
     s.add_argument("--epochs", type=int, help="epochs of every run (default: each preset's)")
     s.add_argument("--train-size", type=int, help="use only the first N training images (quick sweeps)")
     s.add_argument("--data", default="default", help="as for train: default, shared or a CIFAR-10 source")
-    s.add_argument("--device", default=os.environ.get("MINIMLP_DEVICE", "auto"), help="cpu, gpu or auto")
+    s.add_argument("--device", default=settings.device("auto"), help="cpu, gpu or auto")
     add_executor_options(s)
     return s
 

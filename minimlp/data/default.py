@@ -21,12 +21,12 @@ import gzip
 import hashlib
 import io
 import json
-import os
 import tarfile
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from .. import settings
 from ..atomic import atomic_path
 from . import cache as _cache
 from .errors import DataError
@@ -47,7 +47,7 @@ def shared_archive_path():
     ``<repo root>/../shared/data/cifar10-jpeg.tar.gz``, the repo root being the
     folder that holds the ``minimlp`` package.
     """
-    env = os.environ.get("MINIMLP_SHARED_DATA")
+    env = settings.shared_data()
     if env:
         p = Path(env).expanduser()
         p = p / SHARED_NAME if p.is_dir() else p
