@@ -29,13 +29,29 @@ def split_products():
     ships OpenBLAS (its wheels, and so CI): there a missing gemm fails; elsewhere the test is skipped, saying so."""
     import numpy as np
     from threadpoolctl import threadpool_info
-    from minimlp.nn import blas
+    from minimlp.kernels.cpu import blas
     openblas = any(d["user_api"] == "blas" and d["internal_api"] == "openblas" and "numpy" in d["filepath"]
                    for d in threadpool_info())
     found = blas.gemm_address(np.float32) is not None and blas.gemm_address(np.float64) is not None
     assert found == openblas, "NumPy's OpenBLAS is loaded but its cblas_?gemm was not found"
     if not found:
         pytest.skip("NumPy's BLAS is not OpenBLAS: numpy.matmul runs instead of the split products")
+
+
+def _layer_implementations():
+    """The formula and every layer kernel's name in the registry (the in-backward update needs an optimizer)."""
+    from minimlp.kernels import ops
+    names = {impl.name for op in ops.ALL if not op.formula.provides("update") for impl in op.kernels}
+    return ["formula"] + sorted(names - {"cpu-adam-in-backward"})
+
+
+@pytest.fixture(params=_layer_implementations())
+def implementation(request):
+    """Run the test once per registered implementation, forced wherever it can take the inputs (as Chainer
+    injects backends); the ops without it pick as usual."""
+    from minimlp import kernels
+    with kernels.use(request.param):
+        yield request.param
 
 
 @pytest.fixture

@@ -29,8 +29,6 @@ ALLOWED = {
     'minimlp.colorize.checks: no floor',
     'minimlp.colorize.chroma_bin_loss: no floor',
     'minimlp.colorize.chroma_bins: no floor',
-    'minimlp.colorize.chroma_bins_kernels: no floor',
-    'minimlp.colorize.chroma_bins_kernels: numba',
     'minimlp.colorize.colorfulness: no floor',
     'minimlp.colorize.commands: no floor',
     'minimlp.colorize.evaluate: no floor',
@@ -51,15 +49,6 @@ ALLOWED = {
     'minimlp.colorize.sweep_progress: no floor',
     'minimlp.colorize.tasks: no floor',
     'minimlp.colorize.vivid: no floor',
-    'minimlp.compiled: no floor',
-    'minimlp.nn.blas: ctypes',
-    'minimlp.nn.blas: threadpoolctl',
-    'minimlp.nn.conv_kernels: numba',
-    'minimlp.nn.fused_numba: numba',
-    'minimlp.nn.gemm_kernels: llvmlite',
-    'minimlp.nn.gemm_kernels: numba',
-    'minimlp.optim.fused_numba: numba',
-    'minimlp.optim.in_backward: numba',
 }
 
 

@@ -5,7 +5,7 @@ import torch
 
 import minimlp
 from minimlp import backend, nn
-from minimlp.nn import im2col as im2col_mod
+from minimlp.formulas import im2col as im2col_mod
 from test_conv_vs_torch import TorchConcat, compare
 from torch_reference import WORST_RELATIVE_ERROR
 
@@ -58,15 +58,16 @@ class ZeroPaddedGradientForReflect(nn.Conv2d):
     """A planted bug: reflect padding's backward drops the border (treats it as zero padding)."""
 
     def _backward(self, dout, want_dx):
-        if self._cache is not None and type(self._cache[0]) is str:  # compiled: the geometry's reflect flag
-            tag, x, shape, geometry = self._cache
-            self._cache = (tag, x, shape, geometry[:-1] + (False,))
+        impl, saved, shape = self._cache
+        if impl.name != "formula":  # the compiled kernel keeps its loops' layout, whose last entry is the reflect flag
+            x, layout = saved
+            self._cache = (impl, (x, layout[:-1] + (False,)), shape)
             return super()._backward(dout, want_dx)
-        mode, self.padding_mode = self.padding_mode, "zeros"
+        geometry, self._geometry = self._geometry, self._geometry.replace(padding_mode="zeros")
         try:
             return super()._backward(dout, want_dx)
         finally:
-            self.padding_mode = mode
+            self._geometry = geometry
 
 
 class SkipDroppingConcat(nn.Concat):

@@ -123,7 +123,7 @@ CONVS = conv_configs() + [
 
 
 @pytest.mark.parametrize("args,kwargs,shape", CONVS, ids=[f"conv{i}" for i in range(len(CONVS))])
-def test_conv2d_matches_torch(args, kwargs, shape, device):
+def test_conv2d_matches_torch(args, kwargs, shape, device, implementation):
     minimlp.manual_seed(0)
     compare(nn.Conv2d(*args, **kwargs), T.Conv2d(*args, **kwargs), shape, "train", device, f"Conv2d{args}{kwargs}")
 
@@ -140,7 +140,7 @@ CONV_T = [
 
 
 @pytest.mark.parametrize("args,kwargs,shape", CONV_T, ids=[f"convT{i}" for i in range(len(CONV_T))])
-def test_conv_transpose2d_matches_torch(args, kwargs, shape, device):
+def test_conv_transpose2d_matches_torch(args, kwargs, shape, device, implementation):
     minimlp.manual_seed(0)
     compare(nn.ConvTranspose2d(*args, **kwargs), T.ConvTranspose2d(*args, **kwargs), shape, "train", device,
             f"ConvTranspose2d{args}{kwargs}")
@@ -179,7 +179,7 @@ SIMPLE = {
 
 @pytest.mark.parametrize("mode", ["train", "eval"])
 @pytest.mark.parametrize("name", list(SIMPLE))
-def test_pooling_resampling_norm_and_shape_modules_match_torch(name, mode, device):
+def test_pooling_resampling_norm_and_shape_modules_match_torch(name, mode, device, implementation):
     factory, shape = SIMPLE[name]
     minimlp.manual_seed(0)
     torch.manual_seed(0)
@@ -202,7 +202,7 @@ def mixed(m, residual, concat):
 
 @pytest.mark.parametrize("mode", ["train", "eval"])
 @pytest.mark.parametrize("batch", [1, 3])
-def test_deep_mixed_network_with_skips_matches_torch(batch, mode, device):
+def test_deep_mixed_network_with_skips_matches_torch(batch, mode, device, implementation):
     if batch == 1 and mode == "train":
         pytest.skip("BatchNorm2d in training with batch 1 is covered alone; here the pooled 1x1 would be too")
     minimlp.manual_seed(1)
@@ -212,7 +212,7 @@ def test_deep_mixed_network_with_skips_matches_torch(batch, mode, device):
 
 
 @pytest.mark.parametrize("mode", ["train", "eval"])
-def test_colorizer_unet_matches_its_usual_torch_twin_through_the_key_table(mode, device):
+def test_colorizer_unet_matches_its_usual_torch_twin_through_the_key_table(mode, device, implementation):
     widths = (4, 6, 8)
     minimlp.manual_seed(2)
     ours = unet_mod.unet(1, 2, widths)
@@ -232,7 +232,7 @@ def test_unet_key_conversion_round_trips_and_covers_every_torch_key():
     restored.load_state_dict(unet_mod.from_torch_unet_state_dict(theirs.state_dict()))
 
 
-def test_training_step_through_unet_with_cross_entropy_free_mse_matches_torch(device):
+def test_training_step_through_unet_with_cross_entropy_free_mse_matches_torch(device, implementation):
     """A full MSE step (loss, every gradient) through the small U-Net, accumulated over two backward passes."""
     widths = (3, 5, 7)
     minimlp.manual_seed(3)

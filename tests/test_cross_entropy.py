@@ -132,9 +132,9 @@ class _WrongBackward(nn.CrossEntropyLoss):
     """A planted bug: the softmax term of the gradient uses Σ_c t_c instead of Σ_c w_c t_c (the weights forgotten)."""
 
     def backward(self, grad_output=None):
-        p, wt, valid, denom, shape = self._cache
+        (p, wt, valid), divisor, shape = self._cache
         t = wt / W4
-        self._cache = (p * (t.sum(axis=1, keepdims=True) / wt.sum(axis=1, keepdims=True)), wt, valid, denom, shape)
+        self._cache = ((p * (t.sum(axis=1, keepdims=True) / wt.sum(axis=1, keepdims=True)), wt, valid), divisor, shape)
         return super().backward(grad_output)
 
 

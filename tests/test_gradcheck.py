@@ -23,7 +23,7 @@ MODULES = {
 
 @pytest.mark.parametrize("mode", ["train", "eval"])
 @pytest.mark.parametrize("name", list(MODULES))
-def test_every_module_passes_gradcheck(name, mode, device):
+def test_every_module_passes_gradcheck(name, mode, device, implementation):
     minimlp.manual_seed(1)
     module = MODULES[name]().to(device=device)
     module.train(mode == "train")
@@ -44,8 +44,8 @@ def test_gradcheck_leaves_the_module_untouched():
 class WrongSigmoid(nn.Sigmoid):
     """A planted bug: the derivative forgets the (1 − y) factor."""
 
-    def _backward(self, dout, xp):
-        return dout * self._cached
+    def _backward(self, dout):
+        return dout * self._kept
 
 
 class WrongLinear(nn.Linear):

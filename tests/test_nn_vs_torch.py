@@ -73,7 +73,7 @@ def make_pair(name, device, seed=0):
 @pytest.mark.parametrize("mode", ["train", "eval"])
 @pytest.mark.parametrize("batch", BATCH_SIZES)
 @pytest.mark.parametrize("name", list(CASES))
-def test_forward_and_all_gradients_match_torch(name, batch, mode, device):
+def test_forward_and_all_gradients_match_torch(name, batch, mode, device, implementation):
     ours, theirs, width = make_pair(name, device)
     ours.train(mode == "train")
     theirs.train(mode == "train")
@@ -115,7 +115,7 @@ def test_batchnorm_running_statistics_follow_torch_over_many_steps(momentum, dev
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("loss_name", ["MSELoss", "L1Loss"])
-def test_losses_match_torch(loss_name, reduction, device):
+def test_losses_match_torch(loss_name, reduction, device, implementation):
     rng = np.random.default_rng(5)
     pred, target = rng.normal(size=(7, 11)), rng.normal(size=(7, 11))
     pred[0, 0] = target[0, 0]  # L1's subgradient at 0 is 0 in both
@@ -130,7 +130,7 @@ def test_losses_match_torch(loss_name, reduction, device):
     assert_close(ours.backward(), pt.grad, TOL, f"{loss_name}({reduction}) gradient")
 
 
-def test_full_training_step_matches_torch_on_paper_network(device):
+def test_full_training_step_matches_torch_on_paper_network(device, implementation):
     """One MSE loss through the paper's network: loss, every gradient, in float64."""
     ours, theirs, width = make_pair("paper-network", device, seed=4)
     rng = np.random.default_rng(9)

@@ -206,9 +206,8 @@ def test_load_state_dict_rejects_mismatched_groups():
 
 def test_harness_catches_a_planted_bug(monkeypatch):
     """An Adam whose bias correction is one step off must fail the comparison."""
-    right = optim.Adam._update_fused
-    monkeypatch.setattr(optim.Adam, "_update_fused",
-                        lambda self, p, g, state, group: right(self, p, g, {**state, "step": state["step"] + 1}, group))
+    right = optim.Adam._hyper
+    monkeypatch.setattr(optim.Adam, "_hyper", lambda self, group, step: right(self, group, step + 1))
     with pytest.raises(AssertionError):
         _trajectory("Adam", {}, _Feed(0))
 
@@ -286,7 +285,7 @@ def test_step_without_any_grad_is_a_no_op():
 def test_parameters_share_one_flat_buffer():
     feed = _Feed(10)
     opt = optim.Adam(feed.ours)
-    (bucket,) = opt._buckets.values()
+    (bucket,) = opt._flat.buckets.values()
     for p in feed.ours:
         assert np.shares_memory(p.data, bucket.data) and np.shares_memory(p.grad_buffer(), bucket.grad)
 
@@ -302,7 +301,7 @@ def test_rebinding_data_is_detected():
     for p in params:
         p.grad = np.ones(p.shape, dtype=np.float32)
     opt.step()
-    (bucket,) = opt._buckets.values()
+    (bucket,) = opt._flat.buckets.values()
     assert bucket.dtype == np.float32 and opt.state[0]["exp_avg"].dtype == np.float32
     assert opt.state[0]["step"] == 2
     p = params[0]

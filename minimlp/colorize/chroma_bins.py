@@ -17,7 +17,7 @@ each a class of a softmax per pixel.
 """
 import numpy as np
 
-from .. import compiled
+from ..kernels import ops
 from ..backend import get_array_module
 
 LAB_PER_UV = 128.0
@@ -107,30 +107,11 @@ class ChromaBins:
         """(..., 2) chroma → (indices (..., k), weights (..., k), nearest (...)): the k nearest bins (nearest
         first), their Gaussian weights (summing to 1 per pixel) and the nearest bin's index.
 
-        The k nearest are found by k rounds of argmin over all Q bins (each round masks the bin it found);
-        on the CPU that is several times faster than ``argpartition`` for k = 5, Q ≈ 300. On NumPy arrays the
-        compiled twin (``chroma_bins_kernels``) runs instead, unless ``MINIMLP_CPU_KERNELS=numpy``.
+        The maths is ``minimlp.formulas.soft_encoding``.
         """
-        xp = get_array_module(uv)
         lead = tuple(uv.shape[:-1])
-        points = uv.reshape(-1, 2)
-        if type(uv) is np.ndarray and uv.dtype in (np.float32, np.float64) and compiled.use_compiled():
-            from . import chroma_bins_kernels  # the compiled twin: one pass over the bins per pixel
-            idx, z = chroma_bins_kernels.soft_encode(np.ascontiguousarray(points), self.centres, self.neighbours,
-                                                     self.sigma)
-            return idx.reshape(lead + (self.neighbours,)), z.reshape(lead + (self.neighbours,)), idx[:, 0].reshape(lead)
-        centres = self._as(self.centres, uv)
-        d2 = xp.maximum((points * points).sum(axis=1, keepdims=True) - 2.0 * (points @ centres.T)
-                        + (centres * centres).sum(axis=1), 0.0)
-        k, rows = self.neighbours, xp.arange(len(points))
-        idx = xp.empty((len(points), k), dtype=np.int64)
-        near = xp.empty((len(points), k), dtype=d2.dtype)
-        for j in range(k):
-            idx[:, j] = d2.argmin(axis=1)
-            near[:, j] = d2[rows, idx[:, j]]
-            d2[rows, idx[:, j]] = np.inf
-        z = xp.exp((near[:, :1] - near) * (0.5 / self.sigma ** 2))
-        z /= z.sum(axis=1, keepdims=True)
+        idx, z = ops.soft_encode.run("forward", uv.reshape(-1, 2), self.centres, self.neighbours, self.sigma)
+        k = self.neighbours
         return idx.reshape(lead + (k,)), z.reshape(lead + (k,)), idx[:, 0].reshape(lead)
 
     def pixel_weights(self, nearest, dtype=np.float32):

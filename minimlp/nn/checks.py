@@ -2,6 +2,15 @@
 from ..backend import device_of
 
 
+def pair(value, name="value"):
+    """An int or a pair of ints as a tuple (a, b), as torch's ``_pair``."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
+        return int(value[0]), int(value[1])
+    return int(value), int(value)
+
+
 def check_floating(module, x):
     """Reject non-arrays and non-floating dtypes, naming the module."""
     dtype = getattr(x, "dtype", None)

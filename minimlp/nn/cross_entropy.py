@@ -1,9 +1,8 @@
 """CrossEntropyLoss: softmax and negative log-likelihood in one, from logits and class indices or probabilities."""
 import math
 
-import numpy as np
-
 from ..backend import device_of, get_array_module
+from ..kernels import ops
 from .checks import check_floating
 
 
@@ -66,57 +65,29 @@ class CrossEntropyLoss:
                          f"{(shape[0],) + shape[2:]} or floating class probabilities of shape {shape}, got "
                          f"{kind and target.dtype} targets of shape {tshape}")
 
-    @staticmethod
-    def _rows_of(xp, x, c):
-        """(N, C, d₁, …) → (M, C) rows, classes last."""
-        return x if x.ndim == 2 else xp.moveaxis(x, 1, -1).reshape(-1, c)
-
     def forward(self, logits, target):
-        kind = self._check(logits, target)
-        xp = get_array_module(logits)
-        c = logits.shape[1]
-        z = self._rows_of(xp, logits, c)
-        shifted = z - z.max(axis=1, keepdims=True)
-        exp = xp.exp(shifted)
-        total = exp.sum(axis=1, keepdims=True)
-        logp = shifted - xp.log(total)
-        p = exp / total
-        w = None if self.weight is None else xp.asarray(self.weight, dtype=z.dtype)
-        eps = self.label_smoothing
-        if kind == "index":
-            t, valid, denom = self._index_targets(xp, target, c, w, z.dtype)
-        else:
-            t = self._rows_of(xp, target, c)
-            if eps > 0:
-                t = t * (1.0 - eps) + eps / c
-            valid, denom = None, float(z.shape[0])
-        wt = t if w is None else t * w
-        losses = -(wt * logp).sum(axis=1)
-        if valid is not None:
-            losses = losses * valid
-        self._cache = (p, wt, valid, denom, tuple(logits.shape))
+        self._check(logits, target)
+        if target.dtype.kind in "iu":
+            self._check_classes(target, logits.shape[1])
+        losses, saved, divisor = ops.cross_entropy.run("forward", logits, target, self.weight, self.label_smoothing,
+                                                       self.ignore_index)
+        divisor = divisor if divisor != 0 else math.nan
+        self._cache = (saved, divisor, tuple(logits.shape))
         if self.reduction == "none":
             return losses.reshape((logits.shape[0],) + tuple(logits.shape[2:]))
         total_loss = float(losses.sum())
-        value = total_loss / denom if self.reduction == "mean" else total_loss
-        if not math.isfinite(value) and math.isfinite(denom):
+        value = total_loss / divisor if self.reduction == "mean" else total_loss
+        if not math.isfinite(value) and math.isfinite(divisor):
             raise FloatingPointError(f"CrossEntropyLoss is {value}: the logits hold NaN or Inf (training diverged)")
         return value
 
-    def _index_targets(self, xp, target, c, w, dtype):
-        """(dense smoothed targets (M, C), valid mask (M,), mean's divisor Σ w_y over valid rows)."""
-        y = target.reshape(-1).astype(np.int64)
-        valid = y != self.ignore_index
-        if bool(xp.any(valid & ((y < 0) | (y >= c)))):
-            bad = int(y[valid & ((y < 0) | (y >= c))][0])
-            raise ValueError(f"{self!r}: target {bad} is out of bounds for {c} classes")
-        safe_y = xp.where(valid, y, 0)
-        eps = self.label_smoothing
-        t = xp.full((y.shape[0], c), eps / c, dtype=dtype)
-        t[xp.arange(y.shape[0]), safe_y] += 1.0 - eps
-        w_y = xp.ones(y.shape[0], dtype=dtype) if w is None else w[safe_y]
-        denom = float((w_y * valid).sum())
-        return t, valid, (denom if denom != 0 else math.nan)
+    def _check_classes(self, target, c):
+        """Every index target not ignored must name one of the C classes."""
+        xp = get_array_module(target)
+        y = target.reshape(-1)
+        bad = (y != self.ignore_index) & ((y < 0) | (y >= c))
+        if bool(xp.any(bad)):
+            raise ValueError(f"{self!r}: target {int(y[bad][0])} is out of bounds for {c} classes")
 
     def backward(self, grad_output=None):
         """∂L/∂logits for the last forward call, in the logits' shape and dtype.
@@ -126,25 +97,17 @@ class CrossEntropyLoss:
         """
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward called before forward")
-        p, wt, valid, denom, shape = self._cache
-        xp = get_array_module(p)
-        c = shape[1]
-        grad = p * wt.sum(axis=1, keepdims=True) - wt
+        saved, divisor, shape = self._cache
         if self.reduction == "none":
             loss_shape = (shape[0],) + shape[2:]
             if grad_output is None or tuple(grad_output.shape) != loss_shape:
                 raise ValueError(f"{self!r}: backward needs grad_output of the loss's shape {loss_shape}, got "
                                  f"{None if grad_output is None else tuple(grad_output.shape)}")
-            scale = grad_output.reshape(-1, 1).astype(p.dtype, copy=False)
+            scale = grad_output.reshape(-1, 1).astype(saved[0].dtype, copy=False)
         else:
-            scale = (1.0 / denom if self.reduction == "mean" else 1.0) * (1.0 if grad_output is None
-                                                                         else float(grad_output))
-        grad *= scale
-        if valid is not None:
-            grad *= valid[:, None]
-        if len(shape) > 2:
-            grad = xp.ascontiguousarray(xp.moveaxis(grad.reshape((shape[0],) + shape[2:] + (c,)), -1, 1))
-        return grad
+            scale = (1.0 / divisor if self.reduction == "mean" else 1.0) * (1.0 if grad_output is None
+                                                                           else float(grad_output))
+        return ops.cross_entropy.run("backward", saved, scale, shape)
 
     def __repr__(self):
         return f"CrossEntropyLoss(reduction={self.reduction!r}, label_smoothing={self.label_smoothing})"

@@ -1,15 +1,16 @@
 """Dropout: random zeroing during training."""
+from ..backend import get_array_module
+from ..kernels import ops
+from ..random import rng_for
 from .checks import check_floating, check_grad_like
 from .module import Module
-from ..backend import get_array_module
-from ..random import rng_for
 
 
 class Dropout(Module):
     """y = x ⊙ m / (1 − p) in training, with m ~ Bernoulli(1 − p) per element; y = x in evaluation.
 
-    Backward uses the same mask: ∂L/∂x = G ⊙ m / (1 − p). Caches the scaled mask.
-    Masks come from minimlp's generator on the input's device (``minimlp.manual_seed``).
+    Backward uses the same mask: ∂L/∂x = G ⊙ m / (1 − p). Keeps the scaled mask. Masks come from minimlp's
+    generator on the input's device (``minimlp.manual_seed``).
     """
 
     def __init__(self, p=0.5):
@@ -29,15 +30,14 @@ class Dropout(Module):
             self._mask = xp.zeros_like(x)
         else:
             keep = rng_for(xp).random(x.shape, dtype=x.dtype) >= self.p
-            self._mask = keep.astype(x.dtype)
-            self._mask *= 1.0 / (1.0 - self.p)
-        return x * self._mask
+            self._mask = ops.dropout.run("mask", keep, self.p, x.dtype)
+        return ops.dropout.run("forward", x, self._mask)
 
     def backward(self, dout):
         if self._mask is None:
             return dout
         check_grad_like(self, dout, self._mask.shape)
-        return dout * self._mask
+        return ops.dropout.run("backward", dout, self._mask)
 
     def backward_parameters(self, dout):
         """No parameters: only checks ``dout``."""

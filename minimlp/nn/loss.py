@@ -1,13 +1,15 @@
 """Losses: a value from (prediction, target), and its gradient with respect to the prediction."""
 import math
 
-from .checks import check_floating
 from ..backend import device_of, get_array_module
-from ..compiled import layer_kernels
+from ..kernels import ops
+from .checks import check_floating
 
 
 class _Loss:
-    """Shared checks and the reduction; subclasses give the element-wise loss and derivative."""
+    """Shared checks and the reduction; subclasses name the op giving the total and the gradient."""
+
+    _op = None
 
     def __init__(self, reduction="mean"):
         if reduction not in ("mean", "sum"):
@@ -27,11 +29,12 @@ class _Loss:
         if prediction.dtype != target.dtype:
             raise TypeError(f"{self!r}: prediction dtype {prediction.dtype} and target dtype {target.dtype} differ")
         if device_of(prediction) != device_of(target):
-            raise TypeError(f"{self!r}: prediction is on the {device_of(prediction)}, target on the {device_of(target)}")
+            raise TypeError(f"{self!r}: prediction is on the {device_of(prediction)}, "
+                            f"target on the {device_of(target)}")
 
     def forward(self, prediction, target):
         self._check(prediction, target)
-        diff, total = self._difference_and_total(prediction, target)
+        diff, total = self._op.run("forward", prediction, target)
         self._diff = diff
         value = float(total)
         if self.reduction == "mean":
@@ -45,16 +48,12 @@ class _Loss:
                 f"target {bad_target} (training diverged, or the data holds NaN/Inf)")
         return value
 
-    def _difference_and_total(self, prediction, target):
-        diff = prediction - target
-        return diff, self._total(diff, get_array_module(diff))
-
     def backward(self):
         """∂L/∂prediction for the last forward call."""
         if self._diff is None:
             raise RuntimeError(f"{self!r}: backward called before forward")
         scale = 1.0 / self._diff.size if self.reduction == "mean" else 1.0
-        return self._grad(self._diff, get_array_module(self._diff), scale)
+        return self._op.run("backward", self._diff, scale)
 
     def __repr__(self):
         return f"{type(self).__name__}(reduction={self.reduction!r})"
@@ -63,37 +62,14 @@ class _Loss:
 class MSELoss(_Loss):
     """L = (1/M) Σ (ŷ − y)² over all M elements ('mean', torch's default) or Σ (ŷ − y)² ('sum').
 
-    ∂L/∂ŷ = 2(ŷ − y)/M (or 2(ŷ − y)). Returns a Python float; raises
-    FloatingPointError when the loss is NaN or infinite. On NumPy the
-    difference and Σ (ŷ − y)² come from one compiled pass
-    (``fused_numba.difference_and_sum_of_squares``, summing in float64).
+    ∂L/∂ŷ = 2(ŷ − y)/M (or 2(ŷ − y)). Returns a Python float; raises FloatingPointError when the loss is
+    NaN or infinite. The maths is ``minimlp.formulas.loss.squared_error``.
     """
 
-    def _difference_and_total(self, prediction, target):
-        kernels = layer_kernels(prediction)
-        if kernels is None or prediction.ndim != 2:
-            return super()._difference_and_total(prediction, target)
-        return kernels.difference_and_sum_of_squares(prediction, target)
-
-    def _total(self, diff, xp):
-        flat = diff.reshape(-1)
-        return flat @ flat
-
-    def _grad(self, diff, xp, scale):
-        kernels = layer_kernels(diff)
-        if kernels is not None and diff.flags.c_contiguous:
-            return kernels.scaled(diff, 2.0 * scale)
-        return diff * (2.0 * scale)  # one pass; 2·scale is exact, so this equals (2·diff)·scale
+    _op = ops.squared_error
 
 
 class L1Loss(_Loss):
     """L = (1/M) Σ |ŷ − y| ('mean') or Σ |ŷ − y| ('sum');  ∂L/∂ŷ = sign(ŷ − y)/M (0 where ŷ = y, as torch)."""
 
-    def _total(self, diff, xp):
-        return xp.abs(diff).sum()
-
-    def _grad(self, diff, xp, scale):
-        grad = xp.sign(diff)
-        if scale != 1.0:
-            grad *= scale
-        return grad
+    _op = ops.absolute_error

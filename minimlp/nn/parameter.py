@@ -12,9 +12,9 @@ class Parameter:
     - ``grad_buffer()`` returns that storage (allocated once, same shape and
       dtype as ``data``);
     - ``has_grad`` says whether it currently holds a gradient;
-    - layers write their first contribution straight into the buffer and add
-      later ones (``accumulate``), so gradients add up across backward calls
-      exactly as in torch.
+    - backward passes write their first contribution straight into the buffer
+      and add later ones (``accumulate``, ``grad_target``), so gradients add up
+      across backward calls exactly as in torch.
 
     Optimizers may re-home ``data`` and the gradient storage into views of one
     flat array (see ``minimlp.optim``); code that changes a parameter should
@@ -22,13 +22,12 @@ class Parameter:
     rebinding it, as ``load_state_dict`` does.
     """
 
-    __slots__ = ("data", "_grad", "has_grad", "update_in_backward", "__weakref__")
+    __slots__ = ("data", "_grad", "has_grad", "__weakref__")
 
     def __init__(self, data):
         self.data = data
         self._grad = None
         self.has_grad = False
-        self.update_in_backward = None  # set by Optimizer.step_in_backward() for the length of its block
 
     @property
     def grad(self):
@@ -73,6 +72,13 @@ class Parameter:
         if self.has_grad and self._grad is not None and self._grad is not buffer:
             buffer[...] = self._grad
         self._grad = buffer
+
+    def grad_target(self):
+        """(storage, add): where a backward writes this gradient, and whether to add to what the storage holds
+        (a gradient is already there) rather than overwrite it. The gradient counts as written from then on."""
+        storage, add = self.grad_buffer(), self.has_grad
+        self.has_grad = True
+        return storage, add
 
     def accumulate(self, value):
         """Add ``value`` to the gradient (or store it, when there is none yet)."""

@@ -1,8 +1,5 @@
 """Upsample: nearest and bilinear resampling as a separable linear map."""
-import math
-
-import numpy as np
-
+from ..kernels import ops
 from .separable import SeparableMap
 
 MODES = ("nearest", "bilinear")
@@ -52,32 +49,14 @@ class Upsample(SeparableMap):
             size = self.size if isinstance(self.size, (tuple, list)) else (self.size,) * 2
             return int(size[0]), int(size[1])
         sh, sw = self._scales()
-        return int(math.floor(h * sh)), int(math.floor(w * sw))
-
-    def _forward_scale(self, size, out, scale_factor):
-        return 1.0 / scale_factor if scale_factor is not None else size / out
+        return ops.separable_map.run("scaled_size", h, sh), ops.separable_map.run("scaled_size", w, sw)
 
     def _axis_matrix(self, size, out, axis):
         scale_factor = self._scales()[axis]
-        a = np.zeros((out, size))
-        o = np.arange(out)
+        scale = 1.0 / scale_factor if scale_factor is not None else size / out
         if self.mode == "nearest":
-            r = np.float32(self._forward_scale(size, out, scale_factor))
-            src = np.minimum(np.floor(o.astype(np.float32) * r).astype(np.int64), size - 1)
-            a[o, src] = 1.0
-            return a
-        if self.align_corners:
-            r = (size - 1) / (out - 1) if out > 1 else 0.0
-            u = o * r
-        else:
-            r = self._forward_scale(size, out, scale_factor)
-            u = np.maximum((o + 0.5) * r - 0.5, 0.0)
-        i0 = np.minimum(np.floor(u).astype(np.int64), size - 1)
-        i1 = np.minimum(i0 + 1, size - 1)
-        lam = u - i0
-        np.add.at(a, (o, i0), 1.0 - lam)   # built once per input size, off the hot path
-        np.add.at(a, (o, i1), lam)
-        return a
+            return ops.separable_map.run("nearest", size, out, scale)
+        return ops.separable_map.run("bilinear", size, out, scale, self.align_corners)
 
     def extra_repr(self):
         what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"

@@ -1,10 +1,9 @@
-"""Optimizers matching ``torch.optim``, with fused updates over flat buffers.
+"""Optimizers matching ``torch.optim``, updating flat buffers in one call per run of parameters.
 
 ``SGD``, ``RMSprop``, ``Adam`` and ``AdamW`` take ``model.parameters()`` (or
 torch's list-of-dicts parameter groups); schedules are in
-``minimlp.optim.lr_scheduler``. ``fused=False`` selects the plain readable
-update (``_update_reference``), the teaching version the fused kernels are
-tested against.
+``minimlp.optim.lr_scheduler``. Each update's maths is in ``minimlp.formulas``;
+``fused=False`` runs that formula even where a compiled kernel exists.
 """
 from .optimizer import Optimizer
 from .sgd import SGD

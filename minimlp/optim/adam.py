@@ -1,6 +1,6 @@
 """Adam and AdamW (decoupled weight decay), with optional AMSGrad."""
-from .optimizer import Optimizer, check_nonnegative, fused_kernels
-from ..backend import get_array_module
+from ..kernels import ops
+from .optimizer import Optimizer, check_nonnegative
 
 
 class Adam(Optimizer):
@@ -20,9 +20,11 @@ class Adam(Optimizer):
 
     State per parameter: ``step``, ``exp_avg`` (:math:`m`), ``exp_avg_sq``
     (:math:`v`) and, with amsgrad, ``max_exp_avg_sq`` (:math:`\hat v`).
-    Supports ``step_in_backward()`` (``minimlp.optim.in_backward``).
+    The update is ``minimlp.formulas.adam``.
     """
 
+    _op = ops.adam
+    _arguments = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     _decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
@@ -45,54 +47,9 @@ class Adam(Optimizer):
         return ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if group["amsgrad"] else [])
 
     def _hyper(self, group, step):
-        lr, wd = float(group["lr"]), float(group["weight_decay"])
-        beta1, beta2 = float(group["betas"][0]), float(group["betas"][1])
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2 = 1 - beta2 ** step
-        return lr, wd, beta1, beta2, lr / bias_correction1, bias_correction2 ** 0.5
-
-    def _update_reference(self, p, g, state, group):
-        xp = get_array_module(p)
-        lr, wd, beta1, beta2, step_size, bc2_sqrt = self._hyper(group, state["step"])
-        if wd != 0:
-            if self._decoupled:
-                p *= 1 - lr * wd
-            else:
-                g = g + wd * p
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m += (1 - beta1) * (g - m)
-        v[...] = v * beta2 + (1 - beta2) * g * g
-        if group["amsgrad"]:
-            v = xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        denom = xp.sqrt(v) / bc2_sqrt + float(group["eps"])
-        p -= step_size * (m / denom)
-
-    def _fused_keywords(self, group, step):
-        lr, wd, beta1, beta2, step_size, bc2_sqrt = self._hyper(group, step)
-        return dict(beta1=beta1, beta2=beta2, eps=float(group["eps"]),
-                    weight_decay=0.0 if self._decoupled else wd,
-                    decay=1 - lr * wd if self._decoupled else 1.0,
-                    step_size=step_size, bias_correction2_sqrt=bc2_sqrt)
-
-    def _update_fused(self, p, g, state, group):
-        vmax = state.get("max_exp_avg_sq")
-        fused_kernels(p).adam(
-            p.reshape(-1), g.reshape(-1), state["exp_avg"].reshape(-1),
-            state["exp_avg_sq"].reshape(-1), None if vmax is None else vmax.reshape(-1),
-            **self._fused_keywords(group, state["step"]))
-
-    def _in_backward_arguments(self, i):
-        """Count this step for parameter ``i``; the state and scalars ``in_backward`` passes to ``_adam``."""
-        if not self.fused:
-            return None
-        from . import fused_numba
-        group = self.param_groups[self._group_of[i]]
-        state = self.state[i] or self._init_state(i, group)
-        state["step"] += 1
-        p = self._params[i].data
-        vmax = state.get("max_exp_avg_sq")
-        return ((state["exp_avg"], state["exp_avg_sq"], p[:0] if vmax is None else vmax, vmax is not None)
-                + fused_numba.adam_scalars(p.dtype, **self._fused_keywords(group, state["step"])))
+        return dict(lr=float(group["lr"]), beta1=float(group["betas"][0]), beta2=float(group["betas"][1]),
+                    eps=float(group["eps"]), weight_decay=float(group["weight_decay"]), decoupled=self._decoupled,
+                    step=step)
 
 
 class AdamW(Adam):

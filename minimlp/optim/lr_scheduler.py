@@ -16,6 +16,8 @@ from .optimizer import Optimizer
 class LRScheduler:
     """Base class: ``step()`` advances ``last_epoch`` and writes ``get_lr()`` into the groups."""
 
+    steps_on_metric = False   # True for a schedule whose ``step(metric)`` needs the validation loss
+
     def __init__(self, optimizer, last_epoch=-1):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
@@ -239,6 +241,8 @@ class ReduceLROnPlateau(LRScheduler):
     (changes smaller than ``eps`` are skipped) and ``cooldown`` steps follow in
     which bad steps are not counted.
     """
+
+    steps_on_metric = True
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4,
                  threshold_mode="rel", cooldown=0, min_lr=0, eps=1e-8):

@@ -1,21 +1,8 @@
-"""Optimizer: the base class, its parameter groups, state and flat buffers.
+"""Optimizer: the base class, with its parameter groups, its state and its step.
 
-Flat buffers
-------------
-At construction the optimizer re-homes every parameter's ``data`` and gradient
-storage into views of ONE flat array per (device, dtype) -- a *bucket* -- in
-parameter order. State buffers (``exp_avg`` ...) are flat arrays of the same
-layout, allocated when first needed. A parameter group's parameters on one
-bucket are therefore one contiguous slice, so a step is one fused call per
-(group, bucket) over flat memory. When some parameter of that slice has no
-gradient (it is skipped, as in torch) or its step count differs from the
-others, each run of neighbours that are updated together at one step count
-gets its own call through the same routine.
-
-Code that rebinds ``p.data`` after the optimizer was built (``model.to(...)``)
-is detected at ``step()``: an array of the same shape, dtype and device is
-copied back into the flat view; any other change re-flattens everything,
-carrying the optimizer state over (cast to the new dtype/device).
+The parameters, their gradients and the state live in flat buffers (``flat.FlatParameters``), so that a
+step is one update call per run of neighbouring parameters; each call goes to the optimizer's op
+(``minimlp.kernels.ops``: the formula, or a compiled CPU or GPU kernel).
 
 State
 -----
@@ -29,47 +16,35 @@ with arrays copied (left on their device). ``load_state_dict`` restores it
 into a freshly built optimizer over a freshly built model.
 """
 import contextlib
+import functools
 
-from ..backend import device_of, get_array_module, to_device
+from ..backend import device_of, to_device
+from ..kernels.in_backward import PendingUpdate, offered
 from ..nn.parameter import Parameter
+from .flat import FlatParameters
 
 _required = object()
 
 
-class _Bucket:
-    """One flat data/grad array pair (and flat state arrays) for a device and dtype."""
-
-    def __init__(self, xp, dtype, size):
-        self.xp = xp
-        self.dtype = dtype
-        self.size = size
-        self.data = xp.empty(size, dtype=dtype)
-        self.grad = xp.zeros(size, dtype=dtype)
-        self.state = {}
-
-    def state_array(self, name):
-        buf = self.state.get(name)
-        if buf is None:
-            buf = self.state[name] = self.xp.zeros(self.size, dtype=self.dtype)
-        return buf
-
-
 class Optimizer:
-    """Base class: parameter groups, lazy per-parameter state, flat buffers.
+    """Base class: parameter groups, lazy per-parameter state, one update op.
 
-    Subclasses define ``_state_names(group)`` (the buffers each parameter
-    needs), ``_update_reference(p, g, state, group)`` (the readable NumPy/CuPy
-    update, formula by formula) and ``_update_fused(p, g, state, group)``
-    (the same update through one fused call over flat buffers). ``state``
-    holds ``"step"`` (already incremented for this step) and the buffers.
+    Subclasses set ``_op`` (their update in ``minimlp.kernels.ops``) and ``_arguments`` (the names of the
+    state arrays that update takes after the parameter and its gradient, in order; a missing one is passed
+    as None), and define ``_state_names(group)`` (the arrays each parameter needs) and
+    ``_hyper(group, step)`` (the update's keyword arguments at that step). ``fused=False`` runs the
+    formula (``minimlp.formulas``) whatever kernels exist.
     """
+
+    _op = None
+    _arguments = ()
 
     def __init__(self, params, defaults, fused=True):
         self.defaults = dict(defaults)
         self.fused = bool(fused)
         self.param_groups = []
         self._params = []
-        self._buckets = None
+        self._flat = None
         if isinstance(params, (Parameter, dict)) or not hasattr(params, "__iter__"):
             raise TypeError("params should be an iterable of Parameters or of dicts, "
                             f"got {type(params).__name__}")
@@ -111,7 +86,7 @@ class Optimizer:
                 raise ValueError(f"parameter group didn't specify a value of required option {key!r}")
         self._validate(full)
         full["params"] = params
-        saved = self.state_dict() if self._buckets is not None else None
+        saved = self.state_dict() if self._flat is not None else None
         self.param_groups.append(full)
         self._params.extend(params)
         self._flatten()
@@ -121,56 +96,17 @@ class Optimizer:
 
     # ---------------------------------------------------------- flat buffers
     def _flatten(self):
-        """Copy every parameter into one flat array per (device, dtype) and point it there."""
-        buckets, where = {}, []
-        for p in self._params:
-            key = (device_of(p.data), p.data.dtype.str)
-            if key not in buckets:
-                buckets[key] = [get_array_module(p.data), p.data.dtype, 0]
-            where.append((key, buckets[key][2]))
-            buckets[key][2] += p.data.size
-        self._buckets = {key: _Bucket(*spec) for key, spec in buckets.items()}
-        self._slots, self._data_views, self._grad_views = [], [], []
-        for p, (key, offset) in zip(self._params, where):
-            bucket = self._buckets[key]
-            n, shape = p.data.size, p.data.shape
-            bucket.data[offset:offset + n] = p.data.reshape(-1)
-            p.data = bucket.data[offset:offset + n].reshape(shape)
-            grad_view = bucket.grad[offset:offset + n].reshape(shape)
-            p.set_grad_storage(grad_view)
-            self._slots.append((bucket, offset, n, shape))
-            self._data_views.append(p.data)
-            self._grad_views.append(grad_view)
+        """Re-home every parameter into the flat buffers; the state starts empty."""
+        self._flat = FlatParameters(self._params, self.param_groups)
         self.state = [{} for _ in self._params]
         self._group_of = [gi for gi, group in enumerate(self.param_groups) for _ in group["params"]]
-        # (group index, bucket, start, stop, parameter indices): one contiguous run each
-        self._segments, i = [], 0
-        for gi, group in enumerate(self.param_groups):
-            runs = {}
-            for _ in group["params"]:
-                runs.setdefault(id(self._slots[i][0]), []).append(i)
-                i += 1
-            for idx in runs.values():
-                bucket, start = self._slots[idx[0]][0], self._slots[idx[0]][1]
-                last = self._slots[idx[-1]]
-                self._segments.append((gi, bucket, start, last[1] + last[2], idx))
 
     def _check_views(self):
-        """Notice parameters whose ``data`` was rebound since the last step."""
-        for i, p in enumerate(self._params):
-            view = self._data_views[i]
-            if p.data is view:
-                continue
-            new = p.data
-            if new.shape == view.shape and new.dtype == view.dtype and device_of(new) == device_of(view):
-                view[...] = new
-                p.data = view
-                p.set_grad_storage(self._grad_views[i])
-            else:
-                saved = self.state_dict()
-                self._flatten()
-                self.load_state_dict(saved)
-                return
+        """Notice parameters whose ``data`` was rebound since the last step; re-flatten where needed."""
+        if not self._flat.sync():
+            saved = self.state_dict()
+            self._flatten()
+            self.load_state_dict(saved)
 
     # ------------------------------------------------------------------ step
     def zero_grad(self, set_to_none=True):
@@ -179,10 +115,9 @@ class Optimizer:
             p.zero_grad(set_to_none=set_to_none)
 
     def _init_state(self, i, group):
-        bucket, offset, n, shape = self._slots[i]
         state = {"step": 0}
         for name in self._state_names(group):
-            view = bucket.state_array(name)[offset:offset + n].reshape(shape)
+            view = self._flat.state_view(i, name)
             view.fill(0)
             state[name] = view
         self.state[i] = state
@@ -201,26 +136,19 @@ class Optimizer:
         return loss
 
     def _step(self, skip):
-        """Update every parameter with a gradient, except those at the indices in ``skip``.
-
-        Parameters next to each other in a flat buffer, all to be updated and
-        at the same step count, are updated together: one fused call per run.
-        """
+        """Update every parameter with a gradient, except those at the indices in ``skip``: one update call per
+        run of neighbours in a flat buffer, all to be updated and at the same step count."""
         params, states = self._params, self.state
-        for gi, bucket, start, stop, idx in self._segments:
+        for gi, bucket, idx in self._flat.segments:
             group = self.param_groups[gi]
-            fused = self.fused and fused_kernels(bucket.data) is not None
-            update = self._update_fused if fused else self._update_reference
             runs, run = [], []
             for i in idx:
-                p = params[i]
-                if not p.has_grad or i in skip:
+                if not params[i].has_grad or i in skip:
                     if run:
                         runs.append(run)
                     run = []
                     continue
-                if p.grad is not self._grad_views[i]:
-                    p.set_grad_storage(self._grad_views[i])
+                self._flat.reclaim_gradient(i)
                 if not states[i]:
                     self._init_state(i, group)
                 if run and states[i]["step"] != states[run[0]]["step"]:
@@ -229,15 +157,18 @@ class Optimizer:
                 run.append(i)
             if run:
                 runs.append(run)
+            update = (self._op.pick("update", bucket.data) if self.fused else self._op.formula).update
             for run in runs:
-                first, last = self._slots[run[0]], self._slots[run[-1]]
-                lo, hi = first[1], last[1] + last[2]
+                bucket, lo, hi = self._flat.span(run)
                 step = states[run[0]]["step"] + 1
-                flat = {name: bucket.state[name][lo:hi] for name in states[run[0]] if name != "step"}
-                flat["step"] = step
-                update(bucket.data[lo:hi], bucket.grad[lo:hi], flat, group)
+                arrays = [bucket.state[name][lo:hi] if name in states[run[0]] else None for name in self._arguments]
+                update(bucket.data[lo:hi], bucket.grad[lo:hi], *arrays, **self._hyper(group, step))
                 for i in run:
                     states[i]["step"] = step
+
+    def can_step_in_backward(self):
+        """True unless a subclass overrides ``step`` (clipping, say), which a step inside backward would skip."""
+        return type(self).step is Optimizer.step
 
     @contextlib.contextmanager
     def step_in_backward(self):
@@ -250,39 +181,31 @@ class Optimizer:
             with opt.step_in_backward():
                 model.backward(loss_fn.backward(), input_grad=False)
 
-        is the same step as ``model.backward(...); opt.step()`` (to rounding:
-        a layer may sum ∂L/∂x in another order), but a layer that supports it
-        (``Linear``'s weight, with ``Adam``/``AdamW`` on the CPU) updates its
-        parameter as soon as the gradient is computed, block by block while it
-        is still in cache (``minimlp.optim.in_backward``).
-        Each parameter is updated at most once per block: one backward call
-        inside it, gradients not accumulated from earlier calls (those take
-        the plain path). A weight shared between two Linear layers cannot be
-        updated in backward (its second use would see the new value):
-        ``Linear`` raises RuntimeError then; use ``backward(); step()``.
-        ``p.grad`` holds the gradients afterwards, as with ``step()``. If
-        backward raises inside the block, the parameters updated so far stay
-        updated and the others are not stepped. The remaining parameters go
-        through the base class's update, not through an overridden ``step()``.
+        is the same step as ``model.backward(...); opt.step()`` (to rounding: a kernel may sum ∂L/∂x in
+        another order), but a kernel that computes a parameter's gradient may apply its update on the spot,
+        while the parameter is still in cache (``Linear``'s weight, with Adam or AdamW on the CPU:
+        ``minimlp.kernels.cpu.linear_adam``). Each parameter is updated at most once per block: one backward
+        call inside it, gradients not accumulated from earlier calls (those take the plain path). A weight
+        used twice in one block (shared between layers) raises RuntimeError at its second use; use
+        ``backward(); step()`` then. ``p.grad`` holds the gradients afterwards, as with ``step()``. If backward
+        raises inside the block, the parameters updated so far stay updated and the others are not stepped.
+        The remaining parameters go through the base class's update, not through an overridden ``step()``.
         """
-        from .. import compiled
         self._check_views()
-        updates = []
-        if type(self)._in_backward_arguments is not Optimizer._in_backward_arguments and compiled.use_compiled():
-            from .in_backward import InBackwardUpdate  # needs Numba
-            updates = [InBackwardUpdate(self, i) for i in range(len(self._params))]
-            for p, u in zip(self._params, updates):
-                p.update_in_backward = u
-        try:
+        offers = {}
+        if self.fused:
+            offers = {id(p): PendingUpdate(self._op.name, functools.partial(self._arguments_in_backward, i))
+                      for i, p in enumerate(self._params)}
+        with offered(offers):
             yield self
-        finally:
-            for p in self._params:
-                p.update_in_backward = None
-        self._step(skip={u.index for u in updates if u.done})
+        self._step(skip={i for i, p in enumerate(self._params) if offers and offers[id(p)].done})
 
-    def _in_backward_arguments(self, i):
-        """Arguments of the in-backward update of parameter ``i`` (its step counted), or None: not supported."""
-        return None
+    def _arguments_in_backward(self, i):
+        """Count this step for parameter i; its state arrays and hyper-parameters, as the update takes them."""
+        group = self.param_groups[self._group_of[i]]
+        state = self.state[i] or self._init_state(i, group)
+        state["step"] += 1
+        return tuple(state.get(name) for name in self._arguments), self._hyper(group, state["step"])
 
     # ----------------------------------------------------------------- state
     def _group_state(self, group, first):
@@ -333,8 +256,7 @@ class Optimizer:
                     state["step"] = int(value)
                     continue
                 if name not in state:
-                    bucket, offset, n, shape = self._slots[i]
-                    state[name] = bucket.state_array(name)[offset:offset + n].reshape(shape)
+                    state[name] = self._flat.state_view(i, name)
                 if tuple(value.shape) != state[name].shape:
                     raise ValueError(f"state {name!r} of parameter {old} has shape {tuple(value.shape)}, "
                                      f"expected {state[name].shape}")
@@ -346,24 +268,6 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
         return "\n".join(lines + [")"])
-
-
-def fused_kernels(array):
-    """The fused-update module for an array's device, or None where the readable update runs.
-
-    On the GPU: ``fused_gpu`` (CuPy kernels, imported lazily). On the CPU:
-    ``fused_numba`` (one compiled pass), unless ``MINIMLP_CPU_KERNELS=numpy``
-    (``minimlp.compiled``) or Numba is missing; then None, and the optimizer
-    runs its ``_update_reference``, formula by formula.
-    """
-    if device_of(array) == "gpu":
-        from . import fused_gpu
-        return fused_gpu
-    from .. import compiled
-    if compiled.use_compiled():
-        from . import fused_numba
-        return fused_numba
-    return None
 
 
 def check_nonnegative(name, value):

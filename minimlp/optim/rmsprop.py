@@ -1,6 +1,6 @@
 """RMSprop, plain or centered, with optional momentum and (L2) weight decay."""
-from .optimizer import Optimizer, check_nonnegative, fused_kernels
-from ..backend import get_array_module
+from ..kernels import ops
+from .optimizer import Optimizer, check_nonnegative
 
 
 class RMSprop(Optimizer):
@@ -24,8 +24,11 @@ class RMSprop(Optimizer):
 
     State per parameter: ``step``, ``square_avg`` (:math:`v`),
     ``momentum_buffer`` (:math:`b`, if :math:`\mu > 0`), ``grad_avg``
-    (:math:`\bar g`, if centered).
+    (:math:`\bar g`, if centered). The update is ``minimlp.formulas.rmsprop``.
     """
+
+    _op = ops.rmsprop
+    _arguments = ("square_avg", "grad_avg", "momentum_buffer")
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
                  centered=False, *, fused=True):
@@ -47,31 +50,6 @@ class RMSprop(Optimizer):
             names.append("grad_avg")
         return names
 
-    def _update_reference(self, p, g, state, group):
-        xp = get_array_module(p)
-        lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
-        mu, wd = float(group["momentum"]), float(group["weight_decay"])
-        if wd != 0:
-            g = g + wd * p
-        v = state["square_avg"]
-        v[...] = v * alpha + (1 - alpha) * g * g
-        if group["centered"]:
-            ga = state["grad_avg"]
-            ga += (1 - alpha) * (g - ga)
-            avg = xp.sqrt(v - ga * ga) + eps
-        else:
-            avg = xp.sqrt(v) + eps
-        if mu > 0:
-            b = state["momentum_buffer"]
-            b[...] = b * mu + g / avg
-            p -= lr * b
-        else:
-            p -= lr * (g / avg)
-
-    def _update_fused(self, p, g, state, group):
-        flat = {k: v.reshape(-1) for k, v in state.items() if k != "step"}
-        fused_kernels(p).rmsprop(
-            p.reshape(-1), g.reshape(-1), flat["square_avg"], flat.get("grad_avg"),
-            flat.get("momentum_buffer"), lr=float(group["lr"]), alpha=float(group["alpha"]),
-            eps=float(group["eps"]), weight_decay=float(group["weight_decay"]),
-            momentum=float(group["momentum"]), centered=bool(group["centered"]))
+    def _hyper(self, group, step):
+        return dict(lr=float(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]),
+                    weight_decay=float(group["weight_decay"]), momentum=float(group["momentum"]))

@@ -1,5 +1,6 @@
 """SGD with momentum, dampening, Nesterov momentum and (L2) weight decay."""
-from .optimizer import Optimizer, check_nonnegative, fused_kernels
+from ..kernels import ops
+from .optimizer import Optimizer, check_nonnegative
 
 
 class SGD(Optimizer):
@@ -19,8 +20,11 @@ class SGD(Optimizer):
 
     State per parameter: ``step`` (torch keeps none; here it marks the first
     momentum step) and ``momentum_buffer`` (:math:`b`) when :math:`\mu \ne 0`.
-    ``lr`` defaults to torch's 1e-3.
+    ``lr`` defaults to torch's 1e-3. The update is ``minimlp.formulas.sgd``.
     """
+
+    _op = ops.sgd
+    _arguments = ("momentum_buffer",)
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False, *, fused=True):
@@ -38,24 +42,6 @@ class SGD(Optimizer):
     def _state_names(self, group):
         return ["momentum_buffer"] if group["momentum"] != 0 else []
 
-    def _update_reference(self, p, g, state, group):
-        lr, mu, tau = float(group["lr"]), float(group["momentum"]), float(group["dampening"])
-        wd = float(group["weight_decay"])
-        if wd != 0:
-            g = g + wd * p
-        if mu != 0:
-            b = state["momentum_buffer"]
-            if state["step"] == 1:
-                b[...] = g
-            else:
-                b[...] = b * mu + (1 - tau) * g
-            g = g + mu * b if group["nesterov"] else b
-        p -= lr * g
-
-    def _update_fused(self, p, g, state, group):
-        fused_kernels(p).sgd(
-            p.reshape(-1), g.reshape(-1),
-            state["momentum_buffer"].reshape(-1) if "momentum_buffer" in state else None,
-            lr=float(group["lr"]), momentum=float(group["momentum"]),
-            dampening=float(group["dampening"]), weight_decay=float(group["weight_decay"]),
-            nesterov=bool(group["nesterov"]), first=state["step"] == 1)
+    def _hyper(self, group, step):
+        return dict(lr=float(group["lr"]), momentum=float(group["momentum"]), dampening=float(group["dampening"]),
+                    weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]), step=step)

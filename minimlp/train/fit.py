@@ -4,7 +4,6 @@ import os
 import sys
 import time
 
-from ..optim.optimizer import Optimizer
 from .checkpoint import BEST, LAST, read_checkpoint, restore_training_state, save_model, save_training_state
 from .history import History
 from .progress import progress
@@ -68,13 +67,12 @@ def train_one_epoch(model, loss_fn, optimizer, batches, *, epoch, scheduler=None
 def _backward_and_step(model, grad, optimizer):
     """Backward for the parameters (no input gradient), then the step: inside backward where that is safe.
 
-    ``step_in_backward`` is used for minimlp optimizers whose ``step`` is not
-    overridden (an override, clipping say, must run) on models without
-    parameters shared between layers (a shared weight would be used again
-    after its update).
+    ``step_in_backward`` is used where the optimizer says it can step inside backward, on models without
+    parameters shared between layers (a shared weight would be used again after its update).
     """
     backward = model.backward_parameters if hasattr(model, "backward_parameters") else model.backward
-    if isinstance(optimizer, Optimizer) and type(optimizer).step is Optimizer.step and not _shares_parameters(model):
+    can = getattr(optimizer, "can_step_in_backward", None)
+    if can is not None and can() and not _shares_parameters(model):
         with optimizer.step_in_backward():
             backward(grad)
     else:
@@ -138,7 +136,7 @@ def fit(model, loss_fn, optimizer, train_batches, valid_batches=None, epochs=1, 
         train_eval = evaluate_loss(model, loss_fn, train_eval_batches) if train_eval_batches is not None else None
         valid = evaluate_loss(model, loss_fn, valid_batches) if valid_batches is not None else None
         if scheduler is not None and scheduler_interval == "epoch":
-            if type(scheduler).__name__ == "ReduceLROnPlateau":
+            if getattr(scheduler, "steps_on_metric", False):
                 scheduler.step(valid if valid is not None else train_loss)
             else:
                 scheduler.step()

@@ -1,7 +1,7 @@
-"""The compiled twin of ``ChromaBins.soft_encode`` on the CPU: each pixel's k nearest bins in one pass over the bins.
+"""Soft encoding compiled for the CPU: each point's k nearest centres in one pass over the centres.
 
-The readable form builds the (pixels × Q) matrix of squared distances and
-takes k rounds of argmin over it (k + 1 passes over 65,536 × 300 values for a
+The formula (``formulas.soft_encoding``) builds the (pixels × Q) matrix of
+squared distances and takes k rounds of argmin over it (k + 1 passes over 65,536 × 300 values for a
 batch of 64 images: 0.4 s, as long as the U-Net's forward pass). Here each
 pixel keeps its k nearest bins in a small sorted list while it runs over the
 Q centres once (insertion: a bin enters only ahead of strictly farther ones,
@@ -13,7 +13,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from .. import threads
+from . import pool
 
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 
@@ -53,13 +53,14 @@ def _nearest_pieces(pieces, points, centres, k, inv_two_sigma2, idx, weights):
 
 
 def soft_encode(points, centres, k, sigma):
-    """(indices (M, k), weights (M, k) in points' dtype) for (M, 2) ``points`` and (Q, 2) float64 ``centres``."""
+    """(indices (M, k), weights (M, k) in points' dtype) for (M, 2) ``points`` and (Q, 2) ``centres``."""
+    points, centres = np.ascontiguousarray(points), np.asarray(centres, dtype=np.float64)
     idx = np.empty((len(points), k), dtype=np.int64)
     weights = np.empty((len(points), k), dtype=points.dtype)
     c = 0.5 / sigma ** 2
-    parts = threads.pieces(len(points), 4096)
+    parts = pool.pieces(len(points), 4096)
     if parts == 1:
         _nearest(points, centres, k, c, idx, weights, 0, len(points))
     else:
-        threads.launch(parts, _nearest_pieces, parts, points, centres, k, c, idx, weights)
+        pool.launch(parts, _nearest_pieces, parts, points, centres, k, c, idx, weights)
     return idx, weights

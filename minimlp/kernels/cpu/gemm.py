@@ -1,4 +1,4 @@
-"""The compiled half of ``minimlp.nn.blas``: a BLAS gemm called by address, and a product cut into pieces.
+"""The compiled half of ``blas``: a BLAS gemm called by address, and a product cut into pieces.
 
 ``gemm(address, wide, ...)`` calls the ``cblas_?gemm`` whose address it is
 given (``wide``: 64-bit integer arguments, as NumPy's ILP64 OpenBLAS takes),
@@ -14,7 +14,7 @@ from llvmlite import ir
 from numba import prange, types
 from numba.extending import intrinsic
 
-ROW_MAJOR, TRANS = 101, 112  # CBLAS enums (cblas.h), as in blas.py; compiled in as constants
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS enums (cblas.h), as in blas.py; compiled in as constants
 
 
 def _gemm_caller(int_bits):

@@ -1,4 +1,4 @@
-"""im2col / col2im and padding on channel-major buffers: the data movement under Conv2d and ConvTranspose2d.
+"""im2col / col2im and padding on channel-major buffers: the data movement under the convolutions.
 
 Layout. A batch (N, C, H, W) is held channel-major, as (C, N, H, W), and its
 columns as ``cols[c, i, j, n, h, w] = src[c, n, h·s + i·d, w·s + j·d]`` with
@@ -11,16 +11,6 @@ Both directions loop over the kh·kw kernel offsets and copy (im2col) or add
 scatter-add (``np.add.at``) and no Python loop over pixels. The same code runs
 on NumPy and CuPy (basic slicing and assignment only).
 """
-from ..backend import get_array_module
-
-
-def pair(value, name="value"):
-    """An int or a pair of ints as a tuple (a, b), as torch's ``_pair``."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-        return int(value[0]), int(value[1])
-    return int(value), int(value)
 
 
 def output_size(size, kernel, stride, pad_before, pad_after, dilation):
@@ -109,31 +99,3 @@ def unpad_gradient(dpad, pads, mode):
         for k in range(1, pr + 1):
             dpad[:, :, rows, pl + w - 1 - k] += dpad[:, :, rows, pl + w - 1 + k]
     return dpad[:, :, pt:pt + h, pl:pl + w]
-
-
-class Scratch:
-    """Arrays reused from one step to the next, keyed by name, shape and dtype (no allocation in steady state).
-
-    ``get(name, shape, like, fill=None)`` returns the same array while the
-    shape, dtype and backend stay the same; ``fill`` (a number, or
-    ``zero=True`` for 0) fills it only when it is (re)allocated (for padded
-    buffers whose border is never written).
-    """
-
-    def __init__(self):
-        self._arrays = {}
-
-    def get(self, name, shape, like, zero=False, fill=None, dtype=None):
-        shape = tuple(int(s) for s in shape)
-        dtype = like.dtype if dtype is None else dtype
-        a = self._arrays.get(name)
-        if a is None or a.shape != shape or a.dtype != dtype or type(a) is not type(like):
-            xp = get_array_module(like)
-            a = xp.empty(shape, dtype=dtype)
-            if zero or fill is not None:
-                a.fill(0 if fill is None else fill)
-            self._arrays[name] = a
-        return a
-
-    def clear(self):
-        self._arrays.clear()

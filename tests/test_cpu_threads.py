@@ -1,11 +1,9 @@
-"""The layers' CPU fast paths against their readable twins: split BLAS products, compiled kernels, threads.
+"""minimlp's CPU threads: the split BLAS products, the pool, and results on any number of threads.
 
-- ``minimlp.nn.blas.matmul`` (products cut over minimlp's threads) against ``numpy.matmul``;
-- ``minimlp.nn.fused_numba`` (BatchNorm, Sigmoid/Tanh backward, MSE) against the modules' NumPy code,
-  run with ``MINIMLP_CPU_KERNELS=numpy``;
-- results on any number of threads;
-- ``backward(..., input_grad=False)`` / ``backward_parameters`` against the full backward;
-- a forked child after parallel work, the allocator setting, and a host process left as it was.
+- ``kernels.cpu.blas.matmul`` (products cut over minimlp's threads) against ``numpy.matmul``;
+- element-wise kernels cut into pieces: the same bits as the formula's NumPy operations;
+- training on 1 and 2 threads; the pool's launch and split;
+- a forked child after parallel work, and the allocator setting.
 """
 import os
 import time
@@ -15,7 +13,9 @@ import pytest
 
 import minimlp
 from minimlp import nn, optim, threads
-from minimlp.nn import blas, fused_numba
+from minimlp.kernels.cpu import blas, elementwise, loss, pool
+from minimlp.kernels.cpu import batch_norm as bn_kernels
+from minimlp.kernels.cpu import optimizers as optim_kernels
 
 TOL = {np.float32: 2e-6, np.float64: 1e-13}
 
@@ -25,9 +25,8 @@ def many_pieces(monkeypatch):
     """Two threads, and grains small enough that even test-sized arrays are cut into pieces."""
     monkeypatch.setitem(threads._state, "threads", 2)
     monkeypatch.setattr(blas, "MIN_WORK", 0)
-    monkeypatch.setattr(fused_numba, "GRAIN", 8)
-    from minimlp.optim import fused_numba as optim_kernels
-    monkeypatch.setattr(optim_kernels, "GRAIN", 8)
+    for module in (elementwise, bn_kernels, loss, optim_kernels):
+        monkeypatch.setattr(module, "GRAIN", 8)
 
 
 def rel(a, b):
@@ -40,7 +39,7 @@ def rel(a, b):
 def test_split_products_equal_numpy(dtype, batch, many_pieces, split_products, monkeypatch):
     """The three products of Linear (x Wᵀ, Gᵀ x, G W), cut into two pieces by columns, or by rows (Gᵀ x at a
     batch of at most 32), and the accumulating form; the pieces taken are recorded and checked."""
-    from minimlp.nn import gemm_kernels
+    from minimlp.kernels.cpu import gemm as gemm_kernels
     taken = []
     for name in ("split_serial", "split_parallel"):
         kernel = getattr(gemm_kernels, name)
@@ -107,7 +106,7 @@ def test_gemm_passes_the_cblas_arguments(wide):
     """The call by address hands a cblas_sgemm exactly its C arguments, with 32- or 64-bit integers."""
     import ctypes
     from numba.core.errors import TypingError
-    from minimlp.nn import gemm_kernels
+    from minimlp.kernels.cpu import gemm as gemm_kernels
     integer = ctypes.c_int64 if wide else ctypes.c_int32
     seen = []
     signature = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_int, ctypes.c_int, integer, integer, integer,
@@ -144,46 +143,12 @@ def test_products_without_openblas_use_numpy(many_pieces, monkeypatch):
     assert np.allclose(out, 1 + a @ b)
 
 
-# ------------------------------------------------------ compiled layer kernels
+# ------------------------------------------------------ element-wise kernels in pieces
 def _paper_block(dtype, n_features=48):
     minimlp.manual_seed(3)
     return nn.Sequential(nn.Linear(20, n_features, dtype=dtype), nn.BatchNorm1d(n_features, dtype=dtype),
                          nn.Sigmoid(), nn.Linear(n_features, 36, dtype=dtype), nn.BatchNorm1d(36, dtype=dtype),
                          nn.Tanh())
-
-
-def _run(kernels, dtype, batch, monkeypatch):
-    """Forward, MSE and full backward of the block with the chosen kernels; everything it computes."""
-    monkeypatch.setenv("MINIMLP_CPU_KERNELS", kernels)
-    model = _paper_block(dtype)
-    rng = np.random.default_rng(7)
-    x = rng.standard_normal((batch, 20)).astype(dtype)
-    y = np.tanh(rng.standard_normal((batch, 36))).astype(dtype)
-    loss_fn = nn.MSELoss()
-    out = model(x)
-    loss = loss_fn(out, y)
-    dx = model.backward(loss_fn.backward())
-    result = {"out": out, "loss": np.array(loss), "dx": dx}
-    for name, p in model.named_parameters():
-        result["grad " + name] = p.grad
-    for name, b in model.named_buffers():
-        result["buffer " + name] = b
-    return result
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("batch", [3, 16, 33])  # (at batch 2 every gradient below a BatchNorm is 0 exactly)
-def test_compiled_kernels_agree_with_numpy_twins(dtype, batch, many_pieces, monkeypatch):
-    compiled = _run("numba", dtype, batch, monkeypatch)
-    readable = _run("numpy", dtype, batch, monkeypatch)
-    # the split products sum in another order than numpy.matmul on some CPUs (AMD EPYC), and at batch 3
-    # BatchNorm's backward magnifies that rounding
-    tol = 3e-5 if dtype == np.float32 else 1e-12
-    for key in readable:
-        if key in ("grad 0.bias", "grad 3.bias"):  # a bias before training-mode BatchNorm: zero in exact arithmetic
-            assert max(np.abs(compiled[key]).max(), np.abs(readable[key]).max()) <= tol, key
-        else:
-            assert rel(compiled[key], readable[key]) <= tol, key
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -192,8 +157,8 @@ def test_activation_backward_kernels_are_bit_identical(dtype, many_pieces):
     rng = np.random.default_rng(2)
     g = rng.standard_normal((16, 300)).astype(dtype)
     y = rng.random((16, 300)).astype(dtype)
-    np.testing.assert_array_equal(fused_numba.sigmoid_backward(g, y), ((1.0 - y) * y) * g)
-    np.testing.assert_array_equal(fused_numba.tanh_backward(g, y), (1.0 - y * y) * g)
+    np.testing.assert_array_equal(elementwise.sigmoid_backward(g, y), ((1.0 - y) * y) * g)
+    np.testing.assert_array_equal(elementwise.tanh_backward(g, y), (1.0 - y * y) * g)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -201,8 +166,8 @@ def test_bias_gradient_and_loss_gradient_kernels_are_bit_identical(dtype, many_p
     rng = np.random.default_rng(6)
     g = rng.standard_normal((33, 70)).astype(dtype)
     out = np.empty(70, dtype)
-    np.testing.assert_array_equal(fused_numba.column_sums(g, out), g.sum(axis=0))
-    np.testing.assert_array_equal(fused_numba.scaled(g, 2.0 / g.size), g * (2.0 / g.size))
+    np.testing.assert_array_equal(elementwise.column_sums(g, out), g.sum(axis=0))
+    np.testing.assert_array_equal(elementwise.scaled(g, 2.0 / g.size), g * (2.0 / g.size))
 
 
 @pytest.mark.parametrize("module", [nn.Sigmoid, nn.Tanh])
@@ -240,7 +205,7 @@ def test_batchnorm_kernel_statistics(many_pieces):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((37, 50)) * 3 + 1
     gamma, beta = rng.standard_normal(50), rng.standard_normal(50)
-    y, xhat, mean, var, inv_std = fused_numba.batchnorm_forward(x, gamma, beta, 1e-5)
+    y, (xhat, inv_std), mean, var = bn_kernels.forward_train(x, gamma, beta, 1e-5)
     assert rel(mean, x.mean(axis=0)) <= 1e-13
     assert rel(var, x.var(axis=0)) <= 1e-13
     assert rel(xhat, (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + 1e-5)) <= 1e-12
@@ -251,7 +216,7 @@ def test_mse_kernel_value_and_difference(many_pieces):
     rng = np.random.default_rng(5)
     p = rng.standard_normal((33, 70)).astype(np.float32)
     t = rng.standard_normal((33, 70)).astype(np.float32)
-    diff, total = fused_numba.difference_and_sum_of_squares(p, t)
+    diff, total = loss.squared_error(p, t)
     np.testing.assert_array_equal(diff, p - t)
     assert total == pytest.approx(float(np.sum((p - t).astype(np.float64) ** 2)), rel=1e-12)
 
@@ -282,7 +247,7 @@ def test_training_on_any_number_of_threads(in_backward, many_pieces, split_produ
     """The same weights, bit for bit, on the same number of threads; on 1 and 2 threads equal to rounding.
 
     Element-wise pieces, per-column sums and fixed chunks do not depend on the threads; the split products do
-    on some CPUs (AMD EPYC: see ``minimlp.nn.blas``), and Adam carries that rounding on.
+    on some CPUs (AMD EPYC: see ``minimlp.kernels.cpu.blas``), and Adam carries that rounding on.
     """
     two = _train(5, monkeypatch, 2, in_backward)
     for key, value in _train(5, monkeypatch, 2, in_backward).items():
@@ -295,20 +260,20 @@ def test_training_on_any_number_of_threads(in_backward, many_pieces, split_produ
 
 
 def test_launch_puts_the_callers_numba_thread_count_back(many_pieces):
-    """``threads.launch`` runs a kernel on as many of Numba's threads as pieces, then restores the caller's count."""
+    """``pool.launch`` runs a kernel on as many of Numba's threads as pieces, then restores the caller's count."""
     import numba
     before = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        seen = threads.launch(2, numba.get_num_threads)
+        seen = pool.launch(2, numba.get_num_threads)
         assert seen == 2 and numba.get_num_threads() == 1
     finally:
         numba.set_num_threads(before)
 
 
 def test_pieces():
-    assert threads.pieces(10, 100) == 1
-    assert 1 <= threads.pieces(10 ** 6, 1) <= threads.get_num_threads()
+    assert pool.pieces(10, 100) == 1
+    assert 1 <= pool.pieces(10 ** 6, 1) <= threads.get_num_threads()
     with pytest.raises(ValueError, match="number of threads"):
         threads.set_num_threads(0)
 
@@ -363,12 +328,12 @@ def test_forked_child_after_parallel_work_runs_on_one_thread(many_pieces):
     """An OpenMP runtime is not fork-safe (Numba kills such a child): the child must not launch parallel work."""
     a, b = np.ones((16, 64), np.float32), np.ones((64, 48), np.float32)
     blas.matmul(a, b)
-    fused_numba.tanh_backward(np.ones((16, 48), np.float32), np.zeros((16, 48), np.float32))
+    elementwise.tanh_backward(np.ones((16, 48), np.float32), np.zeros((16, 48), np.float32))
     pid = os.fork()
     if pid == 0:  # child: exit 0 only if the work completes with the right values
         try:
             ok = np.all(blas.matmul(a, b) == 64)
-            ok &= np.all(fused_numba.tanh_backward(np.ones((16, 48), np.float32), np.zeros((16, 48), np.float32)) == 1)
+            ok &= np.all(elementwise.tanh_backward(np.ones((16, 48), np.float32), np.zeros((16, 48), np.float32)) == 1)
             os._exit(0 if ok else 1)
         except BaseException:
             os._exit(2)

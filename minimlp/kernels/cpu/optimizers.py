@@ -1,27 +1,19 @@
-"""Fused optimizer updates on the CPU compiled with Numba: one pass over the flat buffers.
+"""The optimizers' updates compiled for the CPU: one pass over the flat buffers instead of one per operation.
 
-NumPy needs a separate pass over memory for every operation of an update
-(Adam's readable ``_update_reference`` is about 13 NumPy calls, each a pass
-over every parameter). Here each optimizer is one loop, written out below
-element by element and compiled by Numba to vectorised machine code, the CPU
-twin of the CuPy ``ElementwiseKernel``s in ``fused_gpu``. The arithmetic is
-in the parameters' dtype (no fast-math); tests check it against the readable
-update to rounding.
-
-``error_model="numpy"`` lets a division by zero give inf/nan as NumPy does
-instead of raising, which is also what allows the loops to vectorise.
-Used when Numba imports, unless ``MINIMLP_CPU_KERNELS=numpy`` (then the
-readable update runs).
-
-A large buffer is cut into contiguous pieces updated side by side on
-minimlp's thread pool (``minimlp.threads``): each element's update is the same
-whichever piece holds it, so the bits do not depend on the threads.
+NumPy makes a pass over memory for every operation of an update (Adam's formula, ``formulas.adam``, is
+about 13 NumPy calls, each a pass over every parameter). Here each update is one loop, the formula written
+out element by element and compiled by Numba to vectorised machine code: the CPU twin of the GPU's
+``ElementwiseKernel``s (``kernels.gpu.optimizers``). The arithmetic is in the parameters' dtype, without
+fast-math; ``error_model="numpy"`` lets a division by zero give inf/nan as NumPy does, which is also what
+allows the loops to vectorise. A large buffer is cut into contiguous pieces updated side by side on
+minimlp's thread pool: each element's update is the same whichever piece holds it, so the bits do not
+depend on the number of threads. The public functions take the formulas' arguments.
 """
 import numba
 import numpy as np
 from numba import prange
 
-from .. import threads
+from . import pool
 
 GRAIN = 1 << 16  # elements per thread at least: below, a hand-off costs more than it saves
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
@@ -122,41 +114,42 @@ def _none_or(array, like):
 
 
 def _split(kernel, arrays, scalars):
-    """The kernel over the whole buffers: in one call, or in pieces on the thread pool when large."""
-    parts = threads.pieces(arrays[0].size, GRAIN)
+    """The kernel over the whole (flat) buffers: in one call, or in pieces on the thread pool when large."""
+    arrays = tuple(a.reshape(-1) for a in arrays)
+    parts = pool.pieces(arrays[0].size, GRAIN)
     if parts == 1:
         kernel(*arrays, *scalars)
     else:
-        threads.launch(parts, _PIECES[kernel], parts, *arrays, *scalars)
+        pool.launch(parts, _PIECES[kernel], parts, *arrays, *scalars)
 
 
-def sgd(p, g, buf, *, lr, momentum, dampening, weight_decay, nesterov, first):
+def sgd(p, g, momentum_buffer, *, lr, momentum, dampening, weight_decay, nesterov, step):
     t = p.dtype.type
-    _split(_sgd, (p, g, _none_or(buf, p)), (t(-lr), t(momentum), t(1.0 - dampening), t(weight_decay),
-                                             momentum != 0.0, bool(nesterov), bool(first)))
+    _split(_sgd, (p, g, _none_or(momentum_buffer, p)), (t(-lr), t(momentum), t(1.0 - dampening), t(weight_decay),
+                                                         momentum_buffer is not None, bool(nesterov), step == 1))
 
 
-def rmsprop(p, g, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay, momentum, centered):
+def rmsprop(p, g, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay, momentum):
     t = p.dtype.type
     _split(_rmsprop, (p, g, square_avg, _none_or(grad_avg, p), _none_or(momentum_buffer, p)),
-           (t(-lr), t(alpha), t(1.0 - alpha), t(eps), t(weight_decay), t(momentum), bool(centered),
-            momentum > 0.0))
+           (t(-lr), t(alpha), t(1.0 - alpha), t(eps), t(weight_decay), t(momentum), grad_avg is not None,
+            momentum_buffer is not None))
 
 
-def adam_scalars(dtype, *, beta1, beta2, eps, weight_decay, decay, step_size, bias_correction2_sqrt):
-    """The scalar arguments of ``_adam`` after ``amsgrad``, in the parameters' dtype."""
+def adam_scalars(dtype, *, lr, beta1, beta2, eps, weight_decay, decoupled, step):
+    """The scalar arguments of ``_adam`` after ``amsgrad``, in the parameters' dtype, from the formula's."""
     t = np.dtype(dtype).type
-    return (t(1.0 - beta1), t(beta2), t(1.0 - beta2), t(eps), t(weight_decay), t(decay), t(-step_size),
-            t(bias_correction2_sqrt))
+    lr, beta1, beta2, weight_decay = float(lr), float(beta1), float(beta2), float(weight_decay)
+    step_size = lr / (1 - beta1 ** step)
+    decay = 1 - lr * weight_decay if decoupled else 1.0
+    coupled = 0.0 if decoupled else weight_decay
+    return (t(1.0 - beta1), t(beta2), t(1.0 - beta2), t(eps), t(coupled), t(decay), t(-step_size),
+            t((1 - beta2 ** step) ** 0.5))
 
 
-def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, beta1, beta2, eps, weight_decay, decay, step_size,
-         bias_correction2_sqrt):
-    """``weight_decay`` is Adam's (coupled, added to g); ``decay`` AdamW's factor 1 - lr wd."""
+def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, **hyper):
     _split(_adam, (p, g, exp_avg, exp_avg_sq, _none_or(max_exp_avg_sq, p)),
-           (max_exp_avg_sq is not None,) + adam_scalars(
-               p.dtype, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, decay=decay,
-               step_size=step_size, bias_correction2_sqrt=bias_correction2_sqrt))
+           (max_exp_avg_sq is not None,) + adam_scalars(p.dtype, **hyper))
 
 
 _PIECES = {_sgd: _sgd_pieces, _rmsprop: _rmsprop_pieces, _adam: _adam_pieces}

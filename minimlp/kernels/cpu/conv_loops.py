@@ -1,6 +1,6 @@
-"""Compiled CPU kernels of Conv2d: per image, the im2col gather into a small buffer and one gemm per group.
+"""The compiled loops of the convolutions on the CPU: per image, the im2col gather into a small buffer and a gemm.
 
-The readable form (``conv.py`` with ``im2col.py``) builds the columns of the
+The formula (``formulas.conv`` with ``formulas.im2col``) builds the columns of the
 whole batch, a (C·kh·kw, N·Ho·Wo) matrix (150 MB for a 64-channel 32x32
 layer at batch 64), and moves the batch between (N, C, H, W) and
 channel-major order on the way in and out. Here each work item is one image
@@ -23,9 +23,13 @@ geometry = (C, H, W, O, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, groups, reflect)
 import numba
 from numba import prange
 
-from .gemm_kernels import TRANS, gemm
+from .gemm import NO_TRANS, TRANS, gemm
 
-NO_TRANS = 111
+# Numba caches these loops keyed on this file's contents alone, but compiles ``gemm`` from the file named here
+# into them: its digest (the first 16 hex digits of its SHA-256) is written here so that changing it changes this
+# file and the cache is rebuilt; a test checks it is current.
+COMPILED_IN = ("kernels/cpu/gemm.py",)
+COMPILED_IN_SHA256 = "31dd587b132b5ff3"
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
 

@@ -1,4 +1,4 @@
-"""The layers' matrix products on the CPU: one single-threaded OpenBLAS call per thread of minimlp's pool.
+"""Matrix products on the CPU: one single-threaded OpenBLAS call per thread of minimlp's pool.
 
 ``matmul(a, b, out, accumulate, bias)`` computes ``out = a @ b`` (``out +=
 a @ b`` with ``accumulate``), plus ``bias`` on every row, where ``a`` and ``b``
@@ -7,37 +7,35 @@ The output is cut into one block of columns per thread (of rows, for a tall
 output with a short inner dimension, as a weight gradient at a small batch),
 and each block is one ``cblas_?gemm`` call of NumPy's own OpenBLAS, made from
 inside a Numba ``parallel=True`` loop: the products share minimlp's thread
-pool with the other kernels instead of bringing OpenBLAS's own
-(``minimlp.threads`` says why). For the length of each split product NumPy's
+pool with the other kernels instead of bringing OpenBLAS's own (``pool``
+says why). For the length of each split product NumPy's
 OpenBLAS is set to one thread, then put back to what it was. OpenBLAS's
 thread count is one setting for the whole process (its per-thread setting
 works in OpenMP builds only, and NumPy's is a pthreads build), so a product
 that another thread of the host program runs during that window runs on
 one thread too (the same result to rounding); nothing outlasts the call.
 
-The compiled pieces are in ``gemm_kernels`` (Numba is imported at the first
-split product, not with minimlp). They call the gemm through its address,
+The compiled pieces are in ``gemm`` (Numba is imported at the first split
+product, not with minimlp). They call the gemm through its address,
 passed at run time, so they hold no process-specific constant and load from
 Numba's on-disk cache in the next process instead of compiling again.
 
 Blocks start at multiples of ``ALIGN`` (64) rows or columns, where one whole
-call's blocking puts them too. On the Intel CPU this was first measured on,
-the result then did not depend on the number of threads, bit for bit; on AMD
-EPYC, OpenBLAS picks other kernels for some piece sizes and the results of 1,
-2 and 3 threads differ by rounding (measured: at most 3e-12 relative in
-float64; tests/test_fused_nn.py holds them to 2e-6 in float32 and 1e-13 in
-float64). With the same number of threads a product is the same bits every
-time, on any CPU.
-
-The readable version is ``numpy.matmul``: it runs on CuPy, for other dtypes
-or layouts, for small products, under ``MINIMLP_CPU_KERNELS=numpy``, or where
-NumPy's BLAS is not an OpenBLAS with ``cblas_?gemm``.
+call's blocking puts them too. On Intel CPUs the result then does not depend
+on the number of threads, bit for bit; on AMD EPYC, OpenBLAS picks other
+kernels for some piece sizes and the results of 1, 2 and 3 threads differ by
+rounding (at most 3e-12 relative in float64). With the same number of threads
+a product is the same bits every time, on any CPU. Products too small to pay
+for the split (``MIN_WORK``), or with operands of other dtypes or layouts,
+are one ``numpy.matmul``; so is every product where NumPy's BLAS is not an
+OpenBLAS with ``cblas_?gemm`` (``gemm_address`` is then None).
 """
 import ctypes
 
 import numpy as np
 
-from .. import compiled, threads
+from ... import threads
+from . import pool
 
 MIN_WORK = 1 << 18  # multiply-adds (M·N·K) below which one plain call is faster
 SMALL_K = 32        # up to this inner size a tall product is cut by rows, otherwise by columns (measured)
@@ -138,7 +136,7 @@ def plain_matmul(a, b, bias=None):
     return out
 
 
-def _row_major(array):
+def row_major(array):
     """Leading dimension of a 2-d array whose rows are contiguous (C order, or a row slice of one), else None."""
     s0, s1 = array.strides
     item = array.itemsize
@@ -149,10 +147,10 @@ def _row_major(array):
 
 def _operand(array):
     """(the array as stored, its leading dimension, the CBLAS transpose flag) or None."""
-    lead = _row_major(array)
+    lead = row_major(array)
     if lead is not None:
         return array, lead, NO_TRANS
-    lead = _row_major(array.T)  # an F-ordered operand is a transposed C-ordered one
+    lead = row_major(array.T)  # an F-ordered operand is a transposed C-ordered one
     return None if lead is None else (array.T, lead, TRANS)
 
 
@@ -177,14 +175,14 @@ def matmul(a, b, out=None, accumulate=False, bias=None):
         if bias is not None:
             out += bias
         return out
-    (a_store, lda, ta), (b_store, ldb, tb), ldc = _operand(a), _operand(b), _row_major(out)
+    (a_store, lda, ta), (b_store, ldb, tb), ldc = _operand(a), _operand(b), row_major(out)
     by_rows = m > n and k <= SMALL_K
-    parts = threads.pieces(m if by_rows else n, ALIGN)
+    parts = pool.pieces(m if by_rows else n, ALIGN)
     one = out.dtype.type(1)
-    from . import gemm_kernels  # Numba: imported at the first split product, not with minimlp
-    kernel = gemm_kernels.split_serial if parts == 1 else gemm_kernels.split_parallel
+    from . import gemm
+    kernel = gemm.split_serial if parts == 1 else gemm.split_parallel
     with one_blas_thread():
-        threads.launch(parts, kernel, parts, ALIGN, *found, ta, tb, m, n, k, one, a_store.ctypes.data, lda,
+        pool.launch(parts, kernel, parts, ALIGN, *found, ta, tb, m, n, k, one, a_store.ctypes.data, lda,
                        b_store.ctypes.data, ldb, one if accumulate else out.dtype.type(0), out, ldc, by_rows,
                        out.itemsize, out[0, :0] if bias is None else bias)
     return out
@@ -193,10 +191,10 @@ def matmul(a, b, out=None, accumulate=False, bias=None):
 def _split_for(a, b, out, work):
     """(gemm address, 64-bit integers?) for the split product of these arrays, or None: ``numpy.matmul`` runs."""
     if (type(a) is not np.ndarray or type(b) is not np.ndarray or type(out) is not np.ndarray
-            or work < MIN_WORK or not compiled.use_compiled()):
+            or work < MIN_WORK):
         return None
     if not (a.dtype == b.dtype == out.dtype) or out.dtype not in (np.float32, np.float64) or 0 in a.shape + b.shape:
         return None
-    if _operand(a) is None or _operand(b) is None or _row_major(out) is None:
+    if _operand(a) is None or _operand(b) is None or row_major(out) is None:
         return None
     return gemm_address(out.dtype)

@@ -1,17 +1,14 @@
-"""Fused optimizer updates on CuPy: one ElementwiseKernel per optimizer.
+"""The optimizers' updates on the GPU: one CuPy ElementwiseKernel per optimizer.
 
-Each kernel reads the gradient and updates the parameter and its state in
-one pass over the flat buffers (Chainer's ``update_core_gpu`` pattern). The
-state and parameter arrays are the kernel's outputs, passed in so they are
-written in place. Scalars are passed as ``dtype.type(value)`` so the kernel
-computes in the parameters' dtype. The formulas, and their order, are the
-reference updates' (see each optimizer's ``_update_reference``).
-
-Imported only when a parameter lives on the GPU.
+Each kernel reads the gradient and updates the parameter and its state in one pass over the flat
+buffers (Chainer's ``update_core_gpu``). The state and parameter arrays are the kernel's outputs, passed
+in so that they are written in place; scalars are passed as ``dtype.type(value)`` so that the kernel
+computes in the parameters' dtype. The formulas, and their order, are ``minimlp.formulas``'; the public
+functions take the same arguments. Imported only when a parameter lives on the GPU.
 """
 from functools import lru_cache
 
-from ..backend import cupy_module
+from ...backend import cupy_module
 
 
 @lru_cache(maxsize=None)
@@ -66,25 +63,25 @@ def _kernel(name, *flags):
     raise KeyError(name)
 
 
-def sgd(p, g, buf, *, lr, momentum, dampening, weight_decay, nesterov, first):
+def sgd(p, g, momentum_buffer, *, lr, momentum, dampening, weight_decay, nesterov, step):
     t = p.dtype.type
-    outs = [p] if buf is None else [p, buf]
-    _kernel("sgd", buf is not None)(g, t(lr), t(momentum), t(dampening), t(weight_decay),
-                                    bool(nesterov), bool(first), *outs)
+    outs = [p] if momentum_buffer is None else [p, momentum_buffer]
+    _kernel("sgd", momentum_buffer is not None)(g, t(lr), t(momentum), t(dampening), t(weight_decay),
+                                                bool(nesterov), step == 1, *outs)
 
 
-def rmsprop(p, g, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay,
-            momentum, centered):
+def rmsprop(p, g, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay, momentum):
     t = p.dtype.type
     outs = [p, square_avg] + [a for a in (grad_avg, momentum_buffer) if a is not None]
     _kernel("rmsprop", grad_avg is not None, momentum_buffer is not None)(
         g, t(lr), t(alpha), t(eps), t(weight_decay), t(momentum), *outs)
 
 
-def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, beta1, beta2, eps, weight_decay, decay,
-         step_size, bias_correction2_sqrt):
+def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps, weight_decay, decoupled, step):
     t = p.dtype.type
     outs = [p, exp_avg, exp_avg_sq] + ([] if max_exp_avg_sq is None else [max_exp_avg_sq])
+    lr, beta1, beta2, weight_decay = float(lr), float(beta1), float(beta2), float(weight_decay)
     _kernel("adam", max_exp_avg_sq is not None)(
-        g, t(beta1), t(beta2), t(eps), t(weight_decay), t(decay), t(step_size),
-        t(bias_correction2_sqrt), *outs)
+        g, t(beta1), t(beta2), t(eps), t(0.0 if decoupled else weight_decay),
+        t(1 - lr * weight_decay if decoupled else 1.0), t(lr / (1 - beta1 ** step)),
+        t((1 - beta2 ** step) ** 0.5), *outs)

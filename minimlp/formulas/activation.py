@@ -1,0 +1,53 @@
+"""Element-wise activations and their derivatives; each backward takes what its forward returned to keep."""
+from ..backend import get_array_module
+
+
+def sigmoid(x):
+    """y = 1 / (1 + e⁻ˣ), computed as ½(1 + tanh(x/2)), which cannot overflow."""
+    y = x * 0.5
+    get_array_module(x).tanh(y, out=y)
+    y += 1.0
+    y *= 0.5
+    return y
+
+
+def sigmoid_backward(g, y):
+    """∂L/∂x = G·y·(1 − y)."""
+    dx = 1.0 - y
+    dx *= y
+    dx *= g
+    return dx
+
+
+def tanh(x):
+    """y = tanh(x)."""
+    return get_array_module(x).tanh(x)
+
+
+def tanh_backward(g, y):
+    """∂L/∂x = G·(1 − y²)."""
+    dx = y * y
+    get_array_module(g).subtract(1.0, dx, out=dx)
+    dx *= g
+    return dx
+
+
+def relu(x):
+    """(y, mask): y = max(x, 0) and the mask x > 0 its backward needs."""
+    return get_array_module(x).maximum(x, 0), x > 0
+
+
+def relu_backward(g, mask):
+    """∂L/∂x = G·[x > 0] (0 at x = 0, as torch)."""
+    return g * mask
+
+
+def leaky_relu(x, negative_slope):
+    """(y, mask): y = x for x > 0, a·x otherwise, and the mask x > 0."""
+    positive = x > 0
+    return get_array_module(x).where(positive, x, x * negative_slope), positive
+
+
+def leaky_relu_backward(g, mask, negative_slope):
+    """∂L/∂x = G for x > 0, a·G otherwise."""
+    return get_array_module(g).where(mask, g, g * negative_slope)

@@ -1,0 +1,28 @@
+"""Element-wise losses: the difference ŷ − y with its total, and the gradient from that difference."""
+from ..backend import get_array_module
+
+
+def squared_error(prediction, target):
+    """(ŷ − y, Σ (ŷ − y)²)."""
+    diff = prediction - target
+    flat = diff.reshape(-1)
+    return diff, flat @ flat
+
+
+def squared_error_backward(diff, scale):
+    """∂L/∂ŷ = 2(ŷ − y)·scale (scale = 1/M for the mean over M elements, 1 for the sum)."""
+    return diff * (2.0 * scale)
+
+
+def absolute_error(prediction, target):
+    """(ŷ − y, Σ |ŷ − y|)."""
+    diff = prediction - target
+    return diff, get_array_module(diff).abs(diff).sum()
+
+
+def absolute_error_backward(diff, scale):
+    """∂L/∂ŷ = sign(ŷ − y)·scale (0 where ŷ = y, as torch)."""
+    grad = get_array_module(diff).sign(diff)
+    if scale != 1.0:
+        grad *= scale
+    return grad

@@ -1,0 +1,1 @@
+"""Kernels for NumPy arrays: Numba loops and calls into NumPy's own OpenBLAS (imported when first used)."""

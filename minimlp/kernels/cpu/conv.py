@@ -1,0 +1,102 @@
+"""The convolutions on the CPU, image by image: the compiled gather and one gemm per group (``conv_loops``).
+
+The formula (``formulas.conv``) builds the columns of the whole batch (150 MB for a 64-channel 32x32 layer
+at batch 64) and transposes the batch to channel-major order and back. Here each work item is one image,
+or in a forward pass on one large photo a block of its output rows: its columns are gathered into a buffer
+of the thread's own that stays in cache, and the gemm writes y[n] in place. The backward gathers again
+instead of keeping the columns, and each thread sums its own ∂W and ∂b (the bias in float64); they are
+added up after the loop. The functions take the formulas' arguments; what a forward saves is its input.
+"""
+import numpy as np
+
+from ... import threads
+from . import blas, pool
+
+MAX_COLUMNS = 1 << 21  # elements of one thread's column buffer in the forward pass (8 MB in float32)
+
+
+def _loops():
+    from . import conv_loops
+    return conv_loops
+
+
+def _layout(x, weight, geometry, transposed):
+    """The loops' geometry: (C, H, W, O, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, groups, reflect) of the
+    convolution, or for a transposed one, of the convolution it is the adjoint of (input and output swapped)."""
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), (dh, dw), g = geometry.kernel, geometry.stride, geometry.dilation, geometry.groups
+    pt, pl = geometry.pads[0], geometry.pads[2]
+    if transposed:
+        ho, wo = geometry.transposed_output(h, w)
+        return (weight.shape[1] * g, ho, wo, c, h, w, kh, kw, sh, sw, dh, dw, pt, pl, g, False)
+    ho, wo = geometry.conv_output(h, w)
+    return (c, h, w, weight.shape[0], ho, wo, kh, kw, sh, sw, dh, dw, pt, pl, g, geometry.padding_mode == "reflect")
+
+
+def _run(pieces, serial, parallel, args):
+    """One piece: ``serial(*args)``, OpenBLAS on minimlp's threads; more: ``parallel`` on the pool, OpenBLAS on one."""
+    if pieces == 1:
+        with blas.openblas_threads(threads.get_num_threads()):
+            serial(*args)
+    else:
+        with blas.one_blas_thread():
+            pool.launch(pieces, parallel, pieces, *args)
+
+
+def _forward(x, weight, bias, geometry, scratch, transposed):
+    x = np.ascontiguousarray(x)
+    layout = _layout(x, weight, geometry, transposed)
+    n = x.shape[0]
+    ho, wo = layout[4:6]
+    out_shape = (n, layout[3], ho, wo) if not transposed else (n, layout[0], layout[1], layout[2])
+    w2 = weight.reshape(weight.shape[0], -1)
+    rows = w2.shape[1] * geometry.groups
+    blocks = 1 if transposed else min(ho, max(-(-threads.get_num_threads() // n), -(-rows * ho * wo // MAX_COLUMNS)))
+    items = n * blocks
+    pieces = pool.pieces(items, 1)
+    cols = scratch.get("cols", (pieces, rows, -(-ho // blocks) * wo), x)
+    y = np.empty(out_shape, dtype=x.dtype)
+    t = x.dtype.type
+    args = (items, blocks, x, w2, x[0, 0, 0, :0] if bias is None else bias, y, cols, layout,
+            *blas.gemm_address(x.dtype), t(1), t(0), transposed)
+    loops = _loops()
+    _run(pieces, loops.forward_serial, loops.forward_parallel, args)
+    return y, (x, layout)
+
+
+def _backward(g, saved, weight, bias, scratch, want_dx, transposed):
+    x, layout = saved
+    n, (ho, wo) = x.shape[0], layout[4:6]
+    w2 = weight.data.reshape(weight.data.shape[0], -1)
+    rows = w2.shape[1] * layout[14]
+    pieces = pool.pieces(n, 1)
+    cols = scratch.get("cols", (pieces, rows, ho * wo), x)
+    dcols = scratch.get("dcols", (pieces, rows, ho * wo), x) if want_dx and not transposed else cols
+    dw_parts = scratch.get("dw_parts", (pieces,) + w2.shape, x)
+    db_parts = scratch.get("db_parts", (pieces, layout[0] if transposed else layout[3]), x, dtype=np.float64)
+    dx = np.empty(x.shape, dtype=x.dtype) if want_dx else x[:0]
+    t = x.dtype.type
+    args = (x, w2, np.ascontiguousarray(g), dx, cols, dcols, dw_parts, db_parts, want_dx, layout,
+            *blas.gemm_address(x.dtype), t(1), t(0), transposed)
+    loops = _loops()
+    _run(pieces, loops.backward_serial, loops.backward_parallel, args)
+    weight.accumulate((dw_parts[0] if pieces == 1 else dw_parts.sum(axis=0)).reshape(weight.data.shape))
+    if bias is not None:
+        bias.accumulate((db_parts[0] if pieces == 1 else db_parts.sum(axis=0)).astype(x.dtype))
+    return dx if want_dx else None
+
+
+def conv2d(x, weight, bias, geometry, scratch):
+    return _forward(x, weight, bias, geometry, scratch, transposed=False)
+
+
+def conv2d_backward(g, saved, weight, bias, geometry, scratch, want_dx=True):
+    return _backward(g, saved, weight, bias, scratch, want_dx, transposed=False)
+
+
+def conv_transpose2d(x, weight, bias, geometry, scratch):
+    return _forward(x, weight, bias, geometry, scratch, transposed=True)
+
+
+def conv_transpose2d_backward(g, saved, weight, bias, geometry, scratch, want_dx=True):
+    return _backward(g, saved, weight, bias, scratch, want_dx, transposed=True)

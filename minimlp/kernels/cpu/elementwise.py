@@ -1,0 +1,97 @@
+"""Element-wise passes compiled for the CPU: the activations' backward, a column sum, a scaled copy.
+
+Each is its formula written out element by element and compiled by Numba, one pass over memory without
+temporaries, in the arrays' dtype and the formula's order of operations. Large arrays are cut into pieces
+run side by side on minimlp's pool. Transcendental functions (tanh) stay NumPy ufuncs: NumPy's SIMD
+versions are much faster than the scalar libm calls Numba makes.
+"""
+import numba
+import numpy as np
+from numba import prange
+
+from . import pool
+
+_jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
+_parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
+
+GRAIN = 1 << 15  # elements per thread at least
+
+
+@_jit
+def _column_sums(g, out, lo, hi):
+    o = out[lo:hi]
+    o[:] = 0
+    for r in range(g.shape[0]):
+        row = g[r, lo:hi]
+        for c in range(row.size):
+            o[c] += row[c]                                      # Σₙ G, rows in order (as NumPy's sum(axis=0))
+
+
+@_parallel
+def _column_sums_pieces(pieces, g, out):
+    c = g.shape[1]
+    for i in prange(pieces):
+        _column_sums(g, out, c * i // pieces, c * (i + 1) // pieces)
+
+
+def column_sums(g, out):
+    """``out[...] = g.sum(axis=0)`` for 2-d ``g`` (a Linear's bias gradient), columns cut over threads."""
+    pool.by_columns(_column_sums, _column_sums_pieces, GRAIN, g, out)
+    return out
+
+
+@_jit
+def _activation_backward(g, y, dx, one, tanh):
+    if tanh:
+        for i in range(g.size):
+            dx[i] = (one - y[i] * y[i]) * g[i]                    # tanh: G (1 − y²)
+    else:
+        for i in range(g.size):
+            dx[i] = (one - y[i]) * y[i] * g[i]                    # sigmoid: G y (1 − y)
+
+
+@_parallel
+def _activation_backward_pieces(pieces, g, y, dx, one, tanh):
+    n = g.size
+    for i in prange(pieces):
+        lo, hi = n * i // pieces, n * (i + 1) // pieces
+        _activation_backward(g[lo:hi], y[lo:hi], dx[lo:hi], one, tanh)
+
+
+def _activation(g, y, tanh):
+    """The kernel over flat views of C-contiguous ``g`` and ``y``."""
+    dx = np.empty(g.shape, dtype=g.dtype)
+    pool.flat(_activation_backward, _activation_backward_pieces, GRAIN, g.reshape(-1), y.reshape(-1), dx.reshape(-1),
+          g.dtype.type(1), tanh)
+    return dx
+
+
+def sigmoid_backward(g, y):
+    """G·y·(1 − y), as ``formulas.activation.sigmoid_backward``."""
+    return _activation(g, y, False)
+
+
+def tanh_backward(g, y):
+    """G·(1 − y²), as ``formulas.activation.tanh_backward``."""
+    return _activation(g, y, True)
+
+
+@_jit
+def _scaled(x, factor, out):
+    for i in range(x.size):
+        out[i] = x[i] * factor
+
+
+@_parallel
+def _scaled_pieces(pieces, x, factor, out):
+    n = x.size
+    for i in prange(pieces):
+        lo, hi = n * i // pieces, n * (i + 1) // pieces
+        _scaled(x[lo:hi], factor, out[lo:hi])
+
+
+def scaled(x, factor):
+    """``x * factor`` in x's dtype (the MSE gradient 2(ŷ − y)/M), pieces over threads."""
+    out = np.empty_like(x)
+    pool.flat(_scaled, _scaled_pieces, GRAIN, x.reshape(-1), x.dtype.type(factor), out.reshape(-1))
+    return out

@@ -1,0 +1,98 @@
+"""Linear's backward with the weight's Adam step taken inside it, block by block, while the block is in cache.
+
+Selected inside ``Optimizer.step_in_backward()`` for a weight whose optimizer offers an Adam or AdamW
+update (``kernels.in_backward``). The weight is walked once, ``BLOCK_ROWS`` rows at a time, each step one
+single-threaded BLAS call (``gemm``): the block's share of ∂L/∂x = G W with the weights as they were, the
+block's gradient Gᵀ x, and at once the compiled Adam update of the block (``optimizers._adam``). Threads
+take fixed chunks of ``CHUNK_ROWS`` rows; ∂L/∂x is the sum of the chunks' shares in chunk order, so it does
+not depend on the number of threads, but it is summed in another order than one BLAS call: the step is
+backward-then-``step()``'s to rounding. The gradient still lands in the weight's gradient storage.
+
+It pays where the update is bound by memory traffic: at a batch of 16 the 3072 x 512 weight's ∂L/∂x,
+gradient and Adam update take 1.34-1.4 ms together against 1.45-1.7 ms apart, about 12% of the paper
+network's step (benchmarks/README.md). Beyond a batch of ``MAX_BATCH`` the products dominate and cutting
+them into blocks costs more than it saves, so there the split products run (``fits``).
+"""
+import numba
+import numpy as np
+from numba import prange
+
+from .. import in_backward
+from . import blas, pool
+from .gemm import NO_TRANS, TRANS, gemm
+from .linear import bias_gradient
+from .optimizers import _adam, adam_scalars
+
+# Numba caches the kernels below keyed on this file's contents alone, but compiles ``_adam`` and ``gemm`` from the
+# files named here into them. Their digest (the first 16 hex digits of the SHA-256 of the files, in this order) is
+# written here so that changing either changes this file and the cache is rebuilt; a test checks it is current.
+COMPILED_IN = ("kernels/cpu/optimizers.py", "kernels/cpu/gemm.py")
+COMPILED_IN_SHA256 = "1ac78161c9f86ca4"
+MAX_BATCH = 32
+BLOCK_ROWS = 64    # rows of W per BLAS call and update: measured best at 32-64 for the paper's weights
+CHUNK_ROWS = 128   # rows per unit of work for a thread; ∂L/∂x is summed over these chunks in order
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _chunk(c, address, wide, batch, one, zero, itemsize, g_ptr, ldg, x_ptr, ldx, w, grad, m, v, vmax, s, dx_parts,
+           want_dx):
+    """Chunk ``c`` of ``CHUNK_ROWS`` rows of W, block by block: ∂L/∂x's share (with the weights before the
+    update), the gradient, the update (``s``: ``adam_scalars``; AMSGrad where ``vmax`` is not empty)."""
+    amsgrad = vmax.size > 0
+    cols = w.shape[1]
+    lo, hi = c * CHUNK_ROWS, min((c + 1) * CHUNK_ROWS, w.shape[0])
+    for r in range(lo, hi, BLOCK_ROWS):
+        r2 = min(r + BLOCK_ROWS, hi)
+        g_block = g_ptr + r * itemsize
+        if want_dx:  # dx_parts[c] (+)= G[:, r:r2] W[r:r2], before W[r:r2] changes
+            gemm(address, wide, NO_TRANS, NO_TRANS, batch, cols, r2 - r, one, g_block, ldg, w[r:].ctypes.data, cols,
+                 zero if r == lo else one, dx_parts[c].ctypes.data, cols)
+        # grad[r:r2] = G[:, r:r2]ᵀ x  (row-major; G is stored batch x rows, so its block is transposed)
+        gemm(address, wide, TRANS, NO_TRANS, r2 - r, cols, batch, one, g_block, ldg, x_ptr, ldx, zero,
+             grad[r:].ctypes.data, cols)
+        _adam(w[r:r2].reshape(-1), grad[r:r2].reshape(-1), m[r:r2].reshape(-1), v[r:r2].reshape(-1),
+              vmax[r:r2].reshape(-1) if amsgrad else vmax.reshape(-1), amsgrad, s[0], s[1], s[2], s[3], s[4], s[5],
+              s[6], s[7])
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _chunks_serial(chunks, *args):
+    for c in range(chunks):
+        _chunk(c, *args)
+
+
+@numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy")
+def _chunks_parallel(chunks, *args):
+    for c in prange(chunks):
+        _chunk(c, *args)
+
+
+def fits(g, x, weight):
+    """True where this kernel can take the call: a small batch of NumPy rows, the weight one contiguous block
+    with no gradient yet (an accumulated one takes the plain path), NumPy's OpenBLAS gemm found."""
+    w = weight.data
+    return (g.shape[0] <= MAX_BATCH and not weight.has_grad and type(x) is np.ndarray and type(w) is np.ndarray
+            and w.dtype == g.dtype == x.dtype and w.flags.c_contiguous and weight.grad_buffer().flags.c_contiguous
+            and blas.row_major(g) is not None and blas.row_major(x) is not None
+            and blas.gemm_address(w.dtype) is not None)
+
+
+def backward(g, x, weight, bias, want_dx=True):
+    """``formulas.linear.backward``, and the update offered for the weight applied to it."""
+    w = weight.data
+    update = in_backward.pending(weight)
+    (m, v, vmax), hyper = update.arguments()
+    grad, _ = weight.grad_target()
+    chunks = -(-w.shape[0] // CHUNK_ROWS)
+    dx_parts = np.empty((chunks if want_dx else 0, g.shape[0], w.shape[1]), dtype=w.dtype)
+    t = w.dtype.type
+    args = (*blas.gemm_address(w.dtype), g.shape[0], t(1), t(0), w.itemsize, g.ctypes.data, blas.row_major(g),
+            x.ctypes.data, blas.row_major(x), w, grad, m, v, w[:0] if vmax is None else vmax,
+            np.array(adam_scalars(w.dtype, **hyper)), dx_parts, want_dx)
+    with blas.one_blas_thread():
+        parts = pool.pieces(chunks, 1)
+        pool.launch(parts, _chunks_serial if parts == 1 else _chunks_parallel, chunks, *args)
+    update.done = True
+    if bias is not None:
+        bias_gradient(g, bias)
+    return np.add.reduce(dx_parts, axis=0) if want_dx else None

@@ -1,0 +1,130 @@
+"""The selector: each op's formula and the kernels registered beside it, and the one place that picks.
+
+An ``Op`` has roles (``forward``, ``backward``, ``update``, …), each a function of the formula
+(``minimlp.formulas``). A kernel registers under a name with the roles it implements (functions named
+"module:function" under ``minimlp.kernels``, imported at their first use) and the condition under which
+it applies; ``pick(role, *args, **context)`` returns the first registered kernel that implements the role
+and whose condition holds for these arguments, else the formula. A layer whose backward must be the twin
+of its forward keeps what its forward picked and calls that object's ``backward``.
+
+``use(...)`` forces implementations for the length of a ``with`` block, for tests and for readers: ``use("formula")``
+runs every formula, ``use(linear="cpu-split")`` one op's kernel wherever it can take the inputs (its ``needs``;
+its condition, which also weighs mode and speed, is not asked). ``record()`` collects which implementation every
+pick chose.
+"""
+import contextlib
+import contextvars
+import importlib
+
+FORMULA = "formula"
+_forced = contextvars.ContextVar("minimlp_forced_kernels", default=None)
+_log = contextvars.ContextVar("minimlp_kernel_log", default=None)
+
+
+class Implementation:
+    """One implementation of an op: its name and its functions by role (``impl.forward(...)``)."""
+
+    def __init__(self, op, name, roles, when, needs=None):
+        self.op, self.name, self.when, self.needs = op, name, when, needs
+        self._roles = dict(roles)
+
+    def provides(self, role):
+        return role in self._roles
+
+    def __getattr__(self, role):
+        roles = self.__dict__.get("_roles", {})
+        if role not in roles:
+            raise AttributeError(f"{self!r} has no {role!r}")
+        target = roles[role]
+        if isinstance(target, str):   # "cpu.linear:forward", imported at first use
+            module, _, function = target.partition(":")
+            target = roles[role] = getattr(importlib.import_module(f"minimlp.kernels.{module}"), function)
+        return target
+
+    def __repr__(self):
+        return f"<{self.op} implementation {self.name!r}>"
+
+
+class Op:
+    """An operation: its formula, then its kernels in the order they are tried."""
+
+    def __init__(self, name, **formula):
+        self.name = name
+        self.formula = Implementation(name, FORMULA, formula, None)
+        self.kernels = []
+
+    def register(self, name, when, needs=None, **roles):
+        """Register kernel ``name`` for ``roles`` (role="module:function"), chosen where ``when(*args, **context)``.
+
+        ``needs(*args, **context)``: what the kernel cannot run without (NumPy arrays, say), asked even when it
+        is forced; None: it takes anything its formula takes.
+        """
+        unknown = set(roles) - set(self.formula._roles)
+        if unknown or name == FORMULA or any(k.name == name for k in self.kernels):
+            raise ValueError(f"{self.name}: cannot register {name!r} for roles {sorted(roles)}")
+        self.kernels.append(Implementation(self.name, name, roles, when, needs))
+
+    def implementations(self):
+        return [self.formula] + self.kernels
+
+    def named(self, name):
+        for impl in self.implementations():
+            if impl.name == name:
+                return impl
+        raise KeyError(f"{self.name} has no implementation {name!r}; it has "
+                       f"{[i.name for i in self.implementations()]}")
+
+    def pick(self, role, *args, **context):
+        """The implementation of ``role`` for these arguments: forced, else the first kernel that applies."""
+        chosen = None
+        forced = _forced.get()
+        if forced is not None:
+            name = forced.get(self.name)
+            if name is None and any(i.name == forced.get("*") for i in self.implementations()):
+                name = forced["*"]
+            if name is not None:
+                forced_impl = self.named(name)
+                if forced_impl.provides(role) and (forced_impl.needs is None or forced_impl.needs(*args, **context)):
+                    chosen = forced_impl
+        if chosen is None:
+            chosen = self.formula
+            for kernel in self.kernels:
+                if kernel.provides(role) and kernel.when(*args, **context):
+                    chosen = kernel
+                    break
+        log = _log.get()
+        if log is not None:
+            log.append((self.name, role, chosen.name))
+        return chosen
+
+    def run(self, role, *args, **context):
+        """``pick(role, ...)`` then call it with ``args`` (``context`` only informs the pick)."""
+        return getattr(self.pick(role, *args, **context), role)(*args)
+
+    def __repr__(self):
+        return f"Op({self.name!r}: {', '.join(i.name for i in self.implementations())})"
+
+
+@contextlib.contextmanager
+def use(everywhere=None, **per_op):
+    """Force implementations inside the block: ``use("formula")`` for every op, ``use(linear="cpu-split")`` for one."""
+    table = dict(_forced.get() or {})
+    if everywhere is not None:
+        table["*"] = everywhere
+    table.update(per_op)
+    token = _forced.set(table)
+    try:
+        yield
+    finally:
+        _forced.reset(token)
+
+
+@contextlib.contextmanager
+def record():
+    """Collect (op, role, implementation) for every pick inside the block, in a list yielded to the caller."""
+    log = []
+    token = _log.set(log)
+    try:
+        yield log
+    finally:
+        _log.reset(token)

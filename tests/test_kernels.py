@@ -1,0 +1,595 @@
+"""Every implementation registered in ``minimlp.kernels.ops`` against its formula, at the shapes training uses.
+
+The cases are the paper's network 1024→512→3072 (Linear, BatchNorm1d, Sigmoid, Tanh, MSE) at every batch size
+training uses, 1 … 4096, chosen so that every chunk and block boundary of the kernels is crossed (64-row loss
+chunks, 64-column BLAS alignment, 128-row in-backward chunks, the thread grains); the chroma network's
+1024→2048→2048 widths; the U-Net's convolutions and BatchNorm2d (widths 32-64-128 at 32x32, batch 1 … 64)
+and every convolution configuration of the torch comparisons; the optimizers over the paper's parameters.
+
+For each case and each implementation of the op (read from the registry, forced with ``kernels.use``), the
+result is compared with the formula run in float64 on the same values (``kernels.use("formula")``). Each case
+also runs unforced, and the implementations the selector picked are collected: every registered kernel must be
+picked for at least one real case (``test_the_selector_picks_every_kernel_for_a_real_case``). Errors are
+relative to the largest magnitude of the reference, or to the size of the terms a sum cancelled where that is
+larger (``scale``); the bounds leave about 10x over the worst measured on an AMD EPYC with NumPy's OpenBLAS.
+"""
+import collections
+import hashlib
+import os
+import zlib
+
+import numpy as np
+import pytest
+
+import minimlp
+from minimlp import kernels, nn, optim, threads
+from minimlp.backend import gpu_available
+from minimlp.kernels import ops
+from minimlp.kernels.cpu import linear_adam
+from minimlp.nn.parameter import Parameter
+
+BATCHES = (1, 2, 3, 15, 16, 17, 63, 64, 65, 127, 128, 129, 255, 256, 1000, 1100, 4096)
+PAPER_LINEAR = ((1024, 512), (512, 3072))
+CHROMA_LINEAR = ((1024, 2048), (2048, 2048))
+SMALL_BATCHES = tuple(b for b in BATCHES if b <= linear_adam.MAX_BATCH)
+TOL = {
+    "product": {np.float32: 5e-6, np.float64: 1e-14},       # x Wᵀ + b, G W, Gᵀ x, convolutions   [7e-7, 1e-15]
+    "elementwise": {np.float32: 1e-5, np.float64: 2e-14},   # BatchNorm, activations, MSE          [1e-6, 1.6e-15]
+    "update": {np.float32: 1e-5, np.float64: 1e-14},        # an optimizer step Δp and its state  [1.6e-7, 3.5e-16]
+}
+CUPY_ONLY = {"gpu-elementwise"}    # CuPy kernels: the other kernels take NumPy arrays too, where forced
+
+
+class Case(tuple):
+    """One real-shaped call of an op: its settings, and an id saying what it is."""
+
+    def __new__(cls, op, **kw):
+        self = super().__new__(cls, (op,) + tuple(kw.values()))
+        self.op, self.kw = op, kw
+        return self
+
+    def __getattr__(self, name):
+        try:
+            return self.kw[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __str__(self):
+        parts = [self.op]
+        for k, v in self.kw.items():
+            parts.append(np.dtype(v).name if k == "dtype" else (k if v is True else f"no_{k}" if v is False
+                                                                 else f"{k}{v}"))
+        return "-".join(str(p).replace(" ", "") for p in parts)
+
+
+def _rng(*key):
+    return np.random.default_rng([zlib.crc32(str(k).encode()) for k in key])
+
+
+def _close(label, got, ref, tol, scale=None, slack=None):
+    """max |got − ref| / max(|ref|, scale) ≤ tol, after subtracting ``slack`` (rounding the formula amplifies)."""
+    got, ref = np.asarray(got, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    assert got.shape == ref.shape, (label, got.shape, ref.shape)
+    assert np.all(np.isfinite(got)), f"{label}: non-finite values"
+    if not ref.size:
+        return
+    diff = np.abs(got - ref)
+    if slack is not None:
+        diff = np.maximum(diff - slack, 0.0)
+    denom = np.maximum(0.0 if scale is None else scale, max(float(np.max(np.abs(ref))), 1e-300))
+    err = float(np.max(diff / denom))
+    assert err <= tol, f"{label}: relative error {err:.3g} > {tol:g}"
+
+
+@pytest.fixture
+def use_threads():
+    before = threads._state["threads"]
+    yield threads.set_num_threads
+    threads._state["threads"] = before
+
+
+# ------------------------------------------------------------------------------------- Linear
+def linear_cases():
+    cases = []
+    for b in BATCHES:
+        for i, (fin, fout) in enumerate(PAPER_LINEAR):
+            cases.append(Case("linear", batch=b, fin=fin, fout=fout, dtype=np.float32, bias=(b + i) % 4 != 0,
+                              threads=1 if b in (16, 65, 1000) and i == 0 else 2, training=b != 1000))
+    for b in (1, 17, 129, 1000):
+        for i, (fin, fout) in enumerate(CHROMA_LINEAR):
+            cases.append(Case("linear", batch=b, fin=fin, fout=fout, dtype=np.float32, bias=i == 0, threads=2,
+                              training=True))
+    for b in (2, 17, 128, 1100):
+        for i, (fin, fout) in enumerate(PAPER_LINEAR):
+            cases.append(Case("linear", batch=b, fin=fin, fout=fout, dtype=np.float64, bias=i == 1 or b == 17,
+                              threads=1 if b == 128 else 2, training=b != 128))
+    return cases
+
+
+def run_linear(c, dtype):
+    rng = _rng("linear", c.batch, c.fin, c.fout)
+    minimlp.manual_seed(0)
+    layer = nn.Linear(c.fin, c.fout, bias=c.bias, dtype=c.dtype).to(dtype=dtype).train(c.training)
+    x = rng.standard_normal((c.batch, c.fin), dtype=c.dtype).astype(dtype)
+    g = rng.standard_normal((c.batch, c.fout), dtype=c.dtype).astype(dtype)
+    y = layer(x)
+    dx = layer.backward(g)
+    out = {"y": y, "dx": dx, "dW": layer.weight.grad}
+    if c.bias:
+        out["db"] = layer.bias.grad
+    return out, {"g": g}
+
+
+def check_linear(c, got, ref, inputs):
+    tol = TOL["product"][c.dtype]
+    for key in ("y", "dx", "dW"):
+        _close(f"linear {key}", got[key], ref[key], tol)
+    if c.bias:
+        _close("linear db", got["db"], ref["db"], TOL["elementwise"][c.dtype], scale=np.abs(inputs["g"]).sum(axis=0))
+
+
+# ------------------------------------------------------------------------- BatchNorm1d, BatchNorm2d
+def batch_norm_cases():
+    cases = []
+    for b in BATCHES[1:]:                                     # training BatchNorm needs 2 rows at least
+        for width in (512, 3072):
+            cases.append(Case("batch_norm", batch=b, width=width, dtype=np.float32,
+                              threads=1 if b in (63, 128, 1100) and width == 3072 else 2))
+    for b in (2, 17, 129, 1000):
+        cases.append(Case("batch_norm", batch=b, width=2048, dtype=np.float32, threads=2))
+    for b in (3, 65, 256, 4096):
+        cases.append(Case("batch_norm", batch=b, width=3072 if b == 256 else 512, dtype=np.float64, threads=2))
+    return cases
+
+
+def batch_norm2d_cases():
+    shapes = [(1, 3, 1, 2), (4, 5, 7, 3), (64, 32, 32, 32), (64, 64, 16, 16), (64, 128, 8, 8), (3, 32, 32, 32)]
+    return [Case("batch_norm2d", shape=s, dtype=dt, threads=t) for s in shapes
+            for dt, t in ((np.float32, 2), (np.float64, 1 if s[0] == 3 else 2))]
+
+
+def run_batch_norm(c, dtype):
+    shape = (c.batch, c.width) if c.op == "batch_norm" else c.shape
+    width = shape[1]
+    rng = _rng(c.op, shape)
+    bn = (nn.BatchNorm1d if c.op == "batch_norm" else nn.BatchNorm2d)(width, dtype=dtype)
+    bn.weight.data[...] = rng.standard_normal(width, dtype=c.dtype)
+    bn.bias.data[...] = rng.standard_normal(width, dtype=c.dtype)
+    x = (rng.standard_normal(shape, dtype=c.dtype) * c.dtype(2) + c.dtype(1)).astype(dtype)
+    g = rng.standard_normal(shape, dtype=c.dtype).astype(dtype)
+    y = bn(x)
+    dx = bn.backward(g)
+    return ({"y": y, "dx": dx, "dgamma": bn.weight.grad, "dbeta": bn.bias.grad, "running_mean": bn.running_mean,
+             "running_var": bn.running_var}, {"x": x, "g": g, "gamma": bn.weight.data, "eps": bn.eps})
+
+
+def check_batch_norm(c, got, ref, inputs):
+    """x̂ = (x − μ)/√(σ² + ε): the dtype rounds x − μ to |x|·2⁻²⁴ (float32), which a channel of small variance
+    scales up by 1/√(σ² + ε): per channel, x̂'s rounding is that of a number of size cx = max(1, max|x|/√(σ² + ε)),
+    and what is computed from x̂ is measured against its terms' size times cx."""
+    axes = (0,) if inputs["x"].ndim == 2 else (0, 2, 3)
+    x, g = inputs["x"].astype(np.float64), inputs["g"].astype(np.float64)
+    gamma = np.abs(inputs["gamma"].astype(np.float64))
+    k = 1.0 / np.sqrt(x.var(axis=axes) + inputs["eps"])
+    cx = np.maximum(1.0, np.abs(x).max(axis=axes) * k)
+    channel = (slice(None),) if x.ndim == 2 else (slice(None), None, None)
+    sum_g = np.abs(g).sum(axis=axes)
+    tol = TOL["elementwise"][c.dtype]
+    _close("bn y", got["y"], ref["y"], tol, scale=(gamma * cx)[channel])
+    _close("bn running stats", np.concatenate([got["running_mean"], got["running_var"]]),
+           np.concatenate([ref["running_mean"], ref["running_var"]]), tol)
+    _close("bn dx", got["dx"], ref["dx"], tol, scale=(gamma * k * np.abs(g).max(axis=axes) * cx)[channel])
+    _close("bn dgamma", got["dgamma"], ref["dgamma"], tol, scale=sum_g * cx)
+    _close("bn dbeta", got["dbeta"], ref["dbeta"], tol, scale=sum_g)
+
+
+# ------------------------------------------------------------------------------- activations, MSE
+def activation_cases():
+    cases = []
+    for b in (1, 2, 15, 16, 17, 63, 64, 65, 127, 128, 129, 256, 1000, 4096):
+        cases.append(Case("sigmoid", batch=b, width=512, dtype=np.float32, threads=2))
+        cases.append(Case("tanh", batch=b, width=3072, dtype=np.float32, threads=2))
+    for b in (255, 1100):
+        cases.append(Case("sigmoid", batch=b, width=512, dtype=np.float32, threads=1))
+        cases.append(Case("tanh", batch=b, width=3072, dtype=np.float64, threads=2))
+    cases.append(Case("sigmoid", batch=129, width=512, dtype=np.float64, threads=2))
+    return cases
+
+
+def run_activation(c, dtype):
+    rng = _rng(c.op, c.batch)
+    module = nn.Sigmoid() if c.op == "sigmoid" else nn.Tanh()
+    x = (rng.standard_normal((c.batch, c.width), dtype=c.dtype) * c.dtype(3)).astype(dtype)
+    g = rng.standard_normal((c.batch, c.width), dtype=c.dtype).astype(dtype)
+    y = module(x)
+    return {"y": y, "dx": module.backward(g)}, {}
+
+
+def check_activation(c, got, ref, inputs):
+    tol = TOL["elementwise"][c.dtype]
+    _close(f"{c.op} y", got["y"], ref["y"], tol)
+    _close(f"{c.op} dx", got["dx"], ref["dx"], tol)
+
+
+def squared_error_cases():
+    cases = [Case("squared_error", batch=b, width=3072, dtype=np.float32, threads=1 if b in (65, 1000) else 2)
+             for b in BATCHES]
+    cases += [Case("squared_error", batch=b, width=2048, dtype=np.float32, threads=2) for b in (1, 17, 129, 1000)]
+    cases += [Case("squared_error", batch=b, width=3072, dtype=np.float64, threads=2) for b in (1, 64, 65, 4096)]
+    cases.append(Case("squared_error", batch=16, width=(2, 32, 32), dtype=np.float32, threads=2, formula_only=True))
+    return cases
+
+
+def run_squared_error(c, dtype):
+    rng = _rng("mse", c.batch, c.width)
+    shape = (c.batch,) + (c.width if isinstance(c.width, tuple) else (c.width,))
+    pred = rng.standard_normal(shape, dtype=c.dtype).astype(dtype)
+    target = np.tanh(rng.standard_normal(shape, dtype=c.dtype)).astype(dtype)
+    loss = nn.MSELoss()
+    value = loss(pred, target)
+    return {"value": np.array(value), "grad": loss.backward()}, {}
+
+
+def check_squared_error(c, got, ref, inputs):
+    tol = TOL["elementwise"][c.dtype]
+    _close("mse value", got["value"], ref["value"], tol)
+    _close("mse grad", got["grad"], ref["grad"], tol)
+
+
+# --------------------------------------------------------------------------------- convolutions
+def conv_cases():
+    from test_conv_vs_torch import CONV_T, CONVS
+    cases = [Case("conv2d", args=a, kwargs=kw, shape=s, dtype=np.float64, threads=2) for a, kw, s in CONVS]
+    cases += [Case("conv_transpose2d", args=a, kwargs=kw, shape=s, dtype=np.float64, threads=2)
+              for a, kw, s in CONV_T]
+    unet = [("conv2d", (1, 32, 3), (1, 1, 32, 32)), ("conv2d", (32, 32, 3), (3, 32, 32, 32)),
+            ("conv2d", (64, 32, 3), (64, 64, 32, 32)), ("conv2d", (128, 128, 3), (64, 128, 8, 8)),
+            ("conv2d", (32, 2, 1), (64, 32, 32, 32)), ("conv_transpose2d", (128, 64, 2), (64, 128, 8, 8)),
+            ("conv_transpose2d", (64, 32, 2), (2, 64, 16, 16))]
+    for op, args, shape in unet:
+        kwargs = {"stride": 2} if op == "conv_transpose2d" else {"padding": args[2] // 2}
+        for dtype, n in ((np.float32, 2), (np.float64, 1 if shape[0] <= 3 else 2)):
+            cases.append(Case(op, args=args, kwargs=kwargs, shape=shape, dtype=dtype, threads=n))
+    cases.append(Case("conv2d", args=(4, 5, 3), kwargs={"padding": 1}, shape=(1, 4, 37, 29), dtype=np.float64,
+                      threads=3))                       # one image cut into blocks of output rows
+    for n in (1, 2, 3):                                 # images per thread: none to several, and a remainder
+        for batch in (1, 2, 5):
+            cases.append(Case("conv2d", args=(3, 6, 3), kwargs={"padding": 1, "stride": 2}, shape=(batch, 3, 12, 10),
+                              dtype=np.float64, threads=n))
+            cases.append(Case("conv_transpose2d", args=(6, 3, 2), kwargs={"stride": 2}, shape=(batch, 6, 6, 5),
+                              dtype=np.float64, threads=n))
+    return cases
+
+
+def run_conv(c, dtype):
+    minimlp.manual_seed(0)
+    module = (nn.Conv2d if c.op == "conv2d" else nn.ConvTranspose2d)(*c.args, **c.kwargs, dtype=c.dtype).to(dtype=dtype)
+    rng = _rng(c.op, c.args, c.shape)
+    x = rng.standard_normal(c.shape, dtype=c.dtype).astype(dtype)
+    y = module(x)
+    g = _rng("g", c.args, c.shape).standard_normal(y.shape, dtype=c.dtype).astype(dtype)
+    dx = module.backward(g)
+    out = {"y": y, "dx": dx, "dW": module.weight.grad}
+    if module.bias is not None:
+        out["db"] = module.bias.grad
+    return out, {}
+
+
+def check_conv(c, got, ref, inputs):
+    tol = 1e-12 if c.dtype == np.float64 else 2e-5
+    for key in ref:
+        _close(f"{c.op} {key}", got[key], ref[key], tol)
+
+
+# ------------------------------------------------------------------------------ soft encoding
+def soft_encode_cases():
+    return [Case("soft_encode", points=m, dtype=dt, threads=2) for m in (1, 4095, 65536)
+            for dt in (np.float32, np.float64)]
+
+
+def run_soft_encode(c, dtype):
+    rng = _rng("soft", c.points)
+    grid = np.arange(-1.1, 1.11, 0.1)
+    centres = np.stack(np.meshgrid(grid, grid), -1).reshape(-1, 2)[::2]      # a grid of about 250 bins
+    points = (rng.random((c.points, 2)) - 0.5).astype(c.dtype).astype(dtype)
+    idx, weights = ops.soft_encode.run("forward", points, centres, 5, 5.0 / 128)
+    dense = np.zeros((c.points, len(centres)))
+    np.put_along_axis(dense, idx, weights.astype(np.float64), axis=-1)
+    return {"nearest": idx[:, 0], "dense": dense}, {}
+
+
+def check_soft_encode(c, got, ref, inputs):
+    np.testing.assert_array_equal(got["nearest"], ref["nearest"])
+    _close("soft encoding", got["dense"], ref["dense"], 2e-5 if c.dtype == np.float32 else 1e-12)
+
+
+# --------------------------------------------------------------------------- optimizer updates
+OPTIMIZERS = {
+    "sgd": [("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=1e-3)),
+            ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=1e-3, nesterov=True))],
+    "rmsprop": [("RMSprop", dict(lr=1e-2)),
+                ("RMSprop", dict(lr=1e-2, alpha=0.9, eps=1e-6, weight_decay=1e-2, momentum=0.9, centered=True))],
+    "adam": [("Adam", dict(lr=1e-3, weight_decay=0.01)), ("AdamW", dict(lr=1e-3, weight_decay=0.05)),
+             ("Adam", dict(lr=1e-3, betas=(0.8, 0.99), eps=1e-6, amsgrad=True))],
+}
+
+
+def update_cases():
+    """The paper's network's parameters, and one long flat buffer (many pieces of the pool, an odd tail);
+    warm: from a random state at step 5 (the step's amplification of rounding near g ≈ 0 needs no slack
+    then); cold: from zero state at step 1 (SGD's first momentum step)."""
+    paper = ((512, 1024), (512,), (512,), (512,), (3072, 512), (3072,), (3072,), (3072,))
+    cases = [Case(op, optimizer=name, options=kw, shapes=paper if i != 1 else ((300_001,), (300, 7)), dtype=dt,
+                  threads=2 if dt == np.float32 else 1, warm=True)
+             for op, variants in OPTIMIZERS.items() for i, (name, kw) in enumerate(variants)
+             for dt in (np.float32, np.float64)]
+    return cases + [Case("sgd", optimizer="SGD", options=OPTIMIZERS["sgd"][2][1], shapes=paper, dtype=dt, threads=2,
+                         warm=False) for dt in (np.float32, np.float64)]
+
+
+def _warm_state(opt, rng, dtype):
+    """A random state at step 5 for every parameter: momenta of either sign, squares positive and above the
+    square of the running mean (a centered RMSprop needs v − ḡ² > 0)."""
+    state = {}
+    for i, p in enumerate(opt._params):
+        entries = {"step": 5}
+        for name in opt._state_names(opt.param_groups[opt._group_of[i]]):
+            if name in ("exp_avg_sq", "square_avg", "max_exp_avg_sq"):
+                entries[name] = rng.uniform(0.5, 1.5, p.shape).astype(dtype)
+            else:
+                entries[name] = (rng.standard_normal(p.shape) * (0.1 if name == "grad_avg" else 1)).astype(dtype)
+        state[i] = entries
+    opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
+
+
+def run_update(c, dtype):
+    """One step from the same values on both sides; Δp and the state after it."""
+    rng = _rng(c.op, c.optimizer, c.options, c.warm)
+    params = [Parameter(rng.standard_normal(s, dtype=c.dtype).astype(dtype)) for s in c.shapes]
+    opt = getattr(optim, c.optimizer)(params, **c.options)
+    if c.warm:
+        _warm_state(opt, rng, c.dtype)
+    before = np.concatenate([p.data.reshape(-1) for p in params]).astype(np.float64)
+    for p in params:
+        p.grad = rng.standard_normal(p.shape, dtype=c.dtype).astype(dtype)
+    opt.step()
+    out = {"dp": np.concatenate([p.data.reshape(-1) for p in params]) - before}
+    for name in opt.state[0]:
+        if name != "step":
+            out[name] = np.concatenate([s[name].reshape(-1) for s in opt.state])
+    return out, {"before": before}
+
+
+def check_update(c, got, ref, inputs):
+    """Δp = p_after − p_before is measured with p_after rounded to the dtype (and p rounded once more where
+    weight decay scales it first): that rounding, a few units of |p|, is slack."""
+    tol = TOL["update"][c.dtype]
+    for key in ref:
+        slack = 4 * np.finfo(c.dtype).eps * np.abs(inputs["before"]) if key == "dp" else None
+        _close(f"{c.optimizer} {key}", got[key], ref[key], tol, slack=slack)
+
+
+FAMILIES = {
+    "linear": (linear_cases, run_linear, check_linear),
+    "batch_norm": (batch_norm_cases, run_batch_norm, check_batch_norm),
+    "batch_norm2d": (batch_norm2d_cases, run_batch_norm, check_batch_norm),
+    "sigmoid": (activation_cases, run_activation, check_activation),
+    "tanh": (None, run_activation, check_activation),
+    "squared_error": (squared_error_cases, run_squared_error, check_squared_error),
+    "conv2d": (conv_cases, run_conv, check_conv),
+    "conv_transpose2d": (None, run_conv, check_conv),
+    "soft_encode": (soft_encode_cases, run_soft_encode, check_soft_encode),
+    "sgd": (update_cases, run_update, check_update),
+    "rmsprop": (None, run_update, check_update),
+    "adam": (None, run_update, check_update),
+}
+CASES = [c for make, _, _ in FAMILIES.values() if make is not None for c in make()]
+KERNELS = [(op.name, impl.name) for op in ops.ALL for impl in op.kernels]
+
+
+def _run(c, use_threads, **forced):
+    """The case's results in its dtype with ``forced`` implementations, the picks made, and the inputs."""
+    use_threads(c.threads)
+    run = FAMILIES[c.op][1]
+    with kernels.use(**forced), kernels.record() as log:
+        got, inputs = run(c, c.dtype)
+    return got, set(log), inputs
+
+
+_REFERENCES = {}
+
+
+def _reference(c):
+    """The formula in float64 on the same values (kept: every implementation of a case shares it)."""
+    if str(c) not in _REFERENCES:
+        with kernels.use("formula"):
+            ref, _ = FAMILIES[c.op][1](c, np.float64)
+        _REFERENCES.clear()
+        _REFERENCES[str(c)] = {k: np.array(v, dtype=np.float64) for k, v in ref.items()}
+    return _REFERENCES[str(c)]
+
+
+def _implementation_cases():
+    out = []
+    for c in CASES:
+        op = getattr(ops, c.op)
+        for impl in op.kernels:
+            if impl.name == "cpu-adam-in-backward":
+                continue                       # needs an optimizer's offer: its own test below
+            if c.kw.get("formula_only"):
+                continue
+            marks = [pytest.mark.skipif(not gpu_available(), reason="a CuPy kernel: needs a GPU")] \
+                if impl.name in CUPY_ONLY else []
+            out.append(pytest.param(c, impl.name, id=f"{c}-{impl.name}", marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("c,impl", _implementation_cases())
+def test_implementation_agrees_with_the_formula(c, impl, use_threads, split_products):
+    got, picked, inputs = _run(c, use_threads, **{c.op: impl})
+    assert (c.op, impl) in {(op, name) for op, _, name in picked}, f"{impl} did not run: {sorted(picked)}"
+    FAMILIES[c.op][2](c, got, _reference(c), inputs)
+
+
+_SELECTED = collections.defaultdict(set)
+
+
+@pytest.mark.parametrize("c", CASES, ids=str)
+def test_selected_implementations_agree_with_the_formula(c, use_threads, split_products):
+    """Unforced, as training runs it: the picks are kept for the coverage test below."""
+    got, picked, inputs = _run(c, use_threads)
+    _SELECTED[c.op].update(name for op, _, name in picked if op == c.op)
+    FAMILIES[c.op][2](c, got, _reference(c), inputs)
+
+
+def test_the_selector_picks_every_kernel_for_a_real_case(use_threads, split_products):
+    """Every registered kernel is what the selector chooses for at least one real case (the coverage comes from
+    the registry: a kernel that stops being chosen fails here instead of leaving its comparison to another)."""
+    if len(_SELECTED) < len({c.op for c in CASES}):      # run alone: collect the picks here
+        for c in CASES:
+            _SELECTED[c.op].update(name for op, _, name in _run(c, use_threads)[1] if op == c.op)
+    _SELECTED["linear"].update(_in_backward_picks())
+    wanted = {(op, name) for op, name in KERNELS if gpu_available() or not name.startswith("gpu-")}
+    found = {(op, name) for op, names in _SELECTED.items() for name in names}
+    assert wanted <= found, sorted(wanted - found)
+
+
+# -------------------------------------------------------------- Linear with Adam inside backward
+def in_backward_cases():
+    cases = []
+    shapes = PAPER_LINEAR + CHROMA_LINEAR
+    for i, b in enumerate(SMALL_BATCHES):
+        for j, (fin, fout) in enumerate(shapes):
+            if fin == fout == 2048 and b not in (1, 17):
+                continue
+            cases.append(Case("linear", batch=b, fin=fin, fout=fout, dtype=np.float32, bias=(i + j) % 2 == 0,
+                              opt=("Adam", "AdamW", "Adam-amsgrad")[(i + j) % 3], threads=1 + (i + j) % 2,
+                              want_dx=not (b == 16 and j == 0)))
+    for b, (fin, fout) in ((2, (512, 3072)), (15, (1024, 512)), (17, (1024, 2048))):
+        cases.append(Case("linear", batch=b, fin=fin, fout=fout, dtype=np.float64, bias=True, opt="AdamW",
+                          threads=2, want_dx=True))
+    return cases
+
+
+ADAMS = {
+    "Adam": lambda ps: optim.Adam(ps, lr=1e-3, weight_decay=0.01),
+    "AdamW": lambda ps: optim.AdamW(ps, lr=1e-3, weight_decay=0.05),
+    "Adam-amsgrad": lambda ps: optim.Adam(ps, lr=1e-3, amsgrad=True),
+}
+
+
+def _linear_and_adam(c, dtype, weights=None, state=None):
+    minimlp.manual_seed(0)
+    layer = nn.Linear(c.fin, c.fout, bias=c.bias, dtype=c.dtype)
+    if weights is not None:
+        layer.load_state_dict(weights)
+    layer.to(dtype=dtype)
+    opt = ADAMS[c.opt](layer.parameters())
+    if state is not None:
+        opt.load_state_dict({"state": {i: {k: (v if k == "step" else np.asarray(v, dtype=dtype)) for k, v in s.items()}
+                                       for i, s in state["state"].items()}, "param_groups": state["param_groups"]})
+    return layer, opt
+
+
+def _second_step(c, layer, opt, x, g, in_backward):
+    opt.zero_grad()
+    layer(x)
+    with kernels.record() as log:
+        if in_backward:
+            with opt.step_in_backward():
+                dx = layer.backward(g) if c.want_dx else layer.backward_parameters(g)
+        else:
+            dx = layer.backward(g) if c.want_dx else layer.backward_parameters(g)
+            opt.step()
+    state = opt.state[0]
+    out = {"w": layer.weight.data, "grad": layer.weight.grad, "m": state["exp_avg"], "v": state["exp_avg_sq"]}
+    if c.want_dx:
+        out["dx"] = dx
+    if c.bias:
+        out["b"] = layer.bias.data
+    return out, {name for op, role, name in log if (op, role) == ("linear", "backward")}
+
+
+def _in_backward_picks():
+    c = in_backward_cases()[0]
+    layer, opt = _linear_and_adam(c, c.dtype)
+    x = np.ones((c.batch, c.fin), c.dtype)
+    return _second_step(c, layer, opt, x, np.ones((c.batch, c.fout), c.dtype), True)[1]
+
+
+@pytest.mark.parametrize("c", in_backward_cases(), ids=str)
+def test_adam_inside_linear_backward_agrees_with_backward_then_step(c, use_threads, split_products):
+    """A step taken inside backward (∂L/∂x, ∂L/∂W and the update chunk by chunk, block by block) against
+    backward-then-step with the formulas in float64, from the same weights and Adam state (after a first step
+    the plain way, so that the state is not zero)."""
+    use_threads(c.threads)
+    rng = _rng("inb", c.batch, c.fin, c.fout)
+    layer, opt = _linear_and_adam(c, c.dtype)
+    x, g = (rng.standard_normal((c.batch, n), dtype=c.dtype) for n in (c.fin, c.fout))
+    layer(x)
+    layer.backward(g)
+    opt.step()
+    weights, state = layer.state_dict(), opt.state_dict()
+    x, g = (rng.standard_normal((c.batch, n), dtype=c.dtype) for n in (c.fin, c.fout))
+    got, picked = _second_step(c, layer, opt, x, g, True)
+    assert picked == {"cpu-adam-in-backward"} and opt.state[0]["step"] == 2
+    with kernels.use("formula"):
+        ref_layer, ref_opt = _linear_and_adam(c, np.float64, weights, state)
+        ref, _ = _second_step(c, ref_layer, ref_opt, x.astype(np.float64), g.astype(np.float64), False)
+    tol = TOL["product"][c.dtype]
+    _close("in-backward dW", got["grad"], ref["grad"], tol)
+    if c.want_dx:
+        _close("in-backward dx", got["dx"], ref["dx"], tol)
+    for key in ("m", "v"):
+        _close(f"in-backward {key}", got[key], ref[key], TOL["update"][c.dtype])
+    w0 = weights["weight"].astype(np.float64)
+    slack = _adam_slack(c, ref, w0, np.abs(got["grad"] - ref["grad"]))
+    _close("in-backward Δw", got["w"] - w0, ref["w"] - w0, TOL["update"][c.dtype], slack=slack)
+
+
+def _adam_slack(c, ref, w0, grad_error):
+    """What Adam's step makes of differences it is given, per element: the gradient's (already checked as a
+    product) and the dtype's rounding of d = g + λw, through ∂step/∂d = γ_t·((1 − β₁)/D + |m|(1 − β₂)|d|/(c₂√v̂ D²)),
+    which is steep where v̂ is small; plus the rounding of w − step in the dtype."""
+    unit = np.finfo(c.dtype).eps
+    g = ref["grad"]
+    step_size, c2 = 1e-3 / (1 - 0.9 ** 2), np.sqrt(1 - 0.999 ** 2)
+    denom = np.sqrt(ref["v"]) / c2 + 1e-8
+    sensitivity = 0.1 / denom + np.abs(ref["m"]) * 0.001 * np.abs(g) / (
+        c2 * np.maximum(np.sqrt(ref["v"]), 1e-300) * denom * denom)
+    d_error = grad_error + unit * (np.abs(g) + 0.05 * np.abs(w0))
+    return 4 * step_size * sensitivity * d_error + 4 * unit * np.abs(w0)
+
+
+def test_batch_norm2d_takes_a_non_contiguous_input():
+    """A transposed view (not C-contiguous) gives the same output as its contiguous copy, on every implementation."""
+    x = np.random.default_rng(0).normal(size=(3, 5, 4, 6)).astype(np.float32)
+    view = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)
+    assert not view.flags.c_contiguous
+    for impl in ops.batch_norm2d.implementations():
+        with kernels.use(batch_norm2d=impl.name):
+            np.testing.assert_array_equal(nn.BatchNorm2d(5)(view), nn.BatchNorm2d(5)(x))
+
+
+# -------------------------------------------------------------------------------- Numba's cache
+def test_the_compiled_in_digests_are_current():
+    """Numba caches a kernel by its own file, but some compile in code from other files (``COMPILED_IN``): the
+    digest of those files, written in the kernel's file, must be current, or an edit there would leave a stale
+    compiled kernel in use."""
+    import importlib
+    import pkgutil
+    import minimlp.kernels.cpu as cpu
+    root = os.path.dirname(os.path.dirname(os.path.dirname(cpu.__file__)))
+    checked = 0
+    for info in pkgutil.iter_modules(cpu.__path__):
+        module = importlib.import_module(f"minimlp.kernels.cpu.{info.name}")
+        if not hasattr(module, "COMPILED_IN"):
+            continue
+        digest = hashlib.sha256()
+        for name in module.COMPILED_IN:
+            with open(os.path.join(root, name), "rb") as f:
+                digest.update(f.read())
+        assert digest.hexdigest()[:16] == module.COMPILED_IN_SHA256, \
+            f"set COMPILED_IN_SHA256 in {module.__file__} to {digest.hexdigest()[:16]!r}"
+        checked += 1
+    assert checked >= 2
