@@ -130,7 +130,7 @@ def check_linear(c, got, ref, inputs):
 
 # ------------------------------------------------------------------------- BatchNorm1d, BatchNorm2d
 def batch_norm_cases():
-    cases = []
+    cases = batch_norm2d_cases()
     for b in BATCHES[1:]:                                     # training BatchNorm needs 2 rows at least
         for width in (512, 3072):
             cases.append(Case("batch_norm", batch=b, width=width, dtype=np.float32,
@@ -144,15 +144,15 @@ def batch_norm_cases():
 
 def batch_norm2d_cases():
     shapes = [(1, 3, 1, 2), (4, 5, 7, 3), (64, 32, 32, 32), (64, 64, 16, 16), (64, 128, 8, 8), (3, 32, 32, 32)]
-    return [Case("batch_norm2d", shape=s, dtype=dt, threads=t) for s in shapes
+    return [Case("batch_norm", shape=s, dtype=dt, threads=t) for s in shapes
             for dt, t in ((np.float32, 2), (np.float64, 1 if s[0] == 3 else 2))]
 
 
 def run_batch_norm(c, dtype):
-    shape = (c.batch, c.width) if c.op == "batch_norm" else c.shape
+    shape = c.shape if "shape" in c.kw else (c.batch, c.width)
     width = shape[1]
     rng = _rng(c.op, shape)
-    bn = (nn.BatchNorm1d if c.op == "batch_norm" else nn.BatchNorm2d)(width, dtype=dtype)
+    bn = (nn.BatchNorm1d if len(shape) == 2 else nn.BatchNorm2d)(width, dtype=dtype)
     bn.weight.data[...] = rng.standard_normal(width, dtype=c.dtype)
     bn.bias.data[...] = rng.standard_normal(width, dtype=c.dtype)
     x = (rng.standard_normal(shape, dtype=c.dtype) * c.dtype(2) + c.dtype(1)).astype(dtype)
@@ -372,7 +372,6 @@ def check_update(c, got, ref, inputs):
 FAMILIES = {
     "linear": (linear_cases, run_linear, check_linear),
     "batch_norm": (batch_norm_cases, run_batch_norm, check_batch_norm),
-    "batch_norm2d": (batch_norm2d_cases, run_batch_norm, check_batch_norm),
     "sigmoid": (activation_cases, run_activation, check_activation),
     "tanh": (None, run_activation, check_activation),
     "squared_error": (squared_error_cases, run_squared_error, check_squared_error),
@@ -566,8 +565,8 @@ def test_batch_norm2d_takes_a_non_contiguous_input():
     x = np.random.default_rng(0).normal(size=(3, 5, 4, 6)).astype(np.float32)
     view = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)
     assert not view.flags.c_contiguous
-    for impl in ops.batch_norm2d.implementations():
-        with kernels.use(batch_norm2d=impl.name):
+    for impl in ops.batch_norm.implementations():
+        with kernels.use(batch_norm=impl.name):
             np.testing.assert_array_equal(nn.BatchNorm2d(5)(view), nn.BatchNorm2d(5)(x))
 
 

@@ -9,8 +9,8 @@ return ∂L/∂x. Optimizer updates change the parameter and its state arrays in
 The kernels in ``minimlp.kernels`` compute the same values faster; ``minimlp.kernels.ops`` lists, op by op,
 which kernel runs where, and falls back to these functions wherever no kernel applies.
 """
-from . import (activation, adam, batch_norm, batch_norm2d, conv, cross_entropy, dropout, im2col, linear, loss,
+from . import (activation, adam, batch_norm, conv, cross_entropy, dropout, im2col, linear, loss,
                pooling, resample, rmsprop, sgd, soft_encoding)
 
-__all__ = ["activation", "adam", "batch_norm", "batch_norm2d", "conv", "cross_entropy", "dropout", "im2col", "linear",
+__all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "im2col", "linear",
            "loss", "pooling", "resample", "rmsprop", "sgd", "soft_encoding"]

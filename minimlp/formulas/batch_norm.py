@@ -1,8 +1,9 @@
-"""Batch normalisation of (N, C) rows, per feature: y = γ·(x − μ)/√(σ² + ε) + β.
+"""Batch normalisation per channel: y = γ·(x − μ)/√(σ² + ε) + β, for x of shape (N, C) or (N, C, H, W).
 
-The per-feature sums (μ, σ², Σₙ G, Σₙ G·x̂) accumulate in float64 and are rounded once to x's dtype, as
-torch's CPU kernels do: on the chroma network at batch 1000 that makes float32 gradients 10-25x closer
-to float64 than float32 sums did (benchmarks/float32_accuracy.py).
+The channel is axis 1; μ and σ² are taken over the other axes, M = N (or N·H·W) values per channel. The
+per-channel sums (μ, σ², Σ G, Σ G·x̂) accumulate in float64 and are rounded once to x's dtype, as torch's
+CPU kernels do: on the chroma network at batch 1000 that makes float32 gradients 10-25x closer to float64
+than float32 sums did (benchmarks/float32_accuracy.py).
 """
 import numpy as np
 
@@ -10,48 +11,48 @@ from ..backend import get_array_module
 
 
 def forward_train(x, weight, bias, eps):
-    """Batch statistics: μ = Σₙ x/N, σ² = Σₙ (x − μ)²/N, x̂ = (x − μ)/√(σ² + ε), y = γ x̂ + β.
+    """Batch statistics: μ = Σ x/M, σ² = Σ (x − μ)²/M, x̂ = (x − μ)/√(σ² + ε), y = γ x̂ + β.
 
     ``weight``/``bias`` (γ, β) may be None (no affine map). Returns (y, (x̂, 1/√(σ² + ε)), μ, σ²).
     """
     xp = get_array_module(x)
-    mean = x.mean(axis=0, dtype=np.float64).astype(x.dtype)
-    xc = x - mean
-    var = (xp.einsum("ij,ij->j", xc, xc, dtype=np.float64) * (1.0 / x.shape[0])).astype(x.dtype)
+    mean = x.mean(axis=_others(x), dtype=np.float64).astype(x.dtype)
+    xc = x - _channel(mean, x)
+    var = (xp.einsum(_sum_subscripts(x), xc, xc, dtype=np.float64) * (mean.size / x.size)).astype(x.dtype)
     inv_std = 1.0 / xp.sqrt(var + eps)
     xhat = xc
-    xhat *= inv_std
+    xhat *= _channel(inv_std, x)
     return _affine(xhat, weight, bias), (xhat, inv_std), mean, var
 
 
 def backward_train(g, saved, weight, bias, want_dx=True):
-    """∂L/∂γ = Σₙ G·x̂,  ∂L/∂β = Σₙ G,  ∂L/∂x = γ/√(σ² + ε) · (G − Σₙ G/N − x̂·Σₙ(G·x̂)/N)."""
+    """∂L/∂γ = Σ G·x̂,  ∂L/∂β = Σ G,  ∂L/∂x = γ/√(σ² + ε) · (G − Σ G/M − x̂·Σ(G·x̂)/M)."""
     xhat, inv_std = saved
     sum_g, sum_gx = _sums(g, xhat)
     gamma = _gamma(weight, bias, sum_g, sum_gx)
     if not want_dx:
         return None
-    inv_n = 1.0 / g.shape[0]
-    dx = xhat * (sum_gx * inv_n)
-    dx += sum_g * inv_n
+    inv_m = inv_std.size / g.size
+    dx = xhat * _channel(sum_gx * inv_m, g)
+    dx += _channel(sum_g * inv_m, g)
     get_array_module(g).subtract(g, dx, out=dx)
-    dx *= gamma * inv_std
+    dx *= _channel(gamma * inv_std, g)
     return dx
 
 
 def forward_eval(x, running_mean, running_var, weight, bias, eps):
     """Running statistics: x̂ = (x − running_mean)/√(running_var + ε), y = γ x̂ + β. Returns (y, (x̂, 1/√(·)))."""
     inv_std = 1.0 / get_array_module(x).sqrt(running_var + eps)
-    xhat = x - running_mean
-    xhat *= inv_std
+    xhat = x - _channel(running_mean, x)
+    xhat *= _channel(inv_std, x)
     return _affine(xhat, weight, bias), (xhat, inv_std)
 
 
 def backward_eval(g, saved, weight, bias, want_dx=True):
-    """∂L/∂γ = Σₙ G·x̂,  ∂L/∂β = Σₙ G,  ∂L/∂x = γ·G/√(running_var + ε) (the statistics are constants)."""
+    """∂L/∂γ = Σ G·x̂,  ∂L/∂β = Σ G,  ∂L/∂x = γ·G/√(running_var + ε) (the statistics are constants)."""
     xhat, inv_std = saved
     gamma = _gamma(weight, bias, *_sums(g, xhat))
-    return g * (gamma * inv_std) if want_dx else None
+    return g * _channel(gamma * inv_std, g) if want_dx else None
 
 
 def update_running_stats(running_mean, running_var, mean, var, count, momentum):
@@ -62,19 +63,35 @@ def update_running_stats(running_mean, running_var, mean, var, count, momentum):
     running_var += (momentum * count / (count - 1)) * var
 
 
+def _others(x):
+    """Every axis but the channel's (axis 1)."""
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def _channel(values, x):
+    """Per-channel values shaped to broadcast against x: (C,) for (N, C), (C, 1, 1) for (N, C, H, W)."""
+    return values.reshape((-1,) + (1,) * (x.ndim - 2))
+
+
+def _sum_subscripts(x):
+    """einsum's Σ over every axis but the channel's of a product of two arrays shaped like x: "nc,nc->c", …"""
+    axes = "nchw"[:x.ndim]
+    return f"{axes},{axes}->c"
+
+
 def _affine(xhat, weight, bias):
     if weight is None:
         return xhat
-    y = xhat * weight
-    y += bias
+    y = xhat * _channel(weight, xhat)
+    y += _channel(bias, xhat)
     return y
 
 
 def _sums(g, xhat):
-    """(Σₙ G, Σₙ G·x̂) per feature, summed in float64 (one pass each, no temporary)."""
+    """(Σ G, Σ G·x̂) per channel, summed in float64 (one pass each, no temporary)."""
     xp = get_array_module(g)
-    return (g.sum(axis=0, dtype=np.float64).astype(g.dtype),
-            xp.einsum("ij,ij->j", g, xhat, dtype=np.float64).astype(g.dtype))
+    return (g.sum(axis=_others(g), dtype=np.float64).astype(g.dtype),
+            xp.einsum(_sum_subscripts(g), g, xhat, dtype=np.float64).astype(g.dtype))
 
 
 def _gamma(weight, bias, sum_g, sum_gx):

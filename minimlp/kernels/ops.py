@@ -1,95 +1,27 @@
 """Every op, its formula, and each kernel registered for it with the condition under which it runs.
 
-Read a line as: op ``linear``'s ``forward`` is ``formulas.linear.forward``, except that in training, on
-NumPy arrays with the compiled kernels on, ``cpu.linear:forward`` (the split BLAS product) runs. Kernels
-are tried in the order they are listed; the formula runs where none applies, on any backend. The
-conditions are cheap tests of the call's first argument and of the layer's mode (``training``); a kernel
-that needs Numba is imported the first time it runs, so evaluation, which takes no compiled kernel,
-never waits for Numba to compile.
+Read a line as: op ``linear``'s ``forward`` is ``formulas.linear.forward``, except that ``cpu.linear:forward``
+(the split BLAS product, compiled code) runs on NumPy arrays where OpenBLAS's gemm was found (what it needs),
+in training (when it is chosen), with the compiled kernels on. Kernels are tried in the order they are
+listed; the formula runs where none is chosen, on any backend. The conditions are cheap tests of the call's
+arguments and of the layer's mode; a kernel is imported the first time it runs, so evaluation, which takes
+no compiled kernel, never waits for Numba to compile.
 
 A new op: its formula in ``minimlp/formulas``, an ``Op`` here, the layer calling ``ops.NAME``. A CPU
 kernel: a file in ``kernels/cpu`` with the formula's arguments, one ``register`` line here. A GPU kernel:
 the same in ``kernels/gpu``, with ``on_gpu``.
 """
-import importlib.util
-
 import numpy as np
 
 from .. import formulas as f
-from .. import settings
 from . import in_backward
 from .cpu import blas
 from .registry import Op
 
-_numba = {}
-
-
-def numba_available():
-    """True when Numba can be imported (looked up, not imported, so that asking costs nothing)."""
-    if "found" not in _numba:
-        _numba["found"] = importlib.util.find_spec("numba") is not None
-    return _numba["found"]
-
-
-def compiled(x, *args, **context):
-    """NumPy float32/float64 data, and the compiled CPU kernels on (``MINIMLP_CPU_KERNELS``, Numba installed)."""
-    return numpy_float(x) and settings.cpu_kernels() == "numba" and numba_available()
-
 
 def numpy_float(x, *args, **context):
-    """NumPy float32/float64 data: what a compiled CPU kernel needs, even when forced."""
+    """NumPy float32/float64 data."""
     return type(x) is np.ndarray and (x.dtype == np.float32 or x.dtype == np.float64)
-
-
-def numpy_affine(x, weight, *args, **context):
-    """``numpy_float``, and BatchNorm's γ and β (the compiled kernels apply them in the same pass)."""
-    return weight is not None and numpy_float(x)
-
-
-def training_compiled(x, *args, training=True, **context):
-    """``compiled``, in training mode only: evaluation loads no compiled code."""
-    return training and compiled(x)
-
-
-def products_split(x, *args, training=True, **context):
-    """Training, ``compiled``, and NumPy's OpenBLAS gemm found (the split products call it)."""
-    return training_compiled(x, training=training) and blas.gemm_address(x.dtype) is not None
-
-
-def evaluation_on_cpu(x, *args, training=True, **context):
-    """Evaluation mode on NumPy float arrays."""
-    return not training and numpy_float(x)
-
-
-def adam_offered(g, x, weight, *args, **context):
-    """Inside ``Optimizer.step_in_backward()``, an Adam update offered for this weight, and a call the kernel fits."""
-    if not numpy_float(g):
-        return False
-    update = in_backward.pending(weight)
-    if update is None or update.rule != "adam":
-        return False
-    from .cpu import linear_adam
-    return linear_adam.fits(g, x, weight)
-
-
-def update_in_backward(g, x, weight, *args, **context):
-    """``adam_offered``, with the compiled kernels on."""
-    return compiled(g) and adam_offered(g, x, weight)
-
-
-def with_affine(x, weight, *args, **context):
-    """``compiled``, for a BatchNorm with γ and β."""
-    return weight is not None and compiled(x)
-
-
-def same_dtype_contiguous(g, y, *args, **context):
-    """``compiled``, with G and the kept output of the same dtype and C-contiguous (the loops run on flat views)."""
-    return compiled(g) and g.dtype == y.dtype and g.flags.c_contiguous and y.flags.c_contiguous
-
-
-def numpy_matrix(prediction, *args, **context):
-    """``numpy_float``, 2-d (rows)."""
-    return prediction.ndim == 2 and numpy_float(prediction)
 
 
 def numpy_gemm(x, *args, **context):
@@ -97,13 +29,41 @@ def numpy_gemm(x, *args, **context):
     return numpy_float(x) and blas.gemm_address(x.dtype) is not None
 
 
+def with_affine(x, weight, *args, **context):
+    """``numpy_float``, and BatchNorm's γ and β (applied in the same pass)."""
+    return weight is not None and numpy_float(x)
+
+
 def matrix(prediction, *args, **context):
-    """``compiled``, on a 2-d prediction (rows)."""
-    return prediction.ndim == 2 and compiled(prediction)
+    """``numpy_float`` and 2-d (rows)."""
+    return prediction.ndim == 2 and numpy_float(prediction)
 
 
-def contiguous(diff, *args, **context):
-    return compiled(diff) and diff.flags.c_contiguous
+def flat(x, *args, **context):
+    """``numpy_float`` and C-contiguous (the loops run on flat views)."""
+    return numpy_float(x) and x.flags.c_contiguous
+
+
+def flat_pair(g, y, *args, **context):
+    """``flat`` G, and the output the forward kept alike."""
+    return flat(g) and y.dtype == g.dtype and y.flags.c_contiguous
+
+
+def adam_offered(g, x, weight, *args, **context):
+    """Inside ``Optimizer.step_in_backward()``, an Adam update offered for this weight, on a call the kernel fits."""
+    update = in_backward.pending(weight) if numpy_float(g) else None
+    if update is None or update.rule != "adam":
+        return False
+    from .cpu import linear_adam
+    return linear_adam.fits(g, x, weight)
+
+
+def training(*args, training=True, **context):
+    return training
+
+
+def evaluation(*args, training=True, **context):
+    return not training
 
 
 def on_gpu(x, *args, **context):
@@ -112,18 +72,16 @@ def on_gpu(x, *args, **context):
 
 
 linear = Op("linear", forward=f.linear.forward, backward=f.linear.backward)
-linear.register("cpu-adam-in-backward", update_in_backward, needs=adam_offered, backward="cpu.linear_adam:backward")
-linear.register("cpu-split", products_split, needs=numpy_float, forward="cpu.linear:forward",
+linear.register("cpu-adam-in-backward", adam_offered, compiled=True, backward="cpu.linear_adam:backward")
+linear.register("cpu-split", numpy_gemm, training, compiled=True, forward="cpu.linear:forward",
                 backward="cpu.linear:backward")
-linear.register("cpu-blas", evaluation_on_cpu, needs=numpy_float, forward="cpu.linear:forward_plain")
-linear.register("gpu-cublas", on_gpu, backward="gpu.linear:backward")
+linear.register("cpu-blas", numpy_float, evaluation, forward="cpu.linear:forward_plain")
+linear.register("gpu-cublas", when=on_gpu, backward="gpu.linear:backward")
 
 sigmoid = Op("sigmoid", forward=f.activation.sigmoid, backward=f.activation.sigmoid_backward)
-sigmoid.register("cpu-compiled", same_dtype_contiguous, needs=numpy_float, backward="cpu.elementwise:sigmoid_backward")
-
+sigmoid.register("cpu-compiled", flat_pair, compiled=True, backward="cpu.elementwise:sigmoid_backward")
 tanh = Op("tanh", forward=f.activation.tanh, backward=f.activation.tanh_backward)
-tanh.register("cpu-compiled", same_dtype_contiguous, needs=numpy_float, backward="cpu.elementwise:tanh_backward")
-
+tanh.register("cpu-compiled", flat_pair, compiled=True, backward="cpu.elementwise:tanh_backward")
 relu = Op("relu", forward=f.activation.relu, backward=f.activation.relu_backward)
 leaky_relu = Op("leaky_relu", forward=f.activation.leaky_relu, backward=f.activation.leaky_relu_backward)
 dropout = Op("dropout", mask=f.dropout.scaled_mask, forward=f.dropout.apply, backward=f.dropout.apply)
@@ -131,32 +89,21 @@ dropout = Op("dropout", mask=f.dropout.scaled_mask, forward=f.dropout.apply, bac
 batch_norm = Op("batch_norm", forward_train=f.batch_norm.forward_train, backward_train=f.batch_norm.backward_train,
                 forward_eval=f.batch_norm.forward_eval, backward_eval=f.batch_norm.backward_eval,
                 update_running_stats=f.batch_norm.update_running_stats)
-batch_norm.register("cpu-compiled", with_affine, needs=numpy_affine, forward_train="cpu.batch_norm:forward_train",
+batch_norm.register("cpu-compiled", with_affine, compiled=True, forward_train="cpu.batch_norm:forward_train",
                     backward_train="cpu.batch_norm:backward_train")
 
-batch_norm2d = Op("batch_norm2d", forward_train=f.batch_norm2d.forward_train,
-                  backward_train=f.batch_norm2d.backward_train, forward_eval=f.batch_norm2d.forward_eval,
-                  backward_eval=f.batch_norm2d.backward_eval)
-batch_norm2d.register("cpu-compiled", with_affine, needs=numpy_affine,
-                      forward_train="cpu.batch_norm:forward_train_2d",
-                      backward_train="cpu.batch_norm:backward_train_2d")
-
 squared_error = Op("squared_error", forward=f.loss.squared_error, backward=f.loss.squared_error_backward)
-squared_error.register("cpu-compiled", matrix, needs=numpy_matrix, forward="cpu.loss:squared_error")
-squared_error.register("cpu-compiled-gradient", contiguous, needs=numpy_float,
-                       backward="cpu.loss:squared_error_backward")
-
+squared_error.register("cpu-compiled", matrix, compiled=True, forward="cpu.loss:squared_error")
+squared_error.register("cpu-compiled-gradient", flat, compiled=True, backward="cpu.loss:squared_error_backward")
 absolute_error = Op("absolute_error", forward=f.loss.absolute_error, backward=f.loss.absolute_error_backward)
 cross_entropy = Op("cross_entropy", forward=f.cross_entropy.forward, backward=f.cross_entropy.backward)
 
 conv2d = Op("conv2d", forward=f.conv.conv2d, backward=f.conv.conv2d_backward)
-conv2d.register("cpu-compiled", products_split, needs=numpy_gemm, forward="cpu.conv:conv2d",
+conv2d.register("cpu-compiled", numpy_gemm, training, compiled=True, forward="cpu.conv:conv2d",
                 backward="cpu.conv:conv2d_backward")
-
 conv_transpose2d = Op("conv_transpose2d", forward=f.conv.conv_transpose2d, backward=f.conv.conv_transpose2d_backward)
-conv_transpose2d.register("cpu-compiled", products_split, needs=numpy_gemm, forward="cpu.conv:conv_transpose2d",
+conv_transpose2d.register("cpu-compiled", numpy_gemm, training, compiled=True, forward="cpu.conv:conv_transpose2d",
                           backward="cpu.conv:conv_transpose2d_backward")
-
 max_pool2d = Op("max_pool2d", forward=f.pooling.max_pool2d, backward=f.pooling.max_pool2d_backward)
 avg_pool2d = Op("avg_pool2d", inverse_divisor=f.pooling.avg_pool_inverse_divisor, forward=f.pooling.avg_pool2d,
                 backward=f.pooling.avg_pool2d_backward)
@@ -165,18 +112,16 @@ separable_map = Op("separable_map", adaptive_average=f.resample.adaptive_average
                    backward=f.resample.separable_map_backward)
 
 soft_encode = Op("soft_encode", forward=f.soft_encoding.soft_encode)
-soft_encode.register("cpu-compiled", compiled, needs=numpy_float, forward="cpu.soft_encoding:soft_encode")
+soft_encode.register("cpu-compiled", numpy_float, compiled=True, forward="cpu.soft_encoding:soft_encode")
 
 sgd = Op("sgd", update=f.sgd.update)
-sgd.register("cpu-compiled", compiled, needs=numpy_float, update="cpu.optimizers:sgd")
-sgd.register("gpu-elementwise", on_gpu, needs=on_gpu, update="gpu.optimizers:sgd")
-
+sgd.register("cpu-compiled", numpy_float, compiled=True, update="cpu.optimizers:sgd")
+sgd.register("gpu-elementwise", on_gpu, update="gpu.optimizers:sgd")
 rmsprop = Op("rmsprop", update=f.rmsprop.update)
-rmsprop.register("cpu-compiled", compiled, needs=numpy_float, update="cpu.optimizers:rmsprop")
-rmsprop.register("gpu-elementwise", on_gpu, needs=on_gpu, update="gpu.optimizers:rmsprop")
-
+rmsprop.register("cpu-compiled", numpy_float, compiled=True, update="cpu.optimizers:rmsprop")
+rmsprop.register("gpu-elementwise", on_gpu, update="gpu.optimizers:rmsprop")
 adam = Op("adam", update=f.adam.update)
-adam.register("cpu-compiled", compiled, needs=numpy_float, update="cpu.optimizers:adam")
-adam.register("gpu-elementwise", on_gpu, needs=on_gpu, update="gpu.optimizers:adam")
+adam.register("cpu-compiled", numpy_float, compiled=True, update="cpu.optimizers:adam")
+adam.register("gpu-elementwise", on_gpu, update="gpu.optimizers:adam")
 
 ALL = [value for value in list(globals().values()) if isinstance(value, Op)]

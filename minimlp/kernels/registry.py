@@ -15,18 +15,41 @@ pick chose.
 import contextlib
 import contextvars
 import importlib
+import importlib.util
+
+from .. import settings
 
 FORMULA = "formula"
 _forced = contextvars.ContextVar("minimlp_forced_kernels", default=None)
 _log = contextvars.ContextVar("minimlp_kernel_log", default=None)
 
 
+def compiled_kernels_on():
+    """``MINIMLP_CPU_KERNELS`` asks for compiled kernels and Numba is installed (looked up, not imported)."""
+    if "numba" not in _found:
+        _found["numba"] = importlib.util.find_spec("numba") is not None
+    return settings.cpu_kernels() == "numba" and _found["numba"]
+
+
+_found = {}
+
+
 class Implementation:
     """One implementation of an op: its name and its functions by role (``impl.forward(...)``)."""
 
-    def __init__(self, op, name, roles, when, needs=None):
-        self.op, self.name, self.when, self.needs = op, name, when, needs
+    def __init__(self, op, name, roles, needs=None, when=None, compiled=False):
+        self.op, self.name, self.needs, self.when, self.compiled = op, name, needs, when, compiled
         self._roles = dict(roles)
+
+    def takes(self, args, context):
+        """Whether this kernel can run on these arguments (asked even where it is forced)."""
+        return self.needs is None or self.needs(*args, **context)
+
+    def chosen_for(self, args, context):
+        """Whether the selector takes it: it can run, it is the better choice here, and if it is compiled
+        code, compiled kernels are on (``MINIMLP_CPU_KERNELS``, Numba installed)."""
+        return ((not self.compiled or compiled_kernels_on()) and (self.when is None or self.when(*args, **context))
+                and self.takes(args, context))
 
     def provides(self, role):
         return role in self._roles
@@ -50,19 +73,19 @@ class Op:
 
     def __init__(self, name, **formula):
         self.name = name
-        self.formula = Implementation(name, FORMULA, formula, None)
+        self.formula = Implementation(name, FORMULA, formula)
         self.kernels = []
 
-    def register(self, name, when, needs=None, **roles):
-        """Register kernel ``name`` for ``roles`` (role="module:function"), chosen where ``when(*args, **context)``.
+    def register(self, name, needs=None, when=None, compiled=False, **roles):
+        """Register kernel ``name`` for ``roles`` (role="module:function"); see ``Implementation.chosen_for``.
 
-        ``needs(*args, **context)``: what the kernel cannot run without (NumPy arrays, say), asked even when it
-        is forced; None: it takes anything its formula takes.
+        ``needs(*args, **context)``: what it cannot run without (NumPy arrays, say); ``when(*args, **context)``:
+        where it is the better choice (the mode, the sizes); ``compiled``: Numba code.
         """
         unknown = set(roles) - set(self.formula._roles)
         if unknown or name == FORMULA or any(k.name == name for k in self.kernels):
             raise ValueError(f"{self.name}: cannot register {name!r} for roles {sorted(roles)}")
-        self.kernels.append(Implementation(self.name, name, roles, when, needs))
+        self.kernels.append(Implementation(self.name, name, roles, needs, when, compiled))
 
     def implementations(self):
         return [self.formula] + self.kernels
@@ -84,14 +107,10 @@ class Op:
                 name = forced["*"]
             if name is not None:
                 forced_impl = self.named(name)
-                if forced_impl.provides(role) and (forced_impl.needs is None or forced_impl.needs(*args, **context)):
+                if forced_impl.provides(role) and forced_impl.takes(args, context):
                     chosen = forced_impl
         if chosen is None:
-            chosen = self.formula
-            for kernel in self.kernels:
-                if kernel.provides(role) and kernel.when(*args, **context):
-                    chosen = kernel
-                    break
+            chosen = next((k for k in self.kernels if k.provides(role) and k.chosen_for(args, context)), self.formula)
         log = _log.get()
         if log is not None:
             log.append((self.name, role, chosen.name))

@@ -22,8 +22,6 @@ class BatchNorm1d(Module):
     float64, is ``minimlp.formulas.batch_norm``.
     """
 
-    _op = ops.batch_norm
-
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  dtype=np.float32):
         super().__init__()
@@ -64,13 +62,13 @@ class BatchNorm1d(Module):
             if count < 2:
                 raise ValueError(f"{self!r}: expected more than 1 value per channel when training, "
                                  f"got input of shape {tuple(x.shape)}")
-            impl = self._op.pick("forward_train", x, gamma)
+            impl = ops.batch_norm.pick("forward_train", x, gamma)
             y, saved, mean, var = impl.forward_train(x, gamma, beta, self.eps)
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, var, count)
             self._cache = (impl.backward_train, saved, tuple(x.shape))
         else:
-            impl = self._op.pick("forward_eval", x)
+            impl = ops.batch_norm.pick("forward_eval", x)
             y, saved = impl.forward_eval(x, self.running_mean, self.running_var, gamma, beta, self.eps)
             self._cache = (impl.backward_eval, saved, tuple(x.shape))
         return y

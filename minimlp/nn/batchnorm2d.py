@@ -1,5 +1,4 @@
 """BatchNorm2d: BatchNorm1d's statistics per channel over (N, H, W)."""
-from ..kernels import ops
 from .batchnorm import BatchNorm1d
 from .checks import check_image
 
@@ -10,10 +9,8 @@ class BatchNorm2d(BatchNorm1d):
     BatchNorm1d applied to x viewed as an (N·H·W, C) matrix (channels last), so its formulas, running
     statistics (the unbiased variance uses the count M, as torch) and backward are BatchNorm1d's:
     ∂L/∂x = γ/(M·√(σ² + ε)) · (M·G − Σ G − x̂·Σ(G·x̂)) with sums per channel. Shapes (N, C, H, W) →
-    (N, C, H, W); ``state_dict`` keys as torch. The maths is ``minimlp.formulas.batch_norm2d``.
+    (N, C, H, W); ``state_dict`` keys as torch. The maths is ``minimlp.formulas.batch_norm``.
     """
-
-    _op = ops.batch_norm2d
 
     def _check(self, x):
         check_image(self, x, self.num_features, self._reference())

@@ -57,9 +57,6 @@ class Module:
             return buffers[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def _set_buffer(self, name, array):
-        self._buffers[name] = array
-
     # calling --------------------------------------------------------------
     def __call__(self, x):
         return self.forward(x)

@@ -5,7 +5,7 @@ variance, a subtraction, a scaling and an affine map, each a pass over the batch
 the same formulas are written out element by element, in the same order, with the per-feature sums in
 float64 as the formula's, and compiled by Numba. Features are cut into pieces (every feature's sums on
 one thread, so the result does not depend on the number of threads) run side by side on minimlp's pool.
-``forward_train_2d``/``backward_train_2d`` work on (N, C, H, W) itself, without the formula's transposes.
+Images (N, C, H, W) take loops of their own over each channel's N rows of H·W values.
 """
 import numba
 import numpy as np
@@ -89,6 +89,8 @@ def _batchnorm_backward_pieces(pieces, g, xhat, gamma, inv_std, inv_n, dx, sum_g
 
 def forward_train(x, weight, bias, eps):
     """``formulas.batch_norm.forward_train`` with γ and β (not None): returns (y, (x̂, 1/√(σ² + ε)), μ, σ²)."""
+    if x.ndim != 2:
+        return _forward_images(x, weight, bias, eps)
     gamma, beta = weight, bias
     n, c = x.shape
     t = x.dtype.type
@@ -101,6 +103,8 @@ def forward_train(x, weight, bias, eps):
 
 def backward_train(g, saved, weight, bias, want_dx=True):
     """``formulas.batch_norm.backward_train``: ∂L/∂γ, ∂L/∂β added to the parameters; returns ∂L/∂x or None."""
+    if g.ndim != 2:
+        return _backward_images(g, saved, weight, bias, want_dx)
     xhat, inv_std = saved
     gamma = weight.data
     n, c = g.shape
@@ -188,8 +192,8 @@ def _by_channels(kernel, kernel_pieces, x3, *args):
         pool.launch(parts, kernel_pieces, parts, x3, *args)
 
 
-def forward_train_2d(x, weight, bias, eps):
-    """``formulas.batch_norm2d.forward_train`` on (N, C, H, W) itself: returns (y, (x̂, 1/√(σ² + ε)), μ, σ²)."""
+def _forward_images(x, weight, bias, eps):
+    """``forward_train`` on (N, C, H, W), channel by channel over N rows of H·W contiguous values."""
     x, gamma, beta = np.ascontiguousarray(x), weight, bias
     n, c, h, w = x.shape
     t = x.dtype.type
@@ -201,8 +205,8 @@ def forward_train_2d(x, weight, bias, eps):
     return y, (xhat, inv_std), mean, var
 
 
-def backward_train_2d(g, saved, weight, bias, want_dx=True):
-    """``formulas.batch_norm2d.backward_train`` on (N, C, H, W): the parameters' gradients added; returns ∂L/∂x."""
+def _backward_images(g, saved, weight, bias, want_dx=True):
+    """``backward_train`` on (N, C, H, W)."""
     (xhat, inv_std), gamma, g = saved, weight.data, np.ascontiguousarray(g)
     n, c, h, w = g.shape
     dx = np.empty_like(g) if want_dx else g
