@@ -16,7 +16,7 @@ Contenders, each in its own fresh process:
   computed; ``input_grad=False``: no gradient for the input, which torch does
   not compute either, since the input does not require grad); ``--plain``
   times ``backward(...); opt.step()`` instead; its products call NumPy's
-  OpenBLAS (``minimlp.nn.blas``);
+  OpenBLAS (``minimlp.kernels.cpu.blas``);
 - ``torch``: ``torch.optim.Adam`` with its defaults (for-loop update on CPU);
 - ``torch-fused``: ``torch.optim.Adam(fused=True)``, torch's fastest eager setting.
 
@@ -30,7 +30,7 @@ the table gives the median time per contender and the median of the
 per-round ratios. Threads: every contender gets ``--threads`` (default 2):
 ``torch.set_num_threads``; for minimlp, ``MINIMLP_NUM_THREADS`` (its one
 thread pool, Numba's, runs the kernels and the products, each product cut
-into single-threaded BLAS calls: ``minimlp.threads``, ``minimlp.nn.blas``)
+into single-threaded BLAS calls: ``minimlp.kernels.cpu.pool``, ``minimlp.kernels.cpu.blas``)
 and OpenBLAS's thread count.
 
 ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` are removed from the workers'
