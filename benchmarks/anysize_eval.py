@@ -26,10 +26,11 @@ import time
 import numpy as np
 from PIL import Image
 
-from minimlp.colorize.evaluate import psnr
-from minimlp.colorize.loading import load_colorizer, load_split
-from minimlp.colorize.models import conv_core
-from minimlp.colorize.photo import colorize_photo
+from minimlp.colorize.task.metrics import psnr
+from minimlp.colorize.models.store import load_colorizer
+from minimlp.colorize.task.data import load_split
+from minimlp.colorize.models.architectures import conv_core
+from minimlp.colorize.running.photo import colorize_photo
 from minimlp.data import rgb_to_gray
 
 

@@ -2,8 +2,8 @@
 
 Two models (float32, batch 64 by default, 32x32 images, SGD with momentum 0.9, MSE loss):
 
-- ``unet``: the colorizer issue's U-Net (``minimlp.nn.unet``: widths 32-64-128, 1 channel in, 2 out) and its
-  usual torch twin (``torch_unet``);
+- ``unet``: the colorizer issue's U-Net (``minimlp.colorize.models.unet``: widths 32-64-128, 1 channel in, 2 out)
+  and its usual torch twin (``tests/torch_unet.py``);
 - ``convstack``: a plain stack of four 3x3 convolutions (3→64→64→64→3 channels, padding 1) with ReLU between.
 
 A step is forward, loss, backward, optimizer step and zero_grad. Each (contender, model, batch) runs in a fresh
@@ -31,7 +31,7 @@ def minimlp_step(model, batch, device):
     import minimlp
     from minimlp import nn, optim
     from minimlp.backend import to_device
-    from minimlp.nn.unet import unet
+    from minimlp.colorize.models.unet import unet
     minimlp.manual_seed(0)
     if model == "unet":
         net, cin, cout = unet(), 1, 2
@@ -58,7 +58,8 @@ def minimlp_step(model, batch, device):
 
 def torch_step(model, batch, device):
     import torch
-    from minimlp.nn.unet import torch_unet
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+    from torch_unet import torch_unet
     torch.manual_seed(0)
     T = torch.nn
     if model == "unet":

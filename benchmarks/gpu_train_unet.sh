@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full U-Net recipe on the device machine: 20 epochs on the 45,000-image full split, then its scores on the
 # paper's 1,000 test images and on all 10,000. The run folder comes back under $OUT (ship it with
-# `python -m minimlp.colorize.export $OUT/unet-gpu unet-45k`).
+# `minimlp-colorize ship $OUT/unet-gpu unet-45k`).
 # The data does not travel by itself: copy it into the git-ignored gpu-data/ first and name that folder in carry:
 #   mkdir -p gpu-data && cp ../shared/data/cifar10-jpeg.tar.gz gpu-data/
 #   run: OUT=/tmp/out bash benchmarks/gpu_train_unet.sh        (carry: ["gpu-data"])

@@ -17,10 +17,11 @@ import sys
 import numpy as np
 
 from minimlp.backend import resolve_device, to_device, to_numpy
-from minimlp.colorize.colorfulness import colorfulness_ratio
-from minimlp.colorize.evaluate import scores
-from minimlp.colorize.loading import load_colorizer, load_split
-from minimlp.colorize.tasks import gray_copy, gray_input, output_to_rgb, rgb_target
+from minimlp.colorize.task.metrics import colorfulness_ratio
+from minimlp.colorize.task.metrics import scores
+from minimlp.colorize.models.store import load_colorizer
+from minimlp.colorize.task.data import load_split
+from minimlp.colorize.task.arrays import gray_copy, gray_input, output_to_rgb, rgb_target
 
 
 def decode_all(model, images, temperatures, batch_size=250):

@@ -32,16 +32,19 @@ from pathlib import Path
 import numpy as np
 
 from minimlp.atomic import write_text
-from minimlp.colorize.baselines import baseline_scores, ridge_gray_to_rgb, ridge_predict
-from minimlp.colorize.colorfulness import colorfulness_ratio
-from minimlp.colorize.evaluate import evaluate_images, predict_rgb, scores
-from minimlp.colorize.export import ship
-from minimlp.colorize.figures import gray_images, image_grid
-from minimlp.colorize.loading import PRETRAINED_DIR, load_colorizer, load_split
-from minimlp.colorize.provenance import describe, provenance
-from minimlp.colorize.report import wins_on
-from minimlp.colorize.reproduce import _row, config_id, resolve, run_one
-from minimlp.colorize.tasks import gray_input, planar_to_images, rgb_target
+from minimlp.colorize.experiments.baselines import baseline_scores, ridge_gray_to_rgb, ridge_predict
+from minimlp.colorize.task.metrics import colorfulness_ratio
+from minimlp.colorize.running.prediction import evaluate_images, predict_rgb
+from minimlp.colorize.task.metrics import scores
+from minimlp.colorize.experiments.ship import ship
+from minimlp.colorize.running.figures import gray_images, image_grid
+from minimlp.colorize.models.store import PRETRAINED_DIR, load_colorizer
+from minimlp.colorize.task.data import load_split
+from minimlp.colorize.experiments.provenance import describe, provenance
+from minimlp.colorize.experiments.report import wins_on
+from minimlp.colorize.experiments.run import run_one
+from minimlp.colorize.experiments.studies import _row, config_id, resolve
+from minimlp.colorize.task.arrays import gray_input, planar_to_images, rgb_target
 
 # (key, what changed, study row, data, epochs)
 STEPS = [
@@ -141,7 +144,7 @@ def main(argv=None):
     parser.add_argument("--steps", default=",".join(KEYS))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--export", default="", help="KEY=NAME: ship that step's lowest-valid seed as the "
-                                                     "pretrained NAME (see python -m minimlp.colorize.export)")
+                                                     "pretrained NAME (see minimlp-colorize ship)")
     parser.add_argument("--export-dir", default=str(PRETRAINED_DIR), help="where --export writes")
     args = parser.parse_args(argv)
     started = time.perf_counter()

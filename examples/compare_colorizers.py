@@ -16,14 +16,16 @@ import sys
 
 import numpy as np
 
-from minimlp.colorize.baselines import ridge_gray_to_rgb, ridge_predict
-from minimlp.colorize.colorfulness import colorfulness_ratio
-from minimlp.colorize.evaluate import predict_rgb, scores
-from minimlp.colorize.figures import gray_images, image_grid
-from minimlp.colorize.loading import load_colorizer, load_split
-from minimlp.colorize.provenance import describe, provenance
-from minimlp.colorize.report import wins_on
-from minimlp.colorize.tasks import gray_copy, gray_input, planar_to_images, rgb_target
+from minimlp.colorize.experiments.baselines import ridge_gray_to_rgb, ridge_predict
+from minimlp.colorize.task.metrics import colorfulness_ratio
+from minimlp.colorize.running.prediction import predict_rgb
+from minimlp.colorize.task.metrics import scores
+from minimlp.colorize.running.figures import gray_images, image_grid
+from minimlp.colorize.models.store import load_colorizer
+from minimlp.colorize.task.data import load_split
+from minimlp.colorize.experiments.provenance import describe, provenance
+from minimlp.colorize.experiments.report import wins_on
+from minimlp.colorize.task.arrays import gray_copy, gray_input, planar_to_images, rgb_target
 from minimlp.atomic import write_text
 
 

@@ -16,8 +16,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from minimlp.atomic import atomic_path
-from minimlp.colorize.loading import load_colorizer
-from minimlp.colorize.photo import colorize_photo
+from minimlp.colorize.models.store import load_colorizer
+from minimlp.colorize.running.photo import colorize_photo
 
 HEIGHT = 256
 

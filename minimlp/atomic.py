@@ -3,6 +3,7 @@
 The file gets the mode a plain ``open(path, "w")`` would give it (0666 less
 the user's umask), not the 0600 of the temporary file it is written through.
 """
+import json
 import os
 import tempfile
 from contextlib import contextmanager
@@ -43,3 +44,8 @@ def write_text(path, text):
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
     return path
+
+
+def write_json(obj, path):
+    """Write ``obj`` as indented JSON (UTF-8, a final newline) to ``path`` atomically."""
+    return write_text(path, json.dumps(obj, indent=2) + "\n")

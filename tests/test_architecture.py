@@ -21,35 +21,8 @@ COLORIZE_FLOORS = ["task", "models", "running", "experiments", "cli"]
 LOW_LEVEL = {"numba", "ctypes", "llvmlite", "threadpoolctl"}
 READS_ENVIRONMENT = {"minimlp.settings", "minimlp.backend", "minimlp.data.cache"}
 
-# Today's violations, each "importer -> imported" (or "module: what"); empty when the layout is done.
-ALLOWED = {
-    'circle: minimlp.colorize.executors minimlp.colorize.ray_executor minimlp.colorize.report minimlp.colorize.reproduce',
-    'circle: minimlp.colorize.loading minimlp.colorize.models',
-    'minimlp.colorize.baselines: no floor',
-    'minimlp.colorize.checks: no floor',
-    'minimlp.colorize.chroma_bin_loss: no floor',
-    'minimlp.colorize.chroma_bins: no floor',
-    'minimlp.colorize.colorfulness: no floor',
-    'minimlp.colorize.commands: no floor',
-    'minimlp.colorize.evaluate: no floor',
-    'minimlp.colorize.executors: no floor',
-    'minimlp.colorize.export: no floor',
-    'minimlp.colorize.figures: no floor',
-    'minimlp.colorize.loading: no floor',
-    'minimlp.colorize.paper_numbers: no floor',
-    'minimlp.colorize.photo: no floor',
-    'minimlp.colorize.photo_conv: no floor',
-    'minimlp.colorize.photo_files: no floor',
-    'minimlp.colorize.photo_luma: no floor',
-    'minimlp.colorize.provenance: no floor',
-    'minimlp.colorize.ray_executor: no floor',
-    'minimlp.colorize.report: no floor',
-    'minimlp.colorize.reproduce: no floor',
-    'minimlp.colorize.sweep: no floor',
-    'minimlp.colorize.sweep_progress: no floor',
-    'minimlp.colorize.tasks: no floor',
-    'minimlp.colorize.vivid: no floor',
-}
+# Violations let through, each "importer -> imported" (or "module: what"): none.
+ALLOWED = set()
 
 
 def module_name(path):

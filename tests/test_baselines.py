@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from minimlp.colorize.baselines import baseline_scores, ridge_fit, ridge_predict
-from minimlp.colorize.loading import load_split
+from minimlp.colorize.experiments.baselines import baseline_scores, ridge_fit, ridge_predict
+from minimlp.colorize.task.data import load_split
 
 
 def test_ridge_recovers_the_weights_of_a_linear_problem():

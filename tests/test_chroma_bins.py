@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from minimlp import backend
-from minimlp.colorize.chroma_bin_loss import ChromaBinLoss
-from minimlp.colorize.chroma_bins import ChromaBins
+from minimlp.colorize.task.chroma_bin_loss import ChromaBinLoss
+from minimlp.colorize.task.chroma_bins import ChromaBins
 from minimlp.gradcheck import GradcheckError, gradcheck
 from torch_reference import assert_close
 
@@ -144,8 +144,8 @@ def test_compiled_soft_encode_matches_the_argmin_rounds_up_to_exact_ties(dtype, 
     """Real chroma (8-bit colours land on grid lines, so exact ties between bins are common): the compiled twin
     finds the same nearest bin everywhere and the same soft target wherever the k-th and (k+1)-th nearest bins
     are not tied; weights within float32 rounding."""
-    from minimlp.colorize.loading import load_split
-    from minimlp.colorize.tasks import chroma_target
+    from minimlp.colorize.task.data import load_split
+    from minimlp.colorize.task.arrays import chroma_target
     images = load_split("default", "paper").train.images[:40]
     planes = chroma_target(images).astype(dtype)
     bins = ChromaBins.fit(planes)

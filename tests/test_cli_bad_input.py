@@ -18,8 +18,8 @@ from PIL import Image
 
 import minimlp
 from minimlp import backend
-from minimlp.colorize.commands import across_classes
-from minimlp.colorize.figures import loss_figure
+from minimlp.colorize.running.training import across_classes
+from minimlp.colorize.running.figures import loss_figure
 from minimlp.data import load_default, rgb_to_gray
 from minimlp.train.history import History
 
@@ -350,7 +350,7 @@ def _first_grid_row(path, count=12):
 
 def test_13_the_full_splits_samples_span_the_classes(tmp_path):
     from _shared_data import require_shared_archive
-    from minimlp.colorize.loading import load_split
+    from minimlp.colorize.task.data import load_split
     require_shared_archive()
     out = tmp_path / "full"
     result = cli("train", "--data", "shared", "--split", "full", "--train-size", 32, "--epochs", 1, "--quiet",

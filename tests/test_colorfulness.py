@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from minimlp.colorize.colorfulness import colorfulness_ratio, mean_chroma
+from minimlp.colorize.task.metrics import colorfulness_ratio, mean_chroma
 
 
 def _planar(hwc):

@@ -203,7 +203,7 @@ def test_backward_before_forward_and_twice_after_one_forward_are_refused():
 def test_a_small_cnn_learns_a_spatial_task_and_the_unet_fits_a_batch():
     """Training converges (catches a backward that is wrong in a consistent way): a blob left or right of centre."""
     from minimlp import optim
-    from minimlp.nn.unet import unet
+    from minimlp.colorize.models.unet import unet
     rng = np.random.default_rng(0)
     n = 64
     labels = rng.integers(0, 2, n)

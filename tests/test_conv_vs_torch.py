@@ -13,7 +13,8 @@ import torch
 
 import minimlp
 from minimlp import backend, nn
-from minimlp.nn import unet as unet_mod
+from minimlp.colorize.models import unet as unet_mod
+from torch_unet import torch_unet
 from torch_reference import assert_close
 
 TOL = 1e-7
@@ -216,12 +217,12 @@ def test_colorizer_unet_matches_its_usual_torch_twin_through_the_key_table(mode,
     widths = (4, 6, 8)
     minimlp.manual_seed(2)
     ours = unet_mod.unet(1, 2, widths)
-    theirs = unet_mod.torch_unet(1, 2, widths)
+    theirs = torch_unet(1, 2, widths)
     compare(ours, theirs, (2, 1, 8, 12), mode, device, f"U-Net {mode}", key_map=unet_mod.to_torch_unet_state_dict)
 
 
 def test_unet_key_conversion_round_trips_and_covers_every_torch_key():
-    ours, theirs = unet_mod.unet(), unet_mod.torch_unet()
+    ours, theirs = unet_mod.unet(), torch_unet()
     converted = unet_mod.to_torch_unet_state_dict(ours.state_dict())
     assert list(converted) == list(theirs.state_dict()) or set(converted) == set(theirs.state_dict())
     back = unet_mod.from_torch_unet_state_dict(converted)
@@ -237,7 +238,7 @@ def test_training_step_through_unet_with_cross_entropy_free_mse_matches_torch(de
     widths = (3, 5, 7)
     minimlp.manual_seed(3)
     ours = unet_mod.unet(1, 2, widths).to(dtype=np.float64)
-    theirs = unet_mod.torch_unet(1, 2, widths).double()
+    theirs = torch_unet(1, 2, widths).double()
     theirs.load_state_dict(minimlp.to_torch_state_dict(unet_mod.to_torch_unet_state_dict(ours.state_dict())))
     ours.to(device=device)
     rng = np.random.default_rng(5)

@@ -1,11 +1,10 @@
 """The committed table of the paper's numbers agrees with ``../shared/paper/NUMBERS.md``, cell for cell."""
 import re
 
-import pytest
 from _shared_data import require_shared_file
 
-from minimlp.colorize.paper_numbers import PAPER_NUMBERS, paper_best_test, paper_number, paper_text
-from minimlp.colorize.reproduce import STUDIES
+from minimlp.colorize.experiments.paper_numbers import PAPER_NUMBERS, paper_best_test, paper_number, paper_text
+from minimlp.colorize.experiments.studies import STUDIES
 
 # NUMBERS.md's column headings → the row labels of reproduce.STUDIES
 COLUMNS = {

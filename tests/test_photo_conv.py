@@ -9,9 +9,10 @@ import pytest
 from PIL import Image
 
 import minimlp
-from minimlp.colorize import cli, loading, models
-from minimlp.colorize.photo import colorize_photo
-from minimlp.colorize.photo_conv import native_chroma, reduced_chroma, reduced_size
+from minimlp.colorize import cli
+from minimlp.colorize.models import architectures, store
+from minimlp.colorize.running.photo import colorize_photo
+from minimlp.colorize.running.photo_conv import native_chroma, reduced_chroma, reduced_size
 from minimlp.data import rgb_to_gray, rgb_to_yuv
 from minimlp.train.checkpoint import save_model
 
@@ -23,7 +24,7 @@ CONFIG = {"model": "unet-tiny", "task": "chroma", "model_kwargs": {"arch": "unet
 def tiny_unet():
     """A three-level U-Net with random weights and BatchNorm statistics, in evaluation mode."""
     minimlp.manual_seed(0)
-    model = models.build_model(CONFIG)
+    model = architectures.build_model(CONFIG)
     rng = np.random.default_rng(1)
     for name, value in model.state_dict().items():
         if name.endswith("running_mean"):
@@ -92,7 +93,7 @@ def test_colorize_photo_keeps_the_luma_and_uses_the_predicted_chroma(tiny_unet, 
 
 
 def test_resolution_needs_a_unet(tmp_path):
-    mlp = models.build_model({"model_kwargs": {"hidden": [8], "out_features": 2048}}).eval()
+    mlp = architectures.build_model({"model_kwargs": {"hidden": [8], "out_features": 2048}}).eval()
     with pytest.raises(ValueError, match="needs a convolutional chroma model"):
         colorize_photo(mlp, "chroma", Image.fromarray(photo(20, 20)), resolution="native")
 
@@ -105,7 +106,7 @@ def test_colorize_cli_resolution_and_vivid_errors(unet_file, tmp_path, capsys):
     assert Image.open(os.path.join(out, "p_color.png")).size == (50, 40)
     capsys.readouterr()
     vivid = [(["--vivid"], "no pretrained vivid model is installed")] if not (
-        set(loading.VIVID_PRETRAINED) & set(loading.installed_pretrained())) else []
+        set(store.VIVID_PRETRAINED) & set(store.installed_pretrained())) else []
     for args, needle in (*vivid,
                          (["--vivid", "--checkpoint", unet_file], "drop either --vivid or --checkpoint"),
                          (["--checkpoint", "pretrained:chroma-mlp", "--resolution", "32"],
@@ -120,17 +121,17 @@ def test_models_lists_the_pretrained_models_and_the_default(capsys):
     assert cli.main(["models"]) == 0
     listed = capsys.readouterr().out
     assert "unet " in listed and "unet-small" in listed
-    default = loading.default_pretrained()
-    assert f"{default:12s} {loading.PRETRAINED[default]}.npz  (default)" in listed
-    if "unet-vivid" not in loading.installed_pretrained():
+    default = store.default_pretrained()
+    assert f"{default:12s} {store.PRETRAINED[default]}.npz  (default)" in listed
+    if "unet-vivid" not in store.installed_pretrained():
         assert "unet-vivid   unet-vivid-45k.npz  (not installed)" in listed
 
 
 def test_with_nothing_installed_pretrained_is_a_one_line_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(loading, "PRETRAINED_DIR", tmp_path)
+    monkeypatch.setattr(store, "PRETRAINED_DIR", tmp_path)
     with pytest.raises(minimlp.train.CheckpointError, match="no pretrained model is installed in"):
-        loading.checkpoint_file("pretrained")
-    assert "pretrained models" in models.list_models()   # `models` still lists the presets and the names
+        store.checkpoint_file("pretrained")
+    assert cli.main(["models"]) == 0   # `models` still lists the presets and the names
 
 
 def test_anysize_eval_scores_each_method_against_the_enlarged_truth(unet_file):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minimlp.colorize import cli, evaluate_images
-from minimlp.colorize.loading import PRETRAINED_DIR, checkpoint_file, load_colorizer
+from minimlp.colorize.models.store import PRETRAINED_DIR, checkpoint_file, load_colorizer
 from minimlp.data import load_default
 from minimlp.serialization import load
 

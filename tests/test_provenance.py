@@ -4,7 +4,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from minimlp.colorize import provenance as prov
+from minimlp.colorize.experiments import provenance as prov
 
 
 def _git(folder, *args):

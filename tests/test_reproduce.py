@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 from minimlp.colorize import cli
-from minimlp.colorize.figures import valid_curves
-from minimlp.colorize.report import paper_cell, wins_on
-from minimlp.colorize.reproduce import QUICK, STUDIES, config_id, plan
+from minimlp.colorize.running.figures import valid_curves
+from minimlp.colorize.experiments.report import paper_cell, wins_on
+from minimlp.colorize.experiments.studies import QUICK, STUDIES, config_id, plan
 
 
 def test_the_studies_dedupe_to_one_run_per_configuration():

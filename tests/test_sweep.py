@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from minimlp.colorize import cli
-from minimlp.colorize.sweep import parse_grid, plan_sweep
+from minimlp.colorize.experiments.sweep import parse_grid, plan_sweep
 
 
 def test_the_grid_is_every_combination_and_a_shared_configuration_runs_once():
@@ -62,7 +62,7 @@ def test_a_local_sweep_trains_every_combination_and_reuses_finished_runs(tmp_pat
     assert cli.main(argv) == 0
     err = capsys.readouterr().err
     assert "2/2 done, 0 running, 0 failed, 0 waiting" in err and "ETA" in err
-    runs = sorted(os.listdir(os.path.join(out, "runs")))
+    runs = sorted(d for d in os.listdir(os.path.join(out, "runs")) if not d.startswith("."))   # .gitignore: "*"
     assert runs == ["paper-mlp1_lr-0.0002-e1-n64-s0", "paper-mlp1_lr-0.001-e1-n64-s0"]
     table = open(os.path.join(out, "SWEEP.md"), encoding="utf-8").read()
     assert "| paper-mlp1_lr-0.001-e1-n64 | 1 |" in table and "grid: lr=0.001,0.0002" in table

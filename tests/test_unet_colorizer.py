@@ -13,10 +13,12 @@ import pytest
 import minimlp
 from minimlp import nn
 from minimlp.colorize import cli, evaluate_images, load_colorizer
-from minimlp.colorize import loading, models
-from minimlp.colorize import commands
-from minimlp.colorize.commands import train_run
-from minimlp.colorize.export import main as export_main, ship
+from minimlp.colorize.cli import commands
+from minimlp.colorize.experiments import run, ship as shipping
+from minimlp.colorize.experiments.ship import ship
+from minimlp.colorize.models import architectures, presets, store
+from minimlp.colorize.running import training
+from minimlp.colorize.running.training import train_run
 from minimlp.data import Split, load_default
 from minimlp.train import TrainingDiverged
 
@@ -31,10 +33,10 @@ def small_split(*args, **kwargs):
 @pytest.fixture(scope="module", autouse=True)
 def tiny_preset():
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(models.PRESETS, "unet-tiny", {**models.PRESETS["unet-small"],
-                                                 "model": {"arch": "unet", "widths": [4, 8], "out_channels": 2}})
-        mp.setattr(commands, "load_split", small_split)
-        mp.setattr(loading, "load_split", small_split)
+        mp.setitem(presets.PRESETS, "unet-tiny", {**presets.PRESETS["unet-small"],
+                                                  "model": {"arch": "unet", "widths": [4, 8], "out_channels": 2}})
+        for module in (training, run, shipping, commands):
+            mp.setattr(module, "load_split", small_split)
         yield
 
 
@@ -46,26 +48,26 @@ def tiny_run(tmp_path_factory, tiny_preset):
 
 
 def test_build_model_dispatches_on_arch_and_old_configs_stay_mlps():
-    old = models.build_model({"model_kwargs": {"hidden": [8], "out_features": 2048}})
+    old = architectures.build_model({"model_kwargs": {"hidden": [8], "out_features": 2048}})
     assert isinstance(old[0], nn.Linear) and old[0].weight.shape == (8, 1024)
     minimlp.manual_seed(0)
-    flat = models.build_model({"model_kwargs": {"arch": "unet", "widths": [4, 8], "out_channels": 5}}).eval()
+    flat = architectures.build_model({"model_kwargs": {"arch": "unet", "widths": [4, 8], "out_channels": 5}}).eval()
     x = np.random.default_rng(0).uniform(-1, 1, (3, 1024)).astype(np.float32)
     y = flat(x)
     assert y.shape == (3, 5 * 1024)
     # the wrapper is only reshapes: the inner U-Net on (N, 1, 32, 32) gives the same numbers, channel-planar
     np.testing.assert_array_equal(y.reshape(3, 5, 32, 32), flat[1](x.reshape(3, 1, 32, 32)))
     with pytest.raises(ValueError, match="unknown architecture 'resnet'"):
-        models.build_model({"model_kwargs": {"arch": "resnet"}})
+        architectures.build_model({"model_kwargs": {"arch": "resnet"}})
 
 
 def test_unet_presets_carry_the_recipe_of_the_torch_twin():
     for name, widths in (("unet", [32, 64, 128]), ("unet-small", [16, 32, 64])):
-        p = models.preset(name)
+        p = presets.preset(name)
         assert p["task"] == "chroma" and p["model"] == {"arch": "unet", "widths": widths, "out_channels": 2}
         assert p["training"] == {"optimizer": "adamw", "lr": 2e-3, "batch_size": 64, "epochs": 20,
                                  "weight_decay": 1e-2, "schedule": "onecycle", "split": "full", "hflip": True}
-    net = models.build_model({"model_kwargs": models.PRESETS["unet"]["model"]})
+    net = architectures.build_model({"model_kwargs": presets.PRESETS["unet"]["model"]})
     # blocks 1→32→32, 32→64→64, 64→128→128, 128→64→64, 64→32→32, two ConvT, a 1x1 head: torch_unet's count
     assert sum(p.data.size for p in net.parameters()) == 467266
 
@@ -132,7 +134,7 @@ def test_a_batch_of_one_image_trains_a_unet(tmp_path, capsys):
 
 def test_a_nan_weight_stops_a_unet_run_and_keeps_the_last_good_checkpoint(tmp_path):
     config = {"model": "unet-tiny", "task": "chroma", "model_kwargs": {"arch": "unet", "widths": [4, 8]},
-              "training": dict(models.PRESETS["unet-small"]["training"], epochs=3, batch_size=16, split="paper"),
+              "training": dict(presets.PRESETS["unet-small"]["training"], epochs=3, batch_size=16, split="paper"),
               "data": "default", "train_size": 48, "seed": 0}
 
     def poison(epoch, row, model):
@@ -158,21 +160,21 @@ def test_export_ships_float16_conv_weights_with_provenance_and_serves_it_by_name
     assert stored["command"].startswith("minimlp-colorize train --epochs 2")
     assert stored["config"]["model_kwargs"]["arch"] == "unet" and stored["versions"]["numpy"] == np.__version__
     assert stored["test_mse"] == pytest.approx(stored["float32_test_mse"], rel=1e-3)
-    with pytest.raises(SystemExit) as stop:   # a temperature means nothing to an MSE model: one line, no file
-        export_main([tiny_run, "wrong", "--dir", str(tmp_path), "--temperature", "1"])
-    assert stop.value.code == 2 and not (tmp_path / "wrong.npz").exists()
+    # a temperature means nothing to an MSE model: one line, no file
+    assert cli.main(["ship", tiny_run, "wrong", "--dir", str(tmp_path), "--temperature", "1"]) == 2
+    assert not (tmp_path / "wrong.npz").exists()
     assert "needs a chroma-bins (vivid) model" in capsys.readouterr().err
     # installed beside the MLP, the U-Net becomes `pretrained`; the MLP stays reachable by name
-    monkeypatch.setattr(loading, "PRETRAINED_DIR", tmp_path)
-    (tmp_path / "chroma-mlp-45k.npz").symlink_to(loading.Path(models.__file__).with_name("pretrained")
-                                                 / "chroma-mlp-45k.npz")
-    assert loading.checkpoint_file("pretrained") == str(tmp_path / "unet-45k.npz")
-    assert loading.checkpoint_file("pretrained:chroma-mlp") == str(tmp_path / "chroma-mlp-45k.npz")
-    assert loading.checkpoint_file("pretrained:unet") == str(tmp_path / "unet-45k.npz")
+    (tmp_path / "chroma-mlp-45k.npz").symlink_to(store.PRETRAINED_DIR / "chroma-mlp-45k.npz")
+    monkeypatch.setattr(store, "PRETRAINED_DIR", tmp_path)
+    assert store.checkpoint_file("pretrained") == str(tmp_path / "unet-45k.npz")
+    assert store.checkpoint_file("pretrained:chroma-mlp") == str(tmp_path / "chroma-mlp-45k.npz")
+    assert store.checkpoint_file("pretrained:unet") == str(tmp_path / "unet-45k.npz")
 
 
 def test_a_unet_study_row_resolves_to_its_own_settings_and_run_one_scores_it(tmp_path):
-    from minimlp.colorize.reproduce import _row, resolve, run_one
+    from minimlp.colorize.experiments.run import run_one
+    from minimlp.colorize.experiments.studies import _row, resolve
     config = resolve(_row("beat", "", "unet-tiny"), epochs=1)
     # the MLP's defaults (activation, batchnorm, ...) are not merged into a convolutional preset's settings
     assert config["model_kwargs"] == {"arch": "unet", "widths": [4, 8], "out_channels": 2}

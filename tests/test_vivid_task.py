@@ -8,14 +8,16 @@ import numpy as np
 import pytest
 
 from minimlp import nn
-from minimlp.colorize import commands
-from minimlp.colorize.chroma_bin_loss import ChromaBinLoss
-from minimlp.colorize.colorfulness import colorfulness_ratio
-from minimlp.colorize.evaluate import predict_rgb
-from minimlp.colorize.export import export_pretrained
-from minimlp.colorize.loading import load_colorizer, load_split
-from minimlp.colorize.models import PRESETS, build_model
-from minimlp.colorize.tasks import gray_input, make_arrays, output_to_rgb, prepare_task, rgb_target, task_loss
+from minimlp.colorize.running import training
+from minimlp.colorize.task.chroma_bin_loss import ChromaBinLoss
+from minimlp.colorize.task.metrics import colorfulness_ratio
+from minimlp.colorize.running.prediction import predict_rgb
+from minimlp.colorize.models.export import export_pretrained
+from minimlp.colorize.models.store import load_colorizer
+from minimlp.colorize.task.data import load_split
+from minimlp.colorize.models.architectures import build_model
+from minimlp.colorize.models.presets import PRESETS
+from minimlp.colorize.task.arrays import gray_input, make_arrays, output_to_rgb, prepare_task, rgb_target, task_loss
 from minimlp.data.color import yuv_to_rgb
 from minimlp.data.splits import Split
 
@@ -67,9 +69,9 @@ def test_output_to_rgb_decodes_a_sure_bin_to_its_colour(small_split):
 
 
 def test_a_short_chroma_bins_run_trains_and_its_checkpoint_decodes_the_same(small_split, tmp_path, monkeypatch):
-    monkeypatch.setattr(commands, "load_split", lambda data, split: small_split)
+    monkeypatch.setattr(training, "load_split", lambda data, split: small_split)
     config = _config()
-    model, history, scores = commands.train_run(config, str(tmp_path), quiet=True)
+    model, history, scores = training.train_run(config, str(tmp_path), quiet=True)
     stored = json.load(open(tmp_path / "config.json"))
     assert stored["model_kwargs"]["out_channels"] == len(model.chroma_bins) == len(stored["chroma_bins"]["centres"])
     assert np.isfinite(history.column("valid_loss")[0]) and 0 < scores["test_mse"] < 1
@@ -87,7 +89,7 @@ def test_a_short_chroma_bins_run_trains_and_its_checkpoint_decodes_the_same(smal
     assert [r[0] for r in rows] == ["gray-copy", "T = 0.38", "T = 0 (mode)"]
     loaded.chroma_bins.temperature = 0.38
     at_default = predict_rgb(loaded, "chroma-bins", images)
-    from minimlp.colorize.evaluate import scores as score_fn
+    from minimlp.colorize.task.metrics import scores as score_fn
     assert rows[1][1:3] == pytest.approx(score_fn(at_default, images), rel=1e-6)
     assert rows[1][3] == pytest.approx(colorfulness_ratio(at_default, rgb_target(images)), rel=1e-6)
     assert rows[0][3] == pytest.approx(0.0, abs=1e-6)
@@ -103,7 +105,7 @@ def test_a_short_chroma_bins_run_trains_and_its_checkpoint_decodes_the_same(smal
 def test_a_vivid_unet_colorizes_photos_at_native_and_reduced_resolution(small_split):
     """The logits are decoded pixel by pixel: on a 32x32 photo the native path gives the chroma of the flat model."""
     from PIL import Image
-    from minimlp.colorize.photo import colorize_photo
+    from minimlp.colorize.running.photo import colorize_photo
     from minimlp.data.color import rgb_to_yuv
     _, y = make_arrays(small_split.train.images, "chroma-bins")
     model = build_model(prepare_task(_config(), y)).eval()

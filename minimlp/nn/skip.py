@@ -2,7 +2,7 @@
 
 ``Residual(block)`` computes y = x + block(x); ``Concat(block, dim=1)``
 computes y = concat(x, block(x)). Nesting them inside ``Sequential`` builds
-ResNets and U-Nets (see ``minimlp.nn.unet``).
+ResNets and U-Nets (the colorizer's: ``minimlp.colorize.models.unet``).
 
 state_dict keys. Torch has no such containers: a torch module written the
 usual way keeps the block as an attribute and writes the skip in
@@ -10,9 +10,9 @@ usual way keeps the block as an attribute and writes the skip in
 ``Sequential(Conv2d(...), Residual(Sequential(Conv2d(...), ReLU())))`` has
 keys "0.weight", "1.block.0.weight", …, exactly those of a torch module
 with ``self.block = nn.Sequential(...)`` and ``forward = x + self.block(x)``
-placed at index 1 of a torch ``nn.Sequential``. For a network whose torch
-twin names its parts differently, rename the prefixes (``rename_prefixes``;
-``minimlp.nn.unet`` gives the table for the colorizer's U-Net).
+placed at index 1 of a torch ``nn.Sequential``. A network whose torch twin
+names its parts differently needs its keys' prefixes renamed (the colorizer's
+U-Net has such a table).
 """
 from ..backend import get_array_module
 from .checks import check_grad_like
@@ -93,16 +93,3 @@ class Concat(Module):
 
     def __repr__(self):
         return f"Concat(dim={self.dim},\n  (block): " + repr(self.block).replace("\n", "\n  ") + "\n)"
-
-
-def rename_prefixes(state_dict, table):
-    """A copy of ``state_dict`` with each key's longest matching prefix in ``table`` (old → new) replaced."""
-    ordered = sorted(table.items(), key=lambda kv: -len(kv[0]))
-    out = type(state_dict)()
-    for key, value in state_dict.items():
-        for old, new in ordered:
-            if key.startswith(old):
-                key = new + key[len(old):]
-                break
-        out[key] = value
-    return out

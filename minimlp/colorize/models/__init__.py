@@ -1,0 +1,1 @@
+"""The colorizer's networks: architectures, the named presets, and the pretrained store (loading, export)."""

@@ -1,0 +1,87 @@
+"""The pretrained store and checkpoints: which file a ``--checkpoint`` names, and the colorizer it holds."""
+import os
+from pathlib import Path
+
+from ...train.checkpoint import BEST, LAST, CheckpointError, read_checkpoint
+from .architectures import build_model
+
+PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
+
+# pretrained model name -> file stem in PRETRAINED_DIR (<stem>.npz: float16 weights and config; <stem>.json: its
+# scores and provenance, written by ``export``)
+PRETRAINED = {"unet": "unet-45k", "unet-small": "unet-small-45k", "chroma-mlp": "chroma-mlp-45k",
+              "unet-vivid": "unet-vivid-45k", "unet-vivid-small": "unet-vivid-small-45k"}
+# `--checkpoint pretrained` is the first of these that is installed: adding unet-45k.npz makes the U-Net the default
+DEFAULT_PRETRAINED = ("unet", "unet-small", "chroma-mlp")
+# `colorize --vivid` takes the first of these that is installed
+VIVID_PRETRAINED = ("unet-vivid", "unet-vivid-small")
+
+
+def installed_pretrained():
+    """The names in ``PRETRAINED`` whose files are installed, in the registry's order."""
+    return [name for name, stem in PRETRAINED.items() if (PRETRAINED_DIR / f"{stem}.npz").exists()]
+
+
+def default_pretrained():
+    """The name `--checkpoint pretrained` loads: the first of ``DEFAULT_PRETRAINED`` installed."""
+    installed = installed_pretrained()
+    for name in DEFAULT_PRETRAINED:
+        if name in installed:
+            return name
+    raise CheckpointError(f"no pretrained model is installed in {PRETRAINED_DIR}")
+
+
+def vivid_pretrained():
+    """The name `colorize --vivid` loads: the first of ``VIVID_PRETRAINED`` installed (a one-line error if none)."""
+    installed = installed_pretrained()
+    for name in VIVID_PRETRAINED:
+        if name in installed:
+            return name
+    raise CheckpointError(f"no pretrained vivid model is installed ({' or '.join(VIVID_PRETRAINED)} in "
+                          f"{PRETRAINED_DIR}); train one with `minimlp-colorize train --model unet-vivid-small`")
+
+
+def pretrained_file(name=None):
+    """The .npz of pretrained model ``name`` (the default when None); a one-line error if it is not installed."""
+    name = name or default_pretrained()
+    if name not in PRETRAINED:
+        raise CheckpointError(f"unknown pretrained model {name!r}; choose from: {', '.join(PRETRAINED)}")
+    path = PRETRAINED_DIR / f"{PRETRAINED[name]}.npz"
+    if not path.exists():
+        have = ", ".join(installed_pretrained()) or "none"
+        raise CheckpointError(f"pretrained model {name!r} is not installed (no {path.name} in {PRETRAINED_DIR}; "
+                              f"installed: {have})")
+    return str(path)
+
+
+def checkpoint_file(checkpoint):
+    """The model file for ``checkpoint``: 'pretrained' or 'pretrained:NAME', a run folder (best.npz, else
+    last.npz), or a .npz path."""
+    if checkpoint == "pretrained" or checkpoint.startswith("pretrained:"):
+        return pretrained_file(checkpoint.partition(":")[2])
+    if os.path.isdir(checkpoint):
+        for name in (BEST, LAST):
+            path = os.path.join(checkpoint, name)
+            if os.path.exists(path):
+                return path
+        raise CheckpointError(f"{checkpoint} holds no {BEST} or {LAST}: is it a training run's --out folder?")
+    if os.path.exists(checkpoint):
+        return checkpoint
+    raise CheckpointError(f"no checkpoint at {checkpoint} (give a run folder, a .npz file, 'pretrained' or "
+                          f"'pretrained:NAME')")
+
+
+def load_colorizer(checkpoint, device="cpu"):
+    """(model in eval mode, config) from a checkpoint (see ``checkpoint_file``)."""
+    path = checkpoint_file(checkpoint)
+    state = read_checkpoint(path)
+    config = state.get("config")
+    if not config or "model_kwargs" not in config:
+        raise CheckpointError(f"{path} carries no colorizer config (was it written by minimlp-colorize?)")
+    model = build_model(config)
+    try:
+        model.load_state_dict(state["model"])
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"{path}: the weights do not fit the {config.get('model')} architecture: {exc}") from exc
+    model.to(device=device)
+    return model.eval(), config

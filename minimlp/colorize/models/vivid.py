@@ -1,0 +1,25 @@
+"""The vivid colorizer's network: a U-Net predicting a distribution over chroma bins per pixel (task 'chroma-bins').
+
+Input: luma (N, 1024), as every colorizer. Output: logits (N, Q·1024), Q
+planes of 32x32 (one per bin of ``ChromaBins``), decoded to U and V by the
+annealed mean (``task.arrays.output_to_rgb``). Q is known once the bins are
+fitted on the training targets, so ``out_channels`` is filled in then
+(``task.arrays.prepare_task``). The bins travel in the config (``chroma_bins``), and
+so in every checkpoint; ``attach_bins`` attaches them to the model as
+``model.chroma_bins`` for decoding.
+"""
+from ..task.chroma_bins import ChromaBins
+
+def attach_bins(model, config):
+    """``model`` (built from 'model_kwargs' {'arch': 'unet', 'widths', 'out_channels'}) with the config's fitted
+    'chroma_bins' as ``model.chroma_bins``, checked against its number of output planes."""
+    kwargs = config["model_kwargs"]
+    if "chroma_bins" not in config or "out_channels" not in kwargs:
+        raise ValueError(f"{config.get('model')}: a chroma-bins config needs its fitted 'chroma_bins' and "
+                         f"model_kwargs 'out_channels' (train_run fills them in from the training images)")
+    bins = ChromaBins.from_config(config["chroma_bins"])
+    if kwargs["out_channels"] != len(bins):
+        raise ValueError(f"{config.get('model')}: out_channels {kwargs['out_channels']} differs from the "
+                         f"{len(bins)} chroma bins of the config")
+    model.chroma_bins = bins
+    return model

@@ -1,0 +1,1 @@
+"""Running the colorizer: training a run, predicting and scoring, photos of any size, figures."""

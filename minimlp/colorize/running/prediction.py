@@ -1,0 +1,37 @@
+"""A colorizer's predictions on a set of images, and its scores beside the gray-copy baseline."""
+import numpy as np
+
+from ...backend import to_device, to_numpy
+from ..models.architectures import eval_batch_size
+from ..task.arrays import gray_copy, gray_input, output_to_rgb, rgb_target
+from ..task.metrics import colorfulness_ratio, scores
+
+
+def predict_rgb(model, task, images, batch_size=None):
+    """The model's colour images as planar RGB in [-1, 1] (NumPy, (N, 3072)), in evaluation mode.
+
+    ``batch_size``: images per forward pass (default ``architectures.eval_batch_size``).
+    """
+    batch_size = batch_size or eval_batch_size(model)
+    was_training = model.training
+    model.eval()
+    gray = gray_input(images)
+    device = model.device
+    out = []
+    try:
+        for start in range(0, len(gray), batch_size):
+            g = to_device(gray[start:start + batch_size], device)
+            out.append(to_numpy(output_to_rgb(model(g), g, task, bins=getattr(model, "chroma_bins", None))))
+    finally:
+        model.train(was_training)
+    return np.concatenate(out) if out else np.zeros((0, 3072), np.float32)
+
+
+def evaluate_images(model, task, images):
+    """Test MSE, PSNR and colourfulness ratio of the model, and gray-copy's MSE and PSNR, on the same images."""
+    pred = predict_rgb(model, task, images)
+    mse, model_psnr = scores(pred, images)
+    base_mse, base_psnr = scores(gray_copy(gray_input(images)), images)
+    return {"test_mse": mse, "psnr": model_psnr, "baseline_gray_mse": base_mse, "baseline_gray_psnr": base_psnr,
+            "improvement_over_gray": 1.0 - mse / base_mse,
+            "colorfulness_ratio": colorfulness_ratio(pred, rgb_target(images)), "n_images": int(len(images))}

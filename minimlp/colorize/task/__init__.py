@@ -1,0 +1,1 @@
+"""The colorizer's task maths: the arrays in and out, chroma bins and their loss, the scores."""
