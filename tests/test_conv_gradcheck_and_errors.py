@@ -6,6 +6,7 @@ import torch
 import minimlp
 from minimlp import backend, nn
 from minimlp.formulas import im2col as im2col_mod
+from minimlp.formulas.conv import Geometry
 from test_conv_vs_torch import TorchConcat, compare
 from torch_reference import WORST_RELATIVE_ERROR
 
@@ -63,7 +64,8 @@ class ZeroPaddedGradientForReflect(nn.Conv2d):
             x, layout = saved
             self._cache = (impl, (x, layout[:-1] + (False,)), shape)
             return super()._backward(dout, want_dx)
-        geometry, self._geometry = self._geometry, self._geometry.replace(padding_mode="zeros")
+        geometry = self._geometry
+        self._geometry = Geometry(geometry.kernel, geometry.stride, geometry.dilation, geometry.pads, geometry.groups)
         try:
             return super()._backward(dout, want_dx)
         finally:

@@ -44,7 +44,7 @@ def test_gradcheck_leaves_the_module_untouched():
 class WrongSigmoid(nn.Sigmoid):
     """A planted bug: the derivative forgets the (1 − y) factor."""
 
-    def _backward(self, dout):
+    def backward(self, dout):
         return dout * self._kept
 
 

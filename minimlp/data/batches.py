@@ -1,22 +1,5 @@
-"""Minibatches over in-memory arrays, on the CPU or the GPU.
-
-``Batches(x, y, batch_size)`` yields ``(xb, yb)`` once over the data per
-iteration (an epoch). Rows are taken in the order ``order(epoch)``: a
-permutation drawn from ``np.random.default_rng([seed, epoch])`` when
-``shuffle``, else ``0..N-1``. There is no hidden generator state: epoch ``e``
-always sees the same order for the same seed, and a trainer resumes mid-run by
-setting ``batches.epoch``. ``epoch`` goes up by one after each *complete*
-iteration.
-
-CPU: each batch is gathered with ``np.take(x, idx, axis=0, out=buf)`` into a
-buffer allocated once and reused on every step -- **copy a batch if you keep
-it** past the next step. The last, shorter batch (when ``drop_last`` is False)
-has a buffer of its own size. ``mode='clip'`` is passed because ``np.take``
-with ``out=`` and the default ``mode='raise'`` gathers into a temporary first;
-the indices are valid by construction.
-
-GPU (``device='gpu'``): ``x`` and ``y`` are copied to the GPU once, at
-construction, and each batch is ``cupy.take`` there (a fresh array per step).
+"""Minibatches over in-memory arrays, on the CPU or the GPU: epoch e's order depends on (seed, e) only, so a
+resumed run sees the same batches; on the CPU each batch is a reused buffer (copy one you keep). docs/data.md.
 """
 import math
 

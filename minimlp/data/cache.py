@@ -1,18 +1,5 @@
-"""A cache of decoded arrays, so that a JPEG archive is decoded only once.
-
-The cache folder is ``$MINIMLP_CACHE`` if set, else ``$XDG_CACHE_HOME/minimlp``,
-else ``~/.cache/minimlp``. An entry is an uncompressed ``.npz`` named after the
-source file and a key: a hash of the source's absolute path, size and
-modification time (nanoseconds), the loader's name and parameters, and
-``FORMAT_VERSION``. Touching or replacing the source therefore misses the cache
-and decodes again; stale entries are left for the user to delete.
-
-Entries are written to a temporary file in the cache folder and moved into
-place with ``os.replace``, so a reader never sees half a file, and two
-processes filling the same entry at once both end with a complete one. An entry
-that cannot be read (truncated by a full disk, say) counts as a miss.
-Only single-file sources (archives) are cached: a folder's mtime does not change
-when a file deep inside it does.
+"""A cache of decoded arrays, so that a JPEG archive is decoded only once: entries keyed by the source's path,
+size and mtime and the loader's parameters, written atomically. Where it lives and when it misses: docs/data.md.
 """
 import hashlib
 import json

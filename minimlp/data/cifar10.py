@@ -1,28 +1,6 @@
-"""CIFAR-10 (Krizhevsky, 2009): the official python batches, or an image tree.
-
-``load_cifar10(source)`` returns ``(train, test)`` ImageSets: uint8 images
-``(N, 32, 32, 3)`` RGB, int64 labels, and the 10 class names. ``source`` is
-
-* the official python format: the ``cifar-10-batches-py`` folder (or a folder
-  holding it), or ``cifar-10-python.tar.gz``, read straight from the archive;
-* an image tree ``train/<class>/*``, ``test/<class>/*`` as a folder or a tar,
-  such as ``../shared/data/cifar10-jpeg.tar.gz`` (decoded once, then read from
-  the cache; see ``minimlp.data.cache``);
-* None: the shared archive (``shared_archive_path()``).
-
-Official format: each batch is a pickle of a dict with ``b"data"``, uint8
-``(N, 3072)`` channel-planar (1024 red, then green, then blue, row-major), and
-``b"labels"`` (plus ``b"batch_label"``, ``b"filenames"``); ``batches.meta``
-holds ``b"label_names"``. The pickles are read with an unpickler that accepts
-only NumPy's array reconstructors, so a crafted file cannot run code.
-
-MD5 checks: the official archive's MD5 is checked only when the file is the
-official one (named ``cifar-10-python.tar.gz`` with the official size,
-170,498,071 bytes) or when the caller passes ``md5="<hex>"`` (checked against
-the given file). ``md5=True`` demands the official data: the archive against
-``c58f3010...``, or each batch of a folder against the MD5s torchvision lists.
-``md5=False`` skips every check. Archives that tests write are never official,
-so they are not checked unless asked.
+"""CIFAR-10 (Krizhevsky, 2009): ``load_cifar10(source)`` → (train, test) ImageSets from the official python
+batches (folder or archive, read with an unpickler that runs no code, MD5-checked where official) or an image
+tree. Sources and MD5 rules: docs/data.md.
 """
 import hashlib
 import io

@@ -1,36 +1,5 @@
-"""Colour conversions on arrays with a trailing channel axis of 3.
-
-Every function takes any leading shape ``(..., 3)`` (a single pixel, an image
-``(H, W, 3)``, a batch ``(N, H, W, 3)``), works on NumPy or CuPy arrays
-(``get_array_module``), and keeps the floating dtype it is given: float32 in,
-float32 out (constants are Python floats or matrices cast to the input dtype,
-so NumPy 2 never promotes). Integer input (e.g. uint8 images) is converted to
-float32 first.
-
-Conventions
------------
-``rgb_to_gray``
-    ITU-R BT.601 luma, ``Y = 0.299 R + 0.587 G + 0.114 B``, in the scale of the
-    input (uint8 in gives 0..255 floats). The paper's notebooks converted with
-    OpenCV's ``COLOR_BGR2GRAY`` on arrays that were RGB, so their "gray" was
-    ``0.114 R + 0.587 G + 0.299 B``; pass ``weights=BGR_AS_RGB_WEIGHTS`` to
-    reproduce that.
-``to_unit_range`` / ``from_unit_range``
-    The paper's scaling of 8-bit pixels to [-1, 1]: ``x / 127.5 - 1``, and back
-    with ``round((y + 1) * 127.5)`` clipped to 0..255 as uint8. Exact for all 256
-    values.
-``rgb_to_yuv`` / ``yuv_to_rgb``
-    BT.601 analog YUV: ``Y`` as above, ``U = 0.436 (B - Y) / (1 - 0.114)``,
-    ``V = 0.615 (R - Y) / (1 - 0.299)``. Linear, so any input scale works
-    (RGB in [0, 1] gives U in [-0.436, 0.436], V in [-0.615, 0.615]). The inverse
-    is the exact matrix inverse.
-``rgb_to_lab`` / ``lab_to_rgb``
-    CIE L*a*b* from sRGB (IEC 61966-2-1) under D65, RGB in [0, 1]:
-    sRGB gamma -> linear, ``XYZ = M @ rgb_linear``, normalised by the white
-    ``M @ [1, 1, 1]`` (so white is exactly L=100, a=b=0), then
-    ``L = 116 f(Y) - 16``, ``a = 500 (f(X) - f(Y))``, ``b = 200 (f(Y) - f(Z))``
-    with ``f(t) = t^(1/3)`` above ``(6/29)^3`` and linear below. ``lab_to_rgb``
-    does not clip: out-of-gamut Lab gives RGB outside [0, 1] (clip it yourself).
+"""Colour conversions on arrays (..., 3), NumPy or CuPy, keeping float32 float32: BT.601 luma and YUV, the
+paper's [-1, 1] scaling, CIE L*a*b*. Each function's formula and conventions: docs/data.md.
 """
 import numpy as np
 

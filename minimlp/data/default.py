@@ -1,21 +1,5 @@
-"""The embedded default dataset, and where the shared CIFAR-10 archive lives.
-
-``load_default()`` returns the paper's split (5,000 / 500 / 1,000 images,
-``paper_split(..., seed=0)``) of the shared JPEG archive with no network and
-no ``../shared``: the 6,500 original JPEG files (bytes unchanged, no
-re-encoding) are shipped in ``minimlp/data/default/paper_split_seed0.tar.gz``
-with a JSON manifest of where each came from. It equals
-``paper_split(*load_cifar10(shared_archive_path()), seed=0)`` pixel for pixel.
-
-Why gzip: a tar stores each member in 512-byte blocks plus a 512-byte header,
-so 6,500 JPEGs of ~920 bytes take ~10 MB as a plain tar; gzip shares the
-identical JPEG headers (quantisation and Huffman tables) across files and
-brings it to ~2 MB. The JPEG bytes inside are still the originals.
-
-Archive layout: ``<split>/<position:04d>_<class>.jpg`` for split in train,
-valid, test, in split order. The manifest gives the seed, the class names, the
-source archive's name, size and SHA-256, and the row indices each image had in
-``load_cifar10(source)``'s train or test set.
+"""The embedded default dataset (the paper's 5,000 / 500 / 1,000 split of the shared JPEG archive, the original
+JPEG bytes in ``default/paper_split_seed0.tar.gz``), and where the shared archive lives. docs/data.md.
 """
 import gzip
 import hashlib

@@ -1,26 +1,6 @@
-"""Images from a folder tree or a tar archive of one, decoded with Pillow.
-
-Two readers share one decoder:
-
-``load_image_folder(path, size=32, cache=True)``
-    Any folder or ``.tar``/``.tar.gz`` of images (jpg, jpeg, png, bmp, gif,
-    webp, tif, tiff; hidden files and other files are skipped). Each image is
-    converted to RGB, scaled so its shorter side is ``size`` and centre-cropped
-    to ``size x size`` (``PIL.ImageOps.fit``, bicubic); an image already of that
-    size is left pixel-exact. Images inside a subfolder are labelled by the
-    name of their top subfolder (classes in alphabetical order); images at
-    the top level get label -1. In an archive whose members all sit in one
-    top folder (``tar czf photos.tgz photos/``), that folder is skipped first.
-``load_split_tree(path)``
-    A tree ``[top/]train/<class>/*`` and ``[top/]test/<class>/*`` (the layout
-    of ``../shared/data/cifar10-jpeg.tar.gz``) -> ``{"train": ImageSet, "test": ImageSet}``,
-    images of ``size`` exactly (others are an error), rows sorted by
-    (class, file name), labels the class's alphabetical index.
-
-A tar is read once, front to back (gzip streaming), without unpacking to
-disk. With ``workers > 1`` the JPEGs are decoded by a process pool while the
-archive is still being read. Every bad file is an error that names it: a
-corrupt image is never dropped silently.
+"""Images from a folder tree or a tar archive of one, decoded with Pillow (``load_image_folder``,
+``load_split_tree``); a tar is read once, front to back, and every bad file is an error naming it.
+Layouts and sizes: docs/data.md.
 """
 import io
 import os

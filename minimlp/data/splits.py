@@ -1,13 +1,8 @@
 """Labelled image sets and the paper's train/valid/test splits.
 
-``ImageSet`` holds uint8 images ``(N, H, W, 3)`` (RGB), int64 labels ``(N,)``
-(-1 for "no class") and the class names. ``Split`` is the triple
-``(train, valid, test)`` of ImageSets.
-
-``paper_split`` follows Xia & Salhi: 5,000 training and 500 validation images
-drawn from CIFAR-10's training set and 1,000 test images drawn from its test
-set, disjoint, the same for the same seed on every machine (NumPy's PCG64).
-``full_split`` keeps 45,000 / 5,000 for train / valid and the whole test set.
+``ImageSet``: uint8 images (N, H, W, 3) RGB, int64 labels (-1: no class), class names; ``Split``: (train, valid,
+test). ``paper_split``: Xia & Salhi's 5,000 / 500 training and validation images from CIFAR-10's training set and
+1,000 from its test set, the same for a seed on every machine; ``full_split``: 45,000 / 5,000 and the test set.
 """
 from typing import NamedTuple
 

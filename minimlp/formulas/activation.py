@@ -1,14 +1,14 @@
-"""Element-wise activations and their derivatives; each backward takes what its forward returned to keep."""
+"""Element-wise activations and their derivatives: each forward returns (y, what its backward needs)."""
 from ..backend import get_array_module
 
 
 def sigmoid(x):
-    """y = 1 / (1 + e⁻ˣ), computed as ½(1 + tanh(x/2)), which cannot overflow."""
+    """(y, y): y = 1 / (1 + e⁻ˣ), computed as ½(1 + tanh(x/2)), which cannot overflow."""
     y = x * 0.5
     get_array_module(x).tanh(y, out=y)
     y += 1.0
     y *= 0.5
-    return y
+    return y, y
 
 
 def sigmoid_backward(g, y):
@@ -20,8 +20,9 @@ def sigmoid_backward(g, y):
 
 
 def tanh(x):
-    """y = tanh(x)."""
-    return get_array_module(x).tanh(x)
+    """(y, y): y = tanh(x)."""
+    y = get_array_module(x).tanh(x)
+    return y, y
 
 
 def tanh_backward(g, y):
@@ -33,7 +34,7 @@ def tanh_backward(g, y):
 
 
 def relu(x):
-    """(y, mask): y = max(x, 0) and the mask x > 0 its backward needs."""
+    """(y, mask): y = max(x, 0), and the mask x > 0."""
     return get_array_module(x).maximum(x, 0), x > 0
 
 
@@ -51,3 +52,13 @@ def leaky_relu(x, negative_slope):
 def leaky_relu_backward(g, mask, negative_slope):
     """∂L/∂x = G for x > 0, a·G otherwise."""
     return get_array_module(g).where(mask, g, g * negative_slope)
+
+
+def identity(x):
+    """(y, None): y = x."""
+    return x, None
+
+
+def identity_backward(g, kept):
+    """∂L/∂x = G."""
+    return g

@@ -18,15 +18,9 @@ class Geometry:
     """A convolution's shape settings: kernel (kh, kw), stride, dilation, pads (top, bottom, left, right),
     groups, padding mode ("zeros" or "reflect") and, for a transposed convolution, its output padding."""
 
-    FIELDS = ("kernel", "stride", "dilation", "pads", "groups", "padding_mode", "output_padding")
-
     def __init__(self, kernel, stride, dilation, pads, groups, padding_mode="zeros", output_padding=(0, 0)):
         self.kernel, self.stride, self.dilation, self.pads = tuple(kernel), tuple(stride), tuple(dilation), tuple(pads)
         self.groups, self.padding_mode, self.output_padding = groups, padding_mode, tuple(output_padding)
-
-    def replace(self, **changes):
-        """A copy with some fields changed."""
-        return Geometry(**{**{name: getattr(self, name) for name in self.FIELDS}, **changes})
 
     def conv_output(self, h, w):
         """(H_out, W_out) = ⌊(H + pads − d·(k − 1) − 1)/s⌋ + 1 per axis."""

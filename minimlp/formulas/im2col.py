@@ -1,15 +1,5 @@
-"""im2col / col2im and padding on channel-major buffers: the data movement under the convolutions.
-
-Layout. A batch (N, C, H, W) is held channel-major, as (C, N, H, W), and its
-columns as ``cols[c, i, j, n, h, w] = src[c, n, h·s + i·d, w·s + j·d]`` with
-shape (C, kh, kw, N, Ho, Wo). Viewed as a (C·kh·kw, N·Ho·Wo) matrix, a whole
-batch's convolution is ONE matrix product W (Cout, C·kh·kw) @ cols, for every
-group at once as a stacked product (G, ·, ·).
-
-Both directions loop over the kh·kw kernel offsets and copy (im2col) or add
-(col2im) one strided slice per offset: kh·kw vectorised passes, no
-scatter-add (``np.add.at``) and no Python loop over pixels. The same code runs
-on NumPy and CuPy (basic slicing and assignment only).
+"""im2col / col2im and padding on channel-major buffers (C, N, H, W): a whole batch's convolution as ONE matrix
+product over columns (C, kh, kw, N, Ho, Wo), by kh·kw strided copies (docs/layers.md).
 """
 
 

@@ -1,15 +1,10 @@
 """Every op, its formula, and each kernel registered for it with the condition under which it runs.
 
-Read a line as: op ``linear``'s ``forward`` is ``formulas.linear.forward``, except that ``cpu.linear:forward``
-(the split BLAS product, compiled code) runs on NumPy arrays where OpenBLAS's gemm was found (what it needs),
-in training (when it is chosen), with the compiled kernels on. Kernels are tried in the order they are
-listed; the formula runs where none is chosen, on any backend. The conditions are cheap tests of the call's
-arguments and of the layer's mode; a kernel is imported the first time it runs, so evaluation, which takes
-no compiled kernel, never waits for Numba to compile.
-
-A new op: its formula in ``minimlp/formulas``, an ``Op`` here, the layer calling ``ops.NAME``. A CPU
-kernel: a file in ``kernels/cpu`` with the formula's arguments, one ``register`` line here. A GPU kernel:
-the same in ``kernels/gpu``, with ``on_gpu``.
+A ``register`` line reads: kernel NAME needs this (asked even when forced), is chosen when that (the mode,
+the sizes), is or is not compiled code, and implements these roles. Kernels are tried in order; the formula
+runs where none is chosen, on any backend. A kernel is imported when it first runs, so evaluation, which
+takes no compiled kernel, never waits for Numba. A new kernel: a file in ``kernels/cpu`` (or ``gpu``) with
+its formula's arguments, and one line here.
 """
 import numpy as np
 
@@ -83,6 +78,7 @@ sigmoid.register("cpu-compiled", flat_pair, compiled=True, backward="cpu.element
 tanh = Op("tanh", forward=f.activation.tanh, backward=f.activation.tanh_backward)
 tanh.register("cpu-compiled", flat_pair, compiled=True, backward="cpu.elementwise:tanh_backward")
 relu = Op("relu", forward=f.activation.relu, backward=f.activation.relu_backward)
+identity = Op("identity", forward=f.activation.identity, backward=f.activation.identity_backward)
 leaky_relu = Op("leaky_relu", forward=f.activation.leaky_relu, backward=f.activation.leaky_relu_backward)
 dropout = Op("dropout", mask=f.dropout.scaled_mask, forward=f.dropout.apply, backward=f.dropout.apply)
 

@@ -1,19 +1,14 @@
 """The selector: each op's formula and the kernels registered beside it, and the one place that picks.
 
-An ``Op`` has roles (``forward``, ``backward``, ``update``, …), each a function of the formula
-(``minimlp.formulas``). A kernel registers under a name with the roles it implements (functions named
-"module:function" under ``minimlp.kernels``, imported at their first use) and the condition under which
-it applies; ``pick(role, *args, **context)`` returns the first registered kernel that implements the role
-and whose condition holds for these arguments, else the formula. A layer whose backward must be the twin
-of its forward keeps what its forward picked and calls that object's ``backward``.
-
-``use(...)`` forces implementations for the length of a ``with`` block, for tests and for readers: ``use("formula")``
-runs every formula, ``use(linear="cpu-split")`` one op's kernel wherever it can take the inputs (its ``needs``;
-its condition, which also weighs mode and speed, is not asked). ``record()`` collects which implementation every
-pick chose.
+An ``Op`` has roles (``forward``, ``backward``, ``update``, …), each a function of its formula; a kernel
+implements some of them ("module:function" under ``minimlp.kernels``, imported at first use).
+``pick(role, *args, **context)`` returns the first kernel chosen for these arguments, else the formula; a
+layer whose backward must be its forward's twin keeps what its forward picked. ``use(...)`` forces an
+implementation wherever it can take the inputs; ``record()`` collects every pick.
 """
 import contextlib
 import contextvars
+import functools
 import importlib
 import importlib.util
 
@@ -24,14 +19,10 @@ _forced = contextvars.ContextVar("minimlp_forced_kernels", default=None)
 _log = contextvars.ContextVar("minimlp_kernel_log", default=None)
 
 
-def compiled_kernels_on():
-    """``MINIMLP_CPU_KERNELS`` asks for compiled kernels and Numba is installed (looked up, not imported)."""
-    if "numba" not in _found:
-        _found["numba"] = importlib.util.find_spec("numba") is not None
-    return settings.cpu_kernels() == "numba" and _found["numba"]
-
-
-_found = {}
+@functools.lru_cache(maxsize=None)
+def numba_installed():
+    """Whether Numba can be imported (looked up, not imported)."""
+    return importlib.util.find_spec("numba") is not None
 
 
 class Implementation:
@@ -48,8 +39,8 @@ class Implementation:
     def chosen_for(self, args, context):
         """Whether the selector takes it: it can run, it is the better choice here, and if it is compiled
         code, compiled kernels are on (``MINIMLP_CPU_KERNELS``, Numba installed)."""
-        return ((not self.compiled or compiled_kernels_on()) and (self.when is None or self.when(*args, **context))
-                and self.takes(args, context))
+        return ((not self.compiled or (settings.cpu_kernels() == "numba" and numba_installed()))
+                and (self.when is None or self.when(*args, **context)) and self.takes(args, context))
 
     def provides(self, role):
         return role in self._roles
@@ -91,24 +82,19 @@ class Op:
         return [self.formula] + self.kernels
 
     def named(self, name):
-        for impl in self.implementations():
-            if impl.name == name:
-                return impl
-        raise KeyError(f"{self.name} has no implementation {name!r}; it has "
-                       f"{[i.name for i in self.implementations()]}")
+        found = {impl.name: impl for impl in self.implementations()}
+        if name not in found:
+            raise KeyError(f"{self.name} has no implementation {name!r}; it has {list(found)}")
+        return found[name]
 
     def pick(self, role, *args, **context):
         """The implementation of ``role`` for these arguments: forced, else the first kernel that applies."""
-        chosen = None
-        forced = _forced.get()
-        if forced is not None:
-            name = forced.get(self.name)
-            if name is None and any(i.name == forced.get("*") for i in self.implementations()):
-                name = forced["*"]
-            if name is not None:
-                forced_impl = self.named(name)
-                if forced_impl.provides(role) and forced_impl.takes(args, context):
-                    chosen = forced_impl
+        chosen, forced = None, _forced.get() or {}
+        names = [forced[key] for key in (self.name, "*") if key in forced]
+        impl = self.named(names[0]) if self.name in forced else next(
+            (i for i in self.implementations() if names and i.name == names[0]), None)
+        if impl is not None and impl.provides(role) and impl.takes(args, context):
+            chosen = impl
         if chosen is None:
             chosen = next((k for k in self.kernels if k.provides(role) and k.chosen_for(args, context)), self.formula)
         log = _log.get()

@@ -4,22 +4,11 @@
 class Parameter:
     """A trainable array ``data`` with its accumulated gradient ``grad``.
 
-    ``grad`` is None until a backward pass writes it, and again after
-    ``zero_grad()`` (torch's ``set_to_none=True`` default). The gradient's
-    storage is kept between steps so that backward passes write into the same
-    memory instead of allocating a fresh parameter-sized array each step:
-
-    - ``grad_buffer()`` returns that storage (allocated once, same shape and
-      dtype as ``data``);
-    - ``has_grad`` says whether it currently holds a gradient;
-    - backward passes write their first contribution straight into the buffer
-      and add later ones (``accumulate``, ``grad_target``), so gradients add up
-      across backward calls exactly as in torch.
-
-    Optimizers may re-home ``data`` and the gradient storage into views of one
-    flat array (see ``minimlp.optim``); code that changes a parameter should
-    therefore write into ``data`` in place (``data[...] = value``) rather than
-    rebinding it, as ``load_state_dict`` does.
+    ``grad`` is None until a backward pass writes it, and again after ``zero_grad()`` (torch's
+    ``set_to_none=True``). Its storage (``grad_buffer()``) is kept between steps; backward passes write
+    their first contribution into it and add later ones (``accumulate``, ``grad_target``), so gradients
+    add up across backward calls as in torch. Optimizers re-home ``data`` and that storage into views of
+    one flat array: change a parameter in place (``data[...] = value``), as ``load_state_dict`` does.
     """
 
     __slots__ = ("data", "_grad", "has_grad", "__weakref__")

@@ -1,18 +1,7 @@
 """Skip connections without an autograd engine: containers that route the gradient through two branches.
 
-``Residual(block)`` computes y = x + block(x); ``Concat(block, dim=1)``
-computes y = concat(x, block(x)). Nesting them inside ``Sequential`` builds
-ResNets and U-Nets (the colorizer's: ``minimlp.colorize.models.unet``).
-
-state_dict keys. Torch has no such containers: a torch module written the
-usual way keeps the block as an attribute and writes the skip in
-``forward``. The block is registered here under the name "block", so
-``Sequential(Conv2d(...), Residual(Sequential(Conv2d(...), ReLU())))`` has
-keys "0.weight", "1.block.0.weight", …, exactly those of a torch module
-with ``self.block = nn.Sequential(...)`` and ``forward = x + self.block(x)``
-placed at index 1 of a torch ``nn.Sequential``. A network whose torch twin
-names its parts differently needs its keys' prefixes renamed (the colorizer's
-U-Net has such a table).
+The block is registered as "block", so the keys are those of a torch module holding ``self.block`` and writing
+the skip in ``forward`` (docs/layers.md).
 """
 from ..backend import get_array_module
 from .checks import check_grad_like
@@ -44,9 +33,6 @@ class Residual(Module):
     def backward_parameters(self, dout):
         check_grad_like(self, dout, self._shape)
         self.block.backward_parameters(dout)
-
-    def __repr__(self):
-        return "Residual(\n  (block): " + repr(self.block).replace("\n", "\n  ") + "\n)"
 
 
 class Concat(Module):

@@ -1,13 +1,6 @@
-"""Flat buffers: every parameter's data, gradient and state as views of one array per device and dtype.
-
-At construction the parameters' ``data`` and gradient storage are re-homed into views of ONE flat array
-per (device, dtype), a *bucket*, in parameter order; state buffers (``exp_avg`` …) are flat arrays of the
-same layout, allocated when first needed. A parameter group's parameters on one bucket are therefore one
-contiguous slice, and an update is one call per run of neighbours updated together.
-
-Code that rebinds ``p.data`` after the optimizer was built (``model.to(...)``) is noticed by ``sync``: an
-array of the same shape, dtype and device is copied back into the flat view; any other change is reported
-so that the optimizer re-flattens everything, carrying its state over.
+"""Flat buffers: every parameter's data, gradient and state as views of one array per device and dtype (a
+*bucket*), in parameter order, so that an update is one call per run of neighbours. A ``p.data`` rebound
+later (``model.to(...)``) is copied back by ``sync``, or reported when its shape, dtype or device changed.
 """
 from ..backend import device_of, get_array_module
 

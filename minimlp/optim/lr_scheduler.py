@@ -1,12 +1,8 @@
 """Learning-rate schedules with ``torch.optim.lr_scheduler``'s semantics.
 
-A scheduler is built after its optimizer; building it records each group's
-``initial_lr`` and applies the schedule's value for step 0. Call
-``scheduler.step()`` once per epoch (or batch) *after* ``optimizer.step()``;
-``get_last_lr()`` gives the current rates. Each schedule uses torch's own
-(recursive) formula so that the sequences agree to the last bit.
-``state_dict()`` holds every attribute except the optimizer (plain numbers,
-strings and lists); ``load_state_dict`` restores it.
+Build a scheduler after its optimizer (it records each group's ``initial_lr``) and call ``scheduler.step()``
+once per epoch (or batch) after ``optimizer.step()``. Each schedule uses torch's own recursive formula, so the
+sequences agree to the last bit; ``state_dict()`` holds every attribute but the optimizer.
 """
 import math
 

@@ -181,15 +181,12 @@ class Optimizer:
             with opt.step_in_backward():
                 model.backward(loss_fn.backward(), input_grad=False)
 
-        is the same step as ``model.backward(...); opt.step()`` (to rounding: a kernel may sum ∂L/∂x in
-        another order), but a kernel that computes a parameter's gradient may apply its update on the spot,
-        while the parameter is still in cache (``Linear``'s weight, with Adam or AdamW on the CPU:
-        ``minimlp.kernels.cpu.linear_adam``). Each parameter is updated at most once per block: one backward
-        call inside it, gradients not accumulated from earlier calls (those take the plain path). A weight
-        used twice in one block (shared between layers) raises RuntimeError at its second use; use
-        ``backward(); step()`` then. ``p.grad`` holds the gradients afterwards, as with ``step()``. If backward
-        raises inside the block, the parameters updated so far stay updated and the others are not stepped.
-        The remaining parameters go through the base class's update, not through an overridden ``step()``.
+        is the same step as ``model.backward(...); opt.step()`` (to rounding), but a kernel that computes a
+        parameter's gradient may apply its update on the spot, while it is in cache (``Linear``'s weight with
+        Adam or AdamW on the CPU). Each parameter is updated at most once per block; a weight used twice in
+        one block (shared between layers) raises RuntimeError. ``p.grad`` holds the gradients afterwards. If
+        backward raises inside the block, the parameters updated so far stay updated and the others are not
+        stepped. The rest go through the base class's update, not an overridden ``step()``.
         """
         self._check_views()
         offers = {}

@@ -1,20 +1,6 @@
-"""Baselines a colorizer must beat: gray-copy and closed-form ridge regression from gray to RGB.
-
-Both are scored exactly like a model (``evaluate.scores``: MSE over every
-value of the planar RGB image in [-1, 1], after clipping), on the same images.
-
-- **gray-copy**: the luma Y copied into R, G and B. It costs nothing and
-  already gets every pixel's brightness right.
-- **ridge**: the best *linear* map from the 1024 gray values (plus a bias) to
-  the 3072 RGB values, fitted in closed form on the training images::
-
-      X = [gray | 1]            (N, 1025)      Y = RGB target      (N, 3072)
-      W = argmin ||X W − Y||² + λ ||W₁..₁₀₂₄||²
-        = (XᵀX + λ D)⁻¹ XᵀY     D = diag(1, …, 1, 0)   (the bias is not penalised)
-
-  solved in float64 with ``np.linalg.solve``; λ is the value
-  of ``lambdas`` with the lowest validation MSE. A network with hidden
-  layers that does not beat ridge has learnt nothing a linear map could not.
+"""Baselines a colorizer must beat, scored exactly like a model: gray-copy (the luma in R, G and B) and the
+closed-form ridge regression from gray to RGB (λ chosen on the validation images). The formula:
+docs/colorizer.md.
 """
 import numpy as np
 

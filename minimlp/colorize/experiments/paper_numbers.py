@@ -1,15 +1,5 @@
-"""The numbers Xia & Salhi report in *Image Colorization with Neural Networks*, as MSE on [-1, 1] RGB.
-
-Copied from the project's ``../shared/paper/NUMBERS.md`` (the paper prints
-percentages: "3.298 %" is 0.03298); ``tests/test_paper_numbers.py`` checks
-every number here against that file when it is present. The shared folder is
-not part of an installed package, hence this copy.
-
-``PAPER_NUMBERS[study][label]`` holds the paper's train / valid / test MSE of
-one setting, keyed by the study and row label of ``studies.STUDIES``.
-Figure 11 (optimizers) is text in the paper and gives test losses only;
-plain SGD, Figure 5 (output activation) and Figure 12 (learning rate) give no
-number.
+"""The numbers Xia & Salhi report in *Image Colorization with Neural Networks*, as MSE on [-1, 1] RGB, copied from
+``../shared/paper/NUMBERS.md`` (checked against it by ``tests/test_paper_numbers.py``). docs/colorizer.md.
 """
 
 PAPER_NUMBERS = {

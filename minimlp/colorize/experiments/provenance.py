@@ -1,12 +1,8 @@
 """Where a number came from: the code's git commit, the package versions and the machine, as one dict.
 
-Written into every run's ``config.json`` and ``metrics.json`` and into
-``RESULTS.md``. The commit is that of the git checkout holding the
-``minimlp`` package being run (``git rev-parse HEAD`` and
-``git status --porcelain -- .`` in its folder, with a timeout: dirty means a
-changed, staged or new file under the package, the code that runs). An installed wheel
-sits in no checkout: then ``git_commit`` and ``git_dirty`` are None and
-``git_note`` says why.
+Written into every run's ``config.json`` and ``metrics.json`` and into ``RESULTS.md``. The commit is that of
+the checkout holding the running ``minimlp`` package; dirty means a changed, staged or new file under it. An
+installed wheel sits in no checkout: ``git_commit`` and ``git_dirty`` are then None and ``git_note`` says why.
 """
 import importlib.util
 import os

@@ -1,57 +1,13 @@
-"""The Ray executor: each run of a sweep is one Ray task, on any node of a cluster.
+"""The Ray executor: each run of a sweep or a study is one Ray task, on any node of a cluster.
 
     minimlp-colorize reproduce --out results --executor ray --address auto   # a running cluster (`ray start`)
     minimlp-colorize reproduce --out results --executor ray                  # a local cluster, for this command
 
-Why Ray core tasks and not Ray Tune: a sweep here is a fixed grid of
-independent runs, each of which already checkpoints every epoch, resumes
-exactly (``fit``'s ``last.npz``), and is skipped when it is done. Tasks give
-what is missing (placement by resources, failure detection, moving bytes
-between nodes) and nothing to fight: Tune would add its own trial folders,
-reporting API and result layout, and since Ray 2.7 its checkpoints need
-storage that every node can reach, which is what this executor must do
-without. Tune's search algorithms and early stopping (ASHA) would be the
-reason to switch; a grid does not need them.
-
-What a task does (``_train_task``): it gets the run's folder as it stands on
-the driver (empty for a new run, a checkpoint for an interrupted one), asks
-for ``--cpus-per-run`` CPUs (or one GPU and one CPU with ``--device gpu``),
-runs with the same environment as a local ``--jobs`` worker (``local_executor.WORKER_ENVIRONMENT``: one BLAS thread)
-plus the driver's ``MINIMLP_*`` variables, with ``MINIMLP_NUM_THREADS`` set to
-its CPUs, and trains through ``run.run_one`` in a scratch folder on its
-node. The default ``--cpus-per-run`` is the thread count a local run uses on
-the driver's machine (``minimlp.threads.get_num_threads()``: at most 4):
-minimlp's products are not bit-for-bit independent of the thread count at
-every shape, so only the same count gives the local run's numbers exactly
-(checked: 2 threads against 1 differed in the 5th digit after one epoch).
-
-After every epoch the task sends the files that changed to a ``RunFolders``
-actor on the driver's node, which writes them into ``OUT/runs/<run>/``
-atomically: ``last.npz`` every epoch (weights, optimizer state, RNG,
-history: 25.3 MB for paper-mlp1 with Adam), ``best.npz`` when the valid
-loss improved (8.5 MB), ``history.csv`` and ``train.log`` (a few kB); at
-the end ``metrics.json``, ``scores.json`` and the two figures (about 0.15 MB).
-No shared filesystem is needed, and the results folder ends up holding what
-a local run writes, byte for byte except wall-clock times.
-
-A worker that dies (killed, out of memory, its node lost) surfaces on the
-driver as a Ray system error, and the driver submits the run again
-(``--retries``, default 3) with the run's folder as it now stands in
-``OUT/runs/<run>/``: the new attempt resumes from the last epoch that reached
-the driver, or starts again when none did; the driver's log says which.
-(Ray's own ``max_retries`` would rerun the task with its first arguments,
-which hold no checkpoint; fetching one from inside the task with ``ray.get``
-would release the task's CPUs while it waits, and Ray would start another run
-on them. Measured: two 2-CPU runs then ran side by side on a 2-CPU cluster.)
-A killed worker's scratch folder (33 MB for paper-mlp1) is removed by the
-next task that starts on its node. A run that fails
-for another reason (an error in training) is not retried: it is reported
-and the sweep goes on.
-
-With ``--shared-path PATH`` (a folder that every node mounts at the same
-path) a run trains in ``PATH/runs/<run>/`` and keeps its checkpoints there;
-only the small files (history, log, metrics, scores, figures) are sent to
-``OUT/runs/<run>/``. A retry resumes from ``PATH``.
+A task trains its run (``run.run_one``) in a scratch folder on its node, on ``--cpus-per-run`` CPUs with one
+BLAS thread, and sends the files that changed after every epoch to a ``RunFolders`` actor on the driver's
+node, which writes them into ``OUT/runs/<run>/``; no shared filesystem is needed (``--shared-path`` uses one).
+A worker that dies is retried (``--retries``) from the last epoch that reached the driver. Why core tasks and
+not Ray Tune, what is sent, how retries work: docs/ray_executor.md.
 """
 import logging
 import os

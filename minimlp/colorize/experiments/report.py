@@ -1,15 +1,5 @@
-"""RESULTS.md and the valid-loss figures of ``reproduce``: every row beside the paper, gray-copy and ridge.
-
-Noise: the seed-to-seed standard deviation σ is pooled over the rows run with
-several seeds (Table 1). A row's difference Δ from its study's reference row
-(the paper's setting) is called *within noise* when |Δ| < 2σ·√(1/n₁ + 1/n₂),
-n being each row's number of seeds: a rough two-sigma rule, not a test.
-
-The report is written from each run's *summary* (``summarise``: mean and
-standard deviation over seeds of train / valid / test MSE and test PSNR),
-which ``reproduce`` also keeps in ``OUT/runs.json``, so that
-``reproduce --report-only`` can rewrite the report without the (uncommitted)
-run folders.
+"""RESULTS.md and the valid-loss figures of ``reproduce``: every row beside the paper, gray-copy and ridge,
+written from the runs' summaries (so ``--report-only`` needs no run folders). The noise rule: docs/colorizer.md.
 """
 import math
 import os

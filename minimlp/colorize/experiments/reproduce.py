@@ -4,18 +4,7 @@
     minimlp-colorize reproduce --out /tmp/q --quick      # 2 epochs, 2 configurations, 500 training images
     minimlp-colorize reproduce --out results/ --report-only   # rewrite RESULTS.md from results/runs.json
 
-The studies are data (``studies.STUDIES``). Each run (``run.run_one``) trains into
-``OUT/runs/<config-id>-e<epochs>-s<seed>/``, so an interrupted reproduce continues when rerun with the
-same arguments. ``--jobs N`` trains N configurations side by side in separate processes, each on one BLAS
-thread; ``--executor ray [--address ADDRESS]`` trains each run as a task on a Ray cluster instead
-(``executors``).
-
-Beside ``RESULTS.md`` goes ``OUT/runs.json``: the invocation's record (command,
-machine, the code's commit and package versions) and every run's summary over
-seeds (``report.summarise``). ``--report-only`` rewrites ``RESULTS.md`` from it
-(baselines recomputed, the paper's numbers from ``paper_numbers``) and trains
-nothing; the run folders under ``OUT/runs/`` stay out of git, so this is how a
-committed report is rebuilt after the report's code changes.
+What goes into ``OUT/runs.json`` and ``OUT/runs/``: docs/colorizer.md.
 """
 import datetime
 import json

@@ -1,16 +1,6 @@
-"""``minimlp-colorize sweep``: every combination of presets, an option grid and seeds, on any executor.
-
-    minimlp-colorize sweep --out sweeps/lr --models paper-mlp1,paper-mlp2 --grid lr=1e-3,2e-4 batch_size=16,64 \\
-        --seeds 0,1 --epochs 20 [--executor ray --address auto]
-
-A grid entry is ``KEY=V1,V2,...``; the keys are the training settings of a
-preset (``optimizer lr batch_size epochs weight_decay schedule split hflip``)
-and the model's (``hidden activation out_activation batchnorm bn_after_output
-dropout``); ``hidden`` lists widths joined by ``-`` (``hidden=512,512-512``).
-Each run trains into ``OUT/runs/<preset>_<key>-<value>...-e<epochs>-s<seed>/``
-(a configuration two presets share is trained once), finished runs are
-reused when the command is run again, and ``OUT/SWEEP.md`` and
-``OUT/sweep.json`` rank the configurations by their mean valid MSE.
+"""``minimlp-colorize sweep``: every combination of presets, an option grid (``KEY=V1,V2``) and seeds, on any
+executor; finished runs are reused, and ``OUT/SWEEP.md`` ranks the configurations by mean valid MSE.
+The grid's keys and the folders: docs/colorizer.md.
 """
 import itertools
 import json

@@ -1,16 +1,6 @@
-"""The colorizer's networks: the paper's MLPs and autoencoders, the chroma MLP and the U-Nets.
-
-Input: 1024 gray values (a 32x32 image, row-major) in [-1, 1]. Output, for
-the paper's 'rgb' task: 3072 values in [-1, 1], channel-planar like torch's
-``view`` of a (3, 32, 32) image; for the 'chroma' task: 2048 values, the U
-and V planes of BT.601 YUV (see ``task/arrays.py``).
-
-A config's ``model_kwargs`` name the architecture with ``arch``: "mlp" (the
-default, so configs and checkpoints written before U-Nets existed still load)
-or "unet". The U-Net sees the same flat arrays as the MLPs: ``flat_unet``
-wraps it in Unflatten (N, 1024) → (N, 1, 32, 32) and Flatten
-(N, C, 32, 32) → (N, C·1024), so the data pipeline, losses, checkpoints and
-evaluation are the MLPs' own.
+"""The colorizer's networks: the paper's MLPs and autoencoders, the chroma MLP and the U-Nets, all taking the
+flat luma (N, 1024) and giving the task's flat output; ``model_kwargs['arch']`` ("mlp" or "unet") picks one.
+Inputs, outputs, why the U-Net is flat outside: docs/colorizer.md.
 """
 from ... import nn
 from .unet import unet

@@ -1,16 +1,5 @@
-"""Export a trained colorizer as a small pretrained file: weight matrices in float16, with its config.
-
-``export_pretrained`` reads a run's ``best.npz`` (or any model checkpoint),
-stores every floating-point array with two or more dimensions (the Linear
-weight matrices and the convolution kernels, nearly all of the bytes) as float16 and keeps the
-vectors (biases, BatchNorm's affine parameters and running statistics) in
-float32. Loading needs nothing special: ``Module.load_state_dict`` copies into
-the model's float32 parameters, casting as it copies, so the float16 values
-are used exactly (every float16 is a float32).
-
-Rounding a weight to float16 changes it by at most 2⁻¹¹ of its size (about
-0.05%); ``experiments.ship`` scores both and writes the pretrained model as
-the package stores it.
+"""Export a trained colorizer as a small pretrained file: weight matrices (ndim ≥ 2) in float16, vectors in
+float32, with its config; it loads into float32 parameters unchanged. docs/colorizer.md says what float16 costs.
 """
 import os
 

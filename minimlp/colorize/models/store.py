@@ -24,21 +24,21 @@ def installed_pretrained():
 
 def default_pretrained():
     """The name `--checkpoint pretrained` loads: the first of ``DEFAULT_PRETRAINED`` installed."""
-    installed = installed_pretrained()
-    for name in DEFAULT_PRETRAINED:
-        if name in installed:
-            return name
-    raise CheckpointError(f"no pretrained model is installed in {PRETRAINED_DIR}")
+    return _first_installed(DEFAULT_PRETRAINED, f"no pretrained model is installed in {PRETRAINED_DIR}")
 
 
 def vivid_pretrained():
     """The name `colorize --vivid` loads: the first of ``VIVID_PRETRAINED`` installed (a one-line error if none)."""
+    return _first_installed(VIVID_PRETRAINED, f"no pretrained vivid model is installed ({' or '.join(VIVID_PRETRAINED)} "
+                            f"in {PRETRAINED_DIR}); train one with `minimlp-colorize train --model unet-vivid-small`")
+
+
+def _first_installed(names, missing):
     installed = installed_pretrained()
-    for name in VIVID_PRETRAINED:
-        if name in installed:
-            return name
-    raise CheckpointError(f"no pretrained vivid model is installed ({' or '.join(VIVID_PRETRAINED)} in "
-                          f"{PRETRAINED_DIR}); train one with `minimlp-colorize train --model unet-vivid-small`")
+    found = [name for name in names if name in installed]
+    if not found:
+        raise CheckpointError(missing)
+    return found[0]
 
 
 def pretrained_file(name=None):

@@ -1,26 +1,6 @@
-"""The colorizer's U-Net as nested Sequential/Concat, its usual torch twin, and state_dict conversion both ways.
-
-Per level: two 3x3 Conv2d (padding 1) + BatchNorm2d + ReLU; MaxPool2d(2) down;
-ConvTranspose2d(2, stride 2) up; the skip concatenated before the decoder
-block (skip first, as ``torch.cat([skip, up], 1)``); a 1x1 Conv2d head. With
-widths (32, 64, 128): two poolings, 1 luma channel in, 2 chroma channels out.
-
-minimlp's nesting (L = 3 levels)::
-
-    Sequential(0: block(1, 32),                      # torch: enc1
-               1: Concat(Sequential(0: MaxPool2d(2),
-                                    1: block(32, 64),        # enc2
-                                    2: Concat(Sequential(0: MaxPool2d(2),
-                                                         1: block(64, 128),   # bottleneck
-                                                         2: ConvT(128, 64))), # up2
-                                    3: block(128, 64),       # dec2
-                                    4: ConvT(64, 32))),      # up1
-               2: block(64, 32),                     # dec1
-               3: Conv2d(32, 2, 1))                  # head
-
-``unet_key_table`` gives the prefix table, ``to_torch_unet_state_dict`` and
-``from_torch_unet_state_dict`` convert (the torch twin written the usual way
-is in the tests, ``tests/torch_unet.py``).
+"""The colorizer's U-Net as nested Sequential/Concat (two 3x3 conv + BatchNorm + ReLU per level, max-pooling
+down, transposed convolution up, skips concatenated), and its keys converted to and from the usual torch names
+(the torch twin is ``tests/torch_unet.py``). The nesting, drawn out: docs/colorizer.md.
 """
 import numpy as np
 

@@ -1,12 +1,5 @@
-"""The vivid colorizer's network: a U-Net predicting a distribution over chroma bins per pixel (task 'chroma-bins').
-
-Input: luma (N, 1024), as every colorizer. Output: logits (N, Q·1024), Q
-planes of 32x32 (one per bin of ``ChromaBins``), decoded to U and V by the
-annealed mean (``task.arrays.output_to_rgb``). Q is known once the bins are
-fitted on the training targets, so ``out_channels`` is filled in then
-(``task.arrays.prepare_task``). The bins travel in the config (``chroma_bins``), and
-so in every checkpoint; ``attach_bins`` attaches them to the model as
-``model.chroma_bins`` for decoding.
+"""The vivid colorizer's network: a U-Net giving logits over Q chroma bins per pixel (task 'chroma-bins'), with
+the config's fitted bins attached as ``model.chroma_bins`` for decoding. docs/colorizer.md.
 """
 from ..task.chroma_bins import ChromaBins
 

@@ -1,9 +1,7 @@
 """Colorizing photos of any size: the photo's full-resolution luma, with chroma the model predicts.
 
-An MLP sees the photo shrunk to 32x32 and its chroma is upsampled (bicubic);
-the convolutional U-Net predicts chroma at the photo's native resolution or
-at a reduced one (``photo_conv``). Either way the output keeps the photo's
-own luma, so detail is kept.
+An MLP sees the photo shrunk to 32x32, its chroma upsampled (bicubic); the U-Net predicts chroma at native or
+reduced resolution (``photo_conv``). Either way the output keeps the photo's own luma, so detail is kept.
 """
 import numpy as np
 from PIL import Image

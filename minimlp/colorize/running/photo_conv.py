@@ -1,22 +1,6 @@
-"""Chroma for a photo of any size from the fully convolutional U-Net, at native or at a reduced resolution.
-
-The colorizer's U-Net (``models.flat_unet``: Unflatten → U-Net → Flatten) is
-trained on 32x32 images, but its inner U-Net runs on any height and width
-that are multiples of 2^(levels − 1) (4 for three levels). For a luma plane
-Y (H, W) in [-1, 1]:
-
-- ``native``: Y is reflect-padded at the bottom and right to multiples of 4,
-  the U-Net predicts (U, V) there, and the padding is cropped off. Large
-  photos run in tiles (``TILE`` pixels a side plus a ``MARGIN`` of real
-  neighbours, both multiples of 4 so the poolings see the same grid); the
-  margin is wider than the network's receptive radius (about 22 pixels for
-  three levels), so tiling changes nothing but float rounding.
-- reduced (``short_side`` = S): Y is shrunk (area averaging) so that its
-  short side is S pixels, the chroma is predicted there as above, and U and V
-  are upsampled bilinearly to H x W. With S = 32 the network sees the scale
-  it was trained at.
-
-Either way the caller combines the chroma with the photo's own full-resolution luma.
+"""Chroma for a photo of any size from the fully convolutional U-Net: at native resolution (reflect-padded to
+multiples of 4, in tiles with a margin beyond the receptive field) or at a reduced one (short side S, chroma
+upsampled). How and why: docs/colorizer.md.
 """
 import numpy as np
 from PIL import Image

@@ -1,14 +1,5 @@
-"""The luma (BT.601, 0..255) of a photo in any mode Pillow opens.
-
-- 8-bit modes (1, L, P, RGB, CMYK, YCbCr, LAB): Pillow's conversion to RGB,
-  then Y = 0.299 R + 0.587 G + 0.114 B.
-- Transparency (LA, PA, RGBA, RGBa, La, or a palette/colour key marked
-  transparent): composited on a white background (``BACKGROUND``), so a
-  transparent pixel reads as white and the hidden colour under it is not used.
-- 16-bit modes (I;16, I;16L, I;16B, I;16N): scaled by 255 / 65535.
-- 32-bit integer (I) and float (F) images carry no range of their own; they
-  are scaled from the smallest of [0, 1] (float only), [0, 255] and
-  [0, 65535] that holds every value, else from the image's own min..max.
+"""The luma (BT.601, 0..255) of a photo in any mode Pillow opens: 8-bit, with transparency (on white), 16-bit,
+32-bit integer and float (scaled by the range that holds them). The rules: docs/colorizer.md.
 """
 import numpy as np
 

@@ -1,23 +1,6 @@
-"""What the colorizer learns: arrays in and out, and back to RGB images.
-
-All images are uint8 (N, 32, 32, 3) RGB. Pixels are scaled to [-1, 1]
-(``x / 127.5 − 1``, as the paper). The input is always the BT.601 luma
-Y = 0.299 R + 0.587 G + 0.114 B, flattened row-major to 1024 values.
-
-Tasks:
-
-- ``rgb`` (the paper's): the target is the RGB image, channel-planar
-  (R plane, G plane, B plane; torch's ``view`` of a (3, 32, 32) tensor),
-  3072 values.
-- ``chroma``: the target is the U and V planes of BT.601 YUV computed on the
-  [-1, 1] image (2048 values); the output image is yuv_to_rgb(Y, Û, V̂), so
-  its luma is the input's exactly (up to clipping to [-1, 1]). Predicting
-  zero chroma is exactly the gray-copy baseline.
-- ``chroma-bins`` (the vivid colorizer, ``models/vivid.py``): the same input and
-  U, V target as ``chroma``, but the model gives logits over Q chroma bins
-  per pixel (N, Q·1024), trained with ``ChromaBinLoss`` and decoded to Û, V̂
-  by the annealed mean of ``ChromaBins``, fitted once on the training targets
-  (``prepare_task``) and stored in the config.
+"""What the colorizer learns: uint8 RGB images → the luma input (N, 1024) and the target of the task ("rgb":
+planar RGB (N, 3072); "chroma": the U and V planes (N, 2048); "chroma-bins": U, V as bins), all in [-1, 1],
+and a model's output back to RGB images. The tasks in full: docs/colorizer.md.
 """
 import numpy as np
 

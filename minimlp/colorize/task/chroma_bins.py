@@ -1,19 +1,6 @@
-"""Quantised chroma for the vivid colorizer, after Zhang, Isola & Efros, *Colorful Image Colorization* (2016).
-
-Zhang et al. quantise the ab plane of CIE Lab into bins of side 10 (313 in
-gamut), soft-encode each pixel's ab onto its 5 nearest bins with a Gaussian
-of σ = 5, rebalance the classes by the smoothed empirical prior (λ = 0.5)
-and decode with the annealed mean at T = 0.38. Here the chroma is the
-project's: U and V of BT.601 YUV on the [-1, 1] RGB image (``tasks.py``).
-
-Units. Between nearby colours of CIFAR-10 training images, a step in (U, V)
-of length 1 is a step in (a, b) of length about 128 (median ratio, measured
-on 200,000 random small RGB perturbations of 5,000 images; the ratio of mean
-chroma magnitudes is 117), so ``LAB_PER_UV = 128`` converts Zhang's numbers:
-σ = 5 / 128 ≈ 0.04. The grid step is 0.1 (12.8 Lab units, a little coarser
-than Zhang's 10): on the 45,000 images of the full split it gives 298 bins
-that occur, close to Zhang's 313, where 0.08 (Zhang's 10 exactly) gives 447,
-each a class of a softmax per pixel.
+"""Quantised chroma for the vivid colorizer, after Zhang, Isola & Efros, *Colorful Image Colorization* (2016):
+bins of the (U, V) plane, soft encoding, rebalancing and annealed-mean decoding; how Zhang's Lab numbers become
+U, V units: docs/colorizer.md.
 """
 import numpy as np
 

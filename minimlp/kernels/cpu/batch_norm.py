@@ -1,11 +1,7 @@
-"""BatchNorm's training passes compiled for the CPU: two or three passes over the batch instead of about eight.
+"""BatchNorm's training passes compiled for the CPU: the formula's sums and maps in two or three passes.
 
-NumPy spends one pass over memory per operation: the formula (``formulas.batch_norm``) is a mean, a
-variance, a subtraction, a scaling and an affine map, each a pass over the batch and a temporary. Here
-the same formulas are written out element by element, in the same order, with the per-feature sums in
-float64 as the formula's, and compiled by Numba. Features are cut into pieces (every feature's sums on
-one thread, so the result does not depend on the number of threads) run side by side on minimlp's pool.
-Images (N, C, H, W) take loops of their own over each channel's N rows of H·W values.
+Every channel's sums stay on one thread (float64, as the formula's), so the result does not depend on the
+number of threads. Images (N, C, H, W) take loops of their own over each channel's rows.
 """
 import numba
 import numpy as np
@@ -183,15 +179,6 @@ def _batchnorm2d_backward_pieces(pieces, g, xhat, gamma, inv_std, inv_n, dx, sum
                               c * (i + 1) // pieces)
 
 
-def _by_channels(kernel, kernel_pieces, x3, *args):
-    """``kernel(x3, *args, lo, hi)`` over the channels of (N, C, H·W) ``x3``, in one call or in pieces."""
-    parts = pool.pieces(x3.shape[1], max(1, GRAIN // max(1, x3.shape[0] * x3.shape[2])))
-    if parts == 1:
-        kernel(x3, *args, 0, x3.shape[1])
-    else:
-        pool.launch(parts, kernel_pieces, parts, x3, *args)
-
-
 def _forward_images(x, weight, bias, eps):
     """``forward_train`` on (N, C, H, W), channel by channel over N rows of H·W contiguous values."""
     x, gamma, beta = np.ascontiguousarray(x), weight, bias
@@ -200,8 +187,8 @@ def _forward_images(x, weight, bias, eps):
     xhat, y = np.empty_like(x), np.empty_like(x)
     mean, var, inv_std = (np.empty(c, dtype=x.dtype) for _ in range(3))
     x3 = x.reshape(n, c, h * w)
-    _by_channels(_batchnorm2d_forward, _batchnorm2d_forward_pieces, x3, gamma, beta, t(eps), 1.0 / (n * h * w),
-                 xhat.reshape(x3.shape), y.reshape(x3.shape), mean, var, inv_std)
+    pool.by_columns(_batchnorm2d_forward, _batchnorm2d_forward_pieces, GRAIN, x3, gamma, beta, t(eps),
+                    1.0 / (n * h * w), xhat.reshape(x3.shape), y.reshape(x3.shape), mean, var, inv_std)
     return y, (xhat, inv_std), mean, var
 
 
@@ -212,8 +199,8 @@ def _backward_images(g, saved, weight, bias, want_dx=True):
     dx = np.empty_like(g) if want_dx else g
     sum_g, sum_gx = np.empty(c, dtype=g.dtype), np.empty(c, dtype=g.dtype)
     g3 = g.reshape(n, c, h * w)
-    _by_channels(_batchnorm2d_backward, _batchnorm2d_backward_pieces, g3, xhat.reshape(g3.shape), gamma, inv_std,
-                 g.dtype.type(1.0 / (n * h * w)), dx.reshape(g3.shape), sum_g, sum_gx, want_dx)
+    pool.by_columns(_batchnorm2d_backward, _batchnorm2d_backward_pieces, GRAIN, g3, xhat.reshape(g3.shape), gamma,
+                    inv_std, g.dtype.type(1.0 / (n * h * w)), dx.reshape(g3.shape), sum_g, sum_gx, want_dx)
     weight.accumulate(sum_gx)
     bias.accumulate(sum_g)
     return dx if want_dx else None

@@ -1,34 +1,9 @@
-"""Matrix products on the CPU: one single-threaded OpenBLAS call per thread of minimlp's pool.
+"""Matrix products on the CPU: ``out (+)= a @ b (+ bias)`` as one single-threaded OpenBLAS call per thread.
 
-``matmul(a, b, out, accumulate, bias)`` computes ``out = a @ b`` (``out +=
-a @ b`` with ``accumulate``), plus ``bias`` on every row, where ``a`` and ``b``
-may be transposed views: the three products of ``Linear``, x Wᵀ, Gᵀ x and G W.
-The output is cut into one block of columns per thread (of rows, for a tall
-output with a short inner dimension, as a weight gradient at a small batch),
-and each block is one ``cblas_?gemm`` call of NumPy's own OpenBLAS, made from
-inside a Numba ``parallel=True`` loop: the products share minimlp's thread
-pool with the other kernels instead of bringing OpenBLAS's own (``pool``
-says why). For the length of each split product NumPy's
-OpenBLAS is set to one thread, then put back to what it was. OpenBLAS's
-thread count is one setting for the whole process (its per-thread setting
-works in OpenMP builds only, and NumPy's is a pthreads build), so a product
-that another thread of the host program runs during that window runs on
-one thread too (the same result to rounding); nothing outlasts the call.
-
-The compiled pieces are in ``gemm`` (Numba is imported at the first split
-product, not with minimlp). They call the gemm through its address,
-passed at run time, so they hold no process-specific constant and load from
-Numba's on-disk cache in the next process instead of compiling again.
-
-Blocks start at multiples of ``ALIGN`` (64) rows or columns, where one whole
-call's blocking puts them too. On Intel CPUs the result then does not depend
-on the number of threads, bit for bit; on AMD EPYC, OpenBLAS picks other
-kernels for some piece sizes and the results of 1, 2 and 3 threads differ by
-rounding (at most 3e-12 relative in float64). With the same number of threads
-a product is the same bits every time, on any CPU. Products too small to pay
-for the split (``MIN_WORK``), or with operands of other dtypes or layouts,
-are one ``numpy.matmul``; so is every product where NumPy's BLAS is not an
-OpenBLAS with ``cblas_?gemm`` (``gemm_address`` is then None).
+The output is cut into blocks of columns (of rows for a tall product with a short inner size) starting at
+multiples of ``ALIGN``; NumPy's OpenBLAS is set to one thread for the length of each split product. Small
+products (``MIN_WORK``), other dtypes or layouts, or a BLAS without ``cblas_?gemm`` take one
+``numpy.matmul``. Details and measurements: docs/kernels.md.
 """
 import ctypes
 

@@ -1,11 +1,5 @@
-"""The convolutions on the CPU, image by image: the compiled gather and one gemm per group (``conv_loops``).
-
-The formula (``formulas.conv``) builds the columns of the whole batch (150 MB for a 64-channel 32x32 layer
-at batch 64) and transposes the batch to channel-major order and back. Here each work item is one image,
-or in a forward pass on one large photo a block of its output rows: its columns are gathered into a buffer
-of the thread's own that stays in cache, and the gemm writes y[n] in place. The backward gathers again
-instead of keeping the columns, and each thread sums its own ∂W and ∂b (the bias in float64); they are
-added up after the loop. The functions take the formulas' arguments; what a forward saves is its input.
+"""The convolutions on the CPU, image by image: a compiled gather into a per-thread buffer and one gemm per
+group straight into the output (``conv_loops``); the backward gathers again. docs/kernels.md has the why.
 """
 import numpy as np
 
@@ -13,11 +7,6 @@ from ... import threads
 from . import blas, pool
 
 MAX_COLUMNS = 1 << 21  # elements of one thread's column buffer in the forward pass (8 MB in float32)
-
-
-def _loops():
-    from . import conv_loops
-    return conv_loops
 
 
 def _layout(x, weight, geometry, transposed):
@@ -59,7 +48,7 @@ def _forward(x, weight, bias, geometry, scratch, transposed):
     t = x.dtype.type
     args = (items, blocks, x, w2, x[0, 0, 0, :0] if bias is None else bias, y, cols, layout,
             *blas.gemm_address(x.dtype), t(1), t(0), transposed)
-    loops = _loops()
+    from . import conv_loops as loops   # Numba: imported at the first training step, not with minimlp
     _run(pieces, loops.forward_serial, loops.forward_parallel, args)
     return y, (x, layout)
 
@@ -78,7 +67,7 @@ def _backward(g, saved, weight, bias, scratch, want_dx, transposed):
     t = x.dtype.type
     args = (x, w2, np.ascontiguousarray(g), dx, cols, dcols, dw_parts, db_parts, want_dx, layout,
             *blas.gemm_address(x.dtype), t(1), t(0), transposed)
-    loops = _loops()
+    from . import conv_loops as loops
     _run(pieces, loops.backward_serial, loops.backward_parallel, args)
     weight.accumulate((dw_parts[0] if pieces == 1 else dw_parts.sum(axis=0)).reshape(weight.data.shape))
     if bias is not None:

@@ -1,22 +1,5 @@
-"""The compiled loops of the convolutions on the CPU: per image, the im2col gather into a small buffer and a gemm.
-
-The formula (``formulas.conv`` with ``formulas.im2col``) builds the columns of the
-whole batch, a (C·kh·kw, N·Ho·Wo) matrix (150 MB for a 64-channel 32x32
-layer at batch 64), and moves the batch between (N, C, H, W) and
-channel-major order on the way in and out. Here each work item is one image
-(or, in the forward pass, a block of its output rows): its columns are
-gathered from x[n] into a buffer of the thread's own that stays in cache,
-and one ``cblas_?gemm`` per group (``gemm_kernels.gemm``) writes straight
-into y[n], which is already (C_out, Ho·Wo) in (N, C, H, W) order. Items run
-side by side on minimlp's thread pool, each gemm on one thread. Padding
-(zeros or reflect) is applied inside the gather, so no padded copy is made.
-
-Backward, per image: gather again (cheaper than keeping 150 MB of columns),
-∂W += G[n] colsᵀ into the thread's own partial sum (added up after the loop),
-∂b += Σ G[n] per channel (float64), and, when ∂x is wanted, ∂cols = Wᵀ G[n]
-followed by the gather's adjoint (each column added back to the pixel it was
-read from, mirrored pixels included) into ∂x[n]. Images are disjoint, so no
-two threads write the same pixel.
+"""The compiled loops of ``conv``: the im2col gather of one image (or block of output rows), padding applied
+in the gather, its adjoint, and the per-image forward and backward.
 
 geometry = (C, H, W, O, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, groups, reflect).
 """
@@ -29,7 +12,7 @@ from .gemm import NO_TRANS, TRANS, gemm
 # into them: its digest (the first 16 hex digits of its SHA-256) is written here so that changing it changes this
 # file and the cache is rebuilt; a test checks it is current.
 COMPILED_IN = ("kernels/cpu/gemm.py",)
-COMPILED_IN_SHA256 = "31dd587b132b5ff3"
+COMPILED_IN_SHA256 = "80ec49f0824fd1ac"
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
 

@@ -1,10 +1,4 @@
-"""Element-wise passes compiled for the CPU: the activations' backward, a column sum, a scaled copy.
-
-Each is its formula written out element by element and compiled by Numba, one pass over memory without
-temporaries, in the arrays' dtype and the formula's order of operations. Large arrays are cut into pieces
-run side by side on minimlp's pool. Transcendental functions (tanh) stay NumPy ufuncs: NumPy's SIMD
-versions are much faster than the scalar libm calls Numba makes.
-"""
+"""Element-wise passes compiled for the CPU: the activations' backward, a column sum, a scaled copy."""
 import numba
 import numpy as np
 from numba import prange

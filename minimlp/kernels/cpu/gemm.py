@@ -1,14 +1,4 @@
-"""The compiled half of ``blas``: a BLAS gemm called by address, and a product cut into pieces.
-
-``gemm(address, wide, ...)`` calls the ``cblas_?gemm`` whose address it is
-given (``wide``: 64-bit integer arguments, as NumPy's ILP64 OpenBLAS takes),
-through a small LLVM intrinsic: the address is a run-time value, not a
-constant baked into the machine code, so every function here is cached on
-disk by Numba and loads in the next process instead of compiling again.
-``split_serial``/``split_parallel`` compute one product as ``pieces`` gemm
-calls, each a block of rows or columns of the output starting at a multiple
-of ``align``, with the bias added to each block while it is in cache.
-"""
+"""The compiled half of ``blas``: a BLAS gemm called by its address, and a product cut into pieces."""
 import numba
 from llvmlite import ir
 from numba import prange, types

@@ -1,10 +1,6 @@
-"""Linear on the CPU: its three products split over minimlp's threads, each gradient written where it is kept.
+"""Linear on the CPU: its products split over the pool (``blas``), each gradient written where it is kept.
 
-``forward``: y = x Wᵀ + b with the bias added to each block of y while it is in cache. ``backward``:
-∂L/∂x = G W, ∂L/∂W = Gᵀ x straight into the weight's gradient storage (added to it when it already holds
-a gradient), ∂L/∂b = Σₙ G by a compiled column sum. ``forward_plain`` is the product in one BLAS call on
-minimlp's number of threads, nothing compiled: what evaluation runs, so that evaluating never waits for
-Numba, and gives the same bits wherever minimlp runs on the same number of threads.
+``forward_plain`` is one BLAS call on minimlp's threads, nothing compiled: what evaluation runs.
 """
 from . import blas
 

@@ -1,17 +1,8 @@
-"""Linear's backward with the weight's Adam step taken inside it, block by block, while the block is in cache.
+"""Linear's backward with the weight's Adam step inside it, block by block, while the block is in cache.
 
-Selected inside ``Optimizer.step_in_backward()`` for a weight whose optimizer offers an Adam or AdamW
-update (``kernels.in_backward``). The weight is walked once, ``BLOCK_ROWS`` rows at a time, each step one
-single-threaded BLAS call (``gemm``): the block's share of ∂L/∂x = G W with the weights as they were, the
-block's gradient Gᵀ x, and at once the compiled Adam update of the block (``optimizers._adam``). Threads
-take fixed chunks of ``CHUNK_ROWS`` rows; ∂L/∂x is the sum of the chunks' shares in chunk order, so it does
-not depend on the number of threads, but it is summed in another order than one BLAS call: the step is
-backward-then-``step()``'s to rounding. The gradient still lands in the weight's gradient storage.
-
-It pays where the update is bound by memory traffic: at a batch of 16 the 3072 x 512 weight's ∂L/∂x,
-gradient and Adam update take 1.34-1.4 ms together against 1.45-1.7 ms apart, about 12% of the paper
-network's step (benchmarks/README.md). Beyond a batch of ``MAX_BATCH`` the products dominate and cutting
-them into blocks costs more than it saves, so there the split products run (``fits``).
+Selected inside ``Optimizer.step_in_backward()`` for a weight offered an Adam or AdamW update
+(``kernels.in_backward``), at batches up to ``MAX_BATCH``; ∂L/∂x is summed over fixed chunks of rows, so the
+step is backward-then-``step()``'s to rounding. Why and what it pays: docs/kernels.md.
 """
 import numba
 import numpy as np
@@ -27,7 +18,7 @@ from .optimizers import _adam, adam_scalars
 # files named here into them. Their digest (the first 16 hex digits of the SHA-256 of the files, in this order) is
 # written here so that changing either changes this file and the cache is rebuilt; a test checks it is current.
 COMPILED_IN = ("kernels/cpu/optimizers.py", "kernels/cpu/gemm.py")
-COMPILED_IN_SHA256 = "1ac78161c9f86ca4"
+COMPILED_IN_SHA256 = "5cd2440ea1f95f58"
 MAX_BATCH = 32
 BLOCK_ROWS = 64    # rows of W per BLAS call and update: measured best at 32-64 for the paper's weights
 CHUNK_ROWS = 128   # rows per unit of work for a thread; ∂L/∂x is summed over these chunks in order

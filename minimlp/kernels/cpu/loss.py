@@ -1,9 +1,4 @@
-"""The squared-error loss compiled for the CPU: the difference and its sum of squares in one pass.
-
-``formulas.loss.squared_error`` takes two passes and a temporary (the difference, then its dot product);
-here each row's difference is written and its squares summed in float64 in the same loop. The gradient,
-2(ŷ − y)·scale, is one scaled copy (``elementwise.scaled``).
-"""
+"""The squared-error loss compiled for the CPU: the difference and its sum of squares (float64) in one pass."""
 import numba
 import numpy as np
 from numba import prange

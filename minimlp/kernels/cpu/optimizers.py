@@ -1,13 +1,7 @@
-"""The optimizers' updates compiled for the CPU: one pass over the flat buffers instead of one per operation.
+"""The optimizers' updates compiled for the CPU: one pass over the flat buffers, cut over the pool.
 
-NumPy makes a pass over memory for every operation of an update (Adam's formula, ``formulas.adam``, is
-about 13 NumPy calls, each a pass over every parameter). Here each update is one loop, the formula written
-out element by element and compiled by Numba to vectorised machine code: the CPU twin of the GPU's
-``ElementwiseKernel``s (``kernels.gpu.optimizers``). The arithmetic is in the parameters' dtype, without
-fast-math; ``error_model="numpy"`` lets a division by zero give inf/nan as NumPy does, which is also what
-allows the loops to vectorise. A large buffer is cut into contiguous pieces updated side by side on
-minimlp's thread pool: each element's update is the same whichever piece holds it, so the bits do not
-depend on the number of threads. The public functions take the formulas' arguments.
+The public functions take the formulas' arguments; each element's update does not depend on the piece
+holding it, so the bits do not depend on the number of threads.
 """
 import numba
 import numpy as np

@@ -1,18 +1,6 @@
-"""One pool of threads for every parallel CPU kernel: Numba's, cut into one piece per thread.
+"""One pool of threads for every parallel CPU kernel: Numba's, the work cut into one piece per thread.
 
-The products call NumPy's own OpenBLAS from inside the pool, one single-threaded call per piece
-(``blas``): two pools that each keep their threads spinning between jobs (OpenBLAS's and an OpenMP
-runtime's) fight over the cores, and on a 2-core machine a step then takes several times longer
-(benchmarks/README.md).
-
-Numba picks its threading layer as the host program configured it (minimlp changes none of Numba's
-settings); its OpenMP layer starts a parallel region in a few microseconds, against about 50 on a layer
-whose threads sleep, and ``NUMBA_THREADING_LAYER=omp`` selects it where TBB is also installed. Each
-element of an element-wise kernel is computed by the same code whichever piece holds it, and every
-column sum stays on one thread, so those kernels' results do not depend on the number of threads; the
-split products' may, by rounding, on some CPUs (``blas``). In a child forked after minimlp ran parallel
-work everything runs on the calling thread: an OpenMP runtime does not survive ``fork()`` (Numba kills
-a child that tries).
+Why one pool, and what the number of threads changes: docs/kernels.md.
 """
 import os
 
@@ -57,10 +45,10 @@ def launch(count, kernel, *args):
 
 
 def by_columns(kernel, kernel_pieces, grain, x, *args):
-    """``kernel(x, *args, lo, hi)`` over all of 2-d x's columns: in one call, or cut into pieces of at least
+    """``kernel(x, *args, lo, hi)`` over all of x's columns (axis 1): in one call, or cut into pieces of at least
     ``grain`` elements run by ``kernel_pieces(pieces, x, *args)`` on the pool."""
-    n_rows, n_cols = x.shape
-    parts = pieces(n_cols, max(1, grain // max(1, n_rows)))
+    n_cols = x.shape[1]
+    parts = pieces(n_cols, max(1, grain // max(1, x.size // max(1, n_cols))))
     if parts == 1:
         kernel(x, *args, 0, n_cols)
     else:

@@ -1,14 +1,4 @@
-"""Soft encoding compiled for the CPU: each point's k nearest centres in one pass over the centres.
-
-The formula (``formulas.soft_encoding``) builds the (pixels × Q) matrix of
-squared distances and takes k rounds of argmin over it (k + 1 passes over 65,536 × 300 values for a
-batch of 64 images: 0.4 s, as long as the U-Net's forward pass). Here each
-pixel keeps its k nearest bins in a small sorted list while it runs over the
-Q centres once (insertion: a bin enters only ahead of strictly farther ones,
-so ties keep the lower index first, as argmin does), then takes the Gaussian
-weights exp(−(d² − d₀²)/2σ²) normalised to 1. Pixels are cut into pieces run
-side by side on minimlp's thread pool. Distances are in float64.
-"""
+"""Soft encoding compiled for the CPU: each point's k nearest centres in one pass over the centres."""
 import numba
 import numpy as np
 from numba import prange

@@ -1,8 +1,4 @@
-"""Linear's backward on the GPU: cuBLAS products written straight into the gradients' storage.
-
-The formula computes Gᵀ x and Σₙ G into new arrays that the parameters then copy; here they are written
-(or added) into the storage the optimizer's flat buffer provides, one kernel less and no temporary each.
-"""
+"""Linear's backward on the GPU: cuBLAS products written straight into the gradients' storage."""
 from ...backend import get_array_module
 
 

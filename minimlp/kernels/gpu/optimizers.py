@@ -1,11 +1,4 @@
-"""The optimizers' updates on the GPU: one CuPy ElementwiseKernel per optimizer.
-
-Each kernel reads the gradient and updates the parameter and its state in one pass over the flat
-buffers (Chainer's ``update_core_gpu``). The state and parameter arrays are the kernel's outputs, passed
-in so that they are written in place; scalars are passed as ``dtype.type(value)`` so that the kernel
-computes in the parameters' dtype. The formulas, and their order, are ``minimlp.formulas``'; the public
-functions take the same arguments. Imported only when a parameter lives on the GPU.
-"""
+"""The optimizers' updates on the GPU: one CuPy ElementwiseKernel per optimizer, taking the formulas' arguments."""
 from functools import lru_cache
 
 from ...backend import cupy_module
