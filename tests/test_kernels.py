@@ -560,6 +560,51 @@ def _adam_slack(c, ref, w0, grad_error):
     return 4 * step_size * sensitivity * d_error + 4 * unit * np.abs(w0)
 
 
+@pytest.mark.parametrize("impl", [i.name for i in ops.linear.implementations() if i.provides("backward")
+                                  and i.name != "cpu-adam-in-backward"])
+def test_linear_gradients_accumulate_over_backward_calls_on_every_implementation(impl):
+    """A second backward adds to the gradients (torch's accumulation), whichever implementation writes them."""
+    rng = _rng("accumulate", impl)
+    layer = nn.Linear(512, 3072, dtype=np.float64)
+    x, g = rng.standard_normal((16, 512)), rng.standard_normal((16, 3072))
+    with kernels.use(linear=impl), kernels.record() as picked:
+        for _ in range(2):
+            layer(x)
+            layer.backward(g)
+    assert ("linear", "backward", impl) in picked
+    _close("twice Gᵀ x", layer.weight.grad, 2 * g.T @ x, 1e-14)
+    _close("twice Σ G", layer.bias.grad, 2 * g.sum(axis=0), 1e-14)
+
+
+@pytest.mark.parametrize("threads,accumulate", [(1, False), (2, False), (2, True)])
+@pytest.mark.parametrize("batch", SMALL_BATCHES)
+def test_split_product_by_rows_with_a_bias(batch, threads, accumulate, use_threads, split_products):
+    """The by-rows split with a bias, which no real Linear product takes (a forward's inner size is in_features,
+    far above ``blas.SMALL_K``), at the tall shape the by-rows split serves: the 3072 x 512 Gᵀ x of a small batch."""
+    from minimlp.kernels.cpu import blas
+    use_threads(threads)
+    rng = _rng("rows", batch, threads, accumulate)
+    g, x = rng.standard_normal((batch, 3072), dtype=np.float32), rng.standard_normal((batch, 512), dtype=np.float32)
+    bias, out = rng.standard_normal(512, dtype=np.float32), rng.standard_normal((3072, 512), dtype=np.float32)
+    before = out.astype(np.float64)
+    assert blas.matmul(g.T, x, out=out, accumulate=accumulate, bias=bias) is out
+    ref = g.astype(np.float64).T @ x.astype(np.float64) + bias + (before if accumulate else 0)
+    _close("by rows + bias", out, ref, TOL["product"][np.float32])
+
+
+def test_soft_encoding_breaks_exact_ties_as_the_formula_does():
+    """Equidistant centres: the lower index first, on every implementation."""
+    centres = np.array([[0.0, 0.0], [0.5, 0.0], [0.0, 0.5], [0.5, 0.5]])
+    points = np.array([[0.25, 0.0], [0.25, 0.25], [0.0, 0.25]])
+    results = []
+    for impl in ops.soft_encode.implementations():
+        with kernels.use(soft_encode=impl.name):
+            results.append(ops.soft_encode.run("forward", points, centres, 3, 0.1)[0])
+    np.testing.assert_array_equal(results[0], [[0, 1, 2], [0, 1, 2], [0, 2, 1]])
+    for idx in results[1:]:
+        np.testing.assert_array_equal(idx, results[0])
+
+
 def test_batch_norm2d_takes_a_non_contiguous_input():
     """A transposed view (not C-contiguous) gives the same output as its contiguous copy, on every implementation."""
     x = np.random.default_rng(0).normal(size=(3, 5, 4, 6)).astype(np.float32)

@@ -1,0 +1,44 @@
+"""Plant one wrong line in each kernel family, run the tests that guard it, and put the line back.
+
+    python tests/plant_bugs.py                     # every family (about 5 minutes on 2 cores)
+    python tests/plant_bugs.py "Adam update"       # one
+
+Each line of output says whether the tests caught the planted bug; every one must be CAUGHT. The files are
+restored even when the run is interrupted; run it on a clean checkout (it edits minimlp/kernels/ in place).
+"""
+import os
+import subprocess
+import sys
+
+os.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PLANTS = [
+ ("split products (blas/gemm)", "minimlp/kernels/cpu/gemm.py", "            for r in range(lo, hi):\n                out[r] += bias", "            for r in range(lo, hi - 1):\n                out[r] += bias", "tests/test_kernels.py", "by_rows"),
+ ("column sums (Linear's bias gradient)", "minimlp/kernels/cpu/elementwise.py", "    for r in range(g.shape[0]):\n        row = g[r, lo:hi]", "    for r in range(1, g.shape[0]):\n        row = g[r, lo:hi]", "tests/test_kernels.py", "linear"),
+ ("Linear + Adam inside backward", "minimlp/kernels/cpu/linear_adam.py", "zero if r == lo else one", "zero", "tests/test_kernels.py tests/test_step_in_backward.py", "adam_inside or linear"),
+ ("BatchNorm1d backward", "minimlp/kernels/cpu/batch_norm.py", "d_row[c] = (g_row[c] - (h_row[c] * a[c] + b[c])) * scale[c]", "d_row[c] = (g_row[c] - (h_row[c] * a[c])) * scale[c]", "tests/test_kernels.py", "batch_norm"),
+ ("BatchNorm2d forward", "minimlp/kernels/cpu/batch_norm.py", "k_c = 1 / np.sqrt(s2 + eps)", "k_c = 1 / np.sqrt(s2)", "tests/test_kernels.py", "batch_norm"),
+ ("activation backward (tanh)", "minimlp/kernels/cpu/elementwise.py", "dx[i] = (one - y[i] * y[i]) * g[i]", "dx[i] = (one - y[i]) * g[i]", "tests/test_kernels.py", "tanh"),
+ ("MSE sum", "minimlp/kernels/cpu/loss.py", "    partial[c] = acc.sum()", "    partial[c] = acc[1:].sum()", "tests/test_kernels.py", "squared_error"),
+ ("Adam update", "minimlp/kernels/cpu/optimizers.py", "        mi = m[i] + (d - m[i]) * one_minus_beta1", "        mi = m[i] + (d - m[i]) * one_minus_beta2", "tests/test_kernels.py", "adam"),
+ ("SGD Nesterov", "minimlp/kernels/cpu/optimizers.py", "            d = b * momentum + d if nesterov else b", "            d = b * momentum if nesterov else b", "tests/test_kernels.py", "sgd"),
+ ("RMSprop centered", "minimlp/kernels/cpu/optimizers.py", "            denom = np.sqrt(s - ga * ga) + eps      # sqrt(v - ga^2) + eps", "            denom = np.sqrt(s) + eps", "tests/test_kernels.py", "rmsprop"),
+ ("conv gather", "minimlp/kernels/cpu/conv_loops.py", "    hi = 0 if q0 >= size else min(count, (size - 1 - q0) // stride + 1)", "    hi = 0 if q0 >= size else min(count, (size - 1 - q0) // stride)", "tests/test_kernels.py", "conv"),
+ ("conv transpose bias", "minimlp/kernels/cpu/conv_loops.py", "                row[k] += bias[c]", "                row[k] += bias[0]", "tests/test_kernels.py", "conv_transpose"),
+ ("soft encoding ties", "minimlp/kernels/cpu/soft_encoding.py", "while j > 0 and best_d[j - 1] > d:", "while j > 0 and best_d[j - 1] >= d:", "tests/test_kernels.py", "ties or soft"),
+ ("GPU Linear backward (maths on NumPy)", "minimlp/kernels/gpu/linear.py", "    if add:\n        out += g.T @ x", "    if False:\n        out += g.T @ x", "tests/test_kernels.py", "accumulate"),
+ ("selector condition", "minimlp/kernels/ops.py", "def training(*args, training=True, **context):\n    return training", "def training(*args, training=True, **context):\n    return not training", "tests/test_kernels.py", "selector"),
+]
+only = sys.argv[1:]
+for name, f, old, new, tests, k in PLANTS:
+    if only and name not in only: continue
+    src = open(f).read()
+    assert src.count(old) >= 1, (name, old)
+    open(f, "w").write(src.replace(old, new, 1))
+    try:
+        cmd = f"{sys.executable} -m pytest -q -x -p no:cacheprovider {tests}" + (f" -k '{k}'" if k else "")
+        r = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=1800)
+        last = [l for l in r.stdout.splitlines() if "passed" in l or "failed" in l][-1:]
+        failing = [l for l in r.stdout.splitlines() if l.startswith("FAILED")][:1]
+        print(f"{name}: {'CAUGHT' if r.returncode else 'NOT CAUGHT'} {last} {failing}", flush=True)
+    finally:
+        open(f, "w").write(src)
