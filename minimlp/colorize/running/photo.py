@@ -32,7 +32,7 @@ def _square_chroma(model, task, luma, side):
     return [_resize_plane(small_yuv[..., k], (width, height)) for k in (1, 2)]
 
 
-def colorize_photo(model, task, image, side=32, resolution=None):
+def colorize_photo(model, task, image, side=32, resolution=None, temperature=None):
     """A colour version (8-bit PIL RGB) of ``image`` (PIL, any mode; colour is turned to gray first).
 
     1. Y = BT.601 luma of the photo at full resolution (0..255), from any mode
@@ -41,8 +41,9 @@ def colorize_photo(model, task, image, side=32, resolution=None):
        (area-averaging), scaled to [-1, 1] and given to the model; the predicted
        colour image's U and V planes are upsampled (bicubic) to the photo's size.
        For the U-Net on the chroma task (or the vivid chroma-bins task, its logits decoded to U and V by the
-       annealed mean pixel by pixel), U and V come from ``photo_conv.conv_chroma``
-       at ``resolution`` ('native' or a short side in pixels; default ``DEFAULT_RESOLUTION``).
+       annealed mean pixel by pixel at ``temperature``, by default the model's own), U and V come from
+       ``photo_conv.conv_chroma`` at ``resolution`` ('native' or a short side in pixels; default
+       ``DEFAULT_RESOLUTION``).
     3. The result is yuv_to_rgb(Y, U, V): the photo's own full-resolution luma
        with the model's chroma, so the luma is unchanged (up to rounding, and
        clipping of out-of-gamut colours).
@@ -50,7 +51,9 @@ def colorize_photo(model, task, image, side=32, resolution=None):
     luma = photo_luma(image)
     net = conv_core(model) if task in ("chroma", "chroma-bins") else None
     bins = getattr(model, "chroma_bins", None)
-    decode = None if bins is None else (lambda planes: bins.decode(planes[None])[0])  # logits → U, V
+    if temperature is not None and bins is None:
+        raise ValueError(f"a decoding temperature needs a vivid (chroma-bins) model, not a {task} one")
+    decode = None if bins is None else (lambda planes: bins.decode(planes[None], temperature)[0])  # logits → U, V
     if resolution not in (None, "square") and net is None:
         raise ValueError(f"chroma resolution {resolution!r} needs a convolutional chroma model (a U-Net); "
                          f"this one runs at {side}x{side} only")
