@@ -7,6 +7,7 @@
     minimlp-colorize reproduce --out results/ [--quick] [--executor local|ray [--address ADDRESS]]
     minimlp-colorize sweep --out DIR --models paper-mlp1 --grid lr=1e-3,2e-4 batch_size=16,64 --seeds 0,1
     minimlp-colorize ship RUN_FOLDER NAME [--temperature T]
+    minimlp-colorize serve [--port 8000] [--host 127.0.0.1] [--checkpoint DIR ...]
 """
 import argparse
 import shlex
@@ -112,6 +113,15 @@ def build_parser():
 
     add_sweep_parser(sub)
     add_ship_parser(sub)
+
+    s = sub.add_parser("serve", help="a page to colorize photos in the browser (needs the web extra: "
+                                     "pip install -e '.[web]')")
+    s.add_argument("--port", type=int, default=8000, help="default 8000; 0 takes any free port")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="default 127.0.0.1 (this machine only); 0.0.0.0 lets anyone on the network use the page")
+    s.add_argument("--checkpoint", action="append", metavar="DIR",
+                   help="a run folder, .npz or pretrained:NAME to offer beside the shipped models (repeatable)")
+    s.add_argument("--device", default=_device_default(), help="cpu, gpu or auto (default: $MINIMLP_DEVICE or auto)")
     return parser
 
 
@@ -142,6 +152,9 @@ def _command(name):
     if name == "sweep":
         from ..experiments.sweep import sweep
         return sweep
+    if name == "serve":
+        from ..web.server import serve
+        return serve
     from ..experiments.ship import ship_command
     return ship_command
 
