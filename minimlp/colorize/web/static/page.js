@@ -43,7 +43,10 @@ function makeCard(file) {
   const card = { file, el, id: null, stage: null, startedAt: 0, timer: null };
   $(".name", el).textContent = file.name;
   const slider = $(".slider", el);
-  slider.addEventListener("input", () => { $(".over", el).style.clipPath = `inset(0 ${100 - slider.value}% 0 0)`; });
+  slider.addEventListener("input", () => {
+    $(".over", el).style.clipPath = `inset(0 ${100 - slider.value}% 0 0)`;
+    $(".line", el).style.left = `${slider.value}%`;
+  });
   $(".before", el).addEventListener("change", event => {
     $(".over img", el).src = `/api/results/${card.id}/${event.target.value}.png`;
   });
