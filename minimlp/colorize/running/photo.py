@@ -48,7 +48,12 @@ def colorize_photo(model, task, image, side=32, resolution=None, temperature=Non
        with the model's chroma, so the luma is unchanged (up to rounding, and
        clipping of out-of-gamut colours).
     """
-    luma = photo_luma(image)
+    return colorize_luma(model, task, photo_luma(image), side, resolution, temperature)
+
+
+def colorize_luma(model, task, luma, side=32, resolution=None, temperature=None):
+    """``colorize_photo`` from the photo's luma (float32 (H, W), 0..255, as ``photo_luma`` gives it), for a caller
+    that shows the gray input too and so computes it once."""
     net = conv_core(model) if task in ("chroma", "chroma-bins") else None
     bins = getattr(model, "chroma_bins", None)
     if temperature is not None and bins is None:

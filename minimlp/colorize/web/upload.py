@@ -6,7 +6,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from ..running.photo import colorize_photo
+from ..running.photo import colorize_luma
 from ..running.photo_files import READ_ERRORS, read_error, read_photo
 from ..running.photo_luma import photo_luma
 
@@ -45,8 +45,9 @@ def is_colour(image):
     return int((rgb.max(axis=-1) - rgb.min(axis=-1)).max()) > COLOUR_SPREAD
 
 
-def png_bytes(image, compress_level=6):
-    """``image`` as PNG file bytes (level 6 is Pillow's default, as ``colorize`` writes; 1 is 2-3x faster)."""
+def png_bytes(image, compress_level=1):
+    """``image`` as PNG file bytes, at zlib level 1: on a 24-megapixel photo 1 s against 4 s at Pillow's default 6
+    (which ``colorize`` writes), for a file about a third larger; the pixels are the same."""
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=compress_level)
     return out.getvalue()
@@ -79,12 +80,12 @@ def colorize_upload(data, name, choice, temperature=None, report=lambda stage: N
     except READ_ERRORS as exc:
         raise PhotoError(read_error(name, exc)) from None
     report("colorizing")
-    result = colorize_photo(choice.model, choice.task, image, temperature=temperature)
+    luma = photo_luma(image)
+    result = colorize_luma(choice.model, choice.task, luma, temperature=temperature)
     report("encoding")
-    gray = Image.fromarray(np.clip(np.rint(photo_luma(image)), 0, 255).astype(np.uint8))
+    gray = Image.fromarray(np.clip(np.rint(luma), 0, 255).astype(np.uint8))
     original = None
     if is_colour(image):
-        original = image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "RGB")
-    return Colorized(name, image.size, png_bytes(result), png_bytes(gray, 1),
-                     None if original is None else png_bytes(original, 1), time.perf_counter() - started)
+        original = png_bytes(image.convert("RGBA" if "A" in image.mode or "transparency" in image.info else "RGB"))
+    return Colorized(name, image.size, png_bytes(result), png_bytes(gray), original, time.perf_counter() - started)
 
