@@ -244,3 +244,15 @@ def test_a_port_in_use_is_one_line(capsys):
         assert cli.main(["serve", "--port", str(port), "--device", "cpu"]) == 2
     assert capsys.readouterr().err == (f"minimlp-colorize serve: error: --host 127.0.0.1 --port {port}: cannot "
                                        f"listen there (in use: choose another with --port)\n")
+
+
+def test_the_library_and_the_command_line_do_not_import_the_web_framework():
+    import subprocess
+    import sys
+    code = ("import sys, minimlp, minimlp.colorize; from minimlp.colorize import cli; cli.app.build_parser(); "
+            "cli.main(['models']); print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('starlette', 'uvicorn', 'anyio')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT,
+                            env={**os.environ, "MINIMLP_DEVICE": "cpu"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
