@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from minimlp.colorize.web.upload import STAGES
 from photo_samples import gradient_rgb, png_header, save_with_orientation
 from serve_process import serving
 
@@ -96,7 +98,7 @@ def test_four_uploads_at_once_are_all_answered_each_with_its_own_photo(server, s
     model, config = shipped
     for photo, (status, messages) in zip(photos, answers):
         assert status == 200 and "done" in messages[-1], messages
-        assert {m["stage"] for m in messages[:-1]} <= {"waiting", "reading", "colorizing", "encoding"}
+        assert {m["stage"] for m in messages[:-1]} <= set(STAGES)
         done = messages[-1]["done"]
         assert (done["width"], done["height"], done["colour"]) == (photo.shape[1], photo.shape[0], True)
         with Image.open(io.BytesIO(_get(f"{server.url}/api/results/{done['id']}/result.png")[2])) as result:
@@ -220,8 +222,9 @@ def test_the_address_is_said_and_a_network_host_is_warned_about(capsys):
             announce(host, sock)
             port = sock.getsockname()[1]
         out, err = capsys.readouterr()
-        assert f"http://127.0.0.1:{port}/" in out and len(out.splitlines()) == 1
-        assert (err == "") == (host == "127.0.0.1")
+        assert out.startswith(f"minimlp-colorize serve: open http://127.0.0.1:{port}/ in a browser")
+        assert len(out.splitlines()) == 1 and (err == "") == (host == "127.0.0.1")
+    assert "network address on port" in out
     assert "anyone who can reach this machine can use this page" in err and len(err.splitlines()) == 1
 
 

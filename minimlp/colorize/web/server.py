@@ -44,7 +44,9 @@ def bind(host, port):
         sock.listen(64)
     except OSError as exc:
         sock.close()
-        why = "in use: choose another with --port" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc)).lower()
+        why = (exc.strerror or str(exc)).lower()
+        if exc.errno == errno.EADDRINUSE:
+            why = "in use: choose another with --port"
         raise ValueError(f"--host {host} --port {port}: cannot listen there ({why})") from None
     return sock
 
@@ -52,15 +54,14 @@ def bind(host, port):
 def announce(host, sock):
     """Print where the page is (stdout) and, for a host other than loopback, who else can use it (stderr)."""
     port = sock.getsockname()[1]
-    if is_loopback(host):
-        shown = f"[{host}]" if ":" in host else host
-        print(f"minimlp-colorize serve: open http://{shown}:{port}/ in a browser (Ctrl-C stops)", flush=True)
-        return
-    print(f"minimlp-colorize serve: open http://127.0.0.1:{port}/ on this machine, or this machine's network "
-          f"address on port {port} from elsewhere (Ctrl-C stops)", flush=True)
-    print(f"warning: --host {host} serves the network: anyone who can reach this machine can use this page, "
-          f"upload photos to it and use its CPU; the default, 127.0.0.1, serves this machine only",
-          file=sys.stderr, flush=True)
+    every_interface = host in ("0.0.0.0", "::", "")
+    shown = "127.0.0.1" if every_interface else f"[{host}]" if ":" in host else host
+    elsewhere = f", or this machine's network address on port {port} from elsewhere" if every_interface else ""
+    print(f"minimlp-colorize serve: open http://{shown}:{port}/ in a browser{elsewhere} (Ctrl-C stops)", flush=True)
+    if not is_loopback(host):
+        print(f"warning: --host {host} serves the network: anyone who can reach this machine can use this page, "
+              f"upload photos to it and use its CPU; the default, 127.0.0.1, serves this machine only",
+              file=sys.stderr, flush=True)
 
 
 def serve(args):
