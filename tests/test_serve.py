@@ -259,3 +259,15 @@ def test_the_library_and_the_command_line_do_not_import_the_web_framework():
                             env={**os.environ, "MINIMLP_DEVICE": "cpu"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_held_results_let_the_oldest_go_past_their_budget_and_keep_the_newest():
+    from minimlp.colorize.web.held import HeldResults
+    from minimlp.colorize.web.upload import Colorized
+    held = HeldResults(max_bytes=250)
+    keys = [held.add(Colorized(f"p{k}.png", (1, 1), b"r" * 60, b"g" * 40, None, 0.1)) for k in range(3)]
+    assert [held.get(k) is not None for k in keys] == [False, True, True] and len(held) == 2
+    big = held.add(Colorized("big.png", (1, 1), b"r" * 400, b"g", None, 0.1))
+    assert [held.get(k) is not None for k in keys + [big]] == [False, False, False, True]
+    data, missing = held.zip_of(keys + [big])
+    assert missing == 3 and zipfile.ZipFile(io.BytesIO(data)).namelist() == ["big_color.png"]

@@ -37,11 +37,11 @@ def _line(message):
 
 
 class ColorizeService:
-    """The API's work: the models offered, one photo colorized at a time (the others wait their turn, saying so),
-    the results held in memory."""
+    """The API's work: one photo colorized at a time (the others wait their turn, saying so), the results held in
+    memory."""
 
-    def __init__(self, choices, held=None):
-        self.choices, self.held = choices, held or HeldResults()
+    def __init__(self, held=None):
+        self.held = held or HeldResults()
         self._one_at_a_time = threading.Lock()
 
     def work(self, data, name, choice, temperature, report):
@@ -88,7 +88,7 @@ def build_app(choices, allowed_hosts=("*",), held=None):
     """The application serving ``choices`` (``{id: ModelChoice}``, the first the default). ``allowed_hosts``: the
     Host headers answered (127.0.0.1 and localhost for a local server, so that no other site can reach it by
     rebinding a name of its own to 127.0.0.1)."""
-    service = ColorizeService(choices, held)
+    service = ColorizeService(held)
 
     async def page(request):
         return FileResponse(STATIC / "index.html", headers=NO_STORE)
