@@ -2,7 +2,8 @@
 
 Two photos and a text file are picked at once: the photos' results show at the photos' own size (one turned upright
 by its EXIF orientation; the colour one beside its original, the gray one without), the text file gets the
-``colorize`` command's one line, a result downloads as a valid PNG and all as a zip. The screenshot goes to the
+``colorize`` command's one line, a result downloads as a valid PNG and all as a zip; a file past the upload limit
+gets the server's own line without being sent. The screenshot goes to the
 test's folder, and to docs/serve.png with MINIMLP_UPDATE_SCREENSHOT=1. Playwright is in the test extra and
 ``.ci/run`` installs Chromium: missing, the test skips here and fails under ``CI=true``.
 """
@@ -132,6 +133,17 @@ def test_the_page_colorizes_photos_picked_in_chromium(tmp_path):
                 shutil.copy(shot, os.path.join(ROOT, "docs", "serve.png"))
             page.select_option("#model", "shipped")
             assert not page.is_visible("#temperature-field")
+
+            from minimlp.colorize.web.upload import MAX_UPLOAD_BYTES, too_large
+            with open(tmp_path / "huge.tif", "wb") as huge:   # sparse: refused by the page before it is sent
+                huge.truncate(MAX_UPLOAD_BYTES + 2 ** 20)
+            sent = []
+            page.on("request", lambda request: sent.append(request.url))
+            page.set_input_files("#files", str(tmp_path / "huge.tif"))
+            refused = page.locator(".photo:nth-child(4)")
+            refused.locator(".error").wait_for(state="visible", timeout=WAIT_MS)
+            assert refused.locator(".error").inner_text() == str(too_large("huge.tif", MAX_UPLOAD_BYTES + 2 ** 20))
+            assert not [url for url in sent if "huge.tif" in url]
         finally:
             browser.close()
     assert server.returncode == 0 and server.stderr == "", server.stderr
