@@ -24,6 +24,7 @@ import pytest
 import minimlp
 from minimlp import kernels, nn, optim, threads
 from minimlp.backend import gpu_available
+from minimlp.formulas import winograd as f_winograd
 from minimlp.kernels import ops
 from minimlp.kernels.cpu import linear_adam
 from minimlp.nn.parameter import Parameter
@@ -408,6 +409,14 @@ def _reference(c):
     return _REFERENCES[str(c)]
 
 
+def _winograd_takes(c):
+    """Whether Winograd F(2x2, 3x3) computes the convolution of case ``c``."""
+    return c.op == "conv2d" and f_winograd.takes(nn.Conv2d(*c.args, **c.kwargs)._geometry)
+
+
+ONLY_FOR = {"cpu-winograd": _winograd_takes}   # kernels that take some configurations of their op only
+
+
 def _implementation_cases():
     out = []
     for c in CASES:
@@ -415,7 +424,7 @@ def _implementation_cases():
         for impl in op.kernels:
             if impl.name == "cpu-adam-in-backward":
                 continue                       # needs an optimizer's offer: its own test below
-            if c.kw.get("formula_only"):
+            if c.kw.get("formula_only") or not ONLY_FOR.get(impl.name, bool)(c):
                 continue
             marks = [pytest.mark.skipif(not gpu_available(), reason="a CuPy kernel: needs a GPU")] \
                 if impl.name in CUPY_ONLY else []

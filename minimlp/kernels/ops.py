@@ -13,6 +13,8 @@ from . import in_backward
 from .cpu import blas
 from .registry import Op
 
+WINOGRAD_MIN_CHANNELS = 16
+
 
 def numpy_float(x, *args, **context):
     """NumPy float32/float64 data."""
@@ -51,6 +53,16 @@ def adam_offered(g, x, weight, *args, **context):
         return False
     from .cpu import linear_adam
     return linear_adam.fits(g, x, weight)
+
+
+def winograd_fits(x, *args, geometry=None, **context):
+    """``numpy_gemm``, and a convolution Winograd F(2x2, 3x3) computes (3x3, stride 1, one group, zero padding)."""
+    return geometry is not None and f.winograd.takes(geometry) and numpy_gemm(x)
+
+
+def winograd_wins(x, *args, training=True, weight_shape=(0,), **context):
+    """Training, with 16 or more input and output channels (fewer: the 16 products are too small to gain)."""
+    return training and min(x.shape[1], weight_shape[0]) >= WINOGRAD_MIN_CHANNELS
 
 
 def training(*args, training=True, **context):
@@ -95,6 +107,8 @@ absolute_error = Op("absolute_error", forward=f.loss.absolute_error, backward=f.
 cross_entropy = Op("cross_entropy", forward=f.cross_entropy.forward, backward=f.cross_entropy.backward)
 
 conv2d = Op("conv2d", forward=f.conv.conv2d, backward=f.conv.conv2d_backward)
+conv2d.register("cpu-winograd", winograd_fits, winograd_wins, compiled=True, forward="cpu.winograd:conv2d",
+                backward="cpu.winograd:conv2d_backward")
 conv2d.register("cpu-compiled", numpy_gemm, training, compiled=True, forward="cpu.conv:conv2d",
                 backward="cpu.conv:conv2d_backward")
 conv_transpose2d = Op("conv_transpose2d", forward=f.conv.conv_transpose2d, backward=f.conv.conv_transpose2d_backward)
