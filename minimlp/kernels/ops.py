@@ -90,6 +90,8 @@ sigmoid.register("cpu-compiled", flat_pair, compiled=True, backward="cpu.element
 tanh = Op("tanh", forward=f.activation.tanh, backward=f.activation.tanh_backward)
 tanh.register("cpu-compiled", flat_pair, compiled=True, backward="cpu.elementwise:tanh_backward")
 relu = Op("relu", forward=f.activation.relu, backward=f.activation.relu_backward)
+relu.register("cpu-compiled", flat, compiled=True, forward="cpu.elementwise:relu")
+relu.register("cpu-compiled-gradient", flat_pair, compiled=True, backward="cpu.elementwise:relu_backward")
 identity = Op("identity", forward=f.activation.identity, backward=f.activation.identity_backward)
 leaky_relu = Op("leaky_relu", forward=f.activation.leaky_relu, backward=f.activation.leaky_relu_backward)
 dropout = Op("dropout", mask=f.dropout.scaled_mask, forward=f.dropout.apply, backward=f.dropout.apply)
@@ -115,6 +117,8 @@ conv_transpose2d = Op("conv_transpose2d", forward=f.conv.conv_transpose2d, backw
 conv_transpose2d.register("cpu-compiled", numpy_gemm, training, compiled=True, forward="cpu.conv:conv_transpose2d",
                           backward="cpu.conv:conv_transpose2d_backward")
 max_pool2d = Op("max_pool2d", forward=f.pooling.max_pool2d, backward=f.pooling.max_pool2d_backward)
+max_pool2d.register("cpu-compiled", flat, training, compiled=True, forward="cpu.max_pool:max_pool2d",
+                    backward="cpu.max_pool:max_pool2d_backward")
 avg_pool2d = Op("avg_pool2d", inverse_divisor=f.pooling.avg_pool_inverse_divisor, forward=f.pooling.avg_pool2d,
                 backward=f.pooling.avg_pool2d_backward)
 separable_map = Op("separable_map", adaptive_average=f.resample.adaptive_average, nearest=f.resample.nearest,
