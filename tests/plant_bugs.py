@@ -31,8 +31,8 @@ PLANTS = [
  ("Winograd gradient transform", "minimlp/kernels/cpu/winograd_loops.py", "u0 - w0, u1 - w1, u2 - w2, u3 - w3", "u0 - w0, u1 - w1, u2 - w2, u3 + w3", "tests/test_kernels.py", "winograd"),
  ("Winograd scatter (tile overlap)", "minimlp/kernels/cpu/winograd_loops.py", "rows[2 * u + 1] = left[i, 1, u] + right[i, 1, u]", "rows[2 * u + 1] = left[i, 1, u]", "tests/test_kernels.py", "winograd"),
  ("ReLU backward at zero", "minimlp/kernels/cpu/elementwise.py", "dx[i] = g[i] if y[i] > zero else zero", "dx[i] = g[i] if y[i] >= zero else zero", "tests/test_kernels.py", "relu"),
- ("MaxPool2d ties", "minimlp/kernels/cpu/max_pool.py", "if where < 0 or v > best or", "if where < 0 or v >= best or", "tests/test_kernels.py", "max_pool"),
- ("MaxPool2d overlapping windows", "minimlp/kernels/cpu/max_pool.py", "plane[ak[i]] += gk[i]", "plane[ak[i]] = gk[i]", "tests/test_kernels.py", "max_pool"),
+ ("MaxPool2d ties", "minimlp/kernels/cpu/max_pool.py", "                        at_r, at_c = r, c\n                        break", "                        at_r, at_c = r, c", "tests/test_kernels.py", "max_pool"),
+ ("MaxPool2d overlapping windows", "minimlp/kernels/cpu/max_pool.py", "dx[at_r - ph, at_c - pw] += g[i, j]", "dx[at_r - ph, at_c - pw] = g[i, j]", "tests/test_kernels.py", "max_pool"),
  ("selector condition", "minimlp/kernels/ops.py", "def training(*args, training=True, **context):\n    return training", "def training(*args, training=True, **context):\n    return not training", "tests/test_kernels.py", "selector"),
 ]
 only = sys.argv[1:]

@@ -1,87 +1,66 @@
-"""MaxPool2d on the CPU in training: each plane's window maxima and where they are, then the gradient routed
-to those positions; planes (n, c) in pieces over threads. The same answers as ``formulas.pooling`` (the first
-maximum in row-major kernel order on ties), and a NaN in a window is its maximum, as torch has it.
+"""MaxPool2d's backward on the CPU: each gradient routed to its window's maximum in one compiled pass over the
+planes (n, c), in pieces over threads. The forward is the formula's (a chain of element-wise maxima, already
+one vectorised pass per kernel offset); the backward finds in each window the first position, in row-major
+kernel order, that holds the maximum (ties as the formula; a NaN maximum routes to the last NaN, as torch).
 """
 import numba
 import numpy as np
 from numba import prange
 
+from ...formulas import pooling as formula
 from . import pool
 
-_jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
 
 GRAIN = 1 << 14  # input elements per thread at least
 
 
-@_jit
-def _forward_plane(x, y, at, geometry):
-    # y[i, j] = the window's maximum, at[i, j] its flat position in the plane
-    H, W, Ho, Wo, kh, kw, sh, sw, dh, dw, ph, pw = geometry
-    for i in range(Ho):
-        for j in range(Wo):
-            best = x[0, 0]
-            where = -1
+@numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
+def _route_plane(src, best, g, dx, geometry):
+    # dx (zeroed here) += each g[i, j] at the first position of its window in src (padded) equal to best[i, j]
+    H, W, kh, kw, sh, sw, dh, dw, ph, pw = geometry
+    dx[:] = 0
+    for i in range(best.shape[0]):
+        for j in range(best.shape[1]):
+            b = best[i, j]
+            at_r, at_c = -1, -1
             for p in range(kh):
-                r = i * sh + p * dh - ph
-                if r < 0 or r >= H:
-                    continue
+                r = i * sh + p * dh
                 for q in range(kw):
-                    c = j * sw + q * dw - pw
-                    if c < 0 or c >= W:
-                        continue
-                    v = x[r, c]
-                    if where < 0 or v > best or (v != v and best == best):
-                        best = v
-                        where = r * W + c
-            y[i, j] = best
-            at[i, j] = where
+                    c = j * sw + q * dw
+                    v = src[r, c]
+                    if b != b:             # a NaN maximum: the last NaN, as torch
+                        if v != v:
+                            at_r, at_c = r, c
+                    elif v == b:
+                        at_r, at_c = r, c
+                        break
+                if at_r >= 0 and b == b:
+                    break
+            dx[at_r - ph, at_c - pw] += g[i, j]
 
 
 @_parallel
-def _forward(pieces, x, y, at, geometry):
-    planes = x.shape[0]
-    for p in prange(pieces):
-        for k in range(planes * p // pieces, planes * (p + 1) // pieces):
-            _forward_plane(x[k], y[k], at[k], geometry)
-
-
-@_parallel
-def _backward(pieces, g, at, dx):
+def _route(pieces, src, best, g, dx, geometry):
     planes = g.shape[0]
     for p in prange(pieces):
         for k in range(planes * p // pieces, planes * (p + 1) // pieces):
-            plane = dx[k].reshape(-1)
-            plane[:] = 0
-            gk, ak = g[k].reshape(-1), at[k].reshape(-1)
-            for i in range(gk.size):
-                plane[ak[i]] += gk[i]
-
-
-def _layout(x, geometry):
-    ho, wo = geometry.conv_output(x.shape[2], x.shape[3])
-    return (x.shape[2], x.shape[3], ho, wo, *geometry.kernel, *geometry.stride, *geometry.dilation,
-            geometry.pads[0], geometry.pads[2])
+            _route_plane(src[k], best[k], g[k], dx[k], geometry)
 
 
 def max_pool2d(x, geometry, scratch):
-    layout = _layout(x, geometry)
-    n, c, h, w = x.shape
-    y = np.empty((n, c, layout[2], layout[3]), dtype=x.dtype)
-    at = np.empty(y.shape, dtype=np.int32)
-    planes = n * c
-    pieces = pool.pieces(planes, max(1, GRAIN // max(1, h * w)))
-    pool.launch(pieces, _forward, pieces, x.reshape(planes, h, w), y.reshape(planes, *y.shape[2:]),
-                at.reshape(planes, *y.shape[2:]), layout)
-    return y, (x.shape, at)
+    """The formula's forward (it keeps the padded input and the maxima this backward reads)."""
+    return formula.max_pool2d(x, geometry, scratch)
 
 
 def max_pool2d_backward(g, saved, geometry, scratch):
-    shape, at = saved
-    n, c, h, w = shape
+    in_shape, src, best = saved
+    n, c, h, w = in_shape
     g = np.ascontiguousarray(g)
-    dx = np.empty(shape, dtype=g.dtype)
+    dx = np.empty(in_shape, dtype=g.dtype)
     planes = n * c
+    layout = (h, w, *geometry.kernel, *geometry.stride, *geometry.dilation, geometry.pads[0], geometry.pads[2])
     pieces = pool.pieces(planes, max(1, GRAIN // max(1, h * w)))
-    pool.launch(pieces, _backward, pieces, g.reshape(planes, -1), at.reshape(planes, -1), dx.reshape(planes, -1))
+    pool.launch(pieces, _route, pieces, src.reshape(planes, *src.shape[2:]), best.reshape(planes, *best.shape[2:]),
+                g.reshape(planes, *g.shape[2:]), dx.reshape(planes, h, w), layout)
     return dx
