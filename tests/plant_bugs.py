@@ -30,6 +30,8 @@ PLANTS = [
  ("Winograd output transform (odd width)", "minimlp/kernels/cpu/winograd_loops.py", "                    plane[2 * ty + i, :] = rows[i, :Wo]", "                    plane[2 * ty + i, :Wo - 1] = rows[i, :Wo - 1]", "tests/test_kernels.py tests/test_winograd.py", "winograd"),
  ("Winograd gradient transform", "minimlp/kernels/cpu/winograd_loops.py", "u0 - w0, u1 - w1, u2 - w2, u3 - w3", "u0 - w0, u1 - w1, u2 - w2, u3 + w3", "tests/test_kernels.py", "winograd"),
  ("Winograd scatter (tile overlap)", "minimlp/kernels/cpu/winograd_loops.py", "rows[2 * u + 1] = left[i, 1, u] + right[i, 1, u]", "rows[2 * u + 1] = left[i, 1, u]", "tests/test_kernels.py", "winograd"),
+ ("Winograd weight transform", "minimlp/kernels/cpu/winograd_loops.py", "e20 - e21 + e22) * half, e22)", "e20 - e21 - e22) * half, e22)", "tests/test_kernels.py", "winograd"),
+ ("Winograd weight gradient", "minimlp/kernels/cpu/winograd_loops.py", "k[1, 0], k[1, 1], k[1, 2] = f10 + (f11 + f12) * half, (f11 - f12) * half", "k[1, 0], k[1, 1], k[1, 2] = f10 + (f11 + f12) * half, (f11 + f12) * half", "tests/test_kernels.py", "winograd"),
  ("ReLU backward at zero", "minimlp/kernels/cpu/elementwise.py", "dx[i] = g[i] if y[i] > zero else zero", "dx[i] = g[i] if y[i] >= zero else zero", "tests/test_kernels.py", "relu"),
  ("MaxPool2d ties", "minimlp/kernels/cpu/max_pool.py", "                        at_r, at_c = r, c\n                        break", "                        at_r, at_c = r, c", "tests/test_kernels.py", "max_pool"),
  ("MaxPool2d overlapping windows", "minimlp/kernels/cpu/max_pool.py", "dx[at_r - ph, at_c - pw] += g[i, j]", "dx[at_r - ph, at_c - pw] = g[i, j]", "tests/test_kernels.py", "max_pool"),

@@ -57,18 +57,23 @@ def _tiles(padded, th, tw):
 
 
 def transformed_weight(weight):
-    """U = G w Gᵀ: (16, O, C), position k = 4a + b of the 4x4 transformed tile first."""
+    """U = G w Gᵀ: (16, O, C), position k = 4a + b of the 4x4 transformed tile first (two small products)."""
     xp = get_array_module(weight)
     _, g, _ = matrices(weight)
-    u = xp.einsum("ai,ocij,bj->aboc", g, weight, g)
-    return u.reshape(16, *weight.shape[:2])
+    o, c = weight.shape[:2]
+    w_gt = xp.tensordot(weight, g, axes=([3], [1]))            # (O, C, 3, 4): w Gᵀ
+    u = xp.tensordot(g, w_gt, axes=([1], [2]))                 # (4, O, C, 4): G w Gᵀ
+    return xp.ascontiguousarray(u.transpose(0, 3, 1, 2)).reshape(16, o, c)
 
 
 def weight_gradient(du):
     """∂L/∂w = Gᵀ ∂U G from ∂L/∂U (16, O, C), the transformed weight's gradient summed over tiles."""
     xp = get_array_module(du)
     _, g, _ = matrices(du)
-    return xp.einsum("ai,aboc,bj->ocij", g, du.reshape(4, 4, *du.shape[1:]), g)
+    o, c = du.shape[1:]
+    gt_du = xp.tensordot(g, du.reshape(4, 4, o, c), axes=([0], [0]))   # (3, 4, O, C): Gᵀ ∂U
+    dw = xp.tensordot(gt_du, g, axes=([1], [0]))                        # (3, O, C, 3): Gᵀ ∂U G
+    return xp.ascontiguousarray(dw.transpose(1, 2, 0, 3))
 
 
 def conv2d(x, weight, bias, geometry):

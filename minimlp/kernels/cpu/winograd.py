@@ -45,12 +45,13 @@ def _buffers(scratch, names, parts, rows, layout, per_run, like):
 def conv2d(x, weight, bias, geometry, scratch):
     x = np.ascontiguousarray(x)
     layout = _geometry(x, weight, geometry)
-    u = np.ascontiguousarray(formula.transformed_weight(weight))
     per_run, runs, parts = _runs(x, layout)
     v, m = _buffers(scratch, ("winograd_v", "winograd_m"), parts, (layout[0], layout[3]), layout, per_run, x)
     y = np.empty((x.shape[0], layout[3], layout[4], layout[5]), dtype=x.dtype)
     t = x.dtype.type
     from . import winograd_loops as loops   # Numba: imported at the first training step, not with minimlp
+    u = scratch.get("winograd_u", (16,) + weight.shape[:2], x)
+    loops.weight_transform(np.ascontiguousarray(weight, dtype=x.dtype), u)
     with blas.one_blas_thread():
         pool.launch(parts, loops.forward, parts, runs, per_run, x, u, x[0, 0, 0, :0] if bias is None else bias, y,
                     v, m, layout, *blas.gemm_address(x.dtype), t(1), t(0))
@@ -68,10 +69,11 @@ def conv2d_backward(g, saved, weight, bias, geometry, scratch, want_dx=True):
     t = x.dtype.type
     from . import winograd_loops as loops
     with blas.one_blas_thread():
-        pool.launch(parts, loops.backward, parts, runs, per_run, x, u, g, dx, v, gamma, du_parts, db_parts, want_dx, layout,
-                    *blas.gemm_address(x.dtype), t(1), t(0))
-    du = du_parts[0] if parts == 1 else du_parts.sum(axis=0)
-    weight.accumulate(formula.weight_gradient(du))
+        pool.launch(parts, loops.backward, parts, runs, per_run, x, u, g, dx, v, gamma, du_parts, db_parts, want_dx,
+                    layout, *blas.gemm_address(x.dtype), t(1), t(0))
+    dw = np.empty(weight.data.shape, dtype=x.dtype)
+    loops.weight_gradient_transform(du_parts[0] if parts == 1 else du_parts.sum(axis=0), dw)
+    weight.accumulate(dw)
     if bias is not None:
         bias.accumulate((db_parts[0] if parts == 1 else db_parts.sum(axis=0)).astype(x.dtype))
     return dx if want_dx else None

@@ -19,6 +19,54 @@ _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy
 
 
 @_jit
+def weight_transform(w, u):
+    """u[4a + b, o, c] = (G w[o, c] Gᵀ)[a, b] (formulas.winograd.transformed_weight)."""
+    half = w.dtype.type(0.5)
+    for o in range(w.shape[0]):
+        for c in range(w.shape[1]):
+            k = w[o, c]
+            for j in range(3):   # G across the rows: (w0j, (w0j + w1j + w2j)/2, (w0j − w1j + w2j)/2, w2j)
+                a, b, d = k[0, j], k[1, j], k[2, j]
+                if j == 0:
+                    e00, e10, e20, e30 = a, (a + b + d) * half, (a - b + d) * half, d
+                elif j == 1:
+                    e01, e11, e21, e31 = a, (a + b + d) * half, (a - b + d) * half, d
+                else:
+                    e02, e12, e22, e32 = a, (a + b + d) * half, (a - b + d) * half, d
+            u[0, o, c], u[1, o, c], u[2, o, c], u[3, o, c] = (
+                e00, (e00 + e01 + e02) * half, (e00 - e01 + e02) * half, e02)
+            u[4, o, c], u[5, o, c], u[6, o, c], u[7, o, c] = (
+                e10, (e10 + e11 + e12) * half, (e10 - e11 + e12) * half, e12)
+            u[8, o, c], u[9, o, c], u[10, o, c], u[11, o, c] = (
+                e20, (e20 + e21 + e22) * half, (e20 - e21 + e22) * half, e22)
+            u[12, o, c], u[13, o, c], u[14, o, c], u[15, o, c] = (
+                e30, (e30 + e31 + e32) * half, (e30 - e31 + e32) * half, e32)
+
+
+@_jit
+def weight_gradient_transform(du, dw):
+    """dw[o, c] = Gᵀ ∂U[:, o, c] G, ∂U read as 4x4 (formulas.winograd.weight_gradient)."""
+    half = du.dtype.type(0.5)
+    for o in range(dw.shape[0]):
+        for c in range(dw.shape[1]):
+            k = dw[o, c]
+            for b in range(4):   # Gᵀ across the rows: (z0 + (z1 + z2)/2, (z1 − z2)/2, (z1 + z2)/2 + z3)
+                z0, z1, z2, z3 = du[b, o, c], du[4 + b, o, c], du[8 + b, o, c], du[12 + b, o, c]
+                r0, r1, r2 = z0 + (z1 + z2) * half, (z1 - z2) * half, (z1 + z2) * half + z3
+                if b == 0:
+                    f00, f10, f20 = r0, r1, r2
+                elif b == 1:
+                    f01, f11, f21 = r0, r1, r2
+                elif b == 2:
+                    f02, f12, f22 = r0, r1, r2
+                else:
+                    f03, f13, f23 = r0, r1, r2
+            k[0, 0], k[0, 1], k[0, 2] = f00 + (f01 + f02) * half, (f01 - f02) * half, (f01 + f02) * half + f03
+            k[1, 0], k[1, 1], k[1, 2] = f10 + (f11 + f12) * half, (f11 - f12) * half, (f11 + f12) * half + f13
+            k[2, 0], k[2, 1], k[2, 2] = f20 + (f21 + f22) * half, (f21 - f22) * half, (f21 + f22) * half + f23
+
+
+@_jit
 def _padded_rows(plane, rows, r0, q0):
     # rows[i, q] = plane[r0 + i, q0 + q], zero outside the plane
     H, W = plane.shape
