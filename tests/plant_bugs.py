@@ -17,6 +17,7 @@ PLANTS = [
  ("Linear + Adam inside backward", "minimlp/kernels/cpu/linear_adam.py", "zero if r == lo else one", "zero", "tests/test_kernels.py tests/test_step_in_backward.py", "adam_inside or linear"),
  ("BatchNorm1d backward", "minimlp/kernels/cpu/batch_norm.py", "d_row[c] = (g_row[c] - (h_row[c] * a[c] + b[c])) * scale[c]", "d_row[c] = (g_row[c] - (h_row[c] * a[c])) * scale[c]", "tests/test_kernels.py", "batch_norm"),
  ("BatchNorm2d forward", "minimlp/kernels/cpu/batch_norm.py", "k_c = 1 / np.sqrt(s2 + eps)", "k_c = 1 / np.sqrt(s2)", "tests/test_kernels.py", "batch_norm"),
+ ("BatchNorm2d backward sums", "minimlp/kernels/cpu/batch_norm.py", "            acc_gx += row_gx", "            acc_gx += row_g", "tests/test_kernels.py", "batch_norm"),
  ("activation backward (tanh)", "minimlp/kernels/cpu/elementwise.py", "dx[i] = (one - y[i] * y[i]) * g[i]", "dx[i] = (one - y[i]) * g[i]", "tests/test_kernels.py", "tanh"),
  ("MSE sum", "minimlp/kernels/cpu/loss.py", "    partial[c] = acc.sum()", "    partial[c] = acc[1:].sum()", "tests/test_kernels.py", "squared_error"),
  ("Adam update", "minimlp/kernels/cpu/optimizers.py", "        mi = m[i] + (d - m[i]) * one_minus_beta1", "        mi = m[i] + (d - m[i]) * one_minus_beta2", "tests/test_kernels.py", "adam"),

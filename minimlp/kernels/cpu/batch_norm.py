@@ -13,6 +13,36 @@ _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
 
 GRAIN = 1 << 15  # elements per thread at least
+# a channel's sums over rows of contiguous values: reassociated into several float64 partial sums (SIMD lanes),
+# or one addition waits for the last (4 cycles each: BatchNorm2d's forward was 2.5x slower)
+_row_sums = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False, fastmath={"reassoc"})
+
+
+@_row_sums
+def _sum(row):
+    acc = 0.0
+    for k in range(row.size):
+        acc += row[k]
+    return acc
+
+
+@_row_sums
+def _sum_squared_deviation(row, mu):
+    acc = 0.0
+    for k in range(row.size):
+        d = row[k] - mu
+        acc += d * d
+    return acc
+
+
+@_row_sums
+def _sum_and_dot(g_row, h_row):
+    acc_g = 0.0
+    acc_gx = 0.0
+    for k in range(g_row.size):
+        acc_g += g_row[k]
+        acc_gx += g_row[k] * h_row[k]
+    return acc_g, acc_gx
 
 
 @_jit
@@ -119,17 +149,12 @@ def _batchnorm2d_forward(x, gamma, beta, eps, inv_n, xhat, y, mean, var, inv_std
     for c in range(lo, hi):
         acc = 0.0                                               # in float64, as torch's CPU kernels
         for n in range(x.shape[0]):
-            row = x[n, c]
-            for k in range(row.size):
-                acc += row[k]
+            acc += _sum(x[n, c])
         mu = x.dtype.type(acc * inv_n)                          # μ = Σ x / M, M = N·H·W
         mean[c] = mu
         acc = 0.0
         for n in range(x.shape[0]):
-            row = x[n, c]
-            for k in range(row.size):
-                d = row[k] - mu
-                acc += d * d
+            acc += _sum_squared_deviation(x[n, c], mu)
         s2 = x.dtype.type(acc * inv_n)                          # σ² = Σ (x − μ)² / M
         var[c] = s2
         k_c = 1 / np.sqrt(s2 + eps)
@@ -149,10 +174,9 @@ def _batchnorm2d_backward(g, xhat, gamma, inv_std, inv_n, dx, sum_g, sum_gx, wan
         acc_g = 0.0
         acc_gx = 0.0
         for n in range(g.shape[0]):
-            g_row, h_row = g[n, c], xhat[n, c]
-            for k in range(g_row.size):
-                acc_g += g_row[k]                               # ∂L/∂β = Σ G
-                acc_gx += g_row[k] * h_row[k]                   # ∂L/∂γ = Σ G x̂
+            row_g, row_gx = _sum_and_dot(g[n, c], xhat[n, c])
+            acc_g += row_g                                      # ∂L/∂β = Σ G
+            acc_gx += row_gx                                    # ∂L/∂γ = Σ G x̂
         sum_g[c] = acc_g
         sum_gx[c] = acc_gx
         if want_dx:
