@@ -9,6 +9,11 @@ Two models (float32, batch 64 by default, 32x32 images, SGD with momentum 0.9, M
 A step is forward, loss, backward, optimizer step and zero_grad. Each (contender, model, batch) runs in a fresh
 process (``--worker``), which warms up and then reports the median of ``--steps`` steps; the parent alternates
 the contenders (A B, B A, ...) over ``--rounds`` rounds and reports medians and the median of per-round ratios.
+Each row also gives the step's rate in GF/s, counting the convolutions' multiply-adds as the direct sum does
+them (forward, ∂X and ∂W: 3x the forward, 2x for a first layer, whose ∂X no one asks for), against the
+machine's float32 gemm rate, measured in the same run (NumPy's OpenBLAS, 2048³, in a process of its own):
+the distance to the limit is printed, not guessed. Winograd's convolutions need fewer multiplies than they are
+credited with, so a rate above the gemm's is possible.
 
     python benchmarks/bench_conv.py --rounds 3 --steps 5 [--batch-sizes 64] [--device gpu] [--json results.json]
 
@@ -26,19 +31,23 @@ import time
 MODELS = ("unet", "convstack")
 
 
-def minimlp_step(model, batch, device):
-    import numpy as np
+def minimlp_model(model):
+    """(network, input channels, output channels)."""
     import minimlp
-    from minimlp import nn, optim
-    from minimlp.backend import to_device
+    from minimlp import nn
     from minimlp.colorize.models.unet import unet
     minimlp.manual_seed(0)
     if model == "unet":
-        net, cin, cout = unet(), 1, 2
-    else:
-        net, cin, cout = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1),
-                                       nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
-                                       nn.Conv2d(64, 3, 3, padding=1)), 3, 3
+        return unet(), 1, 2
+    return (nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
+                          nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 3, 3, padding=1)), 3, 3)
+
+
+def minimlp_step(model, batch, device):
+    import numpy as np
+    from minimlp import nn, optim
+    from minimlp.backend import to_device
+    net, cin, cout = minimlp_model(model)
     rng = np.random.default_rng(0)
     net.to(device=device)
     x = to_device(rng.normal(size=(batch, cin, 32, 32)).astype(np.float32), device)
@@ -83,6 +92,45 @@ def torch_step(model, batch, device):
     return step
 
 
+def step_gflop(model, batch):
+    """GFLOP of one training step's convolutions, counted as the direct sum (2 flops per multiply-add): a
+    Conv2d does |W| multiply-adds per output position, a ConvTranspose2d |W| per input position."""
+    import numpy as np
+    from minimlp import nn
+    net, cin, _ = minimlp_model(model)
+    positions = []
+
+    def counting(layer, conv):
+        forward = layer.forward
+
+        def counted(x):
+            y = forward(x)
+            positions.append((layer, (y if conv else x).shape[2] * (y if conv else x).shape[3]))
+            return y
+        layer.forward = counted
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            counting(m, isinstance(m, nn.Conv2d))
+    net.eval()(np.zeros((1, cin, 32, 32), dtype=np.float32))
+    first = positions[0][0]
+    return sum(2 * batch * p * layer.weight.data.size * (2 if layer is first else 3) for layer, p in positions) / 1e9
+
+
+def sgemm_gflops(repeats=5):
+    """float32 gemm rate of NumPy's BLAS on this machine: the best of ``repeats`` 2048³ products."""
+    import numpy as np
+    a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+    a @ a
+    best = min(_timed(lambda: a @ a) for _ in range(repeats))
+    return 2 * 2048 ** 3 / best / 1e9
+
+
+def _timed(f):
+    t0 = time.perf_counter()
+    f()
+    return time.perf_counter() - t0
+
+
 def worker(contender, model, batch, steps, device):
     step = (minimlp_step if contender == "minimlp" else torch_step)(model, batch, device)
     for _ in range(2):
@@ -98,6 +146,7 @@ def worker(contender, model, batch, steps, device):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--worker", nargs=3, metavar=("CONTENDER", "MODEL", "BATCH"))
+    parser.add_argument("--sgemm-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[64])
     parser.add_argument("--rounds", type=int, default=3)
@@ -109,8 +158,15 @@ def main():
         contender, model, batch = args.worker
         worker(contender, model, int(batch), args.steps, args.device)
         return
+    if args.sgemm_worker:
+        print(json.dumps({"sgemm_gflops": sgemm_gflops()}))
+        return
     env = dict(os.environ)
-    results = {}
+    out = subprocess.run([sys.executable, __file__, "--sgemm-worker"], capture_output=True, text=True, env=env,
+                         check=True)
+    sgemm = json.loads(out.stdout.strip().splitlines()[-1])["sgemm_gflops"]
+    print(f"float32 gemm on this machine (NumPy's BLAS, 2048³): {sgemm:.0f} GF/s", flush=True)
+    results = {"sgemm_gflops": sgemm}
     for model in args.models:
         for batch in args.batch_sizes:
             rows = {"minimlp": [], "torch": []}
@@ -122,11 +178,15 @@ def main():
                                          check=True)
                     rows[contender].append(json.loads(out.stdout.strip().splitlines()[-1])["median_s"])
             ratios = [m / t for m, t in zip(rows["minimlp"], rows["torch"])]
-            results[f"{model} batch {batch}"] = {**rows, "ratios": ratios}
+            gflop = step_gflop(model, batch)
+            rates = {c: gflop / statistics.median(rows[c]) for c in rows}
+            results[f"{model} batch {batch}"] = {**rows, "ratios": ratios, "gflop": gflop,
+                                                 **{f"{c}_gflops": r for c, r in rates.items()}}
             print(f"{model:9s} batch {batch:3d}: minimlp {statistics.median(rows['minimlp']) * 1e3:8.1f} ms  "
                   f"torch {statistics.median(rows['torch']) * 1e3:8.1f} ms  minimlp/torch "
-                  f"{statistics.median(ratios):.2f}x  (per round {', '.join(f'{q:.2f}' for q in ratios)})",
-                  flush=True)
+                  f"{statistics.median(ratios):.2f}x  (per round {', '.join(f'{q:.2f}' for q in ratios)});  "
+                  f"{gflop:.1f} GFLOP: minimlp {rates['minimlp']:.0f} GF/s ({rates['minimlp'] / sgemm:.0%} of gemm), "
+                  f"torch {rates['torch']:.0f} GF/s ({rates['torch'] / sgemm:.0%})", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -90,7 +90,7 @@ sigmoid.register("cpu-compiled", flat_pair, compiled=True, backward="cpu.element
 tanh = Op("tanh", forward=f.activation.tanh, backward=f.activation.tanh_backward)
 tanh.register("cpu-compiled", flat_pair, compiled=True, backward="cpu.elementwise:tanh_backward")
 relu = Op("relu", forward=f.activation.relu, backward=f.activation.relu_backward)
-relu.register("cpu-compiled", flat, compiled=True, forward="cpu.elementwise:relu")
+relu.register("cpu-compiled", flat, training, compiled=True, forward="cpu.elementwise:relu")
 relu.register("cpu-compiled-gradient", flat_pair, compiled=True, backward="cpu.elementwise:relu_backward")
 identity = Op("identity", forward=f.activation.identity, backward=f.activation.identity_backward)
 leaky_relu = Op("leaky_relu", forward=f.activation.leaky_relu, backward=f.activation.leaky_relu_backward)

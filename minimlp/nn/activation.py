@@ -13,7 +13,7 @@ class _Activation(Module):
     def forward(self, x):
         check_floating(self, x)
         self._shape = x.shape
-        y, self._kept = self._op.run("forward", x, *self._args())
+        y, self._kept = self._op.run("forward", x, *self._args(), training=self.training)
         return y
 
     def backward(self, dout):
