@@ -1,10 +1,12 @@
-"""Where the time of one CPU training step of the paper's network goes, op by op.
+"""Where the time of one CPU training step goes, op by op: the paper's network (default) or the colorizer's U-Net.
 
-Wraps each layer's ``forward``/``backward``, the loss and the optimizer with
-wall-clock timers and reports the mean over many steps (means add up; the noise of a shared machine makes medians of parts not sum to the median whole) (batch 16 by
-default), for the plain API path (``model(x); loss; model.backward; opt.step``).
+Wraps each layer's ``forward``/``backward``, the loss and the optimizer with wall-clock timers and reports the
+mean over many steps (means add up; on a shared machine medians of parts do not sum to the median whole).
+``--model paper``: batch 16 by default, Adam, ``step_in_backward`` (``--plain``: backward then ``opt.step()``).
+``--model unet``: widths 32-64-128, 32x32 images, SGD with momentum 0.9 as ``bench_conv.py``; the table is then
+summed by layer type too, forward and backward apart.
 
-Usage: python benchmarks/profile_step.py [--batch 16] [--steps 200]
+Usage: python benchmarks/profile_step.py [--model paper|unet] [--batch 16] [--steps 200]
 """
 import argparse
 import collections
@@ -37,13 +39,59 @@ def build(seed=0):
                          nn.Linear(512, 3072), nn.BatchNorm1d(3072), nn.Tanh())
 
 
+def profile_unet(batch, steps):
+    """The U-Net's step, every layer timed; prints the per-type sums, then the layers."""
+    from minimlp.colorize.models.unet import unet
+    minimlp.manual_seed(0)
+    net = unet()
+    opt = optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.MSELoss()
+    for name, m in net.named_modules():
+        if not m._modules:
+            label = f"{type(m).__name__} {name}"
+            object.__setattr__(m, "forward", timed(f"fwd  {label}", m.forward))
+            object.__setattr__(m, "backward", timed(f"bwd  {label}", m.backward))
+            object.__setattr__(m, "backward_parameters", timed(f"bwd  {label}", m.backward_parameters))
+    opt.step = timed("SGD step", opt.step)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 1, 32, 32), dtype=np.float32)
+    y = rng.standard_normal((batch, 2, 32, 32), dtype=np.float32)
+    total = []
+    for i in range(steps + 3):
+        t = time.perf_counter()
+        loss_fn(net(x), y)
+        net.backward(loss_fn.backward(), input_grad=False)
+        opt.step()
+        opt.zero_grad()
+        if i == 2:
+            TIMES.clear()
+        elif i > 2:
+            total.append(time.perf_counter() - t)
+    mean = float(np.mean(total))
+    print(f"U-Net step, batch {batch}: mean {mean * 1e3:.1f} ms over {steps} steps")
+    by_type = collections.defaultdict(float)
+    for name, ts in TIMES.items():
+        by_type[" ".join(name.split()[:2])] += float(np.sum(ts)) / len(total)
+    print(f"{'op (all layers of a type)':<32}{'mean ms':>10}{'share':>8}")
+    for name, t in sorted(by_type.items(), key=lambda kv: -kv[1]):
+        print(f"{name:<32}{t * 1e3:10.2f}{t / mean:8.0%}")
+    print(f"{'(python between ops)':<32}{(mean - sum(by_type.values())) * 1e3:10.2f}")
+    print(f"\n{'layer':<48}{'mean ms':>10}")
+    for name, ts in sorted(TIMES.items(), key=lambda kv: -sum(kv[1])):
+        print(f"{name:<48}{float(np.sum(ts)) / len(total) * 1e3:10.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--model", choices=["paper", "unet"], default="paper")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--plain", action="store_true", help="backward then opt.step(), no step_in_backward")
     args = ap.parse_args()
     allocator.keep_freed_memory()  # as minimlp-colorize does
+    if args.model == "unet":
+        profile_unet(args.batch, args.steps)
+        return
     rng = np.random.default_rng(0)
     X = rng.standard_normal((5000, 1024), dtype=np.float32)
     Y = np.tanh(rng.standard_normal((5000, 3072), dtype=np.float32))
