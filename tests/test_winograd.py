@@ -111,6 +111,10 @@ def test_the_selector_takes_winograd_for_wide_stride_1_3x3_convolutions_in_train
     with kernels.record() as log:
         layer(x)
     assert log == [("conv2d", "forward", "formula")]
+    big = np.zeros((1, 32, 260, 260), dtype=np.float32)   # 16·64·130² tiles > WINOGRAD_MAX_IMAGE
+    with kernels.record() as log:
+        nn.Conv2d(32, 32, 3, padding=1)(big)
+    assert log == [("conv2d", "forward", "cpu-compiled")]
     assert ops.WINOGRAD_MIN_CHANNELS == 16
 
 

@@ -14,6 +14,7 @@ from .cpu import blas
 from .registry import Op
 
 WINOGRAD_MIN_CHANNELS = 16
+WINOGRAD_MAX_IMAGE = 1 << 24  # 64 MB of float32 buffers per thread: 128x128 images of 64 channels in and out
 
 
 def numpy_float(x, *args, **context):
@@ -61,8 +62,11 @@ def winograd_fits(x, *args, geometry=None, **context):
 
 
 def winograd_wins(x, *args, training=True, weight_shape=(0,), **context):
-    """Training, with 16 or more input and output channels (fewer: the 16 products are too small to gain)."""
-    return training and min(x.shape[1], weight_shape[0]) >= WINOGRAD_MIN_CHANNELS
+    """Training, with 16 or more input and output channels (fewer: the 16 products are too small to gain), on
+    images whose transformed tiles fit ``WINOGRAD_MAX_IMAGE`` elements (a run holds at least one image)."""
+    tiles = -(-x.shape[2] // 2) * -(-x.shape[3] // 2)
+    return (training and min(x.shape[1], weight_shape[0]) >= WINOGRAD_MIN_CHANNELS
+            and 16 * (x.shape[1] + weight_shape[0]) * tiles <= WINOGRAD_MAX_IMAGE)
 
 
 def training(*args, training=True, **context):
