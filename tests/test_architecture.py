@@ -5,7 +5,8 @@ Floors, lowest first: core (device, settings, threads, seeding, files) → formu
 from its own floor or lower ones; there is no circle of imports anywhere; the formulas import NumPy and the
 backend alone; the layers, optimizers, training loop and colorizer import no compiler or C interface; only the
 settings module, the backend and the data cache read the environment. Inside ``colorize`` the same holds for
-its own floors: task maths → models → running (training, prediction) → experiments → command line.
+its own floors: task maths → models → running (training, prediction) → experiments → the web page → command
+line.
 """
 import ast
 import pathlib
@@ -17,7 +18,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "minimlp"
 CORE = {"minimlp.backend", "minimlp.settings", "minimlp.threads", "minimlp.random", "minimlp.atomic",
         "minimlp.serialization", "minimlp.allocator", "minimlp.interop", "minimlp.scratch"}
 FLOORS = ["core", "formulas", "kernels", "nn", "optim", "data", "train", "colorize"]
-COLORIZE_FLOORS = ["task", "models", "running", "experiments", "cli"]
+COLORIZE_FLOORS = ["task", "models", "running", "experiments", "web", "cli"]
 LOW_LEVEL = {"numba", "ctypes", "llvmlite", "threadpoolctl"}
 READS_ENVIRONMENT = {"minimlp.settings", "minimlp.backend", "minimlp.data.cache"}
 

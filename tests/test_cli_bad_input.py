@@ -22,6 +22,7 @@ from minimlp.colorize.running.training import across_classes
 from minimlp.colorize.running.figures import loss_figure
 from minimlp.data import load_default, rgb_to_gray
 from minimlp.train.history import History
+from photo_samples import gradient_rgb, png_header
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 UMASK = 0o027   # the runs below use it, so a file mode of 0600 (or 0644) is wrong
@@ -75,15 +76,9 @@ def run17(tmp_path_factory):
     return out, result
 
 
-def _base_rgb(height=40, width=48):
-    yy, xx = np.mgrid[0:height, 0:width]
-    rgb = np.stack([60 + 3 * xx, 50 + 3 * yy, 200 - 2 * xx - yy], axis=-1)
-    return np.clip(rgb, 30, 220).astype(np.uint8)
-
-
 def _photos(folder):
     """{name: (file, expected luma)}: one photo per mode Pillow opens, and what its luma must be."""
-    rgb = _base_rgb()
+    rgb = gradient_rgb()
     luma = rgb_to_gray(rgb.astype(np.float32))
     alpha = np.full(luma.shape, 255, np.uint8)
     alpha[:, :12] = 0                 # transparent: the hidden colour underneath is black
@@ -124,16 +119,17 @@ def _photos(folder):
 
 @pytest.fixture(scope="module")
 def colorized(tmp_path_factory):
-    """One `colorize` call with the pretrained model on every photo mode, two inputs named x, and two bad inputs."""
+    """One `colorize` call with the pretrained model on every photo mode, two inputs named x, and three bad inputs."""
     folder = tmp_path_factory.mktemp("photos")
     photos = _photos(folder)
     (folder / "a").mkdir()
     (folder / "b").mkdir()
-    Image.fromarray(_base_rgb()).save(folder / "a" / "x.png")
-    Image.fromarray(_base_rgb()[::-1, ::-1].copy()).save(folder / "b" / "x.jpg")
+    Image.fromarray(gradient_rgb()).save(folder / "a" / "x.png")
+    Image.fromarray(gradient_rgb()[::-1, ::-1].copy()).save(folder / "b" / "x.jpg")
     (folder / "notes.txt").write_text("not a photo\n")
+    (folder / "huge.png").write_bytes(png_header(10_000, 6_000))
     inputs = ([p for p, _ in photos.values()] + [folder / "a" / "x.png", folder / "notes.txt",
-                                                  folder / "b" / "x.jpg", folder / "missing.png"])
+                                                  folder / "b" / "x.jpg", folder / "missing.png", folder / "huge.png"])
     out = folder / "colored"
     result = cli("colorize", *inputs, "-o", out)
     return photos, folder, out, result
@@ -227,7 +223,7 @@ def readonly(tmp_path):
 def test_6_a_read_only_output_folder_is_refused_before_any_work(readonly, tmp_path, args):
     folder, run = readonly
     photo = tmp_path / "photo.png"
-    Image.fromarray(_base_rgb()).save(photo)
+    Image.fromarray(gradient_rgb()).save(photo)
     before = snapshot(folder)
     result = run(*[a.format(ro=folder, photo=photo) for a in args])
     one_error_line(result, "cannot write in", str(folder))
@@ -264,9 +260,10 @@ def test_9_every_input_is_tried_and_each_failure_is_one_line(colorized):
     photos, folder, out, result = colorized
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 2 and "Traceback" not in result.stderr
+    assert len(lines) == 3 and "Traceback" not in result.stderr
     assert "notes.txt: not an image format Pillow can open" in lines[0]
     assert "missing.png: no such file" in lines[1]
+    assert "huge.png: 10000x6000 is 60,000,000 pixels, more than the 50,000,000 a photo may have" in lines[2]
     written = sorted(os.listdir(out))
     assert len(written) == len(photos) + 2 and "x_color_2.png" in written   # b/x.jpg came after notes.txt
 
@@ -371,7 +368,7 @@ def test_13_the_full_splits_samples_span_the_classes(tmp_path):
 
 @pytest.mark.skipif(backend.gpu_available(), reason="this machine has a working GPU")
 def test_13_colorize_reads_minimlp_device(tmp_path):
-    Image.fromarray(_base_rgb()).save(tmp_path / "photo.png")
+    Image.fromarray(gradient_rgb()).save(tmp_path / "photo.png")
     result = cli("colorize", tmp_path / "photo.png", "-o", tmp_path / "out", env={"MINIMLP_DEVICE": "gpu"})
     one_error_line(result, "device 'gpu' was requested but CuPy is not installed")
     assert sorted(os.listdir(tmp_path)) == ["photo.png"]

@@ -120,3 +120,25 @@ def test_a_vivid_unet_colorizes_photos_at_native_and_reduced_resolution(small_sp
     big = Image.fromarray(np.kron(image, np.ones((3, 2, 1), np.uint8)))     # 96x64
     for resolution in ("native", 32):
         assert colorize_photo(model, "chroma-bins", big, resolution=resolution).size == (64, 96)
+
+
+def test_a_photo_decodes_at_the_temperature_asked_for_and_by_default_at_the_models_own(small_split):
+    """The shipped vivid model: a lower temperature gives more colour; an MSE model takes no temperature."""
+    from PIL import Image
+    from minimlp.colorize.running.photo import colorize_photo
+    from minimlp.colorize.models.store import vivid_pretrained
+    from minimlp.data.color import rgb_to_yuv
+    model, config = load_colorizer(f"pretrained:{vivid_pretrained()}")
+    photo = Image.fromarray(np.kron(small_split.test.images[3], np.ones((2, 2, 1), np.uint8)))
+
+    def colorized(temperature):
+        return np.asarray(colorize_photo(model, config["task"], photo, temperature=temperature), np.float32)
+
+    def chroma(rgb):
+        return np.hypot(*rgb_to_yuv(rgb)[..., 1:].transpose(2, 0, 1)).mean()
+
+    np.testing.assert_array_equal(colorized(None), colorized(model.chroma_bins.temperature))
+    assert chroma(colorized(0.38)) > chroma(colorized(1.0)) > chroma(colorized(3.0))
+    mse_model, mse_config = load_colorizer("pretrained")
+    with pytest.raises(ValueError, match="temperature needs a vivid"):
+        colorize_photo(mse_model, mse_config["task"], photo, temperature=0.5)

@@ -1,9 +1,11 @@
 """The grayscale-to-colour colorizer built on minimlp: the paper's MLPs and autoencoders, the chroma MLP, the
-U-Nets (MSE and vivid), photos of any size, the paper's studies, and the ``minimlp-colorize`` command line.
+U-Nets (MSE and vivid), photos of any size, the paper's studies, the ``minimlp-colorize`` command line and its
+page in the browser (``serve``).
 
 Its floors, lowest first: ``task`` (arrays, chroma bins, losses, metrics) → ``models`` (architectures,
 presets, the pretrained store) → ``running`` (training, prediction, photos, figures) → ``experiments`` (one
-run, the studies, reproduce, report, sweep, baselines, provenance, executors) → ``cli``.
+run, the studies, reproduce, report, sweep, baselines, provenance, executors) → ``web`` (the ``serve`` page;
+Starlette, imported only when it runs) → ``cli``.
 """
 from .models.architectures import autoencoder, build_model, mlp
 from .models.presets import PRESETS

@@ -7,6 +7,7 @@
     minimlp-colorize reproduce --out results/ [--quick] [--executor local|ray [--address ADDRESS]]
     minimlp-colorize sweep --out DIR --models paper-mlp1 --grid lr=1e-3,2e-4 batch_size=16,64 --seeds 0,1
     minimlp-colorize ship RUN_FOLDER NAME [--temperature T]
+    minimlp-colorize serve [--port 8000] [--host 127.0.0.1] [--checkpoint DIR ...]
 """
 import argparse
 import os
@@ -98,8 +99,8 @@ def build_parser():
     c.add_argument("-o", "--out", required=True, help="folder for the PNGs (NAME_color.png per input)")
     c.add_argument("--overwrite", action="store_true", help="replace outputs left by an earlier call")
     c.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
-                   help=f"refuse (one line each) photos of more pixels than this (default {MAX_PIXELS:,}, Pillow's "
-                        f"guard against decompression bombs); memory grows about 10 bytes per pixel")
+                   help=f"refuse (one line each, the others still done) photos of more pixels than this "
+                        f"(default {MAX_PIXELS:,}); memory grows about 20 bytes per pixel")
     c.add_argument("--device", default=_device_default(), help="cpu, gpu or auto (default: $MINIMLP_DEVICE or auto)")
 
     sub.add_parser("models", help="list the model presets and the pretrained models")
@@ -119,6 +120,15 @@ def build_parser():
 
     add_sweep_parser(sub)
     add_ship_parser(sub)
+
+    s = sub.add_parser("serve", help="a page to colorize photos in the browser (needs the web extra: "
+                                     "pip install -e '.[web]')")
+    s.add_argument("--port", type=int, default=8000, help="default 8000; 0 takes any free port")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="default 127.0.0.1 (this machine only); 0.0.0.0 lets anyone on the network use the page")
+    s.add_argument("--checkpoint", action="append", metavar="DIR",
+                   help="a run folder, .npz or pretrained:NAME to offer beside the shipped models (repeatable)")
+    s.add_argument("--device", default=_device_default(), help="cpu, gpu or auto (default: $MINIMLP_DEVICE or auto)")
     return parser
 
 
@@ -166,6 +176,9 @@ def _command(name):
     if name == "sweep":
         from ..experiments.sweep import sweep
         return sweep
+    if name == "serve":
+        from ..web.server import serve
+        return serve
     from ..experiments.ship import ship_command
     return ship_command
 

@@ -62,33 +62,36 @@ def _compose(luma, planes, resample):
     return out
 
 
-def colorize_photo(model, task, image, side=32, resolution=None, report=None):
+def colorize_photo(model, task, image, side=32, resolution=None, temperature=None, report=None):
     """A colour version (8-bit PIL RGB) of ``image`` (PIL, any mode; colour is turned to gray first).
 
     1. Y = BT.601 luma of the photo at full resolution (0..255), from any mode
        (``photo_luma``: 16-bit and float images by their range, transparency on white).
     2. and 3.: ``colorize_luma``.
     """
-    return colorize_luma(model, task, photo_luma(image), side, resolution, report)
+    return colorize_luma(model, task, photo_luma(image), side, resolution, temperature, report)
 
 
-def colorize_luma(model, task, luma, side=32, resolution=None, report=None):
+def colorize_luma(model, task, luma, side=32, resolution=None, temperature=None, report=None):
     """A colour image (8-bit PIL RGB) with luma ``luma`` (float32 (H, W), 0..255) and the chroma the model predicts.
 
     2. Chroma: for an MLP (or ``resolution`` 'square'), Y is shrunk to side×side
        (area-averaging), scaled to [-1, 1] and given to the model; the predicted
        colour image's U and V planes are upsampled (bicubic) to the photo's size.
        For the U-Net on the chroma task (or the vivid chroma-bins task, its logits decoded to U and V by the
-       annealed mean pixel by pixel), U and V come from ``photo_conv.native_chroma`` run on Y at
-       ``resolution``: 'native', or Y shrunk to that short side in pixels (default ``DEFAULT_RESOLUTION``)
-       and the chroma upsampled bilinearly. ``report`` wraps the native path's list of tiles (a progress bar).
+       annealed mean pixel by pixel at ``temperature``, by default the model's own), U and V come from
+       ``photo_conv.native_chroma`` run on Y at ``resolution``: 'native', or Y shrunk to that short side in
+       pixels (default ``DEFAULT_RESOLUTION``) and the chroma upsampled bilinearly. ``report`` wraps the
+       native path's list of tiles (a progress bar).
     3. The result is yuv_to_rgb(Y, U, V): the photo's own full-resolution luma
        with the model's chroma, so the luma is unchanged (up to rounding, and
        clipping of out-of-gamut colours).
     """
     net = conv_core(model) if task in ("chroma", "chroma-bins") else None
     bins = getattr(model, "chroma_bins", None)
-    decode = None if bins is None else (lambda planes: bins.decode(planes[None])[0])  # logits → U, V
+    if temperature is not None and bins is None:
+        raise ValueError(f"a decoding temperature needs a vivid (chroma-bins) model, not a {task} one")
+    decode = None if bins is None else (lambda planes: bins.decode(planes[None], temperature)[0])  # logits → U, V
     if resolution not in (None, "square") and net is None:
         raise ValueError(f"chroma resolution {resolution!r} needs a convolutional chroma model (a U-Net); "
                          f"this one runs at {side}x{side} only")

@@ -1,4 +1,5 @@
-"""The ``colorize`` command's files: an output name per input photo, and every photo done despite bad ones.
+"""Photo files for ``colorize`` and ``serve``: reading a photo (upright, within the pixel limit), the one line
+saying why one cannot be read, an output name per input, and every photo done despite bad ones.
 
 Names: ``out/<stem>_color.png``. Inputs with the same stem (``a/x.jpg`` and
 ``b/x.png``) get ``x_color.png``, ``x_color_2.png``, … in the order given, so
@@ -11,19 +12,34 @@ animated one by its first frame (said on stderr), and one of more than
 ``max_pixels`` pixels is refused with one line before it is decoded.
 """
 import os
+import re
 import sys
+import threading
 import warnings
 
 from ...atomic import atomic_path
 
-MAX_PIXELS = 89_478_485   # Pillow's own guard against decompression bombs (about 9459x9459), the default limit
-LONG_PHOTO_TILES = 16     # a photo of more tiles than this at native resolution says so and shows progress
+# The most pixels a photo may have by default: a 48-megapixel phone photo fits. Colorizing is done in strips and
+# tiles (``photo``, ``photo_luma``), so the peak is about 20 bytes a pixel: 1 GB at the limit. Pillow's own guard
+# against decompression bombs starts at 89 million; ``read_photo`` lifts it only for a larger limit asked for.
+MAX_PIXELS = 50_000_000
+# What reading a bad file raises (Pillow: OSError for unknown or truncated formats, ValueError and SyntaxError for
+# some broken headers; ``read_photo``: ValueError past the pixel limit)
+READ_ERRORS = (OSError, ValueError, SyntaxError)
+_PILLOW_GUARD = threading.Lock()   # held while Pillow's guard is lifted for a limit above it
 
 
-def output_paths(inputs, out, overwrite=False):
-    """One distinct output path per input; ValueError (before any work) if one is an input of this call, or
-    exists and not ``overwrite``."""
-    used, paths = set(), []
+class PhotoTooLarge(ValueError):
+    """A photo of more pixels than the limit (``pixels``: how many it has, when its header says)."""
+
+    def __init__(self, message, pixels=None):
+        super().__init__(message)
+        self.pixels = pixels
+
+
+def output_names(inputs):
+    """One distinct file name per input path or name: ``<stem>_color.png``, then ``<stem>_color_2.png``, …"""
+    used, names = set(), []
     for path in inputs:
         stem = os.path.splitext(os.path.basename(path))[0] + "_color"
         name, k = stem + ".png", 1
@@ -31,7 +47,14 @@ def output_paths(inputs, out, overwrite=False):
             k += 1
             name = f"{stem}_{k}.png"
         used.add(name)
-        paths.append(os.path.join(out, name))
+        names.append(name)
+    return names
+
+
+def output_paths(inputs, out, overwrite=False):
+    """One distinct output path per input; ValueError (before any work) if one is an input of this call, or
+    exists and not ``overwrite``."""
+    paths = [os.path.join(out, name) for name in output_names(inputs)]
     for source, target in zip(inputs, paths):
         clash = next((i for i in inputs if _same_file(i, target)), None)
         if clash is not None:
@@ -55,12 +78,9 @@ def _same_file(a, b):
         return False
 
 
-class PhotoTooLarge(ValueError):
-    """A photo of more pixels than the limit; the message says how many and which ``--max-pixels`` reads it."""
-
-
-def _read_error(path, exc):
-    """One line saying why ``path`` could not be read as an image."""
+def read_error(path, exc):
+    """One line saying why ``path`` (a file's path or name) could not be read as an image (``exc``: what
+    ``read_photo`` raised, one of ``READ_ERRORS``)."""
     from PIL import UnidentifiedImageError
     if isinstance(exc, FileNotFoundError):
         return f"cannot read image {path}: no such file"
@@ -71,38 +91,51 @@ def _read_error(path, exc):
     return f"cannot read image {path}: {exc}"
 
 
-def read_photo(path, max_pixels=MAX_PIXELS, note=None):
-    """The photo at ``path``, decoded and upright (a PIL image; the file is closed).
+def _open(source, max_pixels):
+    """``Image.open(source)`` (not decoded), with Pillow's bomb guard lifted when ``max_pixels`` is above it
+    (``read_photo`` applies its own limit to every photo); ``PhotoTooLarge`` where Pillow's guard refuses it."""
+    from PIL import Image
+    with warnings.catch_warnings():   # the size is checked by the caller, with its own message
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        guard = Image.MAX_IMAGE_PIXELS
+        if guard is None or max_pixels <= guard:
+            try:
+                return Image.open(source)
+            except Image.DecompressionBombError as exc:
+                found = re.search(r"\((\d+) pixels\)", str(exc))
+                pixels = int(found.group(1)) if found else None
+                what = f"{pixels:,} pixels" if pixels else f"more than {2 * guard:,} pixels"
+                raise PhotoTooLarge(f"{what}, more than the {max_pixels:,} a photo may have", pixels) from None
+        with _PILLOW_GUARD:
+            Image.MAX_IMAGE_PIXELS = None
+            try:
+                return Image.open(source)
+            finally:
+                Image.MAX_IMAGE_PIXELS = guard
 
-    Its size is checked against ``max_pixels`` from the header, before decoding (``PhotoTooLarge``);
-    ``note(text)`` is told when only the first of several frames is read.
-    """
-    from PIL import Image, ImageOps
-    limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None   # this function applies its own limit, with a message that names it
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                width, height = img.size
-                if width * height > max_pixels:
-                    raise PhotoTooLarge(f"cannot read image {path}: {width * height:,} pixels ({width}x{height}), "
-                                        f"over the limit of {max_pixels:,}; pass --max-pixels {width * height} "
-                                        f"to colorize it")
-                frames = getattr(img, "n_frames", 1)
-                if frames > 1 and note is not None:
-                    note(f"{path} has {frames} frames (an animation); its first frame is colorized")
-                img.load()
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
-    ImageOps.exif_transpose(img, in_place=True)   # a copy only where the orientation asks for one
-    return img
+
+def read_photo(source, max_pixels=MAX_PIXELS, note=None):
+    """The photo in ``source`` (a path or a binary file object), decoded and turned upright as its EXIF orientation
+    says (a PIL image; the file is closed). ``PhotoTooLarge`` (a ValueError), before decoding, if it has more than
+    ``max_pixels`` pixels; ``note(text)`` is told when only the first of several frames is read."""
+    from PIL import ImageOps
+    with _open(source, max_pixels) as img:
+        width, height = img.size
+        if width * height > max_pixels:
+            raise PhotoTooLarge(f"{width}x{height} is {width * height:,} pixels, more than the {max_pixels:,} "
+                                f"a photo may have", width * height)
+        frames = getattr(img, "n_frames", 1)
+        if frames > 1 and note is not None:
+            note(f"{source} has {frames} frames (an animation); its first frame is colorized")
+        img.load()
+        return ImageOps.exif_transpose(img)
 
 
 def colorize_files(model, task, inputs, targets, resolution=None, max_pixels=MAX_PIXELS):
     """Colorize each input into its target; print each target (stdout) or why an input is unreadable (stderr).
 
     ``resolution`` is ``colorize_photo``'s (U-Net models: 'native' or a short side; None for the default).
+    A photo over ``max_pixels`` gets one line naming the ``--max-pixels`` that would read it.
     The targets' folder is created with the first output: a call that writes nothing (every input
     unreadable, or interrupted before the first) leaves no empty folder behind.
 
@@ -118,8 +151,10 @@ def colorize_files(model, task, inputs, targets, resolution=None, max_pixels=MAX
         for path, target in zip(inputs, targets):
             try:
                 image = read_photo(path, max_pixels, note=_say)
-            except (OSError, ValueError, SyntaxError) as exc:
-                why = str(exc) if isinstance(exc, PhotoTooLarge) else _read_error(path, exc)
+            except READ_ERRORS as exc:
+                why = read_error(path, exc)
+                if getattr(exc, "pixels", None):
+                    why += f"; pass --max-pixels {exc.pixels} to colorize it"
                 print(f"minimlp-colorize colorize: error: {why}", file=sys.stderr)
                 failed += 1
                 continue
@@ -148,7 +183,11 @@ def _missing_folders(folder):
 
 
 def _say(text):
+    """A note on stderr, as ``colorize`` words it."""
     print(f"minimlp-colorize colorize: note: {text}", file=sys.stderr)
+
+
+LONG_PHOTO_TILES = 16     # a photo of more tiles than this at native resolution says so and shows progress
 
 
 def _tile_progress(path, image, resolution):

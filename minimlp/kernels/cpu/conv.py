@@ -6,7 +6,7 @@ import numpy as np
 from ... import threads
 from . import blas, pool
 
-MAX_COLUMNS = 1 << 21  # elements of one thread's column buffer in the forward pass (8 MB in float32)
+MAX_COLUMNS = 1 << 18  # elements of a thread's column buffer: 1 MB in float32, about a core's L2 cache
 
 
 def _layout(x, weight, geometry, transposed):
@@ -32,6 +32,11 @@ def _run(pieces, serial, parallel, args):
             pool.launch(pieces, parallel, pieces, *args)
 
 
+def _blocks(rows, ho, wo):
+    """Blocks of output rows an image is cut into, so that a block's columns stay within ``MAX_COLUMNS``."""
+    return min(ho, -(-rows * ho * wo // MAX_COLUMNS))
+
+
 def _forward(x, weight, bias, geometry, scratch, transposed):
     x = np.ascontiguousarray(x)
     layout = _layout(x, weight, geometry, transposed)
@@ -40,7 +45,7 @@ def _forward(x, weight, bias, geometry, scratch, transposed):
     out_shape = (n, layout[3], ho, wo) if not transposed else (n, layout[0], layout[1], layout[2])
     w2 = weight.reshape(weight.shape[0], -1)
     rows = w2.shape[1] * geometry.groups
-    blocks = 1 if transposed else min(ho, max(-(-threads.get_num_threads() // n), -(-rows * ho * wo // MAX_COLUMNS)))
+    blocks = 1 if transposed else max(min(ho, -(-threads.get_num_threads() // n)), _blocks(rows, ho, wo))
     items = n * blocks
     pieces = pool.pieces(items, 1)
     cols = scratch.get("cols", (pieces, rows, -(-ho // blocks) * wo), x)
@@ -59,17 +64,21 @@ def _backward(g, saved, weight, bias, scratch, want_dx, transposed):
     w2 = weight.data.reshape(weight.data.shape[0], -1)
     rows = w2.shape[1] * layout[14]
     pieces = pool.pieces(n, 1)
-    cols = scratch.get("cols", (pieces, rows, ho * wo), x)
-    dcols = scratch.get("dcols", (pieces, rows, ho * wo), x) if want_dx and not transposed else cols
-    dw_parts = scratch.get("dw_parts", (pieces,) + w2.shape, x)
+    blocks = 1 if transposed else _blocks(rows, ho, wo)
+    cols = scratch.get("cols", (pieces, rows, -(-ho // blocks) * wo), x)
+    dcols = scratch.get("dcols", cols.shape, x) if want_dx and not transposed else cols
+    og, kg = w2.shape[0] // layout[14], w2.shape[1]
+    dw_transposed = kg > og and not transposed   # the loops then sum ∂Wᵀ per group (see _backward_item)
+    dw_parts = scratch.get("dw_parts", (pieces, layout[14], kg, og) if dw_transposed else (pieces,) + w2.shape, x)
     db_parts = scratch.get("db_parts", (pieces, layout[0] if transposed else layout[3]), x, dtype=np.float64)
     dx = np.empty(x.shape, dtype=x.dtype) if want_dx else x[:0]
     t = x.dtype.type
-    args = (x, w2, np.ascontiguousarray(g), dx, cols, dcols, dw_parts, db_parts, want_dx, layout,
+    args = (blocks, x, w2, np.ascontiguousarray(g), dx, cols, dcols, dw_parts, db_parts, want_dx, layout,
             *blas.gemm_address(x.dtype), t(1), t(0), transposed)
     from . import conv_loops as loops
     _run(pieces, loops.backward_serial, loops.backward_parallel, args)
-    weight.accumulate((dw_parts[0] if pieces == 1 else dw_parts.sum(axis=0)).reshape(weight.data.shape))
+    dw = dw_parts[0] if pieces == 1 else dw_parts.sum(axis=0)
+    weight.accumulate((dw.transpose(0, 2, 1) if dw_transposed else dw).reshape(weight.data.shape))
     if bias is not None:
         bias.accumulate((db_parts[0] if pieces == 1 else db_parts.sum(axis=0)).astype(x.dtype))
     return dx if want_dx else None

@@ -89,27 +89,28 @@ def _gather_shifted(flat, cols, geometry, r0, r1):
 
 
 @_jit
-def _scatter_shifted(cols, flat, geometry):
+def _scatter_shifted(cols, flat, geometry, r0, r1):
     # the adjoint of _gather_shifted: edge columns zeroed in ``cols`` (a scratch buffer), then one run of adds
     C, H, W, O, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, groups, reflect = geometry
     size = C * H * W
     for c in range(C):
         for i in range(kh):
-            lo_r, hi_r = _rows(i, geometry, 0, Ho)
+            lo_r, hi_r = _rows(i, geometry, r0, r1)
             for j in range(kw):
                 row = cols[(c * kh + i) * kw + j]
                 q0 = j * dw - pl
                 lo, hi = _valid(q0, 1, W, Wo)
-                for r in range(lo_r, hi_r):
+                for r in range(lo_r - r0, hi_r - r0):
                     for w in range(lo):
                         row[r * Wo + w] = 0
                     for w in range(hi, Wo):
                         row[r * Wo + w] = 0
                 shift = (c * H + i * dh - pt) * W + q0
-                first = max(lo_r * Wo, -shift)
-                last = min(hi_r * Wo, size - shift)
+                start = shift + r0 * Wo
+                first = max((lo_r - r0) * Wo, -start)
+                last = min((hi_r - r0) * Wo, size - start)
                 if last > first:
-                    _add(flat[shift + first:shift + last], row[first:last])
+                    _add(flat[start + first:start + last], row[first:last])
 
 
 @_jit
@@ -150,13 +151,13 @@ def gather(img, cols, geometry, r0, r1):
 
 
 @_jit
-def scatter(cols, img, geometry):
-    """The adjoint of ``gather`` over a whole image: img[c, source(r, i), source(w, j)] += cols[(c, i, j), (r, w)]."""
+def scatter(cols, img, geometry, r0, r1):
+    """The adjoint of ``gather`` for output rows r0 ≤ r < r1: img[c, source(r, i), source(w, j)] +=
+    cols[(c, i, j), (r − r0, w)] (added to what ``img`` holds)."""
     C, H, W, O, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, groups, reflect = geometry
     flat = img.reshape(C * H * W)
-    flat[:] = 0
     if sw == 1 and sh == 1 and Wo == W and not reflect:
-        _scatter_shifted(cols, flat, geometry)
+        _scatter_shifted(cols, flat, geometry, r0, r1)
         return
     for c in range(C):
         for i in range(kh):
@@ -164,12 +165,12 @@ def scatter(cols, img, geometry):
                 row = cols[(c * kh + i) * kw + j]
                 q0 = j * dw - pl
                 lo, hi = _valid(q0, sw, W, Wo)
-                for r in range(Ho):
+                for r in range(r0, r1):
                     src = _source(r * sh + i * dh - pt, H, reflect)
                     if src < 0:
                         continue
                     base = (c * H + src) * W
-                    o = r * Wo
+                    o = (r - r0) * Wo
                     if reflect:
                         for w in range(Wo):
                             flat[base + _source(w * sw + q0, W, True)] += row[o + w]
@@ -206,23 +207,36 @@ def _forward_item(item, blocks, x, w2, bias, y, cols, geometry, address, wide, o
 
 
 @_jit
-def _backward_item(n, x, w2, dout, dx, cols, dcols, dw_part, db_part, want_dx, geometry, address, wide, one,
-                   zero):
+def _backward_item(n, blocks, x, w2, dout, dx, cols, dcols, dw_part, db_part, want_dx, geometry, address, wide,
+                   one, zero):
+    # image n in ``blocks`` blocks of output rows, each gathered, multiplied and scattered while it is in cache
     C, H, W, O, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, groups, reflect = geometry
     L = Ho * Wo
-    gather(x[n], cols, geometry, 0, Ho)
-    og, kg = O // groups, w2.shape[1]
+    og, kg, ld = O // groups, w2.shape[1], cols.shape[1]
     item_size = dout.itemsize
-    g_n = dout[n].ctypes.data
-    for g in range(groups):
-        gemm(address, wide, NO_TRANS, TRANS, og, kg, L, one, g_n + g * og * L * item_size, L,
-             cols.ctypes.data + g * kg * L * item_size, L, one, dw_part.ctypes.data + g * og * kg * item_size, kg)
     _channel_sums(dout[n].reshape(O, L), db_part)
     if want_dx:
-        for g in range(groups):
-            gemm(address, wide, TRANS, NO_TRANS, kg, L, og, one, w2.ctypes.data + g * og * kg * item_size, kg,
-                 g_n + g * og * L * item_size, L, zero, dcols.ctypes.data + g * kg * L * item_size, L)
-        scatter(dcols, dx[n], geometry)
+        dx[n] = 0
+    for b in range(blocks):
+        r0, r1 = Ho * b // blocks, Ho * (b + 1) // blocks
+        width = (r1 - r0) * Wo
+        if width == 0:
+            continue
+        gather(x[n], cols, geometry, r0, r1)
+        g_n = dout[n].ctypes.data + r0 * Wo * item_size
+        for g in range(groups):   # the longer side of ∂W_g as the result's rows: OpenBLAS is much faster so
+            if kg > og:           # ∂Wᵀ_g (kg × og) += cols_g G_gᵀ
+                gemm(address, wide, NO_TRANS, TRANS, kg, og, width, one, cols.ctypes.data + g * kg * ld * item_size,
+                     ld, g_n + g * og * L * item_size, L, one, dw_part.ctypes.data + g * og * kg * item_size, og)
+            else:                 # ∂W_g (og × kg) += G_g cols_gᵀ
+                gemm(address, wide, NO_TRANS, TRANS, og, kg, width, one, g_n + g * og * L * item_size, L,
+                     cols.ctypes.data + g * kg * ld * item_size, ld, one, dw_part.ctypes.data + g * og * kg * item_size,
+                     kg)
+        if want_dx:
+            for g in range(groups):
+                gemm(address, wide, TRANS, NO_TRANS, kg, width, og, one, w2.ctypes.data + g * og * kg * item_size,
+                     kg, g_n + g * og * L * item_size, L, zero, dcols.ctypes.data + g * kg * ld * item_size, ld)
+            scatter(dcols, dx[n], geometry, r0, r1)
 
 
 @_jit
@@ -248,7 +262,8 @@ def _transposed_forward_item(n, x, w2, bias, y, cols, geometry, address, wide, o
     for g in range(groups):
         gemm(address, wide, TRANS, NO_TRANS, kg, L, cg, one, w2.ctypes.data + g * cg * kg * item_size, kg,
              x_n + g * cg * L * item_size, L, zero, cols.ctypes.data + g * kg * L * item_size, L)
-    scatter(cols, y[n], geometry)
+    y[n] = 0
+    scatter(cols, y[n], geometry, 0, Ho)
     if bias.size:
         yn = y[n].reshape(C, H * W)
         for c in range(C):
@@ -287,14 +302,14 @@ def _forward(item, blocks, x, w2, bias, y, cols, geometry, address, wide, one, z
 
 
 @_jit
-def _backward(n, x, w2, dout, dx, cols, dcols, dw_part, db_part, want_dx, geometry, address, wide, one, zero,
-              transposed):
+def _backward(n, blocks, x, w2, dout, dx, cols, dcols, dw_part, db_part, want_dx, geometry, address, wide, one,
+              zero, transposed):
     if transposed:
         _transposed_backward_item(n, x, w2, dout, dx, cols, dw_part, db_part, want_dx, geometry, address, wide,
                                   one, zero)
     else:
-        _backward_item(n, x, w2, dout, dx, cols, dcols, dw_part, db_part, want_dx, geometry, address, wide, one,
-                       zero)
+        _backward_item(n, blocks, x, w2, dout, dx, cols, dcols, dw_part, db_part, want_dx, geometry, address, wide,
+                       one, zero)
 
 
 @_jit
@@ -313,24 +328,24 @@ def forward_parallel(pieces, items, blocks, x, w2, bias, y, cols, geometry, addr
 
 
 @_jit
-def backward_serial(x, w2, dout, dx, cols, dcols, dw_parts, db_parts, want_dx, geometry, address, wide, one, zero,
-                    transposed):
+def backward_serial(blocks, x, w2, dout, dx, cols, dcols, dw_parts, db_parts, want_dx, geometry, address, wide, one,
+                    zero, transposed):
     """Every image on the calling thread; ∂W and ∂b into dw_parts[0] and db_parts[0]."""
     dw_parts[0] = 0
     db_parts[0] = 0
     for n in range(x.shape[0]):
-        _backward(n, x, w2, dout, dx, cols[0], dcols[0], dw_parts[0], db_parts[0], want_dx, geometry, address, wide,
+        _backward(n, blocks, x, w2, dout, dx, cols[0], dcols[0], dw_parts[0], db_parts[0], want_dx, geometry, address, wide,
                   one, zero, transposed)
 
 
 @_parallel
-def backward_parallel(pieces, x, w2, dout, dx, cols, dcols, dw_parts, db_parts, want_dx, geometry, address, wide,
-                      one, zero, transposed):
+def backward_parallel(pieces, blocks, x, w2, dout, dx, cols, dcols, dw_parts, db_parts, want_dx, geometry, address,
+                      wide, one, zero, transposed):
     """The images cut into ``pieces`` runs; run p sums its ∂W and ∂b into dw_parts[p] and db_parts[p]."""
     images = x.shape[0]
     for p in prange(pieces):
         dw_parts[p] = 0
         db_parts[p] = 0
         for n in range(images * p // pieces, images * (p + 1) // pieces):
-            _backward(n, x, w2, dout, dx, cols[p], dcols[p], dw_parts[p], db_parts[p], want_dx, geometry, address,
+            _backward(n, blocks, x, w2, dout, dx, cols[p], dcols[p], dw_parts[p], db_parts[p], want_dx, geometry, address,
                       wide, one, zero, transposed)
