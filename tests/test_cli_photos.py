@@ -160,3 +160,21 @@ def test_13_an_unknown_or_missing_pretrained_model_offers_only_installed_ones(tm
     offered = line.split("the installed ones are: ")[1].split(" (")[0].split(")")[0]
     assert offered.split(", ") == installed_pretrained()
     assert sorted(os.listdir(tmp_path)) == ["p.png"]
+
+
+def test_13_the_models_listing_is_aligned_at_its_longest_name():
+    """Each preset's description and each pretrained file start in one column, ``unet-vivid-small`` included."""
+    from minimlp.colorize.models.presets import PRESETS
+    from minimlp.colorize.models.store import PRETRAINED
+    result = cli("models")
+    assert result.returncode == 0 and result.stderr == ""
+    lines = result.stdout.splitlines()
+    presets = [line for line in lines if line.split(" ", 1)[0] in PRESETS and "[" in line]
+    assert len(presets) == len(PRESETS)
+    assert len({line.index("[") for line in presets}) == 1
+    training = [line for line in lines if line.strip().startswith("training: ")]
+    assert {line.index("training") for line in training} == {presets[0].index("[")}
+    stored = lines[next(i for i, x in enumerate(lines) if x.startswith("pretrained models")) + 1:]
+    assert [line.split()[0] for line in stored] == list(PRETRAINED)
+    assert len({line.index(".npz") - len(PRETRAINED[line.split()[0]]) for line in stored}) == 1   # files in a column
+    assert len({line.index("(") for line in stored}) == 1
