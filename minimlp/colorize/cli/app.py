@@ -100,7 +100,7 @@ def build_parser():
     c.add_argument("--overwrite", action="store_true", help="replace outputs left by an earlier call")
     c.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
                    help=f"refuse (one line each, the others still done) photos of more pixels than this "
-                        f"(default {MAX_PIXELS:,}); memory grows about 20 bytes per pixel")
+                        f"(default {MAX_PIXELS:,}); memory grows about 10 bytes per pixel")
     c.add_argument("--device", default=_device_default(), help="cpu, gpu or auto (default: $MINIMLP_DEVICE or auto)")
 
     sub.add_parser("models", help="list the model presets and the pretrained models")
