@@ -48,7 +48,8 @@ RAY = os.path.join(os.path.dirname(sys.executable), "ray")
 def ray_temp_dir():
     """One folder for every file of every Ray these tests start or connect to (``RAY_TMPDIR``, read by the
     drivers here and inherited by the commands and clusters they start), removed at the end. Under /tmp: Ray's
-    socket paths must stay short."""
+    socket paths must stay short. At the end no new ``ray*`` entry is left in the system's temporary folders."""
+    before_entries = _ray_entries()
     folder = tempfile.mkdtemp(prefix="minimlp-ray-tests-", dir="/tmp")
     before = os.environ.get("RAY_TMPDIR")
     os.environ["RAY_TMPDIR"] = folder
@@ -60,6 +61,14 @@ def ray_temp_dir():
         else:
             os.environ["RAY_TMPDIR"] = before
         _remove(folder)
+    left = sorted(_ray_entries() - before_entries)
+    assert left == [], f"Ray's temporary files left behind: {left}"
+
+
+def _ray_entries():
+    """The ``ray*`` entries of /tmp and of the system's temporary folder."""
+    folders = {"/tmp", tempfile.gettempdir()}
+    return {os.path.join(f, name) for f in folders for name in os.listdir(f) if name.startswith("ray")}
 
 
 def _remove(folder, wait=30):
