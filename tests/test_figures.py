@@ -32,3 +32,13 @@ def test_the_loss_axis_is_logarithmic_and_says_so():
     assert ax.get_yscale() == "log" and ax.get_ylabel().endswith(", log scale")
     low, high = ax.get_ylim()
     assert low < 0.0175 and high > 0.22
+
+
+def test_13_a_long_row_label_ends_before_the_images(tmp_path):
+    images = np.full((2, 32, 32, 3), 128, np.uint8)
+    image_grid([("vivid U-Net (T = 1), a long label", images), ("gray input", images)], tmp_path / "grid.png")
+    with Image.open(tmp_path / "grid.png") as img:
+        row = np.asarray(img.convert("L"))[2:98]
+    first_image = int(np.flatnonzero((row == 128).all(axis=0))[0])
+    inked = np.flatnonzero((row[:, :first_image] < 100).any(axis=0))
+    assert first_image - inked[-1] >= 4, (first_image, inked[-1])

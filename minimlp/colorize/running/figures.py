@@ -65,14 +65,16 @@ def label_font(size=11):
 
 
 def image_grid(rows, path, scale=3, gap=2, label_width=110):
-    """Save a grid: one row per (label, uint8 images (K, H, W, 3)), images upscaled ``scale``× (nearest)."""
+    """Save a grid: one row per (label, uint8 images (K, H, W, 3)), images upscaled ``scale``× (nearest); the
+    labels' column is at least ``label_width`` wide, and wider where a label needs it."""
+    font = label_font()
+    label_width = max(label_width, 12 + max(round(font.getlength(label)) for label, _ in rows))
     count = max(len(images) for _, images in rows)
     side = rows[0][1].shape[1] * scale
     width = label_width + count * (side + gap)
     height = len(rows) * (side + gap) + gap
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
-    font = label_font()
     for r, (label, images) in enumerate(rows):
         top = gap + r * (side + gap)
         draw.text((4, top + side // 2 - 6), label, fill="black", font=font)
