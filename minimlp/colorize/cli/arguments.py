@@ -9,9 +9,7 @@ import errno
 import os
 import tempfile
 
-from ..running.rules import LIMITS, check_batchnorm_batch, check_value
-
-__all__ = ["check_numbers", "check_batchnorm_batch", "check_output_folder"]
+from ..running.rules import LIMITS, check_value
 
 
 def check_numbers(args, keys=tuple(LIMITS)):

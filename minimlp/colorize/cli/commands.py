@@ -10,12 +10,18 @@ from ...train.checkpoint import BEST, LAST, DamagedCheckpoint
 from ..experiments.provenance import provenance
 from ..models.architectures import is_convolutional
 from ..models.presets import PRESETS, TRAINING_KEYS, preset, recipe
-from ..models.store import PRETRAINED, default_pretrained, installed_pretrained, load_colorizer, vivid_pretrained
+from ..models.store import (
+    PRETRAINED,
+    default_pretrained,
+    installed_pretrained,
+    load_colorizer,
+    vivid_pretrained,
+)
 from ..running.photo_files import colorize_files, output_paths
 from ..running.prediction import evaluate_images
+from ..running.rules import check_batchnorm_batch
 from ..running.training import train_run
 from ..task.data import load_split
-from ..running.rules import check_batchnorm_batch
 from .arguments import check_numbers, check_output_folder
 
 
