@@ -191,7 +191,7 @@ def main():
                                  "added_distributions": sorted(set(dists) - set(base_dists))}
     print(f"\n| | {' | '.join(FRAMEWORKS)} |\n|---|{'---|' * len(FRAMEWORKS)}")
     sizes = result["sizes"]
-    print(f"| installed beyond minimlp's dependencies | "
+    print("| installed beyond minimlp's dependencies | "
           + " | ".join(f"{sizes[n]['added_mb']:.1f} MB, {len(sizes[n]['added_distributions'])} distributions"
                        for n in FRAMEWORKS) + " |")
     for key, what, unit in (("import_s", "import the framework", "s"), ("startup_s", "start-up to the first page", "s"),

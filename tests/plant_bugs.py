@@ -26,6 +26,13 @@ PLANTS = [
  ("conv transpose bias", "minimlp/kernels/cpu/conv_loops.py", "                row[k] += bias[c]", "                row[k] += bias[0]", "tests/test_kernels.py", "conv_transpose"),
  ("soft encoding ties", "minimlp/kernels/cpu/soft_encoding.py", "while j > 0 and best_d[j - 1] > d:", "while j > 0 and best_d[j - 1] >= d:", "tests/test_kernels.py", "ties or soft"),
  ("GPU Linear backward (maths on NumPy)", "minimlp/kernels/gpu/linear.py", "    if add:\n        out += g.T @ x", "    if False:\n        out += g.T @ x", "tests/test_kernels.py", "accumulate"),
+ ("Winograd input transform", "minimlp/kernels/cpu/winograd_loops.py", "v[12, c, t], v[13, c, t], v[14, c, t], v[15, c, t] = e10 - e30,", "v[12, c, t], v[13, c, t], v[14, c, t], v[15, c, t] = e10 + e30,", "tests/test_kernels.py", "winograd"),
+ ("Winograd output transform (odd width)", "minimlp/kernels/cpu/winograd_loops.py", "                    plane[2 * ty + i, :] = rows[i, :Wo]", "                    plane[2 * ty + i, :Wo - 1] = rows[i, :Wo - 1]", "tests/test_kernels.py tests/test_winograd.py", "winograd"),
+ ("Winograd gradient transform", "minimlp/kernels/cpu/winograd_loops.py", "u0 - w0, u1 - w1, u2 - w2, u3 - w3", "u0 - w0, u1 - w1, u2 - w2, u3 + w3", "tests/test_kernels.py", "winograd"),
+ ("Winograd scatter (tile overlap)", "minimlp/kernels/cpu/winograd_loops.py", "rows[2 * u + 1] = left[i, 1, u] + right[i, 1, u]", "rows[2 * u + 1] = left[i, 1, u]", "tests/test_kernels.py", "winograd"),
+ ("ReLU backward at zero", "minimlp/kernels/cpu/elementwise.py", "dx[i] = g[i] if y[i] > zero else zero", "dx[i] = g[i] if y[i] >= zero else zero", "tests/test_kernels.py", "relu"),
+ ("MaxPool2d ties", "minimlp/kernels/cpu/max_pool.py", "                        at_r, at_c = r, c\n                        break", "                        at_r, at_c = r, c", "tests/test_kernels.py", "max_pool"),
+ ("MaxPool2d overlapping windows", "minimlp/kernels/cpu/max_pool.py", "dx[at_r - ph, at_c - pw] += g[i, j]", "dx[at_r - ph, at_c - pw] = g[i, j]", "tests/test_kernels.py", "max_pool"),
  ("selector condition", "minimlp/kernels/ops.py", "def training(*args, training=True, **context):\n    return training", "def training(*args, training=True, **context):\n    return not training", "tests/test_kernels.py", "selector"),
 ]
 only = sys.argv[1:]

@@ -288,3 +288,19 @@ def test_maxpool_routes_ties_to_the_first_maximum_as_torch(kwargs, device):
     pool = nn.MaxPool2d(**kwargs)
     pool(backend.to_device(x, device))
     assert_close(pool.backward(backend.to_device(G, device)), xt.grad, TOL, f"MaxPool2d{kwargs} ties")
+
+
+@pytest.mark.parametrize("kernel,stride", [(2, 2), (3, 1)])
+def test_max_pool_routes_a_nan_maximum_as_torch(kernel, stride, implementation):
+    """A NaN in a window is its maximum, and its gradient goes to the window's last NaN (torch's CPU kernel)."""
+    x = np.arange(2 * 36, dtype=np.float64).reshape(1, 2, 6, 6)
+    x[0, 0, 1, 1] = x[0, 1, 2, 3] = x[0, 1, 3, 2] = x[0, 1, 4, 4] = np.nan
+    module = nn.MaxPool2d(kernel, stride=stride)
+    y = module(x)
+    g = np.arange(1, y.size + 1, dtype=np.float64).reshape(y.shape)
+    dx = module.backward(g)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.max_pool2d(xt, kernel, stride=stride)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_array_equal(y, yt.detach().numpy())
+    np.testing.assert_array_equal(dx, xt.grad.numpy())

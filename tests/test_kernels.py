@@ -24,6 +24,7 @@ import pytest
 import minimlp
 from minimlp import kernels, nn, optim, threads
 from minimlp.backend import gpu_available
+from minimlp.formulas import winograd as f_winograd
 from minimlp.kernels import ops
 from minimlp.kernels.cpu import linear_adam
 from minimlp.nn.parameter import Parameter
@@ -193,14 +194,20 @@ def activation_cases():
         cases.append(Case("sigmoid", batch=b, width=512, dtype=np.float32, threads=1))
         cases.append(Case("tanh", batch=b, width=3072, dtype=np.float64, threads=2))
     cases.append(Case("sigmoid", batch=129, width=512, dtype=np.float64, threads=2))
+    for b, dtype, n in ((1, np.float32, 2), (3, np.float64, 2), (16, np.float32, 1), (64, np.float32, 2)):
+        cases.append(Case("relu", batch=b, width=(32, 32, 32), dtype=dtype, threads=n))   # the U-Net's widest
+    cases.append(Case("relu", batch=5, width=(7,), dtype=np.float64, threads=2, zeros=True))
     return cases
 
 
 def run_activation(c, dtype):
     rng = _rng(c.op, c.batch)
-    module = nn.Sigmoid() if c.op == "sigmoid" else nn.Tanh()
-    x = (rng.standard_normal((c.batch, c.width), dtype=c.dtype) * c.dtype(3)).astype(dtype)
-    g = rng.standard_normal((c.batch, c.width), dtype=c.dtype).astype(dtype)
+    module = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}[c.op]()
+    shape = (c.batch,) + (c.width if isinstance(c.width, tuple) else (c.width,))
+    x = (rng.standard_normal(shape, dtype=c.dtype) * c.dtype(3)).astype(dtype)
+    if c.kw.get("zeros"):
+        x[:, ::2] = 0                     # ReLU's gradient at exactly 0 is 0, as torch's
+    g = rng.standard_normal(shape, dtype=c.dtype).astype(dtype)
     y = module(x)
     return {"y": y, "dx": module.backward(g)}, {}
 
@@ -279,6 +286,37 @@ def check_conv(c, got, ref, inputs):
     tol = 1e-12 if c.dtype == np.float64 else 2e-5
     for key in ref:
         _close(f"{c.op} {key}", got[key], ref[key], tol)
+
+
+POOLS = [((2,), (64, 32, 32, 32)), ((2,), (64, 64, 16, 16)), ((2,), (1, 3, 7, 9)),
+         ((3,), {"stride": 2, "padding": 1}, (2, 3, 7, 6)), (((3, 2),), {"stride": 1, "dilation": (1, 2)}, (1, 2, 5, 6))]
+
+
+def max_pool_cases():
+    cases = []
+    for spec in POOLS:
+        args, kwargs, shape = (spec[0], {}, spec[1]) if len(spec) == 2 else spec
+        for dtype, n in ((np.float32, 2), (np.float64, 1)):
+            cases.append(Case("max_pool2d", args=args, kwargs=kwargs, shape=shape, dtype=dtype, threads=n))
+    cases.append(Case("max_pool2d", args=(2,), kwargs={}, shape=(2, 3, 8, 8), dtype=np.float64, threads=2,
+                      ties=True))
+    return cases
+
+
+def run_max_pool(c, dtype):
+    module = nn.MaxPool2d(*c.args, **c.kwargs)
+    rng = _rng("pool", c.args, c.shape)
+    x = rng.standard_normal(c.shape, dtype=c.dtype).astype(dtype)
+    if c.kw.get("ties"):
+        x = np.round(x)                   # ties: the first maximum in row-major kernel order takes the gradient
+    y = module(x)
+    g = _rng("g", c.args, c.shape).standard_normal(y.shape, dtype=c.dtype).astype(dtype)
+    return {"y": y, "dx": module.backward(g)}, {}
+
+
+def check_max_pool(c, got, ref, inputs):
+    for key in ref:
+        _close(f"max_pool2d {key}", got[key], ref[key], 1e-15 if c.dtype == np.float64 else 1e-7)
 
 
 # ------------------------------------------------------------------------------ soft encoding
@@ -374,6 +412,8 @@ FAMILIES = {
     "batch_norm": (batch_norm_cases, run_batch_norm, check_batch_norm),
     "sigmoid": (activation_cases, run_activation, check_activation),
     "tanh": (None, run_activation, check_activation),
+    "relu": (None, run_activation, check_activation),
+    "max_pool2d": (max_pool_cases, run_max_pool, check_max_pool),
     "squared_error": (squared_error_cases, run_squared_error, check_squared_error),
     "conv2d": (conv_cases, run_conv, check_conv),
     "conv_transpose2d": (None, run_conv, check_conv),
@@ -408,6 +448,14 @@ def _reference(c):
     return _REFERENCES[str(c)]
 
 
+def _winograd_takes(c):
+    """Whether Winograd F(2x2, 3x3) computes the convolution of case ``c``."""
+    return c.op == "conv2d" and f_winograd.takes(nn.Conv2d(*c.args, **c.kwargs)._geometry)
+
+
+ONLY_FOR = {"cpu-winograd": _winograd_takes}   # kernels that take some configurations of their op only
+
+
 def _implementation_cases():
     out = []
     for c in CASES:
@@ -415,7 +463,7 @@ def _implementation_cases():
         for impl in op.kernels:
             if impl.name == "cpu-adam-in-backward":
                 continue                       # needs an optimizer's offer: its own test below
-            if c.kw.get("formula_only"):
+            if c.kw.get("formula_only") or not ONLY_FOR.get(impl.name, bool)(c):
                 continue
             marks = [pytest.mark.skipif(not gpu_available(), reason="a CuPy kernel: needs a GPU")] \
                 if impl.name in CUPY_ONLY else []

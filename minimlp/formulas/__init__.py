@@ -2,9 +2,11 @@
 is tested against. Functions work on NumPy or CuPy (the module of their inputs) and give their formula.
 Forward functions take arrays; backward functions take the parameters (``data``, ``accumulate(gradient)``),
 add ∂L/∂θ into them and return ∂L/∂x; optimizer updates change the parameter and its state in place.
+``winograd`` is another way to compute ``conv.conv2d`` (fewer multiplies): the formula its kernel is tested
+against, itself tested against the direct one.
 """
 from . import (activation, adam, batch_norm, conv, cross_entropy, dropout, im2col, linear, loss,
-               pooling, resample, rmsprop, sgd, soft_encoding)
+               pooling, resample, rmsprop, sgd, soft_encoding, winograd)
 
 __all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "im2col", "linear",
-           "loss", "pooling", "resample", "rmsprop", "sgd", "soft_encoding"]
+           "loss", "pooling", "resample", "rmsprop", "sgd", "soft_encoding", "winograd"]

@@ -34,13 +34,14 @@ def tanh_backward(g, y):
 
 
 def relu(x):
-    """(y, mask): y = max(x, 0), and the mask x > 0."""
-    return get_array_module(x).maximum(x, 0), x > 0
+    """(y, y): y = max(x, 0) (NaN stays NaN)."""
+    y = get_array_module(x).maximum(x, 0)
+    return y, y
 
 
-def relu_backward(g, mask):
-    """∂L/∂x = G·[x > 0] (0 at x = 0, as torch)."""
-    return g * mask
+def relu_backward(g, y):
+    """∂L/∂x = G·[x > 0], read from y > 0 (0 at x = 0 and for NaN, as torch)."""
+    return g * (y > 0)
 
 
 def leaky_relu(x, negative_slope):

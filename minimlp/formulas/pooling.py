@@ -57,7 +57,7 @@ def max_pool2d(x, geometry, scratch):
 
 def max_pool2d_backward(g, saved, geometry, scratch):
     """∂L/∂x: each G[n, c, h, w] routed to its window's maximum, the first in row-major kernel order on ties
-    (as torch's CPU kernel); windows that overlap add up."""
+    (as torch's CPU kernel), the last NaN where the maximum is NaN (as torch again); windows that overlap add up."""
     xp = get_array_module(g)
     in_shape, src, best = saved
     hit = scratch.get("hit", g.shape, g, dtype=np.bool_)
@@ -66,13 +66,29 @@ def max_pool2d_backward(g, saved, geometry, scratch):
     free.fill(True)
     windows = {k: (rows, cols) for k, rows, cols in _windows(geometry, g.shape[2], g.shape[3])}
 
+    last_nan = _last_nan(src, best, windows)
+
     def routed(k):
         rows, cols = windows[k]
         xp.equal(src[:, :, rows, cols], best, out=hit)
+        if last_nan is not None:
+            xp.logical_or(hit, last_nan == k, out=hit)
         xp.logical_and(hit, free, out=hit)
         xp.logical_xor(free, hit, out=free)
         return xp.multiply(g, hit, out=part)
     return _scatter(g, routed, in_shape, geometry, scratch)
+
+
+def _last_nan(src, best, windows):
+    """Where a window's maximum is NaN, the offset of its last NaN (torch's CPU kernel takes every NaN it meets
+    as the new maximum); −1 elsewhere. None when no maximum is NaN."""
+    xp = get_array_module(best)
+    if best.dtype.kind != "f" or not xp.isnan(best).any():
+        return None
+    last = xp.full(best.shape, -1, dtype=np.int32)
+    for k, (rows, cols) in windows.items():
+        last[xp.isnan(src[:, :, rows, cols])] = k
+    return last
 
 
 def avg_pool_inverse_divisor(x, geometry, count_include_pad, divisor_override):

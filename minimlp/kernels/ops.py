@@ -13,6 +13,8 @@ from . import in_backward
 from .cpu import blas
 from .registry import Op
 
+WINOGRAD_MIN_CHANNELS = 16
+
 
 def numpy_float(x, *args, **context):
     """NumPy float32/float64 data."""
@@ -53,6 +55,16 @@ def adam_offered(g, x, weight, *args, **context):
     return linear_adam.fits(g, x, weight)
 
 
+def winograd_fits(x, *args, geometry=None, **context):
+    """``numpy_gemm``, and a convolution Winograd F(2x2, 3x3) computes (3x3, stride 1, one group, zero padding)."""
+    return geometry is not None and f.winograd.takes(geometry) and numpy_gemm(x)
+
+
+def winograd_wins(x, *args, training=True, weight_shape=(0,), **context):
+    """Training, with 16 or more input and output channels (fewer: the 16 products are too small to gain)."""
+    return training and min(x.shape[1], weight_shape[0]) >= WINOGRAD_MIN_CHANNELS
+
+
 def training(*args, training=True, **context):
     return training
 
@@ -78,6 +90,8 @@ sigmoid.register("cpu-compiled", flat_pair, compiled=True, backward="cpu.element
 tanh = Op("tanh", forward=f.activation.tanh, backward=f.activation.tanh_backward)
 tanh.register("cpu-compiled", flat_pair, compiled=True, backward="cpu.elementwise:tanh_backward")
 relu = Op("relu", forward=f.activation.relu, backward=f.activation.relu_backward)
+relu.register("cpu-compiled", flat, compiled=True, forward="cpu.elementwise:relu")
+relu.register("cpu-compiled-gradient", flat_pair, compiled=True, backward="cpu.elementwise:relu_backward")
 identity = Op("identity", forward=f.activation.identity, backward=f.activation.identity_backward)
 leaky_relu = Op("leaky_relu", forward=f.activation.leaky_relu, backward=f.activation.leaky_relu_backward)
 dropout = Op("dropout", mask=f.dropout.scaled_mask, forward=f.dropout.apply, backward=f.dropout.apply)
@@ -95,12 +109,16 @@ absolute_error = Op("absolute_error", forward=f.loss.absolute_error, backward=f.
 cross_entropy = Op("cross_entropy", forward=f.cross_entropy.forward, backward=f.cross_entropy.backward)
 
 conv2d = Op("conv2d", forward=f.conv.conv2d, backward=f.conv.conv2d_backward)
+conv2d.register("cpu-winograd", winograd_fits, winograd_wins, compiled=True, forward="cpu.winograd:conv2d",
+                backward="cpu.winograd:conv2d_backward")
 conv2d.register("cpu-compiled", numpy_gemm, training, compiled=True, forward="cpu.conv:conv2d",
                 backward="cpu.conv:conv2d_backward")
 conv_transpose2d = Op("conv_transpose2d", forward=f.conv.conv_transpose2d, backward=f.conv.conv_transpose2d_backward)
 conv_transpose2d.register("cpu-compiled", numpy_gemm, training, compiled=True, forward="cpu.conv:conv_transpose2d",
                           backward="cpu.conv:conv_transpose2d_backward")
 max_pool2d = Op("max_pool2d", forward=f.pooling.max_pool2d, backward=f.pooling.max_pool2d_backward)
+max_pool2d.register("cpu-compiled", flat, training, compiled=True, forward="cpu.max_pool:max_pool2d",
+                    backward="cpu.max_pool:max_pool2d_backward")
 avg_pool2d = Op("avg_pool2d", inverse_divisor=f.pooling.avg_pool_inverse_divisor, forward=f.pooling.avg_pool2d,
                 backward=f.pooling.avg_pool2d_backward)
 separable_map = Op("separable_map", adaptive_average=f.resample.adaptive_average, nearest=f.resample.nearest,

@@ -47,7 +47,8 @@ class _ConvBase(Module):
         self._consumed = False
 
     def _run_forward(self, x, out_shape):
-        impl = self._op.pick("forward", x, training=self.training)
+        impl = self._op.pick("forward", x, training=self.training, geometry=self._geometry,
+                             weight_shape=self.weight.data.shape)
         y, saved = impl.forward(x, self.weight.data, None if self.bias is None else self.bias.data,
                                 self._geometry, self._scratch)
         self._cache, self._consumed = (impl, saved, out_shape), False

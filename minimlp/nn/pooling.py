@@ -72,7 +72,7 @@ class MaxPool2d(_Pool2d):
 
     Backward: ∂L/∂x routes each G[n, c, h, w] to the position of its window's maximum (the first one in
     row-major kernel order on ties, as torch's CPU kernel); windows that overlap add up. Keeps the
-    (padded) input and y. NaN inputs are not propagated as torch does. The maths is
+    (padded) input and y. A NaN in a window is its maximum and takes its gradient, as in torch. The maths is
     ``minimlp.formulas.pooling``.
     """
 

@@ -214,7 +214,7 @@ def _backward_item(n, blocks, x, w2, dout, dx, cols, dcols, dw_part, db_part, wa
     L = Ho * Wo
     og, kg, ld = O // groups, w2.shape[1], cols.shape[1]
     item_size = dout.itemsize
-    _channel_sums(dout[n].reshape(O, L), db_part)
+    channel_sums(dout[n].reshape(O, L), db_part)
     if want_dx:
         dx[n] = 0
     for b in range(blocks):
@@ -240,7 +240,7 @@ def _backward_item(n, blocks, x, w2, dout, dx, cols, dcols, dw_part, db_part, wa
 
 
 @_jit
-def _channel_sums(a, sums):
+def channel_sums(a, sums):
     # sums[o] += Σ a[o, :] in float64: the bias gradient's share of one image
     for o in range(a.shape[0]):
         acc = 0.0
@@ -285,7 +285,7 @@ def _transposed_backward_item(n, x, w2, dout, dx, cols, dw_part, db_part, want_d
     for g in range(groups):
         gemm(address, wide, NO_TRANS, TRANS, cg, kg, L, one, x_n + g * cg * L * item_size, L,
              cols.ctypes.data + g * kg * L * item_size, L, one, dw_part.ctypes.data + g * cg * kg * item_size, kg)
-    _channel_sums(dout[n].reshape(C, H * W), db_part)
+    channel_sums(dout[n].reshape(C, H * W), db_part)
     if want_dx:
         dx_n = dx[n].ctypes.data
         for g in range(groups):

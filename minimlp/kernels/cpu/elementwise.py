@@ -1,4 +1,4 @@
-"""Element-wise passes compiled for the CPU: the activations' backward, a column sum, a scaled copy."""
+"""Element-wise passes compiled for the CPU: ReLU, the activations' backward, a column sum, a scaled copy."""
 import numba
 import numpy as np
 from numba import prange
@@ -68,6 +68,50 @@ def sigmoid_backward(g, y):
 def tanh_backward(g, y):
     """G·(1 − y²), as ``formulas.activation.tanh_backward``."""
     return _activation(g, y, True)
+
+
+@_jit
+def _relu(x, y, zero):
+    for i in range(x.size):
+        v = x[i]
+        y[i] = v if v > zero or v != v else zero              # max(x, 0), NaN kept
+
+
+@_parallel
+def _relu_pieces(pieces, x, y, zero):
+    n = x.size
+    for i in prange(pieces):
+        lo, hi = n * i // pieces, n * (i + 1) // pieces
+        _relu(x[lo:hi], y[lo:hi], zero)
+
+
+def relu(x):
+    """(y, y) with y = max(x, 0), as ``formulas.activation.relu``, in pieces over threads."""
+    y = np.empty(x.shape, dtype=x.dtype)
+    pool.flat(_relu, _relu_pieces, GRAIN, x.reshape(-1), y.reshape(-1), x.dtype.type(0))
+    return y, y
+
+
+@_jit
+def _relu_backward(g, y, dx, zero):
+    for i in range(g.size):
+        dx[i] = g[i] if y[i] > zero else zero                  # G·[y > 0]
+
+
+@_parallel
+def _relu_backward_pieces(pieces, g, y, dx, zero):
+    n = g.size
+    for i in prange(pieces):
+        lo, hi = n * i // pieces, n * (i + 1) // pieces
+        _relu_backward(g[lo:hi], y[lo:hi], dx[lo:hi], zero)
+
+
+def relu_backward(g, y):
+    """G·[y > 0], as ``formulas.activation.relu_backward``."""
+    dx = np.empty(g.shape, dtype=g.dtype)
+    pool.flat(_relu_backward, _relu_backward_pieces, GRAIN, g.reshape(-1), y.reshape(-1), dx.reshape(-1),
+              g.dtype.type(0))
+    return dx
 
 
 @_jit

@@ -1,0 +1,77 @@
+"""Stride-1 3x3 convolutions on the CPU by Winograd F(2x2, 3x3) (``formulas.winograd``): runs of whole images
+side by side, each transformed into tiles, multiplied by 16 gemms and transformed back while it is in cache.
+"""
+import numpy as np
+
+from ... import threads
+from ...formulas import winograd as formula
+from . import blas, pool
+
+RUN_ELEMENTS = 1 << 18  # a run's transformed tiles (input's and output's): 1 MB in float32, about a core's L2
+
+
+def _geometry(x, weight, geometry):
+    n, c, h, w = x.shape
+    ho, wo, th, tw = formula.tile_counts(geometry, h, w)
+    return (c, h, w, weight.shape[0], ho, wo, th, tw, geometry.pads[0], geometry.pads[2])
+
+
+def _runs(x, layout):
+    # (images per run, runs, parts side by side)
+    c, o, tiles = layout[0], layout[3], layout[6] * layout[7]
+    per_run = max(1, RUN_ELEMENTS // (16 * (c + o) * tiles))
+    per_run = min(per_run, max(1, x.shape[0] // threads.get_num_threads()))
+    runs = -(-x.shape[0] // per_run)
+    return per_run, runs, pool.pieces(runs, 1)
+
+
+def spread_width(rows, width, itemsize):
+    """The buffers' row length: ``width`` or a little more, so that the 16 planes of (rows, width) a transform
+    walks side by side start in different sets of the L1 cache (planes 4 KiB apart evict each other: the
+    transforms ran 4x slower on Zen 4)."""
+    for padded in range(width, width + 257):
+        offsets = [k * rows * padded * itemsize % 4096 // 64 for k in range(16)]
+        if max(offsets.count(s) for s in offsets) <= 2:
+            return padded
+    return width
+
+
+def _buffers(scratch, names, parts, rows, layout, per_run, like):
+    width = per_run * layout[6] * layout[7]
+    return [scratch.get(name, (parts, 16, r, spread_width(r, width, like.itemsize)), like)
+            for name, r in zip(names, rows)]
+
+
+def conv2d(x, weight, bias, geometry, scratch):
+    x = np.ascontiguousarray(x)
+    layout = _geometry(x, weight, geometry)
+    u = np.ascontiguousarray(formula.transformed_weight(weight))
+    per_run, runs, parts = _runs(x, layout)
+    v, m = _buffers(scratch, ("winograd_v", "winograd_m"), parts, (layout[0], layout[3]), layout, per_run, x)
+    y = np.empty((x.shape[0], layout[3], layout[4], layout[5]), dtype=x.dtype)
+    t = x.dtype.type
+    from . import winograd_loops as loops   # Numba: imported at the first training step, not with minimlp
+    with blas.one_blas_thread():
+        pool.launch(parts, loops.forward, parts, runs, per_run, x, u, x[0, 0, 0, :0] if bias is None else bias, y,
+                    v, m, layout, *blas.gemm_address(x.dtype), t(1), t(0))
+    return y, (x, u, layout)
+
+
+def conv2d_backward(g, saved, weight, bias, geometry, scratch, want_dx=True):
+    x, u, layout = saved
+    g = np.ascontiguousarray(g)
+    per_run, runs, parts = _runs(x, layout)
+    v, gamma = _buffers(scratch, ("winograd_v", "winograd_m"), parts, (layout[0], layout[3]), layout, per_run, x)
+    du_parts = scratch.get("winograd_du", (parts, 16, layout[3], layout[0]), x)
+    db_parts = scratch.get("winograd_db", (parts, layout[3]), x, dtype=np.float64)
+    dx = np.empty(x.shape, dtype=x.dtype) if want_dx else x[:0]
+    t = x.dtype.type
+    from . import winograd_loops as loops
+    with blas.one_blas_thread():
+        pool.launch(parts, loops.backward, parts, runs, per_run, x, u, g, dx, v, gamma, du_parts, db_parts, want_dx, layout,
+                    *blas.gemm_address(x.dtype), t(1), t(0))
+    du = du_parts[0] if parts == 1 else du_parts.sum(axis=0)
+    weight.accumulate(formula.weight_gradient(du))
+    if bias is not None:
+        bias.accumulate((db_parts[0] if parts == 1 else db_parts.sum(axis=0)).astype(x.dtype))
+    return dx if want_dx else None
