@@ -12,9 +12,11 @@ import sys
 import time
 
 import pytest
+from photo_samples import gradient_rgb
+from PIL import Image
+from test_cli_bad_input import cli, one_error_line, snapshot
 
 from minimlp import backend
-from test_cli_bad_input import cli, one_error_line, snapshot
 
 TINY = ["--epochs", 1, "--train-size", 32, "--quiet"]
 
@@ -50,11 +52,18 @@ def test_11_an_infinite_number_is_refused_and_nothing_written(tmp_path, flag, va
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("command", ["train", "colorize"])
 @pytest.mark.parametrize("variable, value", [("MINIMLP_NUM_THREADS", "abc"), ("MINIMLP_CPU_KERNELS", "fortran")])
-def test_11_a_wrong_environment_variable_is_named_and_nothing_written(tmp_path, variable, value):
-    result = cli("train", *TINY, "--out", tmp_path / "run", env={variable: value})
-    one_error_line(result, f"minimlp-colorize train: error: {variable} must be", repr(value))
-    assert os.listdir(tmp_path) == []
+def test_11_a_wrong_environment_variable_is_named_and_nothing_written(tmp_path, variable, value, command):
+    """Refused before the command starts, whether or not it would have read the variable (``colorize`` in
+    evaluation mode runs no compiled kernel)."""
+    photo = tmp_path / "photo.png"
+    Image.fromarray(gradient_rgb()).save(photo)
+    args = ["train", *TINY, "--out", tmp_path / "run"] if command == "train" else ["colorize", photo, "-o",
+                                                                                   tmp_path / "run"]
+    result = cli(*args, env={variable: value})
+    one_error_line(result, f"minimlp-colorize {command}: error: {variable} must be", repr(value))
+    assert os.listdir(tmp_path) == ["photo.png"]
 
 
 def test_11_a_run_that_fails_before_its_first_checkpoint_leaves_nothing(tmp_path):
