@@ -8,7 +8,7 @@ import math
 
 from ..models.architectures import needs_two_images
 
-# setting -> (test, what it must be); NaN fails every test
+# setting -> (test, what it must be); NaN is refused for every setting
 LIMITS = {
     "epochs": (lambda v: v >= 1, "at least 1"),
     "batch_size": (lambda v: v >= 1, "at least 1"),
@@ -23,7 +23,7 @@ def check_value(key, value, named=None):
     (default ``--key value``)."""
     if key in LIMITS and value is not None:
         ok, what = LIMITS[key]
-        if not (value == value and ok(value)):
+        if math.isnan(value) or not ok(value):
             raise ValueError(f"{named or '--' + key.replace('_', '-') + ' ' + str(value)}: must be {what}")
 
 
