@@ -76,19 +76,36 @@ def save(obj, path):
     return path
 
 
+class DamagedFileError(ValueError):
+    """A file that begins as a .npz (zip) archive but cannot be read: cut short (a copy that stopped, a full
+    disk) or damaged."""
+
+
+ZIP_MAGIC = b"PK\x03\x04"   # the first bytes of a zip archive, and so of every .npz
+
+
 def load(path):
-    """Read what ``save`` wrote. Arrays come back as NumPy arrays."""
+    """Read what ``save`` wrote. Arrays come back as NumPy arrays.
+
+    A file that is not a zip archive raises ValueError; one that begins as one but cannot be read
+    (truncated or damaged) raises ``DamagedFileError``.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no such file: {path}")
     if not zipfile.is_zipfile(path):   # np.load would guess a pickle and suggest allow_pickle=True
+        with open(path, "rb") as f:
+            begins_as_zip = f.read(len(ZIP_MAGIC)) == ZIP_MAGIC
+        if begins_as_zip:
+            raise DamagedFileError(f"{path} is truncated or damaged (it begins as a .npz archive, but its end, "
+                                   f"where the archive lists its contents, is missing; {os.path.getsize(path)} "
+                                   f"bytes)")
         raise ValueError(f"{path} is not a .npz file written by minimlp.save (it is not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise ValueError(f"{path} is not a readable .npz file written by minimlp.save "
-                         f"(truncated or corrupt: {exc})") from exc
+        raise DamagedFileError(f"{path} is truncated or damaged ({exc})") from exc
     if _LAYOUT_KEY not in arrays:
         return arrays
     layout = json.loads(arrays.pop(_LAYOUT_KEY).tobytes().decode("utf-8"))

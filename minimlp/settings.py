@@ -50,6 +50,13 @@ def shared_data():
     return os.environ.get("MINIMLP_SHARED_DATA") or None
 
 
+def check():
+    """Read every variable that has rules, so that a wrong value is refused (naming the variable) before a
+    program starts any work; return None."""
+    cpu_kernels()
+    num_threads()
+
+
 def minimlp_variables():
     """Every ``MINIMLP_*`` variable of this process: what a worker started elsewhere must see too."""
     return {k: v for k, v in os.environ.items() if k.startswith("MINIMLP_")}

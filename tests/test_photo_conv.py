@@ -122,9 +122,14 @@ def test_models_lists_the_pretrained_models_and_the_default(capsys):
     listed = capsys.readouterr().out
     assert "unet " in listed and "unet-small" in listed
     default = store.default_pretrained()
-    assert f"{default:12s} {store.PRETRAINED[default]}.npz  (default)" in listed
+    rows = {line.split()[0]: line for line in listed.split("pretrained models")[1].splitlines()[1:]}
+    assert rows[default].split()[1:] == [f"{store.PRETRAINED[default]}.npz", "(default)"]
     if "unet-vivid" not in store.installed_pretrained():
-        assert "unet-vivid   unet-vivid-45k.npz  (not installed)" in listed
+        assert rows["unet-vivid"].split()[1:] == ["unet-vivid-45k.npz", "(not", "installed)"]
+    assert len({row.index("(") for row in rows.values()}) == 1   # aligned, however long the names
+    assert len({row.index(store.PRETRAINED[name]) for name, row in rows.items()}) == 1
+    presets = [line for line in listed.split("pretrained models")[0].splitlines() if "[" in line]
+    assert len({line.index("[") for line in presets}) == 1
 
 
 def test_with_nothing_installed_pretrained_is_a_one_line_error(tmp_path, monkeypatch):

@@ -1,10 +1,12 @@
 """``--executor ray`` on a real Ray cluster on 127.0.0.1 (no mock): the same results as local, a killed worker, a
 dead address.
 
-The cluster of the first test is ``ray start --head`` with 2 CPUs, in its own process group, stopped by signalling
-that group (never ``ray stop``, which would stop every Ray on the machine); the fault test lets the command start
-its own local cluster (no ``--address``). Both use token authentication with a token made for this test run.
-Ray is in the test extra: missing, these tests skip outside CI and fail under ``CI=true``.
+The cluster of the first test is ``ray start --head`` with 2 CPUs (the ``ray`` beside this Python, so the tests
+need no activated environment), in its own process group, stopped by signalling that group (never ``ray stop``,
+which would stop every Ray on the machine); the fault tests let the command start its own local cluster (no
+``--address``). All use token authentication with a token made for this test run, and keep Ray's files in one
+temporary folder (``RAY_TMPDIR``), removed when the module ends. Ray is in the test extra: missing, these tests
+skip outside CI and fail under ``CI=true``.
 """
 import csv
 import io
@@ -39,6 +41,44 @@ except ImportError:
     pytest.skip("Ray is not installed (pip install -e '.[cluster]')", allow_module_level=True)
 
 TIMED = {"seconds"}   # wall-clock fields: the only things allowed to differ between two runs of the same command
+RAY = os.path.join(os.path.dirname(sys.executable), "ray")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_temp_dir():
+    """One folder for every file of every Ray these tests start or connect to (``RAY_TMPDIR``, read by the
+    drivers here and inherited by the commands and clusters they start), removed at the end. Under /tmp: Ray's
+    socket paths must stay short. At the end no new ``ray*`` entry is left in the system's temporary folders."""
+    before_entries = _ray_entries()
+    folder = tempfile.mkdtemp(prefix="minimlp-ray-tests-", dir="/tmp")
+    before = os.environ.get("RAY_TMPDIR")
+    os.environ["RAY_TMPDIR"] = folder
+    try:
+        yield folder
+    finally:
+        if before is None:
+            del os.environ["RAY_TMPDIR"]
+        else:
+            os.environ["RAY_TMPDIR"] = before
+        _remove(folder)
+    left = sorted(_ray_entries() - before_entries)
+    assert left == [], f"Ray's temporary files left behind: {left}"
+
+
+def _ray_entries():
+    """The ``ray*`` entries of /tmp and of the system's temporary folder."""
+    folders = {"/tmp", tempfile.gettempdir()}
+    return {os.path.join(f, name) for f in folders for name in os.listdir(f) if name.startswith("ray")}
+
+
+def _remove(folder, wait=30):
+    """Remove ``folder``, again while a process of the stopped clusters still writes into it."""
+    deadline = time.monotonic() + wait
+    while os.path.exists(folder):
+        shutil.rmtree(folder, ignore_errors=True)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Ray's temporary folder {folder} could not be removed")
+        time.sleep(0.5)
 
 
 def _free_port():
@@ -50,9 +90,9 @@ def _free_port():
 @pytest.fixture(scope="module")
 def ray_cluster():
     """HOST:PORT of a `ray start --head` cluster on 127.0.0.1 with 2 CPUs; stopped (its process group) after."""
-    port, temp = _free_port(), tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    port, temp = _free_port(), os.path.join(os.environ["RAY_TMPDIR"], "head")
     env = {**os.environ, **AUTH}
-    head = subprocess.Popen(["ray", "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
+    head = subprocess.Popen([RAY, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
                              "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats",
                              "--temp-dir", temp], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -78,7 +118,6 @@ def ray_cluster():
                 head.poll()
                 time.sleep(0.5)
         head.poll()
-        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _group_alive(pgid):
@@ -175,36 +214,46 @@ def _stream(process, lines):
         lines.append(line)
 
 
-def test_a_killed_worker_is_retried_and_its_run_ends_as_an_uninterrupted_one(tmp_path):
-    """The CLI starts its own local cluster; the worker training the run is SIGKILLed after epoch 1 reached the
-    driver. The run resumes on a new worker and ends with the uninterrupted run's weights and scores."""
-    out, reference = str(tmp_path / "killed"), str(tmp_path / "reference")
-    args = ["sweep", "--models", "paper-mlp1", "--epochs", "3", "--device", "cpu"]
-    run = "paper-mlp1-e3-s0"
-    env = {**os.environ, **AUTH}
+def _sweep_killing_its_worker(args, out, run, after_checkpoint):
+    """Run ``minimlp-colorize ARGS --out OUT --executor ray`` (it starts its own local cluster) and SIGKILL the
+    worker of ``run``'s first attempt: once its first checkpoint reached the driver, or as soon as it started.
+    Returns (exit code, stderr, the killed pid, seconds from the kill to the end)."""
     sweep = subprocess.Popen([sys.executable, "-m", "minimlp.colorize"] + args + ["--out", out, "--executor", "ray"],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             env={**os.environ, **AUTH}, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
     lines = []
     reader = threading.Thread(target=_stream, args=(sweep, lines), daemon=True)
     reader.start()
     try:
         deadline = time.monotonic() + 300
         pid = None
-        while not (pid and os.path.exists(os.path.join(out, "runs", run, "last.npz"))):
+        while not (pid and (not after_checkpoint or os.path.exists(os.path.join(out, "runs", run, "last.npz")))):
             assert sweep.poll() is None and time.monotonic() < deadline, "".join(lines)
             found = [re.search(r"\(pid (\d+), attempt 1\)", line) for line in lines]
             pid = next((int(m.group(1)) for m in found if m), None)
             time.sleep(0.05)
         os.kill(pid, signal.SIGKILL)
         killed_at = time.perf_counter()
-        assert sweep.wait(timeout=300) == 0, "".join(lines)
+        code = sweep.wait(timeout=300)
     finally:
         if sweep.poll() is None:
             sweep.kill()
         reader.join(timeout=10)
     log = "".join(lines)
     print(log)
-    print(f"from the kill to the end of the sweep: {time.perf_counter() - killed_at:.1f} s")
+    return code, log, pid, time.perf_counter() - killed_at
+
+
+def test_a_killed_worker_is_retried_and_its_run_ends_as_an_uninterrupted_one(tmp_path):
+    """``--retries 1``: the worker training the run is SIGKILLed after epoch 1 reached the driver. The run's one
+    retry resumes on a new worker and ends with the uninterrupted run's weights and scores."""
+    out, reference = str(tmp_path / "killed"), str(tmp_path / "reference")
+    args = ["sweep", "--models", "paper-mlp1", "--epochs", "3", "--device", "cpu"]
+    run = "paper-mlp1-e3-s0"
+    code, log, pid, seconds = _sweep_killing_its_worker(args + ["--retries", "1"], out, run, after_checkpoint=True)
+    print(f"from the kill to the end of the sweep: {seconds:.1f} s")
+    assert code == 0, log
+    assert f"{run}: its worker died (" in log and "retrying (attempt 2 of 2)" in log
     assert re.search(rf"{run}: retried on .* \(pid \d+, attempt 2\): the previous worker died; resuming after "
                      rf"epoch [12], its last checkpoint", log), log
     assert "1/1 done, 0 running, 0 failed" in log
@@ -213,6 +262,31 @@ def test_a_killed_worker_is_retried_and_its_run_ends_as_an_uninterrupted_one(tmp
         "the killed worker's scratch folder was left behind"
     assert cli.main(args + ["--out", reference]) == 0
     assert_same_results(out, reference, skip={"train.log"})   # the killed run's log also says it resumed
+
+
+def test_with_no_retries_a_killed_worker_fails_its_run_in_one_line(tmp_path):
+    """``--retries 0``: the first death is the run's end. The sweep counts it failed, exits 2 with the one-line
+    rerun message, and writes no SWEEP.md; run again (with retries), it trains the run."""
+    out = str(tmp_path / "sweep")
+    args = ["sweep", "--models", "paper-mlp1", "--epochs", "2", "--train-size", "2000", "--device", "cpu"]
+    run = "paper-mlp1-e2-n2000-s0"
+    code, log, _, _ = _sweep_killing_its_worker(args + ["--retries", "0"], out, run, after_checkpoint=False)
+    assert code == 2, log
+    assert "retrying" not in log and f"{run}: FAILED (" in log
+    assert "sweep: 0/1 done, 0 running, 1 failed, 0 waiting" in log
+    last = log.strip().splitlines()[-1]
+    assert re.fullmatch(rf"minimlp-colorize sweep: error: 1 of 1 runs failed \(first: {run}: \w+: .*\); the "
+                        r"finished runs are saved, rerun the same command to retry the others", last), last
+    assert not os.path.exists(os.path.join(out, "SWEEP.md"))
+    assert cli.main(args + ["--out", out, "--executor", "ray"]) == 0
+    assert os.path.exists(os.path.join(out, "SWEEP.md"))
+
+
+def test_a_run_that_fails_inside_training_is_counted_and_the_others_finish(tmp_path, capsys):
+    """A run whose folder holds a damaged ``last.npz`` fails when its training resumes from it, on a Ray worker
+    (the run's own error, not retried); the other run finishes and the sweep exits 2 naming the failed one."""
+    from test_sweep import poison_and_sweep
+    poison_and_sweep(tmp_path, capsys, ["--executor", "ray"])
 
 
 def test_a_cluster_address_that_does_not_answer_is_one_line_and_writes_nothing(tmp_path, capsys):

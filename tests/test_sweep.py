@@ -72,3 +72,100 @@ def test_a_local_sweep_trains_every_combination_and_reuses_finished_runs(tmp_pat
     assert cli.main(argv) == 0
     assert "2 of 2 runs already done" in capsys.readouterr().err
     assert os.path.getmtime(os.path.join(out, "runs", runs[0], "scores.json")) == stamp
+
+
+# ------------------------------------------------------------------ issue 31: what a new user hit
+
+@pytest.mark.parametrize("name", ["unet", "unet-small", "unet-vivid", "unet-vivid-small"])
+def test_1_every_unet_preset_plans_runs_that_build(name):
+    """MLP settings are added to MLP presets only: each U-Net preset, with and without a grid, builds."""
+    from minimlp.colorize.models.architectures import ARCHITECTURES
+    from minimlp.colorize.models.presets import MODEL_KEYS
+    for grid in ({}, {"lr": [1e-3, 2e-3], "batch_size": [32]}):
+        for _, config in plan_sweep([name], grid, [0], epochs=1, train_size=32):
+            kwargs = dict(config["model_kwargs"])
+            assert not set(MODEL_KEYS) & set(kwargs), kwargs
+            ARCHITECTURES[kwargs.pop("arch")](**kwargs)   # where 'activation' was refused
+
+
+def test_1_a_sweep_of_a_unet_preset_trains(tmp_path):
+    out = tmp_path / "sw"
+    result = subprocess.run([sys.executable, "-m", "minimlp.colorize", "sweep", "--out", str(out), "--models",
+                             "unet-small", "--grid", "lr=2e-3", "--epochs", "1", "--train-size", "32", "--device",
+                             "cpu"], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "1/1 done, 0 running, 0 failed" in result.stderr and "TypeError" not in result.stderr
+    assert "| unet-small_lr-0.002-e1-n32 | 1 |" in (out / "SWEEP.md").read_text()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--grid", "lr=0"], "--grid lr=0: must be a finite number greater than 0"),
+    (["--grid", "lr=2e-4,nan"], "--grid lr=nan: must be a finite number greater than 0"),
+    (["--grid", "lr=inf"], "--grid lr=inf: must be a finite number greater than 0"),
+    (["--grid", "weight_decay=-0.1"], "--grid weight_decay=-0.1: must be a finite number, 0 or more"),
+    (["--grid", "batch_size=16,1"], "--grid batch_size=1: paper-mlp1 has BatchNorm, which needs at least 2 images"),
+    (["--grid", "dropout=1"], "--grid dropout=1: must be in [0, 1)"),
+    (["--train-size", "1"], "--train-size 1: must be at least 2"),
+    (["--epochs", "0"], "--epochs 0: must be at least 1"),
+])
+def test_10_grid_values_meet_trains_own_rules_before_any_run(tmp_path, argv, message):
+    """As a user runs it (a subprocess): one line with train's wording, exit 2, and no folder."""
+    out = tmp_path / "sweep"
+    result = subprocess.run([sys.executable, "-m", "minimlp.colorize", "sweep", "--out", str(out), "--device", "cpu",
+                             *argv], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    line, = result.stderr.strip().splitlines()
+    assert line.startswith(f"minimlp-colorize sweep: error: {message}"), line
+    assert not out.exists()
+
+
+def test_10_a_unet_trains_on_batches_of_one(tmp_path):
+    """batch_size=1 is refused for BatchNorm1d only: the U-Net's BatchNorm2d averages over the pixels too."""
+    runs = plan_sweep(["unet-small"], parse_grid(["batch_size=1"]), [0], epochs=1, train_size=8)
+    from minimlp.colorize.running.rules import check_config
+    check_config(runs[0][1])
+
+
+def test_2_a_sweep_folder_holding_other_settings_is_refused_unless_forced(tmp_path, capsys):
+    out = str(tmp_path / "sweep")
+    base = ["sweep", "--out", out, "--epochs", "1", "--train-size", "32", "--device", "cpu"]
+    assert cli.main(base + ["--grid", "lr=1e-3"]) == 0
+    report = open(os.path.join(out, "SWEEP.md"), encoding="utf-8").read()
+    capsys.readouterr()
+    assert cli.main(base + ["--grid", "lr=2e-4"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"minimlp-colorize sweep: error: --out {out} holds a sweep with other settings (sweep.json: 1 "
+                   f"runs, 1 of them, e.g. paper-mlp1_lr-0.001-e1-n32-s0, not run by this command): pass --force "
+                   f"to replace its report, or choose another --out"], err
+    assert open(os.path.join(out, "SWEEP.md"), encoding="utf-8").read() == report
+    assert sorted(os.listdir(os.path.join(out, "runs"))) == [".gitignore", "paper-mlp1_lr-0.001-e1-n32-s0"]
+    assert cli.main(base + ["--grid", "lr=1e-3"]) == 0   # the same settings: continued (its run reused)
+    assert "1 of 1 runs already done" in capsys.readouterr().err
+    assert cli.main(base + ["--grid", "lr=1e-3,2e-4", "--force"]) == 0
+    assert "| paper-mlp1_lr-0.0002-e1-n32 | 1 |" in open(os.path.join(out, "SWEEP.md"), encoding="utf-8").read()
+    assert cli.main(["reproduce", "--out", out, "--quick", "--device", "cpu"]) == 2
+    assert f"--out {out} holds a sweep (sweep.json), not a study (reproduce)" in capsys.readouterr().err
+
+
+def poison_and_sweep(tmp_path, capsys, extra):
+    """Sweep two seeds where seed 1's folder holds a ``last.npz`` cut short: that run fails inside training
+    (resuming from it); the other is trained and saved; exit 2 with the one-line message; no SWEEP.md."""
+    import re
+    out = tmp_path / "sweep"
+    poisoned = out / "runs" / "paper-mlp1-e1-n64-s1"
+    poisoned.mkdir(parents=True)
+    (poisoned / "last.npz").write_bytes(b"PK\x03\x04" + bytes(4096))
+    assert cli.main(["sweep", "--out", str(out), "--seeds", "0,1", "--epochs", "1", "--train-size", "64",
+                     "--device", "cpu"] + extra) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "1/2 done, 0 running, 1 failed, 0 waiting" in err[-2], err
+    assert re.fullmatch(r"minimlp-colorize sweep: error: 1 of 2 runs failed \(first: paper-mlp1-e1-n64-s1: "
+                        r"DamagedCheckpoint: \S*last\.npz is truncated or damaged .*\); the finished runs are saved, "
+                        r"rerun the same command to retry the others", err[-1]), err[-1]
+    assert (out / "runs" / "paper-mlp1-e1-n64-s0" / "scores.json").exists()
+    assert not (poisoned / "scores.json").exists() and not (out / "SWEEP.md").exists()
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_14_a_run_failing_inside_training_is_counted_by_the_local_executor(tmp_path, capsys, jobs):
+    poison_and_sweep(tmp_path, capsys, ["--jobs", jobs])

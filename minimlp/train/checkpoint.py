@@ -2,7 +2,7 @@
 import os
 
 from ..random import get_rng_state, set_rng_state
-from ..serialization import load, save
+from ..serialization import DamagedFileError, load, save
 
 LAST = "last.npz"
 BEST = "best.npz"
@@ -14,6 +14,10 @@ LOOKS_LIKE = (f"a checkpoint is the {BEST} or {LAST} that training writes into i
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable, or belongs to a different run or model."""
+
+
+class DamagedCheckpoint(CheckpointError):
+    """A checkpoint file that is truncated or damaged (a minimlp .npz that cannot be read whole)."""
 
 
 def save_training_state(folder, *, epoch, model, optimizer, scheduler, history, config, best_valid):
@@ -39,11 +43,13 @@ def save_model(path, *, model, config, epoch=None, valid_loss=None):
 
 
 def read_checkpoint(path, expected_format=None):
-    """Load a checkpoint file and check its format tag."""
+    """Load a checkpoint file and check its format tag (``DamagedCheckpoint`` if it is truncated or damaged)."""
     if not os.path.exists(path):
         raise CheckpointError(f"no checkpoint at {path}")
     try:
         state = load(path)
+    except DamagedFileError as exc:
+        raise DamagedCheckpoint(str(exc)) from exc
     except ValueError as exc:
         raise CheckpointError(f"{exc}, so not a minimlp checkpoint; {LOOKS_LIKE}") from exc
     if not isinstance(state, dict) or state.get("format") not in (TRAIN_FORMAT, MODEL_FORMAT):

@@ -61,6 +61,9 @@ def train_one_epoch(model, loss_fn, optimizer, batches, *, epoch, scheduler=None
         count += n
         if not quiet and step % 20 == 0:
             bar.set_postfix(loss=f"{total / count:.5f}", refresh=False)
+    if count == 0:
+        raise ValueError(f"epoch {epoch}: the training batches yielded no batch (fewer samples than the batch "
+                         f"size, with drop_last?)")
     return total / count
 
 

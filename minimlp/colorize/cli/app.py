@@ -10,6 +10,7 @@
     minimlp-colorize serve [--port 8000] [--host 127.0.0.1] [--checkpoint DIR ...]
 """
 import argparse
+import os
 import shlex
 import sys
 
@@ -19,6 +20,7 @@ from ..experiments.executors import add_executor_options
 from ..experiments.ship import add_ship_parser
 from ..experiments.sweep import add_sweep_parser
 from ..models.presets import PRESETS
+from ..running.photo_files import MAX_PIXELS
 
 
 def _device_default():
@@ -96,6 +98,9 @@ def build_parser():
     c.add_argument("inputs", nargs="+", help="image files")
     c.add_argument("-o", "--out", required=True, help="folder for the PNGs (NAME_color.png per input)")
     c.add_argument("--overwrite", action="store_true", help="replace outputs left by an earlier call")
+    c.add_argument("--max-pixels", type=int, default=MAX_PIXELS,
+                   help=f"refuse (one line each, the others still done) photos of more pixels than this "
+                        f"(default {MAX_PIXELS:,}); memory grows about 10 bytes per pixel")
     c.add_argument("--device", default=_device_default(), help="cpu, gpu or auto (default: $MINIMLP_DEVICE or auto)")
 
     sub.add_parser("models", help="list the model presets and the pretrained models")
@@ -109,6 +114,8 @@ def build_parser():
     r.add_argument("--only", help="comma-separated study names to run")
     r.add_argument("--report-only", action="store_true",
                    help="rewrite OUT/RESULTS.md from OUT/runs.json (the stored runs' scores); train nothing")
+    r.add_argument("--force", action="store_true",
+                   help="replace the report of a study with other settings that --out holds (refused otherwise)")
     add_executor_options(r)
 
     add_sweep_parser(sub)
@@ -130,14 +137,31 @@ def main(argv=None):
     args.command_line = shlex.join(["minimlp-colorize", *(sys.argv[1:] if argv is None else argv)])
     keep_freed_memory()  # this program's choice of allocator settings (minimlp.allocator): faster training steps
     try:
+        settings.check()   # a wrong MINIMLP_* value is refused before the command writes anything
         return _command(args.command)(args)
     except KeyboardInterrupt:
-        print("interrupted; rerun with --resume to continue from the last finished epoch", file=sys.stderr)
+        print(f"minimlp-colorize {args.command}: interrupted; {interrupted(args)}", file=sys.stderr)
         return 130
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"minimlp-colorize {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def interrupted(args):
+    """What a Ctrl-C left behind and how to go on, for the command that was interrupted."""
+    if args.command == "train":
+        if os.path.exists(os.path.join(args.out, "last.npz")):
+            return "rerun with --resume to continue from the last finished epoch"
+        return "no epoch had finished, so nothing was kept; run the command again to start over"
+    if args.command in ("reproduce", "sweep"):
+        return ("rerun the same command to continue: finished runs are reused, an interrupted one resumes from "
+                "its last finished epoch")
+    if args.command == "colorize":
+        return "the outputs listed above are complete; no other file was written"
+    if args.command == "ship":
+        return "run the same command again to ship the run (its files are replaced whole)"
+    return "nothing was written"
 
 
 def _command(name):

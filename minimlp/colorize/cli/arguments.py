@@ -2,37 +2,20 @@
 
 Each check raises ``ValueError`` with one line naming the option or the path
 and what is wrong, and creates nothing, so a refused command leaves the disk
-as it found it.
+as it found it. The ranges are ``running.rules``', which ``sweep`` applies to
+its grid too.
 """
 import errno
 import os
 import tempfile
 
-from ..models.architectures import needs_two_images
-
-# option name -> (test, what it must be); None values (not given) are not checked
-TRAIN_LIMITS = {
-    "epochs": (lambda v: v >= 1, "at least 1"),
-    "batch_size": (lambda v: v >= 1, "at least 1"),
-    "lr": (lambda v: v > 0, "greater than 0"),
-    "weight_decay": (lambda v: v >= 0, "0 or more"),
-    "train_size": (lambda v: v >= 2, "at least 2 (BatchNorm needs two images to train on)"),
-}
+from ..running.rules import LIMITS, check_value
 
 
-def check_numbers(args, limits=TRAIN_LIMITS):
-    """Refuse a numeric option outside its range (NaN included), naming the flag and the range."""
-    for key, (ok, what) in limits.items():
-        value = getattr(args, key, None)
-        if value is not None and not (value == value and ok(value)):
-            raise ValueError(f"--{key.replace('_', '-')} {value}: must be {what}")
-
-
-def check_batchnorm_batch(config):
-    """A model with BatchNorm1d cannot train on batches of one image."""
-    if needs_two_images(config) and config["training"]["batch_size"] < 2:
-        raise ValueError(f"--batch-size {config['training']['batch_size']}: {config['model']} has BatchNorm, "
-                         f"which needs at least 2 images per batch to train")
+def check_numbers(args, keys=tuple(LIMITS)):
+    """Refuse a numeric option of ``args`` outside its range (NaN included), naming the flag and the range."""
+    for key in keys:
+        check_value(key, getattr(args, key, None))
 
 
 def check_output_folder(path, flag):

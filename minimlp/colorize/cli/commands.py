@@ -6,16 +6,23 @@ import os
 from ... import __version__
 from ...backend import resolve_device
 from ...train import CheckpointError, read_checkpoint
-from ...train.checkpoint import LAST
+from ...train.checkpoint import BEST, LAST, DamagedCheckpoint
 from ..experiments.provenance import provenance
 from ..models.architectures import is_convolutional
 from ..models.presets import PRESETS, TRAINING_KEYS, preset, recipe
-from ..models.store import PRETRAINED, default_pretrained, installed_pretrained, load_colorizer, vivid_pretrained
+from ..models.store import (
+    PRETRAINED,
+    default_pretrained,
+    installed_pretrained,
+    load_colorizer,
+    vivid_pretrained,
+)
 from ..running.photo_files import colorize_files, output_paths
 from ..running.prediction import evaluate_images
+from ..running.rules import check_batchnorm_batch
 from ..running.training import train_run
 from ..task.data import load_split
-from .arguments import check_batchnorm_batch, check_numbers, check_output_folder
+from .arguments import check_numbers, check_output_folder
 
 
 def make_config(args):
@@ -57,6 +64,17 @@ def _check_resume_config(stored, args):
     return stored
 
 
+def _stored_config(last):
+    """The config of the run whose ``last.npz`` is ``last``; a one-line error if that file is damaged."""
+    try:
+        return read_checkpoint(last)["config"]
+    except DamagedCheckpoint as exc:
+        best = os.path.join(os.path.dirname(last), BEST)
+        intact = f"; its {BEST} still serves evaluate and colorize" if os.path.exists(best) else ""
+        raise CheckpointError(f"--resume: {exc}, so the run cannot be continued: train it again into another "
+                              f"--out{intact}") from None
+
+
 def train(args):
     out = args.out
     check_numbers(args)
@@ -65,7 +83,7 @@ def train(args):
     if args.resume:
         if not os.path.exists(last):
             raise CheckpointError(f"--resume: {out} holds no {LAST} to continue from")
-        config = _check_resume_config(read_checkpoint(last)["config"], args)
+        config = _check_resume_config(_stored_config(last), args)
     else:
         if os.path.exists(last):
             raise CheckpointError(f"{out} already holds a run ({LAST}); pass --resume to continue it "
@@ -88,7 +106,7 @@ def train(args):
 
 
 def evaluate(args):
-    model, config = load_colorizer(args.checkpoint, device=args.device)
+    model, config = load_colorizer(args.checkpoint, device=resolve_device(args.device))
     split = load_split(args.data, args.data_split, flag="--data-split")
     images = getattr(split, args.split).images
     scores = evaluate_images(model, config["task"], images)
@@ -112,23 +130,28 @@ def colorize(args):
     if args.vivid and args.checkpoint is not None:
         raise ValueError("--vivid chooses the pretrained vivid model: drop either --vivid or --checkpoint")
     checkpoint = f"pretrained:{vivid_pretrained()}" if args.vivid else args.checkpoint or "pretrained"
+    if args.max_pixels < 1:
+        raise ValueError(f"--max-pixels {args.max_pixels}: must be at least 1")
     model, config = load_colorizer(checkpoint, device=resolve_device(args.device))
     if args.resolution is not None and not is_convolutional(config):
         raise ValueError(f"--resolution {args.resolution}: {checkpoint} holds an MLP ({config['model']}), which "
                          f"runs at 32x32 only; drop --resolution or use a U-Net checkpoint")
-    os.makedirs(args.out, exist_ok=True)
-    failed = colorize_files(model, config["task"], args.inputs, targets, resolution=args.resolution)
+    failed = colorize_files(model, config["task"], args.inputs, targets, resolution=args.resolution,
+                            max_pixels=args.max_pixels)
     return 1 if failed else 0
 
 
 def models(args):
     """`minimlp-colorize models`: each preset with its recipe, then the pretrained models."""
-    lines = [f"{name:12s} [{p['task']}] {p['about']}\n{'':12s} training: {recipe(p)}" for name, p in PRESETS.items()]
+    width = max(map(len, [*PRESETS, *PRETRAINED]))
+    lines = [f"{name:{width}s} [{p['task']}] {p['about']}\n{'':{width}s} training: {recipe(p)}"
+             for name, p in PRESETS.items()]
     installed = installed_pretrained()
     default = default_pretrained() if installed else None
     lines.append("\npretrained models (--checkpoint pretrained:NAME; 'pretrained' alone is the default):")
+    files = max(len(stem) for stem in PRETRAINED.values()) + len(".npz")
     for name, stem in PRETRAINED.items():
         state = ("default" if name == default else "installed") if name in installed else "not installed"
-        lines.append(f"{name:12s} {stem}.npz  ({state})")
+        lines.append(f"{name:{width}s} {stem + '.npz':{files}s}  ({state})")
     print("\n".join(lines))
     return 0

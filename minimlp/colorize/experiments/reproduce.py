@@ -16,15 +16,21 @@ from ..task.data import load_split
 from .baselines import baseline_scores
 from .executors import run_device, train_all
 from .provenance import machine, provenance
+from .results_folder import check_results_folder
 from .report import summarise, write_report
 from .studies import plan
 
 RUNS_JSON = "runs.json"
 
 
+def seeded_runs(runs):
+    """[(run name 'ID-sN', config with its seed)] of the plan's ``runs`` ({id: (config, seeds)})."""
+    return [(f"{run}-s{seed}", {**config, "seed": seed}) for run, (config, n) in runs.items() for seed in range(n)]
+
+
 def run_all(args, runs, rows, device):
     """Train every (run, seed) not yet done; return ({run id: [scores per seed]}, the executor)."""
-    todo = [(f"{run}-s{seed}", {**config, "seed": seed}) for run, (config, n) in runs.items() for seed in range(n)]
+    todo = seeded_runs(runs)
     scores, executor = train_all(args, todo, args.out, device,
                                  f"reproduce: {len(rows)} table rows, {len(runs)} distinct configurations, ")
     results = {}
@@ -40,15 +46,16 @@ def machine_description():
     return f"{m['platform']}, {m['cpu']}, {m['cores']} CPU cores"
 
 
-def _record_invocation(out, meta, n_runs):
+def _record_invocation(out, meta, fresh=False):
     """Append this invocation (date, wall time) to ``OUT/invocations.json`` and return the whole list.
 
     A reproduce that was interrupted and rerun, or rerun only to rewrite the
-    report, then still states the wall time the results really took.
+    report, then still states the wall time the results really took. ``fresh``:
+    the folder's study is being replaced (``--force``), so its list starts again.
     """
     path = os.path.join(out, "invocations.json")
     history = []
-    if os.path.exists(path):
+    if os.path.exists(path) and not fresh:
         with open(path, encoding="utf-8") as f:
             history = json.load(f)
     history.append({"date": meta["date"], "command": meta["command"], "wall_seconds": round(meta["wall_seconds"], 1),
@@ -71,6 +78,8 @@ def reproduce(args):
         return report_only(args)
     started = time.perf_counter()
     rows, runs = plan(epochs=args.epochs, seeds=args.seeds, only=args.only, quick=args.quick)
+    replacing = check_results_folder(args.out, "reproduce", [name for name, _ in seeded_runs(runs)],
+                                     getattr(args, "force", False))
     device = run_device(args)
     results, executor = run_all(args, runs, rows, device)
     train_size = next(iter(runs.values()))[0].get("train_size") if runs else None
@@ -85,7 +94,7 @@ def reproduce(args):
             "train_seconds": sum(s["seconds"] for per in results.values() for s in per),
             "epochs": next(iter(runs.values()))[0]["training"]["epochs"] if runs else None,
             "quick": args.quick, "train_size": train_size, "provenance": provenance()}
-    meta["invocations"] = _record_invocation(args.out, meta, sum(1 for _ in results))
+    meta["invocations"] = _record_invocation(args.out, meta, fresh=replacing)
     summaries = summarise(results)
     write_json({"meta": meta, "summaries": summaries}, os.path.join(args.out, RUNS_JSON))
     path = write_report(args.out, rows, summaries, baselines, meta)

@@ -10,9 +10,12 @@ from ... import settings
 from ...atomic import write_text
 from ..models.architectures import ACTIVATIONS
 from ..models.presets import MODEL_KEYS, PRESETS, TRAINING_KEYS, preset
+from ..running.rules import check_config, check_value
 from .executors import add_executor_options, run_device, train_all
 from .report import fmt
+from .results_folder import check_results_folder
 from .studies import identity, resolve_config
+
 CHOICES = {"optimizer": ("sgd", "momentum", "rmsprop", "adam", "adamw"), "schedule": ("none", "onecycle", "cosine"),
            "split": ("paper", "full"), "activation": tuple(ACTIVATIONS), "out_activation": tuple(ACTIVATIONS)}
 BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
@@ -45,9 +48,9 @@ def _value(key, text):
         kind = {"batch_size": "a positive integer", "epochs": "a positive integer",
                 "hidden": "widths joined by '-', e.g. 512-256"}.get(key, "a number")
         raise ValueError(f"{where}: expected {kind}") from None
-    if value < 0 or (key == "dropout" and value >= 1):
-        raise ValueError(f"{where}: out of range")
-    return value
+    if key == "dropout" and not 0 <= value < 1:
+        raise ValueError(f"{where}: must be in [0, 1)")
+    return value   # the training settings' ranges are train's own (running.rules), checked on every run
 
 
 def parse_grid(entries):
@@ -144,6 +147,8 @@ def add_sweep_parser(sub):
     s.add_argument("--train-size", type=int, help="use only the first N training images (quick sweeps)")
     s.add_argument("--data", default="default", help="as for train: default, shared or a CIFAR-10 source")
     s.add_argument("--device", default=settings.device("auto"), help="cpu, gpu or auto")
+    s.add_argument("--force", action="store_true",
+                   help="replace the report of a sweep with other settings that --out holds (refused otherwise)")
     add_executor_options(s)
     return s
 
@@ -153,12 +158,13 @@ def sweep(args):
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     for name in models:
         preset(name)
-    if args.epochs is not None and args.epochs < 1:
-        raise ValueError(f"--epochs must be at least 1, got {args.epochs}")
-    if args.train_size is not None and args.train_size < 1:
-        raise ValueError(f"--train-size must be at least 1, got {args.train_size}")
+    check_value("epochs", args.epochs)
+    check_value("train_size", args.train_size)
     grid = parse_grid(args.grid)
     runs = plan_sweep(models, grid, parse_seeds(args.seeds), args.epochs, args.train_size, args.data)
+    for _, config in runs:   # train's own rules, on every run, before any starts
+        check_config(config, named=lambda key, value: f"--grid {key}={_text(value)}" if key in grid else None)
+    check_results_folder(args.out, "sweep", [name for name, _ in runs], args.force)
     scores, _ = train_all(args, runs, args.out, run_device(args), "sweep: ")
     print(write_sweep_report(args.out, runs, scores, grid))
     return 0

@@ -2,7 +2,7 @@
 import os
 from pathlib import Path
 
-from ...train.checkpoint import BEST, LAST, CheckpointError, read_checkpoint
+from ...train.checkpoint import BEST, LAST, CheckpointError, DamagedCheckpoint, read_checkpoint
 from .architectures import build_model
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
@@ -44,13 +44,14 @@ def _first_installed(names, missing):
 def pretrained_file(name=None):
     """The .npz of pretrained model ``name`` (the default when None); a one-line error if it is not installed."""
     name = name or default_pretrained()
+    have = ", ".join(installed_pretrained()) or "none"
     if name not in PRETRAINED:
-        raise CheckpointError(f"unknown pretrained model {name!r}; choose from: {', '.join(PRETRAINED)}")
+        raise CheckpointError(f"unknown pretrained model {name!r}; the installed ones are: {have} "
+                              f"(`minimlp-colorize models` lists them)")
     path = PRETRAINED_DIR / f"{PRETRAINED[name]}.npz"
     if not path.exists():
-        have = ", ".join(installed_pretrained()) or "none"
         raise CheckpointError(f"pretrained model {name!r} is not installed (no {path.name} in {PRETRAINED_DIR}; "
-                              f"installed: {have})")
+                              f"the installed ones are: {have})")
     return str(path)
 
 
@@ -71,10 +72,27 @@ def checkpoint_file(checkpoint):
                           f"'pretrained:NAME')")
 
 
+def intact_sibling(path):
+    """For a damaged ``best.npz`` or ``last.npz``: '; the run's last.npz is intact: pass --checkpoint …' when the
+    other file of its run folder reads whole, else ''."""
+    folder, name = os.path.split(path)
+    other = {BEST: LAST, LAST: BEST}.get(name)
+    if other is None or not os.path.exists(os.path.join(folder, other)):
+        return ""
+    try:
+        read_checkpoint(os.path.join(folder, other))
+    except CheckpointError:
+        return ""
+    return f"; the run's {other} is intact: pass --checkpoint {os.path.join(folder, other)}"
+
+
 def load_colorizer(checkpoint, device="cpu"):
     """(model in eval mode, config) from a checkpoint (see ``checkpoint_file``)."""
     path = checkpoint_file(checkpoint)
-    state = read_checkpoint(path)
+    try:
+        state = read_checkpoint(path)
+    except DamagedCheckpoint as exc:
+        raise DamagedCheckpoint(f"{exc}{intact_sibling(path)}") from None
     config = state.get("config")
     if not config or "model_kwargs" not in config:
         raise CheckpointError(f"{path} carries no colorizer config (was it written by minimlp-colorize?)")

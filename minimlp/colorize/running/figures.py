@@ -4,7 +4,6 @@ from PIL import Image, ImageDraw
 
 from ...atomic import atomic_path
 
-
 UNITS = {"rgb": "MSE of the RGB image (pixels in [-1, 1])",
          "chroma": "MSE of the U and V chroma planes (pixels in [-1, 1])",
          "chroma-bins": "rebalanced cross-entropy over chroma bins (per pixel)"}
@@ -13,7 +12,9 @@ UNITS = {"rgb": "MSE of the RGB image (pixels in [-1, 1])",
 def loss_figure(history, title=None, baseline=None, task="rgb"):
     """The figure of ``loss_curve`` (matplotlib Figure): every line names its split, the axis its unit.
 
-    A run of one epoch draws its values as markers, which a line of one point would not show.
+    A run of one epoch draws its values as markers, which a line of one point would not show. The loss axis is
+    logarithmic: epoch 1's loss is often ten times the later ones, and a linear axis squashes the range where
+    the model crosses gray-copy.
     """
     import matplotlib
     matplotlib.use("Agg")
@@ -31,7 +32,8 @@ def loss_figure(history, title=None, baseline=None, task="rgb"):
     if baseline is not None:
         ax.axhline(baseline, color="gray", linestyle=":", label=f"gray-copy on the valid split ({baseline:.4f})")
     ax.set_xlabel("epoch")
-    ax.set_ylabel(UNITS[task])
+    ax.set_yscale("log")
+    ax.set_ylabel(f"{UNITS[task]}, log scale")
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -54,8 +56,19 @@ def _save_figure(fig, path):
         fig.savefig(tmp, format="png")
 
 
+def label_font(size=11):
+    """The font of the grids' row labels: matplotlib's DejaVu Sans (Pillow's built-in font draws a space two
+    pixels wide, so 'U-Net small' read as 'U-Netsmall')."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
+    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+
+
 def image_grid(rows, path, scale=3, gap=2, label_width=110):
-    """Save a grid: one row per (label, uint8 images (K, H, W, 3)), images upscaled ``scale``× (nearest)."""
+    """Save a grid: one row per (label, uint8 images (K, H, W, 3)), images upscaled ``scale``× (nearest); the
+    labels' column is at least ``label_width`` wide, and wider where a label needs it."""
+    font = label_font()
+    label_width = max(label_width, 12 + max(round(font.getlength(label)) for label, _ in rows))
     count = max(len(images) for _, images in rows)
     side = rows[0][1].shape[1] * scale
     width = label_width + count * (side + gap)
@@ -64,7 +77,7 @@ def image_grid(rows, path, scale=3, gap=2, label_width=110):
     draw = ImageDraw.Draw(canvas)
     for r, (label, images) in enumerate(rows):
         top = gap + r * (side + gap)
-        draw.text((4, top + side // 2 - 6), label, fill="black")
+        draw.text((4, top + side // 2 - 6), label, fill="black", font=font)
         for c, img in enumerate(images):
             tile = Image.fromarray(np.asarray(img, dtype=np.uint8)).resize((side, side), Image.NEAREST)
             canvas.paste(tile, (label_width + c * (side + gap), top))

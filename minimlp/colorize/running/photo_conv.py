@@ -2,6 +2,8 @@
 multiples of 4, in tiles with a margin beyond the receptive field) or at a reduced one (short side S, chroma
 upsampled). How and why: docs/colorizer.md.
 """
+import math
+
 import numpy as np
 from PIL import Image
 
@@ -33,23 +35,29 @@ def _run(net, y, device, decode=None):
     return planes if decode is None else decode(planes)
 
 
-def native_chroma(net, luma, device="cpu", tile=TILE, margin=MARGIN, decode=None):
+def tiles(height, width, tile=TILE):
+    """The (row, column) corners of the tiles covering a (height, width) plane, row by row."""
+    return [(r0, c0) for r0 in range(0, height, tile) for c0 in range(0, width, tile)]
+
+
+def native_chroma(net, luma, device="cpu", tile=TILE, margin=MARGIN, decode=None, report=None):
     """The output planes (C, H, W; U and V for the chroma task) at the luma plane's own resolution.
 
-    ``luma``: (H, W) in [-1, 1].
+    ``luma``: (H, W) in [-1, 1]. ``report(corners)``, when given, wraps the list of tile corners (a
+    progress bar).
     """
     h, w = luma.shape
     padded = _pad_to(luma, _levels_multiple(net))
     hp, wp = padded.shape
     out = None
-    for r0 in range(0, hp, tile):
-        for c0 in range(0, wp, tile):
-            r1, c1 = min(r0 + tile, hp), min(c0 + tile, wp)
-            a, b = max(0, r0 - margin), max(0, c0 - margin)
-            part = _run(net, padded[a:min(hp, r1 + margin), b:min(wp, c1 + margin)], device, decode)
-            if out is None:
-                out = np.empty((len(part), hp, wp), dtype=np.float32)
-            out[:, r0:r1, c0:c1] = part[:, r0 - a:r1 - a, c0 - b:c1 - b]
+    corners = tiles(hp, wp, tile)
+    for r0, c0 in (corners if report is None else report(corners)):
+        r1, c1 = min(r0 + tile, hp), min(c0 + tile, wp)
+        a, b = max(0, r0 - margin), max(0, c0 - margin)
+        part = _run(net, padded[a:min(hp, r1 + margin), b:min(wp, c1 + margin)], device, decode)
+        if out is None:
+            out = np.empty((len(part), hp, wp), dtype=np.float32)
+        out[:, r0:r1, c0:c1] = part[:, r0 - a:r1 - a, c0 - b:c1 - b]
     return out[:, :h, :w]
 
 
@@ -68,18 +76,32 @@ def reduced_size(height, width, short_side):
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def box_shrink(plane, size, rows=1024):
+    """``plane`` (H, W) shrunk to ``size`` = (width, height) by area-averaging (Pillow's BOX filter), a band of
+    about ``rows`` source rows at a time: the values of one whole-plane resize, bit for bit, without a float
+    copy of the whole plane (a large photo's luma)."""
+    height_in, width_in = plane.shape
+    width, height = size
+    step = max(1, rows * height // height_in)   # output rows per band
+    out = np.empty((height, width), dtype=np.float32)
+    for j0 in range(0, height, step):
+        j1 = min(height, j0 + step)
+        top, bottom = j0 * height_in / height, j1 * height_in / height
+        a, b = int(top), min(height_in, math.ceil(bottom))
+        band = Image.fromarray(np.ascontiguousarray(plane[a:b], dtype=np.float32), mode="F")
+        out[j0:j1] = np.asarray(band.resize((width, j1 - j0), Image.BOX, box=(0, top - a, width_in, bottom - a)))
+    return out
+
+
+def shrunk(plane, short_side):
+    """``plane`` (H, W) shrunk (area-averaging) to short side ``short_side``, or itself when not larger."""
+    h, w = plane.shape
+    size = reduced_size(h, w, short_side)
+    return plane if size == (w, h) else box_shrink(plane, size)
+
+
 def reduced_chroma(net, luma, short_side=32, device="cpu", decode=None):
     """Output planes (C, H, W): predicted with the short side shrunk to ``short_side``, upsampled bilinearly."""
     h, w = luma.shape
-    size = reduced_size(h, w, short_side)
-    if size == (w, h):
-        return native_chroma(net, luma, device, decode=decode)
-    small = native_chroma(net, _resize(luma, size, Image.BOX), device, decode=decode)
-    return np.stack([_resize(p, (w, h), Image.BILINEAR) for p in small])
-
-
-def conv_chroma(net, luma, resolution=32, device="cpu", decode=None):
-    """Output planes (C, H, W) for ``resolution``: 'native', or the short side (an int) to predict at."""
-    if resolution == "native":
-        return native_chroma(net, luma, device, decode=decode)
-    return reduced_chroma(net, luma, int(resolution), device, decode=decode)
+    small = native_chroma(net, shrunk(luma, short_side), device, decode=decode)
+    return small if small.shape[1:] == (h, w) else np.stack([_resize(p, (w, h), Image.BILINEAR) for p in small])

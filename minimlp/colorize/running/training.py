@@ -1,12 +1,13 @@
 """A training run of the colorizer: data, model, optimizer and schedule from a config, ``fit``, scores, figures."""
 import os
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 
 from ... import manual_seed, nn, optim
 from ...atomic import write_json
-from ...backend import resolve_device
+from ...backend import gpu_unavailable_reason, resolve_device
 from ...data import Batches
 from ...train import fit, read_checkpoint
 from ...train.checkpoint import BEST
@@ -15,6 +16,7 @@ from ..task.arrays import FlippedBatches, gray_copy, make_arrays, planar_to_imag
 from ..task.data import load_split
 from .figures import gray_images, image_grid, loss_curve
 from .prediction import evaluate_images, predict_rgb
+from .run_folder import CONFIG, run_folder
 
 TRAIN_EVAL_IMAGES = 5000  # the train(eval) loss of each epoch is measured on the first 5,000 training images
 # (all of the paper's split; on the full split, as many as the validation set, and not 45,000 forward passes)
@@ -49,10 +51,34 @@ def train_run(config, out, device="auto", resume=False, quiet=False, log=None, c
     ``callbacks`` are passed to ``fit`` (called after each epoch's checkpoint is written). ``config.json``
     and ``metrics.json`` carry the config's 'provenance' (the code's commit, the package versions and the
     machine: ``experiments.provenance``), which the caller records.
+
+    Everything that can be refused (the device, the data, an epoch without a batch) is refused before
+    anything is written; the folder is then locked for the run and tidied up if it fails before its first
+    checkpoint (``run_folder``).
     """
     log = log or (lambda text: None if quiet else print(text, file=sys.stderr))
     tr = config["training"]
-    device = resolve_device(device, announce=not quiet)
+    asked, device = device, resolve_device(device)
+    run = _prepare(config, device)
+    with run_folder(out, config.get("command")):
+        for note in run.notes:   # shown even with --quiet: it changes what trains
+            print(note, file=sys.stderr)
+        write_json(config, os.path.join(out, CONFIG))
+        epochs = tr["epochs"]
+        log(f"training {config['model']} on {len(run.x_train)} images ({config['data']}, {tr['split']} split), "
+            f"{epochs} epoch{'s' if epochs != 1 else ''}, batch {tr['batch_size']}, {tr['optimizer']} lr "
+            f"{tr['lr']:g}, device {_device_text(asked, device)}")
+        history = fit(run.model, task_loss(config), run.optimizer, run.batches, run.valid, epochs,
+                      scheduler=run.scheduler, scheduler_interval=run.interval, train_eval_batches=run.train_eval,
+                      checkpoint_dir=out, resume=resume, config=config, quiet=quiet, log=log, callbacks=callbacks)
+        scores = _finish(config, run, history, out)
+    return run.model, history, scores
+
+
+def _prepare(config, device):
+    """The run's data, model, optimizer, schedule and batches (a namespace); a ValueError for an epoch that
+    would hold no batch. Nothing is written."""
+    tr = config["training"]
     manual_seed(config["seed"])
     split = load_split(config["data"], tr["split"])
     train_images = split.train.images
@@ -63,37 +89,51 @@ def train_run(config, out, device="auto", resume=False, quiet=False, log=None, c
     prepare_task(config, y_train)
     model = build_model(config).to(device=device)
     optimizer = make_optimizer(tr["optimizer"], model.parameters(), tr["lr"], tr["weight_decay"])
-    drop_last = _drop_last(tr, len(x_train), needs_two_images(config), warn=lambda text: print(text, file=sys.stderr))
+    notes = []
+    drop_last = _drop_last(tr, len(x_train), needs_two_images(config), warn=notes.append)
     batches = Batches(x_train, y_train, tr["batch_size"], shuffle=True, seed=config["seed"], device=device,
                       drop_last=drop_last)
     steps = len(batches)
+    if steps == 0:
+        raise ValueError(f"--batch-size {tr['batch_size']}: an epoch would hold no batch ({len(x_train)} training "
+                         f"images, and --drop-last drops a batch shorter than {tr['batch_size']}); lower "
+                         f"--batch-size or drop --drop-last")
     if tr["hflip"]:
         batches = FlippedBatches(batches, seed=config["seed"])
     scheduler, interval = make_scheduler(tr["schedule"], optimizer, tr["lr"], tr["epochs"], steps)
     train_eval = Batches(x_train[:TRAIN_EVAL_IMAGES], y_train[:TRAIN_EVAL_IMAGES], eval_batch_size(model),
                          shuffle=False, device=device)
     valid = Batches(x_valid, y_valid, eval_batch_size(model), shuffle=False, device=device)
-    os.makedirs(out, exist_ok=True)
-    write_json(config, os.path.join(out, "config.json"))
-    log(f"training {config['model']} on {len(x_train)} images ({config['data']}, {tr['split']} split), "
-        f"{tr['epochs']} epochs, batch {tr['batch_size']}, {tr['optimizer']} lr {tr['lr']:g}, device {device}")
-    history = fit(model, task_loss(config), optimizer, batches, valid, tr["epochs"], scheduler=scheduler,
-                  scheduler_interval=interval, train_eval_batches=train_eval, checkpoint_dir=out, resume=resume,
-                  config=config, quiet=quiet, log=log, callbacks=callbacks)
+    return SimpleNamespace(split=split, x_train=x_train, x_valid=x_valid, y_valid=y_valid, model=model,
+                           optimizer=optimizer, batches=batches, scheduler=scheduler, interval=interval,
+                           train_eval=train_eval, valid=valid, notes=notes)
+
+
+def _finish(config, run, history, out):
+    """After training: the best checkpoint's test scores (``metrics.json``), the loss curve and the samples."""
+    model = run.model
     best = read_checkpoint(os.path.join(out, BEST))
     model.load_state_dict(best["model"])
-    scores = evaluate_images(model, config["task"], split.test.images)
+    scores = evaluate_images(model, config["task"], run.split.test.images)
     scores.update(model=config["model"], best_epoch=best["epoch"], checkpoint=os.path.join(out, BEST),
                   provenance=config.get("provenance"))
     write_json(scores, os.path.join(out, "metrics.json"))
     baseline_valid = (None if config["task"] == "chroma-bins"
-                      else nn.MSELoss()(_baseline_output(x_valid, config["task"]), y_valid))
+                      else nn.MSELoss()(_baseline_output(run.x_valid, config["task"]), run.y_valid))
     loss_curve(history, os.path.join(out, "loss_curve.png"), title=f"{config['model']} ({config['task']} task)",
                baseline=baseline_valid, task=config["task"])
-    test = split.test
+    test = run.split.test
     sample_figure(model, config["task"], test.images[across_classes(test.labels, 12)],
                   os.path.join(out, "samples_test.png"))
-    return model, history, scores
+    return scores
+
+
+def _device_text(asked, device):
+    """'cpu', or for ``--device auto`` the device with why it was picked (said once, in the run's first line)."""
+    if str(asked).lower() != "auto":
+        return device
+    why = "CuPy and a GPU work" if device == "gpu" else gpu_unavailable_reason()
+    return f"{device} (picked by --device auto: {why})"
 
 
 def _drop_last(training, n_images, needs_two, warn):
