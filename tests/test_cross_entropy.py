@@ -143,3 +143,31 @@ def test_gradcheck_catches_a_wrong_cross_entropy_backward():
     loss = _WrongBackward(weight=W4, reduction="none")
     with pytest.raises(GradcheckError, match="finite difference"):
         gradcheck((lambda z: loss(z, target), loss.backward), logits)
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam", "AdamW-no-decay"])
+def test_an_all_ignored_batch_gives_a_zero_gradient_and_a_step_that_changes_nothing(optimizer):
+    """Issue 28's case: every target is ``ignore_index``. torch's loss is NaN and its gradient zero; the step
+    after such a batch must leave the weights as they were (a NaN gradient would write NaN into every one)."""
+    from minimlp import optim
+    logits = np.array([[0.1, 0.2, 0.3], [1.0, -1.0, 0.5]])
+    target = np.array([1, 1])
+    lt_in = torch.tensor(logits, requires_grad=True)
+    lt = torch.nn.CrossEntropyLoss(ignore_index=1)(lt_in, torch.tensor(target))
+    lt.backward()
+    loss = nn.CrossEntropyLoss(ignore_index=1)
+    assert np.isnan(loss(logits, target)) and np.isnan(lt.item())
+    grad = loss.backward()
+    np.testing.assert_array_equal(grad, np.zeros_like(logits))
+    np.testing.assert_array_equal(grad, lt_in.grad.numpy())
+    model = nn.Linear(4, 3, dtype=np.float64)
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    make = {"SGD": lambda p: optim.SGD(p, lr=0.1, momentum=0.9), "Adam": lambda p: optim.Adam(p, lr=0.1),
+            "AdamW-no-decay": lambda p: optim.AdamW(p, lr=0.1, weight_decay=0.0)}[optimizer]
+    opt = make(model.parameters())
+    x = np.random.default_rng(0).normal(size=(2, 4))
+    loss(model(x), target)
+    model.backward(loss.backward())
+    opt.step()
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)

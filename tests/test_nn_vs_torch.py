@@ -159,3 +159,22 @@ def test_gradients_accumulate_across_backward_calls_like_torch(device):
         assert_close(p.grad, tp.grad, TOL, f"accumulated grad {name}")
     ours.zero_grad()
     assert all(p.grad is None for p in ours.parameters())
+
+
+ACTIVATIONS_0D = ["Identity", "Sigmoid", "ReLU", "Tanh", "LeakyReLU"]
+
+
+@pytest.mark.parametrize("value", [0.7, -1.3, 0.0])
+@pytest.mark.parametrize("name", ACTIVATIONS_0D)
+def test_a_0d_input_gives_a_0d_output_and_gradient_with_torchs_values(name, value, device, implementation):
+    """Issue 28: ``Sigmoid()(np.array(0.7))`` raised on both kernel paths, ReLU and Tanh returned NumPy scalars."""
+    ours, theirs = getattr(nn, name)(), getattr(torch.nn, name)()
+    xt = torch.tensor(value, dtype=torch.float64, requires_grad=True)
+    yt = theirs(xt)
+    yt.backward(torch.tensor(-0.8, dtype=torch.float64))
+    y = ours(backend.to_device(np.array(value), device))
+    dx = ours.backward(backend.to_device(np.array(-0.8), device))
+    for out in (y, dx):
+        assert type(out) is type(backend.to_device(np.zeros(1), device)) and out.shape == ()
+    assert_close(y, yt, TOL, f"{name} 0-d forward")
+    assert_close(dx, xt.grad, TOL, f"{name} 0-d input gradient")

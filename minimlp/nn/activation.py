@@ -6,19 +6,21 @@ from .module import Module
 
 class _Activation(Module):
     """Shared checks (a floating input of any shape; a gradient of the last output's shape) and the calls of
-    the subclass's op, with the arguments ``_args()`` after the input."""
+    the subclass's op, with the arguments ``_args()`` after the input. A 0-d input runs as a (1,) view and
+    gives a 0-d output and gradient, as torch (NumPy's ufuncs would return scalars)."""
 
     _op = None
 
     def forward(self, x):
         check_floating(self, x)
         self._shape = x.shape
-        y, self._kept = self._op.run("forward", x, *self._args())
-        return y
+        y, self._kept = self._op.run("forward", _at_least_1d(x), *self._args())
+        return y.reshape(()) if x.ndim == 0 else y
 
     def backward(self, dout):
         check_grad_like(self, dout, getattr(self, "_shape", None))
-        return self._op.run("backward", dout, self._kept, *self._args())
+        dx = self._op.run("backward", _at_least_1d(dout), self._kept, *self._args())
+        return dx.reshape(()) if dout.ndim == 0 else dx
 
     def backward_parameters(self, dout):
         """No parameters: only checks ``dout``."""
@@ -30,6 +32,10 @@ class _Activation(Module):
     def _on_moved(self):
         self.__dict__.pop("_shape", None)
         self._kept = None
+
+
+def _at_least_1d(x):
+    return x.reshape(1) if x.ndim == 0 else x
 
 
 class Identity(_Activation):
