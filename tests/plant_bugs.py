@@ -21,6 +21,7 @@ PLANTS = [
  ("MSE sum", "minimlp/kernels/cpu/loss.py", "    partial[c] = acc.sum()", "    partial[c] = acc[1:].sum()", "tests/test_kernels.py", "squared_error"),
  ("Adam update", "minimlp/kernels/cpu/optimizers.py", "        mi = m[i] + (d - m[i]) * one_minus_beta1", "        mi = m[i] + (d - m[i]) * one_minus_beta2", "tests/test_kernels.py", "adam"),
  ("SGD Nesterov", "minimlp/kernels/cpu/optimizers.py", "            d = b * momentum + d if nesterov else b", "            d = b * momentum if nesterov else b", "tests/test_kernels.py", "sgd"),
+ ("SGD maximize", "minimlp/kernels/cpu/optimizers.py", "        d = g[i] * sign ", "        d = g[i] * 1 ", "tests/test_kernels.py", "sgd"),
  ("RMSprop centered", "minimlp/kernels/cpu/optimizers.py", "            denom = np.sqrt(s - ga * ga) + eps      # sqrt(v - ga^2) + eps", "            denom = np.sqrt(s) + eps", "tests/test_kernels.py", "rmsprop"),
  ("conv gather", "minimlp/kernels/cpu/conv_loops.py", "    hi = 0 if q0 >= size else min(count, (size - 1 - q0) // stride + 1)", "    hi = 0 if q0 >= size else min(count, (size - 1 - q0) // stride)", "tests/test_kernels.py", "conv"),
  ("conv transpose bias", "minimlp/kernels/cpu/conv_loops.py", "                row[k] += bias[c]", "                row[k] += bias[0]", "tests/test_kernels.py", "conv_transpose"),

@@ -306,11 +306,15 @@ def check_soft_encode(c, got, ref, inputs):
 # --------------------------------------------------------------------------- optimizer updates
 OPTIMIZERS = {
     "sgd": [("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=1e-3)),
-            ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=1e-3, nesterov=True))],
+            ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=1e-3, nesterov=True)),
+            ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=1e-3, maximize=True))],
     "rmsprop": [("RMSprop", dict(lr=1e-2)),
-                ("RMSprop", dict(lr=1e-2, alpha=0.9, eps=1e-6, weight_decay=1e-2, momentum=0.9, centered=True))],
+                ("RMSprop", dict(lr=1e-2, alpha=0.9, eps=1e-6, weight_decay=1e-2, momentum=0.9, centered=True)),
+                ("RMSprop", dict(lr=1e-2, weight_decay=1e-2, momentum=0.5, maximize=True))],
     "adam": [("Adam", dict(lr=1e-3, weight_decay=0.01)), ("AdamW", dict(lr=1e-3, weight_decay=0.05)),
-             ("Adam", dict(lr=1e-3, betas=(0.8, 0.99), eps=1e-6, amsgrad=True))],
+             ("Adam", dict(lr=1e-3, betas=(0.8, 0.99), eps=1e-6, amsgrad=True)),
+             ("Adam", dict(lr=1e-3, weight_decay=0.01, maximize=True)),
+             ("AdamW", dict(lr=1e-3, weight_decay=0.05, amsgrad=True, maximize=True))],
 }
 
 
@@ -467,6 +471,9 @@ def in_backward_cases():
     for b, (fin, fout) in ((2, (512, 3072)), (15, (1024, 512)), (17, (1024, 2048))):
         cases.append(Case("linear", batch=b, fin=fin, fout=fout, dtype=np.float64, bias=True, opt="AdamW",
                           threads=2, want_dx=True))
+    for b, dtype in ((3, np.float32), (16, np.float64)):
+        cases.append(Case("linear", batch=b, fin=1024, fout=512, dtype=dtype, bias=True, opt="AdamW-maximize",
+                          threads=2, want_dx=True))
     return cases
 
 
@@ -474,6 +481,7 @@ ADAMS = {
     "Adam": lambda ps: optim.Adam(ps, lr=1e-3, weight_decay=0.01),
     "AdamW": lambda ps: optim.AdamW(ps, lr=1e-3, weight_decay=0.05),
     "Adam-amsgrad": lambda ps: optim.Adam(ps, lr=1e-3, amsgrad=True),
+    "AdamW-maximize": lambda ps: optim.AdamW(ps, lr=1e-3, weight_decay=0.05, maximize=True),
 }
 
 

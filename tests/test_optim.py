@@ -35,6 +35,11 @@ CASES = [
     ("AdamW", dict()),
     ("AdamW", dict(lr=0.01, weight_decay=0.3)),
     ("AdamW", dict(lr=0.01, weight_decay=0.3, amsgrad=True)),
+    ("SGD", dict(lr=0.05, maximize=True)),
+    ("SGD", dict(lr=0.01, momentum=0.8, weight_decay=0.1, nesterov=True, maximize=True)),
+    ("RMSprop", dict(lr=0.003, centered=True, momentum=0.5, weight_decay=0.1, maximize=True)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.3, maximize=True)),
 ]
 IDS = [f"{n}-" + ",".join(f"{k}={v}" for k, v in kw.items()) for n, kw in CASES]
 def _groups(params, grouped):
