@@ -171,3 +171,28 @@ def test_an_all_ignored_batch_gives_a_zero_gradient_and_a_step_that_changes_noth
     opt.step()
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("kind", ["index", "probability"])
+def test_one_sample_of_logits_c_with_a_0d_target_matches_torch(kind, reduction, device):
+    """Issue 28: torch takes logits (C,) with a 0-d class index (or (C,) probabilities); "none" gives a 0-d loss."""
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0, 2, 5)
+    target = np.array(3) if kind == "index" else rng.dirichlet(np.ones(5))
+    kwargs = dict(reduction=reduction, label_smoothing=0.1, weight=np.array([0.2, 1.0, 2.0, 0.5, 1.5]))
+    lt_in = torch.tensor(logits, requires_grad=True)
+    lt = torch.nn.CrossEntropyLoss(**{**kwargs, "weight": torch.tensor(kwargs["weight"])})(lt_in, torch.tensor(target))
+    lt.backward(torch.tensor(0.7, dtype=torch.float64))
+    loss = nn.CrossEntropyLoss(**{**kwargs, "weight": backend.to_device(kwargs["weight"], device)})
+    value = loss(backend.to_device(logits, device), backend.to_device(target, device))
+    if reduction == "none":
+        assert value.shape == ()
+        grad = loss.backward(backend.to_device(np.array(0.7), device))
+    else:
+        grad = loss.backward(0.7)
+    assert abs(float(value) - lt.item()) <= 1e-12 * abs(lt.item())
+    assert grad.shape == (5,)
+    assert_close(grad, lt_in.grad, 1e-10, f"CrossEntropyLoss (C,) {kind} {reduction} gradient")
+    with pytest.raises(ValueError, match=r"logits of shape \(5,\) \(one sample\) need a 0-d integer class index"):
+        loss(backend.to_device(logits, device), backend.to_device(np.array([3]), device))

@@ -24,6 +24,11 @@ def numpy_gemm(x, *args, **context):
     return numpy_float(x) and blas.gemm_address(x.dtype) is not None
 
 
+def conv_gemm(x, weight, bias, geometry, *args, **context):
+    """``numpy_gemm``, and zeros or reflect padding (the compiled gather's two modes)."""
+    return geometry.padding_mode in ("zeros", "reflect") and numpy_gemm(x)
+
+
 def with_affine(x, weight, *args, **context):
     """``numpy_float``, and BatchNorm's γ and β (applied in the same pass)."""
     return weight is not None and numpy_float(x)
@@ -88,19 +93,23 @@ batch_norm = Op("batch_norm", forward_train=f.batch_norm.forward_train, backward
 batch_norm.register("cpu-compiled", with_affine, compiled=True, forward_train="cpu.batch_norm:forward_train",
                     backward_train="cpu.batch_norm:backward_train")
 
-squared_error = Op("squared_error", forward=f.loss.squared_error, backward=f.loss.squared_error_backward)
+squared_error = Op("squared_error", forward=f.loss.squared_error, backward=f.loss.squared_error_backward,
+                   elements=f.loss.squared_error_elements)
 squared_error.register("cpu-compiled", matrix, compiled=True, forward="cpu.loss:squared_error")
 squared_error.register("cpu-compiled-gradient", flat, compiled=True, backward="cpu.loss:squared_error_backward")
-absolute_error = Op("absolute_error", forward=f.loss.absolute_error, backward=f.loss.absolute_error_backward)
+absolute_error = Op("absolute_error", forward=f.loss.absolute_error, backward=f.loss.absolute_error_backward,
+                    elements=f.loss.absolute_error_elements)
 cross_entropy = Op("cross_entropy", forward=f.cross_entropy.forward, backward=f.cross_entropy.backward)
 
 conv2d = Op("conv2d", forward=f.conv.conv2d, backward=f.conv.conv2d_backward)
-conv2d.register("cpu-compiled", numpy_gemm, training, compiled=True, forward="cpu.conv:conv2d",
+conv2d.register("cpu-compiled", conv_gemm, training, compiled=True, forward="cpu.conv:conv2d",
                 backward="cpu.conv:conv2d_backward")
 conv_transpose2d = Op("conv_transpose2d", forward=f.conv.conv_transpose2d, backward=f.conv.conv_transpose2d_backward)
-conv_transpose2d.register("cpu-compiled", numpy_gemm, training, compiled=True, forward="cpu.conv:conv_transpose2d",
+conv_transpose2d.register("cpu-compiled", conv_gemm, training, compiled=True, forward="cpu.conv:conv_transpose2d",
                           backward="cpu.conv:conv_transpose2d_backward")
-max_pool2d = Op("max_pool2d", forward=f.pooling.max_pool2d, backward=f.pooling.max_pool2d_backward)
+max_pool2d = Op("max_pool2d", forward=f.pooling.max_pool2d, backward=f.pooling.max_pool2d_backward,
+                indices=f.pooling.max_pool2d_indices)
+max_unpool2d = Op("max_unpool2d", forward=f.pooling.max_unpool2d, backward=f.pooling.max_unpool2d_backward)
 avg_pool2d = Op("avg_pool2d", inverse_divisor=f.pooling.avg_pool_inverse_divisor, forward=f.pooling.avg_pool2d,
                 backward=f.pooling.avg_pool2d_backward)
 separable_map = Op("separable_map", adaptive_average=f.resample.adaptive_average, nearest=f.resample.nearest,

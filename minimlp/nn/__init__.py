@@ -11,12 +11,12 @@ from .linear import Linear
 from .loss import L1Loss, MSELoss
 from .module import Module
 from .parameter import Parameter
-from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from .shape import Flatten, Unflatten
 from .skip import Concat, Residual
 from .upsample import Upsample
 
 __all__ = ["Module", "Parameter", "Linear", "BatchNorm1d", "Dropout", "Identity", "Sigmoid", "ReLU", "Tanh",
            "LeakyReLU", "Sequential", "MSELoss", "L1Loss", "init", "utils", "Conv2d", "ConvTranspose2d",
-           "BatchNorm2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample", "Flatten", "Unflatten",
+           "BatchNorm2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample", "Flatten", "Unflatten",
            "Residual", "Concat", "CrossEntropyLoss"]
