@@ -85,6 +85,13 @@ tanh.register("cpu-compiled", flat_pair, compiled=True, backward="cpu.elementwis
 relu = Op("relu", forward=f.activation.relu, backward=f.activation.relu_backward)
 identity = Op("identity", forward=f.activation.identity, backward=f.activation.identity_backward)
 leaky_relu = Op("leaky_relu", forward=f.activation.leaky_relu, backward=f.activation.leaky_relu_backward)
+silu = Op("silu", forward=f.activation.silu, backward=f.activation.silu_backward)
+elu = Op("elu", forward=f.activation.elu, backward=f.activation.elu_backward)
+softplus = Op("softplus", forward=f.activation.softplus, backward=f.activation.softplus_backward)
+hardtanh = Op("hardtanh", forward=f.activation.hardtanh, backward=f.activation.hardtanh_backward)
+gelu = Op("gelu", forward=f.gelu.gelu, backward=f.gelu.gelu_backward)
+softmax = Op("softmax", forward=f.softmax.softmax, backward=f.softmax.softmax_backward)
+log_softmax = Op("log_softmax", forward=f.softmax.log_softmax, backward=f.softmax.log_softmax_backward)
 dropout = Op("dropout", mask=f.dropout.scaled_mask, forward=f.dropout.apply, backward=f.dropout.apply)
 
 batch_norm = Op("batch_norm", forward_train=f.batch_norm.forward_train, backward_train=f.batch_norm.backward_train,

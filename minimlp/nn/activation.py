@@ -76,3 +76,81 @@ class LeakyReLU(_Activation):
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
+
+
+class GELU(_Activation):
+    """y = x·Φ(x) = ½x(1 + erf(x/√2)) (``approximate="none"``) or ½x(1 + tanh(√(2/π)(x + 0.044715x³)))
+    (``"tanh"``);  ∂L/∂x = G·(Φ(x) + x·φ(x)), or the tanh form's derivative. Keeps x
+    (``minimlp.formulas.gelu``; erf is ``minimlp.formulas.special.erf``)."""
+
+    _op = ops.gelu
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def _args(self):
+        return (self.approximate,)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(_Activation):
+    """y = x·σ(x);  ∂L/∂x = G·σ(x)·(1 + x·(1 − σ(x))). Keeps x."""
+
+    _op = ops.silu
+
+
+class ELU(_Activation):
+    """y = x for x > 0, α(eˣ − 1) otherwise;  ∂L/∂x = G for x > 0, G·α·eˣ otherwise. Keeps x."""
+
+    _op = ops.elu
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def _args(self):
+        return (self.alpha,)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class Softplus(_Activation):
+    """y = log(1 + e^{βx})/β, or x where βx > ``threshold``;  ∂L/∂x = G·σ(βx) (G above the threshold). Keeps x."""
+
+    _op = ops.softplus
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        if float(beta) == 0:
+            raise ValueError("Softplus: beta must be non-zero")
+        self.beta, self.threshold = float(beta), float(threshold)
+
+    def _args(self):
+        return (self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Hardtanh(_Activation):
+    """y = min(max(x, a), b) with a = ``min_val``, b = ``max_val``;  ∂L/∂x = G where a < x < b, else 0. Keeps x."""
+
+    _op = ops.hardtanh
+
+    def __init__(self, min_val=-1.0, max_val=1.0):
+        super().__init__()
+        if not float(max_val) > float(min_val):
+            raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
+        self.min_val, self.max_val = float(min_val), float(max_val)
+
+    def _args(self):
+        return (self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
