@@ -35,6 +35,22 @@ CASES = {
     "LogSoftmax-last": (lambda m: m.LogSoftmax(dim=-1), lambda b: (b, 6, 8)),
     "LogSoftmax-middle": (lambda m: m.LogSoftmax(dim=-2), lambda b: (b, 6, 3, 2)),
     "LogSoftmax-unbatched": (lambda m: m.LogSoftmax(dim=0), lambda b: (b + 2,)),
+    # normalisation
+    "LayerNorm": (lambda m: m.LayerNorm(8), lambda b: (b, 8)),
+    "LayerNorm-sequence": (lambda m: m.LayerNorm(16), lambda b: (b, 12, 16)),
+    "LayerNorm-2d-shape": (lambda m: m.LayerNorm((3, 5), eps=1e-3), lambda b: (b, 4, 3, 5)),
+    "LayerNorm-nobias": (lambda m: m.LayerNorm(6, bias=False), lambda b: (b, 6)),
+    "LayerNorm-noaffine": (lambda m: m.LayerNorm([2, 7], elementwise_affine=False), lambda b: (b, 2, 7)),
+    "LayerNorm-unbatched": (lambda m: m.LayerNorm(5), lambda b: (5,)),
+    "GroupNorm": (lambda m: m.GroupNorm(2, 6), lambda b: (b, 6, 4, 5)),
+    "GroupNorm-one-group": (lambda m: m.GroupNorm(1, 4), lambda b: (b, 4, 3)),
+    "GroupNorm-per-channel-noaffine": (lambda m: m.GroupNorm(4, 4, affine=False, eps=1e-3), lambda b: (b, 4, 6)),
+    "GroupNorm-2d-input": (lambda m: m.GroupNorm(3, 6), lambda b: (b, 6)),
+    "InstanceNorm2d": (lambda m: m.InstanceNorm2d(3), lambda b: (b, 3, 5, 4)),
+    "InstanceNorm2d-affine": (lambda m: m.InstanceNorm2d(4, affine=True), lambda b: (b, 4, 6, 6)),
+    "InstanceNorm2d-tracked": (lambda m: m.InstanceNorm2d(3, affine=True, track_running_stats=True, momentum=0.3),
+                               lambda b: (b, 3, 4, 5)),
+    "InstanceNorm2d-unbatched": (lambda m: m.InstanceNorm2d(2, affine=True), lambda b: (2, 3 + b, 4)),
 }
 
 PARAMS = [pytest.param(name, batch, mode, id=f"{name}-{batch}-{mode}") for name in CASES for batch in BATCHES
@@ -114,6 +130,17 @@ def test_softmax_without_dim_takes_torchs_implicit_axis():
      r"Softmax\(dim=2\): dim 2 is out of range for a 2-D input of shape \(3, 4\)"),
     (lambda: nn.LogSoftmax(dim=-3), np.zeros((3, 4)), IndexError, r"dim -3 is out of range"),
     (lambda: nn.GELU(), np.zeros(3, dtype=np.int64), TypeError, r"GELU.*floating-point input"),
+    (lambda: nn.LayerNorm((3, 4)), np.zeros((2, 4, 3), np.float32), ValueError,
+     r"LayerNorm\(\(3, 4\).*expected an input whose last 2 axes are \(3, 4\), got input of shape \(2, 4, 3\)"),
+    (lambda: nn.LayerNorm(0), None, ValueError, r"LayerNorm: normalized_shape must be one or more positive sizes"),
+    (lambda: nn.LayerNorm(3), np.zeros((2, 3)), TypeError, r"LayerNorm.*input dtype float64 does not match"),
+    (lambda: nn.GroupNorm(4, 6), None, ValueError, r"GroupNorm: num_channels \(6\) must be divisible by num_groups"),
+    (lambda: nn.GroupNorm(2, 6), np.zeros((2, 4, 3), np.float32), ValueError,
+     r"GroupNorm\(2, 6.*expected input of shape \(N, 6, ...\), got \(2, 4, 3\)"),
+    (lambda: nn.InstanceNorm2d(3), np.zeros((2, 4, 3, 3), np.float32), ValueError,
+     r"InstanceNorm2d\(3.*expected 3 input channels, got input of shape \(2, 4, 3, 3\)"),
+    (lambda: nn.InstanceNorm2d(3), np.zeros((2, 3, 1, 1), np.float32), ValueError,
+     r"expected more than 1 spatial element when training"),
 ])
 def test_bad_arguments_get_one_line_errors(make, call, error, pattern):
     with pytest.raises(error, match=pattern):

@@ -4,7 +4,7 @@ Forward functions take arrays; backward functions take the parameters (``data``,
 add ∂L/∂θ into them and return ∂L/∂x; optimizer updates change the parameter and its state in place.
 """
 from . import (activation, adam, batch_norm, conv, cross_entropy, dropout, gelu, im2col, linear, loss,
-               pooling, resample, rmsprop, sgd, soft_encoding, softmax, special)
+               norm, pooling, resample, rmsprop, sgd, soft_encoding, softmax, special)
 
 __all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "gelu", "im2col", "linear",
-           "loss", "pooling", "resample", "rmsprop", "sgd", "soft_encoding", "softmax", "special"]
+           "loss", "norm", "pooling", "resample", "rmsprop", "sgd", "soft_encoding", "softmax", "special"]

@@ -100,6 +100,11 @@ batch_norm = Op("batch_norm", forward_train=f.batch_norm.forward_train, backward
 batch_norm.register("cpu-compiled", with_affine, compiled=True, forward_train="cpu.batch_norm:forward_train",
                     backward_train="cpu.batch_norm:backward_train")
 
+layer_norm = Op("layer_norm", forward=f.norm.layer_norm, backward=f.norm.layer_norm_backward)
+group_norm = Op("group_norm", forward=f.norm.group_norm, backward=f.norm.group_norm_backward)
+instance_norm = Op("instance_norm", forward_eval=f.norm.channel_norm_eval,
+                   backward_eval=f.norm.channel_norm_eval_backward, update_running_stats=f.norm.update_running_stats)
+
 squared_error = Op("squared_error", forward=f.loss.squared_error, backward=f.loss.squared_error_backward,
                    elements=f.loss.squared_error_elements)
 squared_error.register("cpu-compiled", matrix, compiled=True, forward="cpu.loss:squared_error")

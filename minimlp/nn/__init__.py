@@ -18,6 +18,9 @@ from .container import Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .cross_entropy import CrossEntropyLoss
 from .dropout import Dropout
+from .groupnorm import GroupNorm
+from .instancenorm import InstanceNorm2d
+from .layernorm import LayerNorm
 from .linear import Linear
 from .loss import L1Loss, MSELoss
 from .module import Module
@@ -28,8 +31,43 @@ from .skip import Concat, Residual
 from .softmax import LogSoftmax, Softmax
 from .upsample import Upsample
 
-__all__ = ["Module", "Parameter", "Linear", "BatchNorm1d", "Dropout", "Identity", "Sigmoid", "ReLU", "Tanh",
-           "LeakyReLU", "Sequential", "MSELoss", "L1Loss", "init", "utils", "Conv2d", "ConvTranspose2d",
-           "BatchNorm2d", "MaxPool2d", "MaxUnpool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample", "Flatten", "Unflatten",
-           "Residual", "Concat", "CrossEntropyLoss", "GELU", "SiLU", "ELU", "Softplus", "Hardtanh", "Softmax",
-           "LogSoftmax"]
+__all__ = [
+           "ELU",
+           "GELU",
+           "AdaptiveAvgPool2d",
+           "AvgPool2d",
+           "BatchNorm1d",
+           "BatchNorm2d",
+           "Concat",
+           "Conv2d",
+           "ConvTranspose2d",
+           "CrossEntropyLoss",
+           "Dropout",
+           "Flatten",
+           "GroupNorm",
+           "Hardtanh",
+           "Identity",
+           "InstanceNorm2d",
+           "L1Loss",
+           "LayerNorm",
+           "LeakyReLU",
+           "Linear",
+           "LogSoftmax",
+           "MSELoss",
+           "MaxPool2d",
+           "MaxUnpool2d",
+           "Module",
+           "Parameter",
+           "ReLU",
+           "Residual",
+           "Sequential",
+           "SiLU",
+           "Sigmoid",
+           "Softmax",
+           "Softplus",
+           "Tanh",
+           "Unflatten",
+           "Upsample",
+           "init",
+           "utils",
+]
