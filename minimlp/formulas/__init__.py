@@ -3,8 +3,9 @@ is tested against. Functions work on NumPy or CuPy (the module of their inputs) 
 Forward functions take arrays; backward functions take the parameters (``data``, ``accumulate(gradient)``),
 add ∂L/∂θ into them and return ∂L/∂x; optimizer updates change the parameter and its state in place.
 """
-from . import (activation, adam, batch_norm, conv, cross_entropy, dropout, gelu, im2col, linear, loss,
-               norm, pooling, resample, rmsprop, sgd, soft_encoding, softmax, special)
 
-__all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "gelu", "im2col", "linear",
+from . import (activation, adam, batch_norm, conv, cross_entropy, dropout, embedding, gelu, im2col, linear,
+               loss, norm, pooling, resample, rmsprop, sgd, soft_encoding, softmax, special)
+
+__all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "embedding", "gelu", "im2col", "linear",
            "loss", "norm", "pooling", "resample", "rmsprop", "sgd", "soft_encoding", "softmax", "special"]

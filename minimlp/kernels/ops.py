@@ -105,6 +105,8 @@ group_norm = Op("group_norm", forward=f.norm.group_norm, backward=f.norm.group_n
 instance_norm = Op("instance_norm", forward_eval=f.norm.channel_norm_eval,
                    backward_eval=f.norm.channel_norm_eval_backward, update_running_stats=f.norm.update_running_stats)
 
+embedding = Op("embedding", forward=f.embedding.lookup, backward=f.embedding.lookup_backward)
+
 squared_error = Op("squared_error", forward=f.loss.squared_error, backward=f.loss.squared_error_backward,
                    elements=f.loss.squared_error_elements)
 squared_error.register("cpu-compiled", matrix, compiled=True, forward="cpu.loss:squared_error")

@@ -17,7 +17,8 @@ from .batchnorm2d import BatchNorm2d
 from .container import Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .cross_entropy import CrossEntropyLoss
-from .dropout import Dropout
+from .dropout import Dropout, Dropout2d
+from .embedding import Embedding
 from .groupnorm import GroupNorm
 from .instancenorm import InstanceNorm2d
 from .layernorm import LayerNorm
@@ -42,7 +43,7 @@ __all__ = [
            "Conv2d",
            "ConvTranspose2d",
            "CrossEntropyLoss",
-           "Dropout",
+           "Dropout", "Dropout2d", "Embedding",
            "Flatten",
            "GroupNorm",
            "Hardtanh",
