@@ -5,7 +5,7 @@ add ∂L/∂θ into them and return ∂L/∂x; optimizer updates change the para
 """
 
 from . import (activation, adam, batch_norm, conv, cross_entropy, dropout, embedding, gelu, im2col, linear,
-               loss, norm, pooling, resample, rmsprop, sgd, soft_encoding, softmax, special)
+               loss, nll, norm, pointwise_loss, pooling, resample, rmsprop, sgd, soft_encoding, softmax, special)
 
 __all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "embedding", "gelu", "im2col", "linear",
-           "loss", "norm", "pooling", "resample", "rmsprop", "sgd", "soft_encoding", "softmax", "special"]
+           "loss", "nll", "norm", "pointwise_loss", "pooling", "resample", "rmsprop", "sgd", "soft_encoding", "softmax", "special"]

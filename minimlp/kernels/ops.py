@@ -113,6 +113,13 @@ squared_error.register("cpu-compiled", matrix, compiled=True, forward="cpu.loss:
 squared_error.register("cpu-compiled-gradient", flat, compiled=True, backward="cpu.loss:squared_error_backward")
 absolute_error = Op("absolute_error", forward=f.loss.absolute_error, backward=f.loss.absolute_error_backward,
                     elements=f.loss.absolute_error_elements)
+huber = Op("huber", forward=f.pointwise_loss.huber, backward=f.pointwise_loss.huber_backward)
+smooth_l1 = Op("smooth_l1", forward=f.pointwise_loss.smooth_l1, backward=f.pointwise_loss.smooth_l1_backward)
+bce = Op("bce", forward=f.pointwise_loss.bce, backward=f.pointwise_loss.bce_backward)
+bce_with_logits = Op("bce_with_logits", forward=f.pointwise_loss.bce_with_logits,
+                     backward=f.pointwise_loss.bce_with_logits_backward)
+kl_div = Op("kl_div", forward=f.pointwise_loss.kl_div, backward=f.pointwise_loss.kl_div_backward)
+nll = Op("nll", forward=f.nll.nll, backward=f.nll.nll_backward)
 cross_entropy = Op("cross_entropy", forward=f.cross_entropy.forward, backward=f.cross_entropy.backward)
 
 conv2d = Op("conv2d", forward=f.conv.conv2d, backward=f.conv.conv2d_backward)

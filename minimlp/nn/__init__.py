@@ -25,7 +25,15 @@ from .layernorm import LayerNorm
 from .linear import Linear
 from .loss import L1Loss, MSELoss
 from .module import Module
+from .nll import NLLLoss
 from .parameter import Parameter
+from .pointwise_loss import (
+           BCELoss,
+           BCEWithLogitsLoss,
+           HuberLoss,
+           KLDivLoss,
+           SmoothL1Loss,
+)
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from .shape import Flatten, Unflatten
 from .skip import Concat, Residual
@@ -37,18 +45,24 @@ __all__ = [
            "GELU",
            "AdaptiveAvgPool2d",
            "AvgPool2d",
+           "BCELoss",
+           "BCEWithLogitsLoss",
            "BatchNorm1d",
            "BatchNorm2d",
            "Concat",
            "Conv2d",
            "ConvTranspose2d",
            "CrossEntropyLoss",
-           "Dropout", "Dropout2d", "Embedding",
+           "Dropout",
+           "Dropout2d",
+           "Embedding",
            "Flatten",
            "GroupNorm",
            "Hardtanh",
+           "HuberLoss",
            "Identity",
            "InstanceNorm2d",
+           "KLDivLoss",
            "L1Loss",
            "LayerNorm",
            "LeakyReLU",
@@ -58,12 +72,14 @@ __all__ = [
            "MaxPool2d",
            "MaxUnpool2d",
            "Module",
+           "NLLLoss",
            "Parameter",
            "ReLU",
            "Residual",
            "Sequential",
            "SiLU",
            "Sigmoid",
+           "SmoothL1Loss",
            "Softmax",
            "Softplus",
            "Tanh",
