@@ -110,9 +110,17 @@ def test_erf_matches_the_c_library_to_rounding():
 def test_float32_stays_float32():
     x = np.random.default_rng(0).normal(size=(4, 5)).astype(np.float32)
     for module in (nn.GELU(), nn.GELU("tanh"), nn.SiLU(), nn.ELU(), nn.Softplus(), nn.Hardtanh(), nn.Softmax(1),
-                   nn.LogSoftmax(1)):
+                   nn.LogSoftmax(1), nn.LayerNorm(5), nn.GroupNorm(1, 5)):
         assert module(x).dtype == np.float32, module
         assert module.backward(np.ones_like(x)).dtype == np.float32, module
+
+
+def test_inplace_false_is_accepted_where_torch_has_it():
+    x = np.array([-1.0, 2.0])
+    for module in (nn.ReLU(inplace=False), nn.LeakyReLU(0.1, False), nn.ELU(1.0, False), nn.SiLU(inplace=False),
+                   nn.Hardtanh(-1, 1, False), nn.Dropout(0.5, False), nn.Dropout2d(0.5, inplace=False)):
+        module.eval()
+        assert module(x[None, :, None] if isinstance(module, nn.Dropout2d) else x) is not None
 
 
 def test_softmax_without_dim_takes_torchs_implicit_axis():
@@ -130,6 +138,10 @@ def test_softmax_without_dim_takes_torchs_implicit_axis():
      r"Softmax\(dim=2\): dim 2 is out of range for a 2-D input of shape \(3, 4\)"),
     (lambda: nn.LogSoftmax(dim=-3), np.zeros((3, 4)), IndexError, r"dim -3 is out of range"),
     (lambda: nn.GELU(), np.zeros(3, dtype=np.int64), TypeError, r"GELU.*floating-point input"),
+    (lambda: nn.ReLU(inplace=True), None, ValueError, r"ReLU: inplace=True is not supported \(minimlp keeps the "
+                                                      r"input for backward\); leave it False"),
+    (lambda: nn.ELU(1.0, True), None, ValueError, r"ELU: inplace=True is not supported"),
+    (lambda: nn.Dropout2d(0.2, inplace=True), None, ValueError, r"Dropout2d: inplace=True is not supported"),
     (lambda: nn.LayerNorm((3, 4)), np.zeros((2, 4, 3), np.float32), ValueError,
      r"LayerNorm\(\(3, 4\).*expected an input whose last 2 axes are \(3, 4\), got input of shape \(2, 4, 3\)"),
     (lambda: nn.LayerNorm(0), None, ValueError, r"LayerNorm: normalized_shape must be one or more positive sizes"),

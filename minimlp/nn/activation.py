@@ -11,6 +11,10 @@ class _Activation(Module):
 
     _op = None
 
+    def __init__(self, inplace=False):
+        super().__init__()
+        _refuse_inplace(self, inplace)
+
     def forward(self, x):
         check_floating(self, x)
         self._shape = x.shape
@@ -32,6 +36,13 @@ class _Activation(Module):
     def _on_moved(self):
         self.__dict__.pop("_shape", None)
         self._kept = None
+
+
+def _refuse_inplace(module, inplace):
+    """torch's ``inplace=True`` overwrites the input; minimlp's layers keep theirs for backward."""
+    if inplace:
+        raise ValueError(f"{type(module).__name__}: inplace=True is not supported (minimlp keeps the input for "
+                         f"backward); leave it False")
 
 
 def _at_least_1d(x):
@@ -67,8 +78,8 @@ class LeakyReLU(_Activation):
 
     _op = ops.leaky_relu
 
-    def __init__(self, negative_slope=0.01):
-        super().__init__()
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__(inplace)
         self.negative_slope = float(negative_slope)
 
     def _args(self):
@@ -109,8 +120,8 @@ class ELU(_Activation):
 
     _op = ops.elu
 
-    def __init__(self, alpha=1.0):
-        super().__init__()
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__(inplace)
         self.alpha = float(alpha)
 
     def _args(self):
@@ -143,8 +154,8 @@ class Hardtanh(_Activation):
 
     _op = ops.hardtanh
 
-    def __init__(self, min_val=-1.0, max_val=1.0):
-        super().__init__()
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__(inplace)
         if not float(max_val) > float(min_val):
             raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
         self.min_val, self.max_val = float(min_val), float(max_val)

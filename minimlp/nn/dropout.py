@@ -13,8 +13,11 @@ class Dropout(Module):
     generator on the input's device (``minimlp.manual_seed``).
     """
 
-    def __init__(self, p=0.5):
+    def __init__(self, p=0.5, inplace=False):
         super().__init__()
+        if inplace:
+            raise ValueError(f"{type(self).__name__}: inplace=True is not supported (minimlp returns a new array); "
+                             f"leave it False")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout probability has to be between 0 and 1, but got {p}")
         self.p = float(p)
