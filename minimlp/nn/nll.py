@@ -1,4 +1,6 @@
 """NLLLoss: the negative log-likelihood of class indices, from log-probabilities (``minimlp.formulas.nll``)."""
+import math
+
 from ..backend import device_of, get_array_module
 from ..kernels import ops
 from .checks import check_floating
@@ -7,7 +9,8 @@ from .checks import check_floating
 class NLLLoss:
     """ℓₙ = −w_{yₙ}·x[n, yₙ] for log-probabilities x (N, C, d₁, …) or (C,) and class indices y (N, d₁, …) or
     0-d; rows with yₙ = ``ignore_index`` give 0. L = Σₙ ℓₙ / Σₙ w_{yₙ} over the rows not ignored ("mean",
-    NaN where every row is ignored, as torch), Σₙ ℓₙ ("sum") or ℓ ("none"). Backward:
+    NaN where every row is ignored, as torch), Σₙ ℓₙ ("sum") or ℓ ("none"); a non-finite "mean" or "sum"
+    otherwise raises FloatingPointError, as CrossEntropyLoss. Backward:
     ∂L/∂x[n, c] = −gₙ·w_{yₙ} at c = yₙ and 0 elsewhere, gₙ = 1/D, 1 or ``grad_output`` (required for "none").
     LogSoftmax then NLLLoss is CrossEntropyLoss.
     """
@@ -49,9 +52,10 @@ class NLLLoss:
         if self.reduction == "none":
             return loss[0] if unbatched else loss
         total = float(loss.sum())
-        if self.reduction == "sum":
-            return total
-        return total / divisor if divisor else float("nan")
+        value = total if self.reduction == "sum" else (total / divisor if divisor else math.nan)
+        if not math.isfinite(value) and divisor:
+            raise FloatingPointError(f"NLLLoss is {value}: the input holds NaN or Inf (training diverged)")
+        return value
 
     def backward(self, grad_output=None):
         """∂L/∂input for the last forward call (see the class docstring for ``grad_output``)."""

@@ -1,7 +1,9 @@
 """Losses with one term per element (Huber, SmoothL1, BCE, BCE with logits, KL divergence), reduced as torch."""
+import math
+
 import numpy as np
 
-from ..backend import device_of
+from ..backend import device_of, get_array_module
 from ..kernels import ops
 from .checks import check_floating
 
@@ -9,8 +11,8 @@ REDUCTIONS = ("mean", "sum", "none")
 
 
 class _PointwiseLoss:
-    """ℓ = f(x, y) per element, then L = mean ℓ ("mean", the default), Σ ℓ ("sum", both a Python float) or the
-    array ℓ ("none"). ``backward(grad_output=None)``: ∂L/∂x, with ``grad_output`` a number for "mean"/"sum"
+    """ℓ = f(x, y) per element, then L = mean ℓ ("mean", the default), Σ ℓ ("sum", both a Python float, and a
+    FloatingPointError where it is NaN or infinite, as MSELoss) or the array ℓ ("none"). ``backward(grad_output=None)``: ∂L/∂x, with ``grad_output`` a number for "mean"/"sum"
     (default 1) or an array of ℓ's shape for "none" (required)."""
 
     _op = None
@@ -50,7 +52,14 @@ class _PointwiseLoss:
         if self.reduction == "none":
             return loss
         total = float(loss.sum())
-        return total if self.reduction == "sum" else total / self._cache[2]
+        value = total if self.reduction == "sum" else total / self._cache[2]
+        if not math.isfinite(value):
+            xp = get_array_module(input)
+            raise FloatingPointError(f"{type(self).__name__} is {value}: the input has "
+                                     f"{int(xp.count_nonzero(~xp.isfinite(input)))} non-finite values and the target "
+                                     f"{int(xp.count_nonzero(~xp.isfinite(target)))} (training diverged, or the data "
+                                     f"holds NaN/Inf)")
+        return value
 
     def backward(self, grad_output=None):
         if self._cache is None:
