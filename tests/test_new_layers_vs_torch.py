@@ -138,8 +138,8 @@ def test_softmax_without_dim_takes_torchs_implicit_axis():
      r"Softmax\(dim=2\): dim 2 is out of range for a 2-D input of shape \(3, 4\)"),
     (lambda: nn.LogSoftmax(dim=-3), np.zeros((3, 4)), IndexError, r"dim -3 is out of range"),
     (lambda: nn.GELU(), np.zeros(3, dtype=np.int64), TypeError, r"GELU.*floating-point input"),
-    (lambda: nn.ReLU(inplace=True), None, ValueError, r"ReLU: inplace=True is not supported \(minimlp keeps the "
-                                                      r"input for backward\); leave it False"),
+    (lambda: nn.ReLU(inplace=True), None, ValueError,
+     r"ReLU: inplace=True is not supported \(minimlp keeps the input for backward\); leave it False"),
     (lambda: nn.ELU(1.0, True), None, ValueError, r"ELU: inplace=True is not supported"),
     (lambda: nn.Dropout2d(0.2, inplace=True), None, ValueError, r"Dropout2d: inplace=True is not supported"),
     (lambda: nn.LayerNorm((3, 4)), np.zeros((2, 4, 3), np.float32), ValueError,

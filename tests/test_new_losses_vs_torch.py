@@ -147,8 +147,8 @@ def test_gradcheck(case):
 @pytest.mark.parametrize("make,args,error,pattern", [
     (lambda: nn.HuberLoss(delta=0), None, ValueError, r"HuberLoss: delta must be positive, got 0"),
     (lambda: nn.SmoothL1Loss(beta=-1), None, ValueError, r"SmoothL1Loss: beta must be non-negative"),
-    (lambda: nn.KLDivLoss(reduction="avg"), None, ValueError, r"KLDivLoss: reduction must be one of \('mean', "
-                                                               r"'batchmean', 'sum', 'none'\), got 'avg'"),
+    (lambda: nn.KLDivLoss(reduction="avg"), None, ValueError,
+     r"KLDivLoss: reduction must be one of \('mean', 'batchmean', 'sum', 'none'\), got 'avg'"),
     (lambda: nn.HuberLoss(), (np.zeros((2, 3)), np.zeros((3, 2))), ValueError,
      r"HuberLoss.*input shape \(2, 3\) and target shape \(3, 2\) differ"),
     (lambda: nn.BCELoss(), (np.full((2,), 1.5), np.zeros(2)), ValueError,
