@@ -66,10 +66,34 @@ def test_module_matches_torch(name, batch, mode, device):
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_repr_and_state_dict_keys_are_torchs(name):
+def test_state_dict_has_torchs_keys_and_round_trips(name):
     factory, _ = CASES[name]
     ours, theirs = factory(nn), factory(T)
     assert list(ours.state_dict()) == list(theirs.state_dict())
+    rng = np.random.default_rng(0)
+    state = {k: rng.normal(size=v.shape).astype(v.dtype) for k, v in ours.state_dict().items()}
+    again = factory(nn)
+    again.load_state_dict(state)
+    theirs.load_state_dict(minimlp.to_torch_state_dict(again.state_dict()))
+    back = factory(nn)
+    back.load_state_dict(minimlp.from_torch_state_dict(theirs.state_dict()))
+    for key, value in back.state_dict().items():
+        np.testing.assert_array_equal(value, state[key])
+
+
+@pytest.mark.parametrize("momentum", [0.1, 0.4])
+def test_instance_norm_running_statistics_follow_torch_over_many_steps(momentum):
+    ours = nn.InstanceNorm2d(3, momentum=momentum, track_running_stats=True).to(dtype=np.float64)
+    theirs = T.InstanceNorm2d(3, momentum=momentum, track_running_stats=True).double()
+    rng = np.random.default_rng(4)
+    for _ in range(12):
+        x = rng.normal(1.0, 2.0, (int(rng.integers(1, 9)), 3, int(rng.integers(2, 6)), 4))
+        ours(x)
+        theirs(torch.tensor(x))
+    sd = ours.state_dict()
+    for key in ("running_mean", "running_var"):
+        np.testing.assert_allclose(sd[key], getattr(theirs, key).numpy(), rtol=1e-12, err_msg=key)
+    assert int(sd["num_batches_tracked"]) == int(theirs.num_batches_tracked)
 
 
 @pytest.mark.parametrize("name", list(CASES))
