@@ -92,6 +92,9 @@ SCHEDULES = {
     "SequentialLR-three": lambda m, o: m.SequentialLR(
         o, [m.ConstantLR(o, factor=0.5, total_iters=8), m.ExponentialLR(o, gamma=0.9),
             m.StepLR(o, step_size=7, gamma=0.5), m.MultiStepLR(o, milestones=[70, 90])], milestones=[5, 40, 60]),
+    "SequentialLR-nested": lambda m, o: m.SequentialLR(
+        o, [m.SequentialLR(o, [m.ConstantLR(o, factor=0.5, total_iters=4), m.ExponentialLR(o, gamma=0.9)],
+                           milestones=[6]), m.LinearLR(o, start_factor=0.5, total_iters=20)], milestones=[30]),
 }
 
 

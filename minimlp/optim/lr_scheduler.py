@@ -516,8 +516,7 @@ class SequentialLR(LRScheduler):
         self.optimizer = optimizer
         for group in optimizer.param_groups:
             group["lr"] = group["initial_lr"]
-        for scheduler in self._schedulers:
-            scheduler.last_epoch -= 1
+        _undo_initial_steps(self._schedulers)
         first = self._schedulers[bisect_right(self._milestones, 0)]
         first._initial_step()
         self._last_lr = first.get_last_lr()
@@ -543,3 +542,13 @@ class SequentialLR(LRScheduler):
         self.__dict__.update(state)
         for scheduler, saved in zip(self._schedulers, schedulers):
             scheduler.load_state_dict(saved)
+
+
+def _undo_initial_steps(schedulers):
+    """Each schedule's ``last_epoch`` back by the step it took when built, inside nested SequentialLRs too (torch's
+    ``recursive_undo``)."""
+    for scheduler in schedulers:
+        if hasattr(scheduler, "_schedulers"):
+            _undo_initial_steps(scheduler._schedulers)
+        else:
+            scheduler.last_epoch -= 1
