@@ -174,8 +174,8 @@ def test_max_unpool_refuses_bad_indices_and_sizes():
 
 # ----------------------------------------------------------------------------------- errors and refusals
 @pytest.mark.parametrize("make,shape,pattern", [
-    (lambda: nn.Conv2d(3, 4, 3), (2, 3, 5), r"Conv2d\(3, 4.*expected a 3-D \(C, H, W\) or 4-D \(N, C, H, W\) input "
-                                            r"with C = 3, got a 3-D input of shape \(2, 3, 5\)|expected 3 input"),
+    (lambda: nn.Conv2d(3, 4, 3), (2, 3, 5), (r"Conv2d\(3, 4.*expected a 3-D \(C, H, W\) or 4-D \(N, C, H, W\) input "
+                                             r"with C = 3, got a 3-D input of shape \(2, 3, 5\)|expected 3 input")),
     (lambda: nn.Conv2d(3, 4, 3), (5, 5), r"expected a 3-D \(C, H, W\) or 4-D \(N, C, H, W\) input"),
     (lambda: nn.MaxPool2d(2), (2, 3, 4, 5, 6), r"MaxPool2d.*got a 5-D input of shape \(2, 3, 4, 5, 6\)"),
     (lambda: nn.Linear(5, 4), (3, 4), r"Linear\(in_features=5.*expected input of shape \(\*, 5\), got \(3, 4\)"),
