@@ -22,6 +22,7 @@ PLANTS = [
  ("MSE sum", "minimlp/kernels/cpu/loss.py", "    partial[c] = acc.sum()", "    partial[c] = acc[1:].sum()", "tests/test_kernels.py", "squared_error"),
  ("Adam update", "minimlp/kernels/cpu/optimizers.py", "        mi = m[i] + (d - m[i]) * one_minus_beta1", "        mi = m[i] + (d - m[i]) * one_minus_beta2", "tests/test_kernels.py", "adam"),
  ("SGD Nesterov", "minimlp/kernels/cpu/optimizers.py", "            d = b * momentum + d if nesterov else b", "            d = b * momentum if nesterov else b", "tests/test_kernels.py", "sgd"),
+ ("SGD maximize", "minimlp/kernels/cpu/optimizers.py", "        d = g[i] * sign ", "        d = g[i] * 1 ", "tests/test_kernels.py", "sgd"),
  ("RMSprop centered", "minimlp/kernels/cpu/optimizers.py", "            denom = np.sqrt(s - ga * ga) + eps      # sqrt(v - ga^2) + eps", "            denom = np.sqrt(s) + eps", "tests/test_kernels.py", "rmsprop"),
  ("conv gather", "minimlp/kernels/cpu/conv_loops.py", "    hi = 0 if q0 >= size else min(count, (size - 1 - q0) // stride + 1)", "    hi = 0 if q0 >= size else min(count, (size - 1 - q0) // stride)", "tests/test_kernels.py", "conv"),
  ("conv transpose bias", "minimlp/kernels/cpu/conv_loops.py", "                row[k] += bias[c]", "                row[k] += bias[0]", "tests/test_kernels.py", "conv_transpose"),
@@ -35,7 +36,7 @@ PLANTS = [
  ("Winograd weight gradient", "minimlp/kernels/cpu/winograd_loops.py", "k[1, 0], k[1, 1], k[1, 2] = f10 + (f11 + f12) * half, (f11 - f12) * half", "k[1, 0], k[1, 1], k[1, 2] = f10 + (f11 + f12) * half, (f11 + f12) * half", "tests/test_kernels.py", "winograd"),
  ("ReLU backward at zero", "minimlp/kernels/cpu/elementwise.py", "dx[i] = g[i] if y[i] > zero else zero", "dx[i] = g[i] if y[i] >= zero else zero", "tests/test_kernels.py", "relu"),
  ("MaxPool2d ties", "minimlp/kernels/cpu/max_pool.py", "                        at_r, at_c = r, c\n                        break", "                        at_r, at_c = r, c", "tests/test_kernels.py", "max_pool"),
- ("MaxPool2d overlapping windows", "minimlp/kernels/cpu/max_pool.py", "dx[at_r - ph, at_c - pw] += g[i, j]", "dx[at_r - ph, at_c - pw] = g[i, j]", "tests/test_kernels.py", "max_pool"),
+ ("MaxPool2d overlapping windows", "minimlp/kernels/cpu/max_pool.py", "dx[r, c] += g[i, j]", "dx[r, c] = g[i, j]", "tests/test_kernels.py", "max_pool"),
  ("selector condition", "minimlp/kernels/ops.py", "def training(*args, training=True, **context):\n    return training", "def training(*args, training=True, **context):\n    return not training", "tests/test_kernels.py", "selector"),
 ]
 only = sys.argv[1:]

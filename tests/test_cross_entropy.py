@@ -143,3 +143,56 @@ def test_gradcheck_catches_a_wrong_cross_entropy_backward():
     loss = _WrongBackward(weight=W4, reduction="none")
     with pytest.raises(GradcheckError, match="finite difference"):
         gradcheck((lambda z: loss(z, target), loss.backward), logits)
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam", "AdamW-no-decay"])
+def test_an_all_ignored_batch_gives_a_zero_gradient_and_a_step_that_changes_nothing(optimizer):
+    """Issue 28's case: every target is ``ignore_index``. torch's loss is NaN and its gradient zero; the step
+    after such a batch must leave the weights as they were (a NaN gradient would write NaN into every one)."""
+    from minimlp import optim
+    logits = np.array([[0.1, 0.2, 0.3], [1.0, -1.0, 0.5]])
+    target = np.array([1, 1])
+    lt_in = torch.tensor(logits, requires_grad=True)
+    lt = torch.nn.CrossEntropyLoss(ignore_index=1)(lt_in, torch.tensor(target))
+    lt.backward()
+    loss = nn.CrossEntropyLoss(ignore_index=1)
+    assert np.isnan(loss(logits, target)) and np.isnan(lt.item())
+    grad = loss.backward()
+    np.testing.assert_array_equal(grad, np.zeros_like(logits))
+    np.testing.assert_array_equal(grad, lt_in.grad.numpy())
+    model = nn.Linear(4, 3, dtype=np.float64)
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    make = {"SGD": lambda p: optim.SGD(p, lr=0.1, momentum=0.9), "Adam": lambda p: optim.Adam(p, lr=0.1),
+            "AdamW-no-decay": lambda p: optim.AdamW(p, lr=0.1, weight_decay=0.0)}[optimizer]
+    opt = make(model.parameters())
+    x = np.random.default_rng(0).normal(size=(2, 4))
+    loss(model(x), target)
+    model.backward(loss.backward())
+    opt.step()
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value, before[key], err_msg=key)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("kind", ["index", "probability"])
+def test_one_sample_of_logits_c_with_a_0d_target_matches_torch(kind, reduction, device):
+    """Issue 28: torch takes logits (C,) with a 0-d class index (or (C,) probabilities); "none" gives a 0-d loss."""
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0, 2, 5)
+    target = np.array(3) if kind == "index" else rng.dirichlet(np.ones(5))
+    kwargs = dict(reduction=reduction, label_smoothing=0.1, weight=np.array([0.2, 1.0, 2.0, 0.5, 1.5]))
+    lt_in = torch.tensor(logits, requires_grad=True)
+    lt = torch.nn.CrossEntropyLoss(**{**kwargs, "weight": torch.tensor(kwargs["weight"])})(lt_in, torch.tensor(target))
+    lt.backward(torch.tensor(0.7, dtype=torch.float64))
+    loss = nn.CrossEntropyLoss(**{**kwargs, "weight": backend.to_device(kwargs["weight"], device)})
+    value = loss(backend.to_device(logits, device), backend.to_device(target, device))
+    if reduction == "none":
+        assert value.shape == ()
+        grad = loss.backward(backend.to_device(np.array(0.7), device))
+    else:
+        grad = loss.backward(0.7)
+    assert abs(float(value) - lt.item()) <= 1e-12 * abs(lt.item())
+    assert grad.shape == (5,)
+    assert_close(grad, lt_in.grad, 1e-10, f"CrossEntropyLoss (C,) {kind} {reduction} gradient")
+    with pytest.raises(ValueError, match=r"logits of shape \(5,\) \(one sample\) need a 0-d integer class index"):
+        loss(backend.to_device(logits, device), backend.to_device(np.array([3]), device))

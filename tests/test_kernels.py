@@ -144,36 +144,44 @@ def batch_norm_cases():
 
 
 def batch_norm2d_cases():
-    shapes = [(1, 3, 1, 2), (4, 5, 7, 3), (64, 32, 32, 32), (64, 64, 16, 16), (64, 128, 8, 8), (3, 32, 32, 32)]
-    return [Case("batch_norm", shape=s, dtype=dt, threads=t) for s in shapes
-            for dt, t in ((np.float32, 2), (np.float64, 1 if s[0] == 3 else 2))]
+    shapes = [(1, 3, 1, 2), (4, 5, 7, 3), (64, 32, 32, 32), (64, 64, 16, 16), (64, 128, 8, 8), (3, 32, 32, 32),
+              (1, 4, 7), (16, 64, 128), (64, 256, 33)]               # BatchNorm1d on sequences (N, C, L)
+    cases = [Case("batch_norm", shape=s, dtype=dt, threads=t) for s in shapes
+             for dt, t in ((np.float32, 2), (np.float64, 1 if s[0] == 3 else 2))]
+    return cases + [Case("batch_norm", shape=s, dtype=np.float32, threads=2, bias=False)
+                    for s in ((64, 512), (16, 64, 128), (64, 32, 32, 32))]
 
 
 def run_batch_norm(c, dtype):
     shape = c.shape if "shape" in c.kw else (c.batch, c.width)
     width = shape[1]
     rng = _rng(c.op, shape)
-    bn = (nn.BatchNorm1d if len(shape) == 2 else nn.BatchNorm2d)(width, dtype=dtype)
+    bias = c.kw.get("bias", True)
+    bn = (nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d)(width, dtype=dtype, bias=bias)
     bn.weight.data[...] = rng.standard_normal(width, dtype=c.dtype)
-    bn.bias.data[...] = rng.standard_normal(width, dtype=c.dtype)
+    beta = rng.standard_normal(width, dtype=c.dtype)
+    if bias:
+        bn.bias.data[...] = beta
     x = (rng.standard_normal(shape, dtype=c.dtype) * c.dtype(2) + c.dtype(1)).astype(dtype)
     g = rng.standard_normal(shape, dtype=c.dtype).astype(dtype)
     y = bn(x)
     dx = bn.backward(g)
-    return ({"y": y, "dx": dx, "dgamma": bn.weight.grad, "dbeta": bn.bias.grad, "running_mean": bn.running_mean,
-             "running_var": bn.running_var}, {"x": x, "g": g, "gamma": bn.weight.data, "eps": bn.eps})
+    out = {"y": y, "dx": dx, "dgamma": bn.weight.grad, "running_mean": bn.running_mean, "running_var": bn.running_var}
+    if bias:
+        out["dbeta"] = bn.bias.grad
+    return out, {"x": x, "g": g, "gamma": bn.weight.data, "eps": bn.eps}
 
 
 def check_batch_norm(c, got, ref, inputs):
     """x̂ = (x − μ)/√(σ² + ε): the dtype rounds x − μ to |x|·2⁻²⁴ (float32), which a channel of small variance
     scales up by 1/√(σ² + ε): per channel, x̂'s rounding is that of a number of size cx = max(1, max|x|/√(σ² + ε)),
     and what is computed from x̂ is measured against its terms' size times cx."""
-    axes = (0,) if inputs["x"].ndim == 2 else (0, 2, 3)
+    axes = (0,) + tuple(range(2, inputs["x"].ndim))
     x, g = inputs["x"].astype(np.float64), inputs["g"].astype(np.float64)
     gamma = np.abs(inputs["gamma"].astype(np.float64))
     k = 1.0 / np.sqrt(x.var(axis=axes) + inputs["eps"])
     cx = np.maximum(1.0, np.abs(x).max(axis=axes) * k)
-    channel = (slice(None),) if x.ndim == 2 else (slice(None), None, None)
+    channel = (slice(None),) + (None,) * (x.ndim - 2)
     sum_g = np.abs(g).sum(axis=axes)
     tol = TOL["elementwise"][c.dtype]
     _close("bn y", got["y"], ref["y"], tol, scale=(gamma * cx)[channel])
@@ -181,7 +189,8 @@ def check_batch_norm(c, got, ref, inputs):
            np.concatenate([ref["running_mean"], ref["running_var"]]), tol)
     _close("bn dx", got["dx"], ref["dx"], tol, scale=(gamma * k * np.abs(g).max(axis=axes) * cx)[channel])
     _close("bn dgamma", got["dgamma"], ref["dgamma"], tol, scale=sum_g * cx)
-    _close("bn dbeta", got["dbeta"], ref["dbeta"], tol, scale=sum_g)
+    if "dbeta" in ref:
+        _close("bn dbeta", got["dbeta"], ref["dbeta"], tol, scale=sum_g)
 
 
 # ------------------------------------------------------------------------------- activations, MSE
@@ -344,11 +353,15 @@ def check_soft_encode(c, got, ref, inputs):
 # --------------------------------------------------------------------------- optimizer updates
 OPTIMIZERS = {
     "sgd": [("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=1e-3)),
-            ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=1e-3, nesterov=True))],
+            ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=1e-3, nesterov=True)),
+            ("SGD", dict(lr=0.1, momentum=0.9, weight_decay=1e-3, maximize=True))],
     "rmsprop": [("RMSprop", dict(lr=1e-2)),
-                ("RMSprop", dict(lr=1e-2, alpha=0.9, eps=1e-6, weight_decay=1e-2, momentum=0.9, centered=True))],
+                ("RMSprop", dict(lr=1e-2, alpha=0.9, eps=1e-6, weight_decay=1e-2, momentum=0.9, centered=True)),
+                ("RMSprop", dict(lr=1e-2, weight_decay=1e-2, momentum=0.5, maximize=True))],
     "adam": [("Adam", dict(lr=1e-3, weight_decay=0.01)), ("AdamW", dict(lr=1e-3, weight_decay=0.05)),
-             ("Adam", dict(lr=1e-3, betas=(0.8, 0.99), eps=1e-6, amsgrad=True))],
+             ("Adam", dict(lr=1e-3, betas=(0.8, 0.99), eps=1e-6, amsgrad=True)),
+             ("Adam", dict(lr=1e-3, weight_decay=0.01, maximize=True)),
+             ("AdamW", dict(lr=1e-3, weight_decay=0.05, amsgrad=True, maximize=True))],
 }
 
 
@@ -515,6 +528,9 @@ def in_backward_cases():
     for b, (fin, fout) in ((2, (512, 3072)), (15, (1024, 512)), (17, (1024, 2048))):
         cases.append(Case("linear", batch=b, fin=fin, fout=fout, dtype=np.float64, bias=True, opt="AdamW",
                           threads=2, want_dx=True))
+    for b, dtype in ((3, np.float32), (16, np.float64)):
+        cases.append(Case("linear", batch=b, fin=1024, fout=512, dtype=dtype, bias=True, opt="AdamW-maximize",
+                          threads=2, want_dx=True))
     return cases
 
 
@@ -522,6 +538,7 @@ ADAMS = {
     "Adam": lambda ps: optim.Adam(ps, lr=1e-3, weight_decay=0.01),
     "AdamW": lambda ps: optim.AdamW(ps, lr=1e-3, weight_decay=0.05),
     "Adam-amsgrad": lambda ps: optim.Adam(ps, lr=1e-3, amsgrad=True),
+    "AdamW-maximize": lambda ps: optim.AdamW(ps, lr=1e-3, weight_decay=0.05, maximize=True),
 }
 
 

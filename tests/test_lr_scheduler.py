@@ -76,6 +76,25 @@ SCHEDULES = {
     "OneCycleLR-linear-three-phase": lambda m, o: m.OneCycleLR(o, max_lr=0.8, total_steps=120, three_phase=True,
                                                                anneal_strategy="linear", div_factor=10.0),
     "OneCycleLR-no-momentum": lambda m, o: m.OneCycleLR(o, max_lr=0.8, total_steps=STEPS, cycle_momentum=False),
+    "LambdaLR": lambda m, o: m.LambdaLR(o, lambda t: 0.97 ** t),
+    "LambdaLR-per-group": lambda m, o: m.LambdaLR(o, [lambda t: 1 / (1 + t), lambda t: 0.5 if t % 10 < 5 else 1.0]),
+    "MultiStepLR": lambda m, o: m.MultiStepLR(o, milestones=[10, 30, 30, 75], gamma=0.3),
+    "ConstantLR": lambda m, o: m.ConstantLR(o),
+    "ConstantLR-factor": lambda m, o: m.ConstantLR(o, factor=0.25, total_iters=40),
+    "LinearLR": lambda m, o: m.LinearLR(o),
+    "LinearLR-decay": lambda m, o: m.LinearLR(o, start_factor=1.0, end_factor=0.05, total_iters=60),
+    "PolynomialLR": lambda m, o: m.PolynomialLR(o, total_iters=80, power=2.0),
+    "PolynomialLR-default": lambda m, o: m.PolynomialLR(o),
+    "CosineAnnealingWarmRestarts": lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=10),
+    "CosineAnnealingWarmRestarts-mult": lambda m, o: m.CosineAnnealingWarmRestarts(o, T_0=5, T_mult=2, eta_min=1e-3),
+    "SequentialLR-warmup-cosine": lambda m, o: m.SequentialLR(
+        o, [m.LinearLR(o, start_factor=0.1, total_iters=10), m.CosineAnnealingLR(o, T_max=90)], milestones=[10]),
+    "SequentialLR-three": lambda m, o: m.SequentialLR(
+        o, [m.ConstantLR(o, factor=0.5, total_iters=8), m.ExponentialLR(o, gamma=0.9),
+            m.StepLR(o, step_size=7, gamma=0.5), m.MultiStepLR(o, milestones=[70, 90])], milestones=[5, 40, 60]),
+    "SequentialLR-nested": lambda m, o: m.SequentialLR(
+        o, [m.SequentialLR(o, [m.ConstantLR(o, factor=0.5, total_iters=4), m.ExponentialLR(o, gamma=0.9)],
+                           milestones=[6]), m.LinearLR(o, start_factor=0.5, total_iters=20)], milestones=[30]),
 }
 
 
@@ -87,7 +106,10 @@ def test_sequence_equals_torch(sched, opt_name, opt_kw):
     _assert_same(mom_o, mom_t)  # OneCycleLR cycles momentum / beta1; others leave it alone
 
 
-@pytest.mark.parametrize("sched", ["StepLR", "CosineAnnealingLR-restart", "OneCycleLR", "OneCycleLR-three-phase"])
+@pytest.mark.parametrize("sched", ["StepLR", "CosineAnnealingLR-restart", "OneCycleLR", "OneCycleLR-three-phase",
+                                   "LambdaLR", "MultiStepLR", "LinearLR-decay", "ConstantLR-factor", "PolynomialLR",
+                                   "CosineAnnealingWarmRestarts-mult", "SequentialLR-warmup-cosine",
+                                   "SequentialLR-three"])
 def test_state_dict_resume(sched, tmp_path):
     seq_o, seq_t, mom_o, mom_t = _run(SCHEDULES[sched], "Adam", {}, resume_at=41, tmp_path=tmp_path)
     _assert_same(seq_o, seq_t)
@@ -155,3 +177,45 @@ def test_state_dict_is_plain():
     sd = ours_sched.OneCycleLR(o_opt, max_lr=1.0, total_steps=10).state_dict()
     assert "optimizer" not in sd and sd["last_epoch"] == 0 and sd["anneal_strategy"] == "cos"
     assert math.isclose(o_opt.param_groups[0]["initial_lr"], 0.04)
+
+
+def test_lambda_lr_saves_a_callable_objects_attributes_but_not_a_function():
+    class Decay:
+        def __init__(self, rate):
+            self.rate = rate
+
+        def __call__(self, t):
+            return self.rate ** t
+
+    o_opt, _ = _optimizers()
+    sd = ours_sched.LambdaLR(o_opt, [Decay(0.5), lambda t: 1.0]).state_dict()
+    assert sd["lr_lambdas"] == [{"rate": 0.5}, None]
+    again = ours_sched.LambdaLR(_optimizers()[0], [Decay(0.9), lambda t: 1.0])
+    again.load_state_dict(sd)
+    assert again.lr_lambdas[0].rate == 0.5
+
+
+def test_warm_restarts_take_a_fractional_epoch_as_torch():
+    o_opt, t_opt = _optimizers()
+    ours = ours_sched.CosineAnnealingWarmRestarts(o_opt, T_0=4, T_mult=2)
+    theirs = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(t_opt, T_0=4, T_mult=2)
+    for epoch in (0.5, 1.25, 3.9, 4.0, 7.5, 13.0, 2.0):
+        ours.step(epoch)
+        theirs.step(epoch)
+        assert ours.get_last_lr() == theirs.get_last_lr(), epoch
+
+
+@pytest.mark.parametrize("make,pattern", [
+    (lambda o: ours_sched.LambdaLR(o, [lambda t: 1.0]), "Expected 2 lr_lambdas, but got 1"),
+    (lambda o: ours_sched.ConstantLR(o, factor=1.5), "Constant multiplicative factor expected to be between 0 and 1"),
+    (lambda o: ours_sched.LinearLR(o, start_factor=0), "Starting multiplicative factor expected to be greater than 0"),
+    (lambda o: ours_sched.CosineAnnealingWarmRestarts(o, T_0=0), "Expected positive integer T_0, but got 0"),
+    (lambda o: ours_sched.CosineAnnealingWarmRestarts(o, T_0=3, T_mult=0), "Expected integer T_mult >= 1, but got 0"),
+    (lambda o: ours_sched.SequentialLR(o, [ours_sched.StepLR(o, 3)], milestones=[4]), "number of milestones"),
+    (lambda o: ours_sched.SequentialLR(o, [ours_sched.ReduceLROnPlateau(o), ours_sched.StepLR(o, 3)], [4]),
+     "does not support `ReduceLROnPlateau`"),
+    (lambda o: ours_sched.SequentialLR(o, [ours_sched.StepLR(_optimizers()[0], 3)], []), "same optimizer"),
+])
+def test_new_schedules_refuse_bad_arguments(make, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        make(_optimizers()[0])

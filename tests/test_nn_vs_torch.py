@@ -113,21 +113,39 @@ def test_batchnorm_running_statistics_follow_torch_over_many_steps(momentum, dev
     assert int(sd["num_batches_tracked"]) == int(theirs.num_batches_tracked) == 12
 
 
-@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("loss_name", ["MSELoss", "L1Loss"])
-def test_losses_match_torch(loss_name, reduction, device, implementation):
+@pytest.mark.parametrize("shape", [(7, 11), (2, 3, 4, 5), (16,)])
+def test_losses_match_torch(loss_name, reduction, shape, device, implementation):
+    """Value and gradient; 'none' returns the element-wise losses and takes a random upstream gradient."""
     rng = np.random.default_rng(5)
-    pred, target = rng.normal(size=(7, 11)), rng.normal(size=(7, 11))
-    pred[0, 0] = target[0, 0]  # L1's subgradient at 0 is 0 in both
+    pred, target = rng.normal(size=shape), rng.normal(size=shape)
+    pred.flat[0] = target.flat[0]  # L1's subgradient at 0 is 0 in both
     ours = getattr(nn, loss_name)(reduction=reduction)
     theirs = getattr(torch.nn, loss_name)(reduction=reduction)
     pt = torch.tensor(pred, requires_grad=True)
     lt = theirs(pt, torch.tensor(target))
-    lt.backward()
     value = ours(backend.to_device(pred, device), backend.to_device(target, device))
-    assert isinstance(value, float)
-    assert abs(value - lt.item()) <= TOL * abs(lt.item())
-    assert_close(ours.backward(), pt.grad, TOL, f"{loss_name}({reduction}) gradient")
+    if reduction == "none":
+        g = rng.normal(size=shape)
+        lt.backward(torch.tensor(g))
+        assert_close(value, lt.detach(), TOL, f"{loss_name}(none) values")
+        grad = ours.backward(backend.to_device(g, device))
+    else:
+        lt.backward()
+        assert isinstance(value, float)
+        assert abs(value - lt.item()) <= TOL * abs(lt.item())
+        grad = ours.backward()
+    assert_close(grad, pt.grad, TOL, f"{loss_name}({reduction}) gradient")
+
+
+def test_elementwise_loss_none_needs_an_upstream_gradient_of_its_shape():
+    loss = nn.MSELoss(reduction="none")
+    loss(np.zeros((2, 3)), np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"MSELoss.*grad_output of the loss's shape \(2, 3\), got None"):
+        loss.backward()
+    with pytest.raises(ValueError, match=r"grad_output of the loss's shape \(2, 3\), got \(3,\)"):
+        loss.backward(np.ones(3))
 
 
 def test_full_training_step_matches_torch_on_paper_network(device, implementation):
@@ -159,3 +177,22 @@ def test_gradients_accumulate_across_backward_calls_like_torch(device):
         assert_close(p.grad, tp.grad, TOL, f"accumulated grad {name}")
     ours.zero_grad()
     assert all(p.grad is None for p in ours.parameters())
+
+
+ACTIVATIONS_0D = ["Identity", "Sigmoid", "ReLU", "Tanh", "LeakyReLU"]
+
+
+@pytest.mark.parametrize("value", [0.7, -1.3, 0.0])
+@pytest.mark.parametrize("name", ACTIVATIONS_0D)
+def test_a_0d_input_gives_a_0d_output_and_gradient_with_torchs_values(name, value, device, implementation):
+    """Issue 28: ``Sigmoid()(np.array(0.7))`` raised on both kernel paths, ReLU and Tanh returned NumPy scalars."""
+    ours, theirs = getattr(nn, name)(), getattr(torch.nn, name)()
+    xt = torch.tensor(value, dtype=torch.float64, requires_grad=True)
+    yt = theirs(xt)
+    yt.backward(torch.tensor(-0.8, dtype=torch.float64))
+    y = ours(backend.to_device(np.array(value), device))
+    dx = ours.backward(backend.to_device(np.array(-0.8), device))
+    for out in (y, dx):
+        assert type(out) is type(backend.to_device(np.zeros(1), device)) and out.shape == ()
+    assert_close(y, yt, TOL, f"{name} 0-d forward")
+    assert_close(dx, xt.grad, TOL, f"{name} 0-d input gradient")

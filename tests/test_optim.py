@@ -12,7 +12,7 @@ import torch
 import minimlp.optim as optim
 from minimlp import nn
 from minimlp.nn.parameter import Parameter
-from minimlp.nn.utils import clip_grad_norm_
+from minimlp.nn.utils import clip_grad_norm_, clip_grad_value_
 
 STEPS, RESUME_AT, RTOL = 60, 30, 1e-8
 SHAPES = [(6, 4), (6,), (3, 6), (3,)]
@@ -35,6 +35,11 @@ CASES = [
     ("AdamW", dict()),
     ("AdamW", dict(lr=0.01, weight_decay=0.3)),
     ("AdamW", dict(lr=0.01, weight_decay=0.3, amsgrad=True)),
+    ("SGD", dict(lr=0.05, maximize=True)),
+    ("SGD", dict(lr=0.01, momentum=0.8, weight_decay=0.1, nesterov=True, maximize=True)),
+    ("RMSprop", dict(lr=0.003, centered=True, momentum=0.5, weight_decay=0.1, maximize=True)),
+    ("Adam", dict(lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.3, maximize=True)),
 ]
 IDS = [f"{n}-" + ",".join(f"{k}={v}" for k, v in kw.items()) for n, kw in CASES]
 def _groups(params, grouped):
@@ -346,6 +351,25 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm):
             assert p.grad is None
         else:
             np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("clip_value", [0.0, 0.3, 1.0, 100.0])
+def test_clip_grad_value_matches_torch(clip_value):
+    feed = _Feed(14)
+    feed.grads(0, skip=lambda t, i: i == 2)
+    assert clip_grad_value_(feed.ours, clip_value) is None
+    torch.nn.utils.clip_grad_value_(feed.theirs, clip_value)
+    for p, q in zip(feed.ours, feed.theirs):
+        if q.grad is None:
+            assert p.grad is None
+        else:
+            np.testing.assert_array_equal(p.grad, q.grad.numpy())
+    p = Parameter(np.zeros(3, dtype=np.float32))
+    p.grad = np.array([-2.0, 0.1, 5.0], dtype=np.float32)
+    clip_grad_value_(p, 1.0)
+    np.testing.assert_array_equal(p.grad, np.array([-1.0, 0.1, 1.0], dtype=np.float32))
+    with pytest.raises(ValueError, match="clip_value must be non-negative, got -1"):
+        clip_grad_value_(p, -1)
 
 
 def test_clip_grad_norm_edge_cases():

@@ -5,8 +5,11 @@ add ∂L/∂θ into them and return ∂L/∂x; optimizer updates change the para
 ``winograd`` is another way to compute ``conv.conv2d`` (fewer multiplies): the formula its kernel is tested
 against, itself tested against the direct one.
 """
-from . import (activation, adam, batch_norm, conv, cross_entropy, dropout, im2col, linear, loss,
-               pooling, resample, rmsprop, sgd, soft_encoding, winograd)
 
-__all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "im2col", "linear",
-           "loss", "pooling", "resample", "rmsprop", "sgd", "soft_encoding", "winograd"]
+from . import (activation, adam, batch_norm, conv, cross_entropy, dropout, embedding, gelu, im2col, linear,
+               loss, nll, norm, pointwise_loss, pooling, resample, rmsprop, sgd, soft_encoding, softmax, special,
+               winograd)
+
+__all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "embedding", "gelu", "im2col",
+           "linear", "loss", "nll", "norm", "pointwise_loss", "pooling", "resample", "rmsprop", "sgd",
+           "soft_encoding", "softmax", "special", "winograd"]

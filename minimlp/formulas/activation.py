@@ -63,3 +63,65 @@ def identity(x):
 def identity_backward(g, kept):
     """∂L/∂x = G."""
     return g
+
+
+def _logistic(x):
+    """σ(x) = 1/(1 + e⁻ˣ) for x ≥ 0, eˣ/(1 + eˣ) below: e^{−|x|} never overflows, and σ keeps its relative
+    precision far out on the negative side (where ½(1 + tanh(x/2)) rounds to 0)."""
+    xp = get_array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1.0, e) / (1.0 + e)
+
+
+def silu(x):
+    """(y, x): y = x·σ(x)."""
+    return x * _logistic(x), x
+
+
+def silu_backward(g, x):
+    """∂L/∂x = G·σ(x)·(1 + x·(1 − σ(x)))."""
+    s = _logistic(x)
+    dx = 1.0 - s
+    dx *= x
+    dx += 1.0
+    dx *= s
+    dx *= g
+    return dx
+
+
+def elu(x, alpha):
+    """(y, x): y = x for x > 0, α·(eˣ − 1) otherwise (``expm1``: no cancellation near 0)."""
+    xp = get_array_module(x)
+    return xp.where(x > 0, x, alpha * xp.expm1(xp.minimum(x, 0))), x
+
+
+def elu_backward(g, x, alpha):
+    """∂L/∂x = G for x > 0, G·α·eˣ otherwise (α at x = 0, as torch)."""
+    xp = get_array_module(g)
+    return xp.where(x > 0, g, g * (alpha * xp.exp(xp.minimum(x, 0))))
+
+
+def softplus(x, beta, threshold):
+    """(y, x): y = log(1 + e^{βx})/β, or x where βx > ``threshold`` (where the two agree to rounding)."""
+    xp = get_array_module(x)
+    bx = x * beta
+    return xp.where(bx > threshold, x, xp.log1p(xp.exp(xp.minimum(bx, threshold))) / beta), x
+
+
+def softplus_backward(g, x, beta, threshold):
+    """∂L/∂x = G·σ(βx) = G·z/(z + 1) with z = e^{βx}, or G where βx > ``threshold``."""
+    xp = get_array_module(g)
+    bx = x * beta
+    z = xp.exp(xp.minimum(bx, threshold))
+    return xp.where(bx > threshold, g, g * z / (z + 1))
+
+
+def hardtanh(x, min_val, max_val):
+    """(y, x): y = min(max(x, a), b) for a = ``min_val``, b = ``max_val``."""
+    return get_array_module(x).clip(x, min_val, max_val), x
+
+
+def hardtanh_backward(g, x, min_val, max_val):
+    """∂L/∂x = G where a < x < b, 0 elsewhere (0 at the corners, as torch)."""
+    inside = (x > min_val) & (x < max_val)
+    return g * inside

@@ -1,6 +1,6 @@
-"""Batch normalisation per channel: y = γ·(x − μ)/√(σ² + ε) + β, for x of shape (N, C) or (N, C, H, W).
+"""Batch normalisation per channel: y = γ·(x − μ)/√(σ² + ε) + β, for x of shape (N, C), (N, C, L) or (N, C, H, W).
 
-The channel is axis 1; μ and σ² are taken over the other axes, M = N (or N·H·W) values per channel. The
+The channel is axis 1; μ and σ² are taken over the other axes, M = N (or N·L, N·H·W) values per channel. The
 per-channel sums (μ, σ², Σ G, Σ G·x̂) accumulate in float64 and are rounded once to x's dtype, as torch's
 CPU kernels do: on the chroma network at batch 1000 that makes float32 gradients 10-25x closer to float64
 than float32 sums did (benchmarks/float32_accuracy.py).
@@ -13,7 +13,7 @@ from ..backend import get_array_module
 def forward_train(x, weight, bias, eps):
     """Batch statistics: μ = Σ x/M, σ² = Σ (x − μ)²/M, x̂ = (x − μ)/√(σ² + ε), y = γ x̂ + β.
 
-    ``weight``/``bias`` (γ, β) may be None (no affine map). Returns (y, (x̂, 1/√(σ² + ε)), μ, σ²).
+    ``weight``/``bias`` (γ, β) may be None (no affine map; β alone may be None: no shift). Returns (y, (x̂, 1/√(σ² + ε)), μ, σ²).
     """
     xp = get_array_module(x)
     mean = x.mean(axis=_others(x), dtype=np.float64).astype(x.dtype)
@@ -69,13 +69,13 @@ def _others(x):
 
 
 def _channel(values, x):
-    """Per-channel values shaped to broadcast against x: (C,) for (N, C), (C, 1, 1) for (N, C, H, W)."""
+    """Per-channel values shaped to broadcast against x: (C,) for (N, C), (C, 1) for (N, C, L), (C, 1, 1) for …"""
     return values.reshape((-1,) + (1,) * (x.ndim - 2))
 
 
 def _sum_subscripts(x):
     """einsum's Σ over every axis but the channel's of a product of two arrays shaped like x: "nc,nc->c", …"""
-    axes = "nchw"[:x.ndim]
+    axes = "nc" + "defghijk"[:x.ndim - 2]
     return f"{axes},{axes}->c"
 
 
@@ -83,7 +83,8 @@ def _affine(xhat, weight, bias):
     if weight is None:
         return xhat
     y = xhat * _channel(weight, xhat)
-    y += _channel(bias, xhat)
+    if bias is not None:
+        y += _channel(bias, xhat)
     return y
 
 
@@ -99,5 +100,6 @@ def _gamma(weight, bias, sum_g, sum_gx):
     if weight is None:
         return 1.0
     weight.accumulate(sum_gx)
-    bias.accumulate(sum_g)
+    if bias is not None:
+        bias.accumulate(sum_g)
     return weight.data

@@ -2,8 +2,8 @@
 
 Per group g, with X = im2col(x̃) the (C_in/G·kh·kw, N·H_out·W_out) columns of the padded input x̃:
 Y_g = W_g X_g. Backward, for G = ∂L/∂y in the same layout: ∂L/∂W_g = G_g X_gᵀ, ∂L/∂b = Σ_{n,h,w} G,
-∂L/∂x = unpad(col2im(W_gᵀ G_g)) (col2im is im2col's adjoint; reflect padding folds the border back onto
-the pixels it mirrors). The transposed convolution is the adjoint of a convolution in x:
+∂L/∂x = unpad(col2im(W_gᵀ G_g)) (col2im is im2col's adjoint; reflect, replicate and circular padding fold
+the border back onto the pixels it copies). The transposed convolution is the adjoint of a convolution in x:
 y = col2im(W_gᵀ x_g) cropped by the padding, and its backward gathers the padded G, Γ = im2col(G̃):
 ∂L/∂W_g = X_g Γ_gᵀ, ∂L/∂x_g = W_g Γ_g.
 
@@ -16,7 +16,7 @@ from .im2col import col2im, im2col, output_size, pad_into, unpad_gradient
 
 class Geometry:
     """A convolution's shape settings: kernel (kh, kw), stride, dilation, pads (top, bottom, left, right),
-    groups, padding mode ("zeros" or "reflect") and, for a transposed convolution, its output padding."""
+    groups, padding mode ("zeros", "reflect", "replicate" or "circular") and, for a transposed convolution, its output padding."""
 
     def __init__(self, kernel, stride, dilation, pads, groups, padding_mode="zeros", output_padding=(0, 0)):
         self.kernel, self.stride, self.dilation, self.pads = tuple(kernel), tuple(stride), tuple(dilation), tuple(pads)

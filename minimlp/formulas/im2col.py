@@ -50,14 +50,25 @@ def pad_into(x_cm, buffer, pads, mode):
     mode "zeros": the border of ``buffer`` is left as it is (the caller
     allocates it zeroed, and only the interior is ever written). mode
     "reflect": the border mirrors the interior without repeating the edge, as
-    ``torch.nn.functional.pad(mode="reflect")``: columns first, then whole
-    rows, so corners are reflections of reflections.
+    ``torch.nn.functional.pad(mode="reflect")``; "replicate" repeats the edge
+    row or column; "circular" wraps around (the left border is the last pl
+    columns). Columns first, then whole rows, so corners are padded twice.
     """
     pt, pb, pl, pr = pads
     h, w = x_cm.shape[2], x_cm.shape[3]
     buffer[:, :, pt:pt + h, pl:pl + w] = x_cm
+    rows = slice(pt, pt + h)
+    if mode == "replicate":
+        buffer[:, :, rows, :pl] = buffer[:, :, rows, pl:pl + 1]
+        buffer[:, :, rows, pl + w:] = buffer[:, :, rows, pl + w - 1:pl + w]
+        buffer[:, :, :pt, :] = buffer[:, :, pt:pt + 1, :]
+        buffer[:, :, pt + h:, :] = buffer[:, :, pt + h - 1:pt + h, :]
+    if mode == "circular":
+        buffer[:, :, rows, :pl] = buffer[:, :, rows, w:w + pl]
+        buffer[:, :, rows, pl + w:] = buffer[:, :, rows, pl:pl + pr]
+        buffer[:, :, :pt, :] = buffer[:, :, h:h + pt, :]
+        buffer[:, :, pt + h:, :] = buffer[:, :, pt:pt + pb, :]
     if mode == "reflect":
-        rows = slice(pt, pt + h)
         for k in range(1, pl + 1):
             buffer[:, :, rows, pl - k] = buffer[:, :, rows, pl + k]
         for k in range(1, pr + 1):
@@ -72,18 +83,28 @@ def pad_into(x_cm, buffer, pads, mode):
 def unpad_gradient(dpad, pads, mode):
     """The adjoint of ``pad_into``: the gradient of the interior, (C, N, H, W), a view of ``dpad`` (changed in place).
 
-    For "zeros" the border's gradient is dropped; for "reflect" each border
-    row and column is added back onto the interior one it mirrors (rows
-    first, then columns: the reverse order of ``pad_into``).
+    For "zeros" the border's gradient is dropped; otherwise each border row
+    and column is added back onto the interior one it copies (rows first,
+    then columns: the reverse order of ``pad_into``).
     """
     pt, pb, pl, pr = pads
     h, w = dpad.shape[2] - pt - pb, dpad.shape[3] - pl - pr
+    rows = slice(pt, pt + h)
+    if mode == "replicate":
+        dpad[:, :, pt, :] += dpad[:, :, :pt, :].sum(axis=2)
+        dpad[:, :, pt + h - 1, :] += dpad[:, :, pt + h:, :].sum(axis=2)
+        dpad[:, :, rows, pl] += dpad[:, :, rows, :pl].sum(axis=3)
+        dpad[:, :, rows, pl + w - 1] += dpad[:, :, rows, pl + w:].sum(axis=3)
+    if mode == "circular":
+        dpad[:, :, h:h + pt, :] += dpad[:, :, :pt, :]
+        dpad[:, :, pt:pt + pb, :] += dpad[:, :, pt + h:, :]
+        dpad[:, :, rows, w:w + pl] += dpad[:, :, rows, :pl]
+        dpad[:, :, rows, pl:pl + pr] += dpad[:, :, rows, pl + w:]
     if mode == "reflect":
         for k in range(1, pt + 1):
             dpad[:, :, pt + k, :] += dpad[:, :, pt - k, :]
         for k in range(1, pb + 1):
             dpad[:, :, pt + h - 1 - k, :] += dpad[:, :, pt + h - 1 + k, :]
-        rows = slice(pt, pt + h)
         for k in range(1, pl + 1):
             dpad[:, :, rows, pl + k] += dpad[:, :, rows, pl - k]
         for k in range(1, pr + 1):

@@ -9,6 +9,11 @@ def squared_error(prediction, target):
     return diff, flat @ flat
 
 
+def squared_error_elements(diff):
+    """ℓ = (ŷ − y)² element-wise (reduction "none")."""
+    return diff * diff
+
+
 def squared_error_backward(diff, scale):
     """∂L/∂ŷ = 2(ŷ − y)·scale (scale = 1/M for the mean over M elements, 1 for the sum)."""
     return diff * (2.0 * scale)
@@ -20,9 +25,13 @@ def absolute_error(prediction, target):
     return diff, get_array_module(diff).abs(diff).sum()
 
 
+def absolute_error_elements(diff):
+    """ℓ = |ŷ − y| element-wise (reduction "none")."""
+    return get_array_module(diff).abs(diff)
+
+
 def absolute_error_backward(diff, scale):
-    """∂L/∂ŷ = sign(ŷ − y)·scale (0 where ŷ = y, as torch)."""
+    """∂L/∂ŷ = sign(ŷ − y)·scale (0 where ŷ = y, as torch); ``scale`` a number or an array of diff's shape."""
     grad = get_array_module(diff).sign(diff)
-    if scale != 1.0:
-        grad *= scale
+    grad *= scale
     return grad

@@ -3,11 +3,14 @@
 Windows: y[n, c, h, w] reads x̃[n, c, h·s + i·d, w·s + j·d] for the kernel offsets (i, j), x̃ being x
 padded (with −∞ for the maximum, zeros for the mean). Backward adds each output's share of G back at
 the window positions it came from, then crops the padding. ``geometry`` is a ``conv.Geometry`` (kernel,
-stride, dilation, pads); ``scratch`` keeps the padded buffers from step to step.
+stride, dilation, pads (top, bottom, left, right)); with ``ceil_mode`` the bottom and right pads hold the
+extra rows and columns the last windows reach past the input. ``scratch`` keeps the padded buffers from step
+to step. Max unpooling puts values back at the positions ``max_pool2d_indices`` names.
 """
 import numpy as np
 
 from ..backend import get_array_module
+from .conv import Geometry
 from .im2col import window
 
 
@@ -18,12 +21,12 @@ def _windows(geometry, ho, wo):
 
 
 def _padded(x, geometry, fill, scratch):
-    ph, pw = geometry.pads[0], geometry.pads[2]
-    if ph == 0 and pw == 0:
+    pt, pb, pl, pr = geometry.pads
+    if not any(geometry.pads):
         return x
     n, c, h, w = x.shape
-    buf = scratch.get("padded", (n, c, h + 2 * ph, w + 2 * pw), x, fill=fill)
-    buf[:, :, ph:ph + h, pw:pw + w] = x
+    buf = scratch.get("padded", (n, c, h + pt + pb, w + pl + pr), x, fill=fill)
+    buf[:, :, pt:pt + h, pl:pl + w] = x
     return buf
 
 
@@ -31,14 +34,28 @@ def _scatter(g, parts, in_shape, geometry, scratch):
     """∂L/∂x from per-offset contributions: Σ over offsets of ``parts(k)`` added at its window, cropped."""
     xp = get_array_module(g)
     n, c, h, w = in_shape
-    ph, pw = geometry.pads[0], geometry.pads[2]
-    dpad = scratch.get("dpadded", (n, c, h + 2 * ph, w + 2 * pw), g)
+    pt, pb, pl, pr = geometry.pads
+    dpad = scratch.get("dpadded", (n, c, h + pt + pb, w + pl + pr), g)
     dpad.fill(0)
     for k, rows, cols in _windows(geometry, g.shape[2], g.shape[3]):
         dpad[:, :, rows, cols] += parts(k)
     dx = xp.empty(in_shape, dtype=g.dtype)
-    dx[...] = dpad[:, :, ph:ph + h, pw:pw + w]
+    dx[...] = dpad[:, :, pt:pt + h, pl:pl + w]
     return dx
+
+
+def pool_geometry(h, w, kernel, stride, padding, dilation, ceil_mode):
+    """The ``Geometry`` of a pooling of an H x W input, as torch sizes it: H_out = ⌊(H + 2p − d(k − 1) − 1)/s⌋ + 1,
+    or with ``ceil_mode`` ⌈·⌉ + 1 less one when the last window would start past the input and its left padding;
+    the rows and columns the last windows then reach past H + 2p are added to the bottom and right pads."""
+    pads = []
+    for size, k, s, p, d in zip((h, w), kernel, stride, padding, dilation):
+        span = size + 2 * p - d * (k - 1) - 1
+        out = (span + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (out - 1) * s >= size + p:
+            out -= 1
+        pads += [p, p + max(0, (out - 1) * s - span)]
+    return Geometry(kernel, stride, dilation, pads, 1)
 
 
 def max_pool2d(x, geometry, scratch):
@@ -92,21 +109,58 @@ def _last_nan(src, best, windows):
 
 
 def avg_pool_inverse_divisor(x, geometry, count_include_pad, divisor_override):
-    """1/D per output: D = kh·kw (padding counted), the number of input pixels in the window (not counted),
-    or ``divisor_override``. A number, or an (H_out, W_out) array (the counts are separable per axis)."""
+    """1/D per output, as torch: D = ``divisor_override``, or the window's size within the padded input (padding
+    counted: the window cut at H + p, so ``ceil_mode``'s extra rows do not count), or the number of input pixels
+    in it (padding not counted). A number, or an (H_out, W_out) array (the counts are separable per axis)."""
     if divisor_override is not None:
         return 1.0 / int(divisor_override)
-    (kh, kw), (sh, sw), ph, pw = geometry.kernel, geometry.stride, geometry.pads[0], geometry.pads[2]
-    if count_include_pad or (ph, pw) == (0, 0):
-        return 1.0 / (kh * kw)
+    (kh, kw), (sh, sw), (pt, _, pl, _) = geometry.kernel, geometry.stride, geometry.pads
     h, w = x.shape[2], x.shape[3]
     ho, wo = geometry.conv_output(h, w)
 
     def counts(size, k, s, p, out):
         start = np.arange(out) * s - p
-        return np.minimum(start + k, size) - np.maximum(start, 0)
-    inv = 1.0 / np.outer(counts(h, kh, sh, ph, ho), counts(w, kw, sw, pw, wo))
-    return get_array_module(x).asarray(inv.astype(x.dtype))
+        end = np.minimum(start + k, size + p)
+        return end - start if count_include_pad else np.minimum(end, size) - np.maximum(start, 0)
+    count = np.outer(counts(h, kh, sh, pt, ho), counts(w, kw, sw, pl, wo))
+    if np.all(count == kh * kw):
+        return 1.0 / (kh * kw)
+    return get_array_module(x).asarray((1.0 / count).astype(x.dtype))
+
+
+def max_pool2d_indices(saved, geometry):
+    """torch's ``return_indices``: for each output, h·W + w of the input position its maximum came from (the first
+    in row-major kernel order on ties, as the backward routes), in the unpadded input's plane; int64."""
+    xp = get_array_module(saved[1])
+    (_, _, _, w), src, best = saved
+    ho, wo = best.shape[2], best.shape[3]
+    (_, kw), (sh, sw), (dh, dw), (pt, _, pl, _) = geometry.kernel, geometry.stride, geometry.dilation, geometry.pads
+    indices = xp.zeros(best.shape, dtype=np.int64)
+    free = xp.ones(best.shape, dtype=np.bool_)
+    for k, rows, cols in _windows(geometry, ho, wo):
+        i, j = divmod(k, kw)
+        plane = (xp.arange(ho) * sh + i * dh - pt)[:, None] * w + (xp.arange(wo) * sw + j * dw - pl)[None, :]
+        hit = (src[:, :, rows, cols] == best) & free
+        xp.copyto(indices, plane, where=hit)
+        free &= ~hit
+    return indices
+
+
+def max_unpool2d(x, indices, out_hw):
+    """y = zeros (N, C, H_out, W_out) with y[n, c].flat[indices[n, c, h, w]] = x[n, c, h, w] (MaxPool2d's inverse
+    on its maxima)."""
+    xp = get_array_module(x)
+    n, c = x.shape[:2]
+    y = xp.zeros((n * c, out_hw[0] * out_hw[1]), dtype=x.dtype)
+    y[xp.arange(n * c)[:, None], indices.reshape(n * c, -1)] = x.reshape(n * c, -1)
+    return y.reshape((n, c) + tuple(out_hw))
+
+
+def max_unpool2d_backward(g, indices):
+    """∂L/∂x[n, c, h, w] = G[n, c].flat[indices[n, c, h, w]]."""
+    xp = get_array_module(g)
+    n, c = g.shape[:2]
+    return g.reshape(n * c, -1)[xp.arange(n * c)[:, None], indices.reshape(n * c, -1)].reshape(indices.shape)
 
 
 def avg_pool2d(x, geometry, inverse_divisor, scratch):

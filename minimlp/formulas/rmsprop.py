@@ -2,14 +2,16 @@
 from ..backend import get_array_module
 
 
-def update(p, g, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay, momentum):
+def update(p, g, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay, momentum, maximize):
     """One step of p in place, with v = ``square_avg``, ḡ = ``grad_avg`` (None unless centered) and
     b = ``momentum_buffer`` (None without momentum):
 
-    g ← g + λ p;  v ← α v + (1 − α) g²;  ṽ ← v − ḡ² with ḡ ← ḡ + (1 − α)(g − ḡ) (centered), else ṽ ← v;
+    g ← −g (``maximize``);  g ← g + λ p;  v ← α v + (1 − α) g²;  ṽ ← v − ḡ² with ḡ ← ḡ + (1 − α)(g − ḡ) (centered), else ṽ ← v;
     b ← μ b + g/(√ṽ + ε), p ← p − γ b (momentum), else p ← p − γ g/(√ṽ + ε).
     """
     xp = get_array_module(p)
+    if maximize:
+        g = -g
     if weight_decay != 0:
         g = g + weight_decay * p
     v = square_avg

@@ -27,6 +27,11 @@ def numpy_gemm(x, *args, **context):
     return numpy_float(x) and blas.gemm_address(x.dtype) is not None
 
 
+def conv_gemm(x, weight, bias, geometry, *args, **context):
+    """``numpy_gemm``, and zeros or reflect padding (the compiled gather's two modes)."""
+    return geometry.padding_mode in ("zeros", "reflect") and numpy_gemm(x)
+
+
 def with_affine(x, weight, *args, **context):
     """``numpy_float``, and BatchNorm's γ and β (applied in the same pass)."""
     return weight is not None and numpy_float(x)
@@ -56,17 +61,17 @@ def adam_offered(g, x, weight, *args, **context):
     return linear_adam.fits(g, x, weight)
 
 
-def winograd_fits(x, *args, geometry=None, **context):
+def winograd_fits(x, weight, bias, geometry, *args, **context):
     """``numpy_gemm``, and a convolution Winograd F(2x2, 3x3) computes (3x3, stride 1, one group, zero padding)."""
-    return geometry is not None and f.winograd.takes(geometry) and numpy_gemm(x)
+    return f.winograd.takes(geometry) and numpy_gemm(x)
 
 
-def winograd_wins(x, *args, training=True, weight_shape=(0,), **context):
+def winograd_wins(x, weight, *args, training=True, **context):
     """Training, with 16 or more input and output channels (fewer: the 16 products are too small to gain), on
     images whose transformed tiles fit ``WINOGRAD_MAX_IMAGE`` elements (a run holds at least one image)."""
     tiles = -(-x.shape[2] // 2) * -(-x.shape[3] // 2)
-    return (training and min(x.shape[1], weight_shape[0]) >= WINOGRAD_MIN_CHANNELS
-            and 16 * (x.shape[1] + weight_shape[0]) * tiles <= WINOGRAD_MAX_IMAGE)
+    return (training and min(x.shape[1], weight.shape[0]) >= WINOGRAD_MIN_CHANNELS
+            and 16 * (x.shape[1] + weight.shape[0]) * tiles <= WINOGRAD_MAX_IMAGE)
 
 
 def training(*args, training=True, **context):
@@ -98,6 +103,13 @@ relu.register("cpu-compiled", flat, training, compiled=True, forward="cpu.elemen
 relu.register("cpu-compiled-gradient", flat_pair, compiled=True, backward="cpu.elementwise:relu_backward")
 identity = Op("identity", forward=f.activation.identity, backward=f.activation.identity_backward)
 leaky_relu = Op("leaky_relu", forward=f.activation.leaky_relu, backward=f.activation.leaky_relu_backward)
+silu = Op("silu", forward=f.activation.silu, backward=f.activation.silu_backward)
+elu = Op("elu", forward=f.activation.elu, backward=f.activation.elu_backward)
+softplus = Op("softplus", forward=f.activation.softplus, backward=f.activation.softplus_backward)
+hardtanh = Op("hardtanh", forward=f.activation.hardtanh, backward=f.activation.hardtanh_backward)
+gelu = Op("gelu", forward=f.gelu.gelu, backward=f.gelu.gelu_backward)
+softmax = Op("softmax", forward=f.softmax.softmax, backward=f.softmax.softmax_backward)
+log_softmax = Op("log_softmax", forward=f.softmax.log_softmax, backward=f.softmax.log_softmax_backward)
 dropout = Op("dropout", mask=f.dropout.scaled_mask, forward=f.dropout.apply, backward=f.dropout.apply)
 
 batch_norm = Op("batch_norm", forward_train=f.batch_norm.forward_train, backward_train=f.batch_norm.backward_train,
@@ -106,23 +118,41 @@ batch_norm = Op("batch_norm", forward_train=f.batch_norm.forward_train, backward
 batch_norm.register("cpu-compiled", with_affine, compiled=True, forward_train="cpu.batch_norm:forward_train",
                     backward_train="cpu.batch_norm:backward_train")
 
-squared_error = Op("squared_error", forward=f.loss.squared_error, backward=f.loss.squared_error_backward)
+layer_norm = Op("layer_norm", forward=f.norm.layer_norm, backward=f.norm.layer_norm_backward)
+group_norm = Op("group_norm", forward=f.norm.group_norm, backward=f.norm.group_norm_backward)
+instance_norm = Op("instance_norm", forward_eval=f.norm.channel_norm_eval,
+                   backward_eval=f.norm.channel_norm_eval_backward, update_running_stats=f.norm.update_running_stats)
+
+embedding = Op("embedding", forward=f.embedding.lookup, backward=f.embedding.lookup_backward)
+
+squared_error = Op("squared_error", forward=f.loss.squared_error, backward=f.loss.squared_error_backward,
+                   elements=f.loss.squared_error_elements)
 squared_error.register("cpu-compiled", matrix, compiled=True, forward="cpu.loss:squared_error")
 squared_error.register("cpu-compiled-gradient", flat, compiled=True, backward="cpu.loss:squared_error_backward")
-absolute_error = Op("absolute_error", forward=f.loss.absolute_error, backward=f.loss.absolute_error_backward)
+absolute_error = Op("absolute_error", forward=f.loss.absolute_error, backward=f.loss.absolute_error_backward,
+                    elements=f.loss.absolute_error_elements)
+huber = Op("huber", forward=f.pointwise_loss.huber, backward=f.pointwise_loss.huber_backward)
+smooth_l1 = Op("smooth_l1", forward=f.pointwise_loss.smooth_l1, backward=f.pointwise_loss.smooth_l1_backward)
+bce = Op("bce", forward=f.pointwise_loss.bce, backward=f.pointwise_loss.bce_backward)
+bce_with_logits = Op("bce_with_logits", forward=f.pointwise_loss.bce_with_logits,
+                     backward=f.pointwise_loss.bce_with_logits_backward)
+kl_div = Op("kl_div", forward=f.pointwise_loss.kl_div, backward=f.pointwise_loss.kl_div_backward)
+nll = Op("nll", forward=f.nll.nll, backward=f.nll.nll_backward)
 cross_entropy = Op("cross_entropy", forward=f.cross_entropy.forward, backward=f.cross_entropy.backward)
 
 conv2d = Op("conv2d", forward=f.conv.conv2d, backward=f.conv.conv2d_backward)
 conv2d.register("cpu-winograd", winograd_fits, winograd_wins, compiled=True, forward="cpu.winograd:conv2d",
                 backward="cpu.winograd:conv2d_backward")
-conv2d.register("cpu-compiled", numpy_gemm, training, compiled=True, forward="cpu.conv:conv2d",
+conv2d.register("cpu-compiled", conv_gemm, training, compiled=True, forward="cpu.conv:conv2d",
                 backward="cpu.conv:conv2d_backward")
 conv_transpose2d = Op("conv_transpose2d", forward=f.conv.conv_transpose2d, backward=f.conv.conv_transpose2d_backward)
-conv_transpose2d.register("cpu-compiled", numpy_gemm, training, compiled=True, forward="cpu.conv:conv_transpose2d",
+conv_transpose2d.register("cpu-compiled", conv_gemm, training, compiled=True, forward="cpu.conv:conv_transpose2d",
                           backward="cpu.conv:conv_transpose2d_backward")
-max_pool2d = Op("max_pool2d", forward=f.pooling.max_pool2d, backward=f.pooling.max_pool2d_backward)
+max_pool2d = Op("max_pool2d", forward=f.pooling.max_pool2d, backward=f.pooling.max_pool2d_backward,
+                indices=f.pooling.max_pool2d_indices)
 max_pool2d.register("cpu-compiled", flat, training, compiled=True, forward="cpu.max_pool:max_pool2d",
                     backward="cpu.max_pool:max_pool2d_backward")
+max_unpool2d = Op("max_unpool2d", forward=f.pooling.max_unpool2d, backward=f.pooling.max_unpool2d_backward)
 avg_pool2d = Op("avg_pool2d", inverse_divisor=f.pooling.avg_pool_inverse_divisor, forward=f.pooling.avg_pool2d,
                 backward=f.pooling.avg_pool2d_backward)
 separable_map = Op("separable_map", adaptive_average=f.resample.adaptive_average, nearest=f.resample.nearest,

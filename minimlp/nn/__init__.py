@@ -1,22 +1,90 @@
 """minimlp.nn: layers, activations, containers and losses with hand-written backward passes."""
 from . import init, utils
-from .activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
+from .activation import (
+           ELU,
+           GELU,
+           Hardtanh,
+           Identity,
+           LeakyReLU,
+           ReLU,
+           Sigmoid,
+           SiLU,
+           Softplus,
+           Tanh,
+)
 from .batchnorm import BatchNorm1d
 from .batchnorm2d import BatchNorm2d
 from .container import Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .cross_entropy import CrossEntropyLoss
-from .dropout import Dropout
+from .dropout import Dropout, Dropout2d
+from .embedding import Embedding
+from .groupnorm import GroupNorm
+from .instancenorm import InstanceNorm2d
+from .layernorm import LayerNorm
 from .linear import Linear
 from .loss import L1Loss, MSELoss
 from .module import Module
+from .nll import NLLLoss
 from .parameter import Parameter
-from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .pointwise_loss import (
+           BCELoss,
+           BCEWithLogitsLoss,
+           HuberLoss,
+           KLDivLoss,
+           SmoothL1Loss,
+)
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from .shape import Flatten, Unflatten
 from .skip import Concat, Residual
+from .softmax import LogSoftmax, Softmax
 from .upsample import Upsample
 
-__all__ = ["Module", "Parameter", "Linear", "BatchNorm1d", "Dropout", "Identity", "Sigmoid", "ReLU", "Tanh",
-           "LeakyReLU", "Sequential", "MSELoss", "L1Loss", "init", "utils", "Conv2d", "ConvTranspose2d",
-           "BatchNorm2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Upsample", "Flatten", "Unflatten",
-           "Residual", "Concat", "CrossEntropyLoss"]
+__all__ = [
+           "ELU",
+           "GELU",
+           "AdaptiveAvgPool2d",
+           "AvgPool2d",
+           "BCELoss",
+           "BCEWithLogitsLoss",
+           "BatchNorm1d",
+           "BatchNorm2d",
+           "Concat",
+           "Conv2d",
+           "ConvTranspose2d",
+           "CrossEntropyLoss",
+           "Dropout",
+           "Dropout2d",
+           "Embedding",
+           "Flatten",
+           "GroupNorm",
+           "Hardtanh",
+           "HuberLoss",
+           "Identity",
+           "InstanceNorm2d",
+           "KLDivLoss",
+           "L1Loss",
+           "LayerNorm",
+           "LeakyReLU",
+           "Linear",
+           "LogSoftmax",
+           "MSELoss",
+           "MaxPool2d",
+           "MaxUnpool2d",
+           "Module",
+           "NLLLoss",
+           "Parameter",
+           "ReLU",
+           "Residual",
+           "Sequential",
+           "SiLU",
+           "Sigmoid",
+           "SmoothL1Loss",
+           "Softmax",
+           "Softplus",
+           "Tanh",
+           "Unflatten",
+           "Upsample",
+           "init",
+           "utils",
+]

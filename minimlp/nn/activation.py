@@ -6,19 +6,25 @@ from .module import Module
 
 class _Activation(Module):
     """Shared checks (a floating input of any shape; a gradient of the last output's shape) and the calls of
-    the subclass's op, with the arguments ``_args()`` after the input."""
+    the subclass's op, with the arguments ``_args()`` after the input. A 0-d input runs as a (1,) view and
+    gives a 0-d output and gradient, as torch (NumPy's ufuncs would return scalars)."""
 
     _op = None
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        _refuse_inplace(self, inplace)
 
     def forward(self, x):
         check_floating(self, x)
         self._shape = x.shape
-        y, self._kept = self._op.run("forward", x, *self._args(), training=self.training)
-        return y
+        y, self._kept = self._op.run("forward", _at_least_1d(x), *self._args(), training=self.training)
+        return y.reshape(()) if x.ndim == 0 else y
 
     def backward(self, dout):
         check_grad_like(self, dout, getattr(self, "_shape", None))
-        return self._op.run("backward", dout, self._kept, *self._args())
+        dx = self._op.run("backward", _at_least_1d(dout), self._kept, *self._args())
+        return dx.reshape(()) if dout.ndim == 0 else dx
 
     def backward_parameters(self, dout):
         """No parameters: only checks ``dout``."""
@@ -30,6 +36,17 @@ class _Activation(Module):
     def _on_moved(self):
         self.__dict__.pop("_shape", None)
         self._kept = None
+
+
+def _refuse_inplace(module, inplace):
+    """torch's ``inplace=True`` overwrites the input; minimlp's layers keep theirs for backward."""
+    if inplace:
+        raise ValueError(f"{type(module).__name__}: inplace=True is not supported (minimlp keeps the input for "
+                         f"backward); leave it False")
+
+
+def _at_least_1d(x):
+    return x.reshape(1) if x.ndim == 0 else x
 
 
 class Identity(_Activation):
@@ -61,8 +78,8 @@ class LeakyReLU(_Activation):
 
     _op = ops.leaky_relu
 
-    def __init__(self, negative_slope=0.01):
-        super().__init__()
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__(inplace)
         self.negative_slope = float(negative_slope)
 
     def _args(self):
@@ -70,3 +87,81 @@ class LeakyReLU(_Activation):
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
+
+
+class GELU(_Activation):
+    """y = x·Φ(x) = ½x(1 + erf(x/√2)) (``approximate="none"``) or ½x(1 + tanh(√(2/π)(x + 0.044715x³)))
+    (``"tanh"``);  ∂L/∂x = G·(Φ(x) + x·φ(x)), or the tanh form's derivative. Keeps x
+    (``minimlp.formulas.gelu``; erf is ``minimlp.formulas.special.erf``)."""
+
+    _op = ops.gelu
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def _args(self):
+        return (self.approximate,)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(_Activation):
+    """y = x·σ(x);  ∂L/∂x = G·σ(x)·(1 + x·(1 − σ(x))). Keeps x."""
+
+    _op = ops.silu
+
+
+class ELU(_Activation):
+    """y = x for x > 0, α(eˣ − 1) otherwise;  ∂L/∂x = G for x > 0, G·α·eˣ otherwise. Keeps x."""
+
+    _op = ops.elu
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__(inplace)
+        self.alpha = float(alpha)
+
+    def _args(self):
+        return (self.alpha,)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class Softplus(_Activation):
+    """y = log(1 + e^{βx})/β, or x where βx > ``threshold``;  ∂L/∂x = G·σ(βx) (G above the threshold). Keeps x."""
+
+    _op = ops.softplus
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        if float(beta) == 0:
+            raise ValueError("Softplus: beta must be non-zero")
+        self.beta, self.threshold = float(beta), float(threshold)
+
+    def _args(self):
+        return (self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Hardtanh(_Activation):
+    """y = min(max(x, a), b) with a = ``min_val``, b = ``max_val``;  ∂L/∂x = G where a < x < b, else 0. Keeps x."""
+
+    _op = ops.hardtanh
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__(inplace)
+        if not float(max_val) > float(min_val):
+            raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
+        self.min_val, self.max_val = float(min_val), float(max_val)
+
+    def _args(self):
+        return (self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"

@@ -1,29 +1,32 @@
-"""BatchNorm1d: batch normalisation over the batch axis."""
+"""BatchNorm1d: batch normalisation over the batch axis (and the length of a sequence)."""
 import numpy as np
 
+from ..backend import get_array_module
 from ..kernels import ops
-from .checks import check_grad_like, check_matrix
+from .checks import check_floating, check_grad_like, check_like
 from .module import Module
 from .parameter import Parameter
 
 
 class BatchNorm1d(Module):
-    """y = γ · (x − μ) / √(σ² + ε) + β, per feature, for x of shape (N, C).
+    """y = γ · (x − μ) / √(σ² + ε) + β, per feature, for x of shape (N, C) or (N, C, L).
 
-    Training: μ and σ² are the batch mean and biased variance; the running statistics move by
-    ``momentum`` m, with the *unbiased* variance as torch:
-    running_mean ← (1 − m)·running_mean + m·μ,  running_var ← (1 − m)·running_var + m·σ²·N/(N − 1).
+    Training: μ and σ² are the batch mean and biased variance over the M = N (or N·L) values of each
+    feature; the running statistics move by ``momentum`` m, with the *unbiased* variance as torch:
+    running_mean ← (1 − m)·running_mean + m·μ,  running_var ← (1 − m)·running_var + m·σ²·M/(M − 1).
     ``momentum=None`` uses the cumulative average (m = 1/num_batches_tracked). Evaluation (unless
-    ``track_running_stats=False``): the running statistics replace μ and σ².
+    ``track_running_stats=False``): the running statistics replace μ and σ². ``bias=False`` (keyword, as
+    torch 2.13) keeps γ and drops β. An empty batch (N = 0) gives an empty output, leaves the running
+    statistics and adds zero gradients, as torch.
 
     Backward in training, with x̂ = (x − μ)/√(σ² + ε), G = ∂L/∂y:
-    ∂L/∂γ = Σₙ G·x̂,  ∂L/∂β = Σₙ G,  ∂L/∂x = γ/(N·√(σ² + ε)) · (N·G − Σₙ G − x̂·Σₙ(G·x̂)).
+    ∂L/∂γ = Σ G·x̂,  ∂L/∂β = Σ G,  ∂L/∂x = γ/(M·√(σ² + ε)) · (M·G − Σ G − x̂·Σ(G·x̂)), sums per feature.
     In evaluation, ∂L/∂x = γ·G/√(running_var + ε). Keeps x̂ and 1/√(σ² + ε). The maths, with its sums in
     float64, is ``minimlp.formulas.batch_norm``.
     """
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
-                 dtype=np.float32):
+                 dtype=np.float32, *, bias=True):
         super().__init__()
         if momentum is not None and not 0.0 <= momentum <= 1.0:
             raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None, got {momentum}")
@@ -34,12 +37,8 @@ class BatchNorm1d(Module):
         self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
-        if self.affine:
-            self.weight = Parameter(np.ones(self.num_features, dtype=dtype))
-            self.bias = Parameter(np.zeros(self.num_features, dtype=dtype))
-        else:
-            self.weight = None
-            self.bias = None
+        self.weight = Parameter(np.ones(self.num_features, dtype=dtype)) if self.affine else None
+        self.bias = Parameter(np.zeros(self.num_features, dtype=dtype)) if self.affine and bias else None
         if self.track_running_stats:
             self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
             self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
@@ -52,13 +51,20 @@ class BatchNorm1d(Module):
         return self._buffers.get("running_mean")
 
     def _check(self, x):
-        check_matrix(self, x, self.num_features, self._reference())
+        check_floating(self, x)
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ValueError(f"{self!r}: expected input of shape (N, {self.num_features}) or "
+                             f"(N, {self.num_features}, L), got {tuple(x.shape)}")
+        check_like(self, x, self._reference())
 
     def forward(self, x):
         self._check(x)
-        gamma, beta = (self.weight.data, self.bias.data) if self.affine else (None, None)
+        gamma = self.weight.data if self.affine else None
+        beta = None if self.bias is None else self.bias.data
         if self.training or not self.track_running_stats:
             count = x.size // self.num_features
+            if count == 0:
+                return self._empty_batch(x, gamma, beta)
             if count < 2:
                 raise ValueError(f"{self!r}: expected more than 1 value per channel when training, "
                                  f"got input of shape {tuple(x.shape)}")
@@ -71,6 +77,18 @@ class BatchNorm1d(Module):
             impl = ops.batch_norm.pick("forward_eval", x)
             y, saved = impl.forward_eval(x, self.running_mean, self.running_var, gamma, beta, self.eps)
             self._cache = (impl.backward_eval, saved, tuple(x.shape))
+        return y
+
+    def _empty_batch(self, x, gamma, beta):
+        """No values: an empty output, the statistics left as they are (the batch still counts), and a backward
+        that adds zero gradients (the formula's, with μ = 0 and σ² = 1)."""
+        if self.training and self.track_running_stats:
+            self._buffers["num_batches_tracked"] += 1
+        xp = get_array_module(x)
+        formula = ops.batch_norm.formula
+        mean, var = xp.zeros(self.num_features, x.dtype), xp.ones(self.num_features, x.dtype)
+        y, saved = formula.forward_eval(x, mean, var, gamma, beta, self.eps)
+        self._cache = (formula.backward_eval, saved, tuple(x.shape))
         return y
 
     def _update_running_stats(self, mean, var, count):
@@ -95,4 +113,4 @@ class BatchNorm1d(Module):
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")

@@ -20,24 +20,25 @@ def check_floating(module, x):
         raise TypeError(f"{module!r}: expected a floating-point input (float32 or float64), got dtype {dtype}")
 
 
-def check_matrix(module, x, features, reference):
-    """x must be (N, features), floating, with the dtype and device of ``reference`` (a parameter array)."""
+def check_image(module, x, channels, reference, unbatched=False):
+    """x must be a floating (N, C, H, W) batch with C = ``channels`` (None: any), matching ``reference``; with
+    ``unbatched``, one image (C, H, W) too, as torch takes it."""
     check_floating(module, x)
-    if x.ndim != 2 or x.shape[1] != features:
-        raise ValueError(f"{module!r}: expected input of shape (N, {features}), got {tuple(x.shape)}")
-    check_like(module, x, reference)
-
-
-def check_image(module, x, channels, reference):
-    """x must be a floating (N, C, H, W) batch with C = ``channels`` (None: any), matching ``reference``."""
-    check_floating(module, x)
-    if x.ndim != 4:
+    if unbatched and x.ndim not in (3, 4):
+        raise ValueError(f"{module!r}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input with C = {channels}, got "
+                         f"a {x.ndim}-D input of shape {tuple(x.shape)}")
+    if not unbatched and x.ndim != 4:
         raise ValueError(f"{module!r}: expected a 4-D input (N, C, H, W) with C = {channels}, got a {x.ndim}-D "
                          f"input of shape {tuple(x.shape)} (add a batch axis with x[None] for one image)")
-    if channels is not None and x.shape[1] != channels:
+    if channels is not None and x.shape[-3] != channels:
         raise ValueError(f"{module!r}: expected {channels} input channels, got input of shape {tuple(x.shape)} "
-                         f"with {x.shape[1]} channels")
+                         f"with {x.shape[-3]} channels")
     check_like(module, x, reference)
+
+
+def with_batch_axis(x, ndim):
+    """(x, False) for a batched input of ``ndim`` axes; (x[None], True) for torch's unbatched input (one axis fewer)."""
+    return (x[None], True) if x.ndim == ndim - 1 else (x, False)
 
 
 def check_like(module, x, reference):

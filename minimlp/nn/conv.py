@@ -7,11 +7,11 @@ from ..formulas.conv import Geometry
 from ..kernels import ops
 from ..scratch import Scratch
 from . import init
-from .checks import check_grad_like, check_image, pair
+from .checks import check_grad_like, check_image, pair, with_batch_axis
 from .module import Module
 from .parameter import Parameter
 
-PADDING_MODES = ("zeros", "reflect")
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 class _ConvBase(Module):
@@ -45,12 +45,18 @@ class _ConvBase(Module):
         self._scratch = Scratch()
         self._cache = None
         self._consumed = False
+        self._unbatched = False
 
     def _run_forward(self, x, out_shape):
-        impl = self._op.pick("forward", x, training=self.training, geometry=self._geometry,
-                             weight_shape=self.weight.data.shape)
-        y, saved = impl.forward(x, self.weight.data, None if self.bias is None else self.bias.data,
-                                self._geometry, self._scratch)
+        """The op's forward on the batch ``x``; an unbatched input (C, H, W) runs as a batch of one and gives
+        (C_out, H_out, W_out), as torch."""
+        x, self._unbatched = with_batch_axis(x, 4)
+        bias = None if self.bias is None else self.bias.data
+        args = (x, self.weight.data, bias, self._geometry, self._scratch)
+        impl = self._op.pick("forward", *args, training=self.training)
+        y, saved = impl.forward(*args)
+        if self._unbatched:
+            y, out_shape = y[0], out_shape[1:]
         self._cache, self._consumed = (impl, saved, out_shape), False
         return y
 
@@ -62,7 +68,9 @@ class _ConvBase(Module):
                                f"now holds their gradient); run forward again before another backward")
         check_grad_like(self, dout, None if self._cache is None else self._cache[2])
         (impl, saved, _), self._cache, self._consumed = self._cache, None, True
-        return impl.backward(dout, saved, self.weight, self.bias, self._geometry, self._scratch, want_dx)
+        dx = impl.backward(dout[None] if self._unbatched else dout, saved, self.weight, self.bias, self._geometry,
+                           self._scratch, want_dx)
+        return dx[0] if self._unbatched and dx is not None else dx
 
     def backward(self, dout):
         return self._backward(dout, want_dx=True)
@@ -89,9 +97,10 @@ class _ConvBase(Module):
 class Conv2d(_ConvBase):
     """y[n, o] = b[o] + Σ_{c ∈ group(o)} Σ_{i,j} W[o, c, i, j] · x̃[n, c, h·s + i·d, w·s + j·d].
 
-    x̃ is x padded (zeros, or mirrored for ``padding_mode="reflect"``).
-    Shapes: x (N, C_in, H, W) → y (N, C_out, H_out, W_out) with
-    H_out = ⌊(H + 2p − d·(k − 1) − 1)/s⌋ + 1; W is (C_out, C_in/groups, kh, kw)
+    x̃ is x padded: zeros, mirrored (``padding_mode="reflect"``), the edge repeated (``"replicate"``) or
+    wrapped around (``"circular"``).
+    Shapes: x (N, C_in, H, W) → y (N, C_out, H_out, W_out) (or one image (C_in, H, W) → (C_out, H_out, W_out))
+    with H_out = ⌊(H + 2p − d·(k − 1) − 1)/s⌋ + 1; W is (C_out, C_in/groups, kh, kw)
     and b (C_out,), as torch. ``padding`` is an int, a pair, "valid" (0) or
     "same" (stride 1 only; total d·(k − 1), the odd one extra at the bottom
     and right, as torch). Initialised as torch.nn.Conv2d (kaiming-uniform
@@ -101,8 +110,8 @@ class Conv2d(_ConvBase):
     Y_g = W_g X_g. Backward, for G = ∂L/∂y in the same layout:
     ∂L/∂W_g = G_g X_gᵀ (one product), ∂L/∂b = Σ_{n,h,w} G (one reduction),
     ∂L/∂x = unpad(col2im(W_gᵀ G_g)) (one product, then the adjoint of the
-    im2col gather; reflect padding folds the border back onto the pixels it
-    mirrors). The maths is ``minimlp.formulas.conv``; its columns live in a
+    im2col gather; a padding other than zeros folds the border back onto the
+    pixels it copies). The maths is ``minimlp.formulas.conv``; its columns live in a
     buffer reused across steps, which backward fills with their gradient,
     so one forward allows one backward.
     """
@@ -115,8 +124,7 @@ class Conv2d(_ConvBase):
         super().__init__(in_channels, out_channels, kernel_size, stride, dilation, groups, bias,
                          (int(out_channels), int(in_channels) // max(int(groups), 1), kh, kw), dtype)
         if padding_mode not in PADDING_MODES:
-            raise ValueError(f"Conv2d: padding_mode must be one of {PADDING_MODES} (minimlp has no "
-                             f"'replicate' or 'circular' yet), got {padding_mode!r}")
+            raise ValueError(f"Conv2d: padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
         self.padding_mode = padding_mode
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
@@ -138,8 +146,8 @@ class Conv2d(_ConvBase):
         self._geometry = Geometry(self.kernel_size, self.stride, self.dilation, pads, self.groups, padding_mode)
 
     def forward(self, x):
-        check_image(self, x, self.in_channels, self.weight.data)
-        n, c, h, w = x.shape
+        check_image(self, x, self.in_channels, self.weight.data, unbatched=True)
+        h, w = x.shape[-2:]
         ho, wo = self._geometry.conv_output(h, w)
         pads, (kh, kw), (dh, dw) = self._geometry.pads, self.kernel_size, self.dilation
         if ho < 1 or wo < 1:
@@ -149,7 +157,10 @@ class Conv2d(_ConvBase):
         if self.padding_mode == "reflect" and (max(pads[:2]) >= h or max(pads[2:]) >= w):
             raise self._shape_error(x, f"is too small for reflect padding {pads}: each padding must be "
                                        f"smaller than the input's size along its axis")
-        return self._run_forward(x, (n, self.out_channels, ho, wo))
+        if self.padding_mode == "circular" and (max(pads[:2]) > h or max(pads[2:]) > w):
+            raise self._shape_error(x, f"is too small for circular padding {pads}: each padding must be at "
+                                       f"most the input's size along its axis (it would wrap around more than once)")
+        return self._run_forward(x, (x.shape[0] if x.ndim == 4 else 1, self.out_channels, ho, wo))
 
     def extra_repr(self):
         padding = None if self.padding in ((0, 0), "valid") else \
@@ -162,7 +173,7 @@ class ConvTranspose2d(_ConvBase):
     """The adjoint of Conv2d in x: y = col2im(W_gᵀ x_g) cropped by ``padding``, plus b.
 
     y[n, o, h·s + i·d − p, w·s + j·d − p] += Σ_{c ∈ group(o)} W[c, o, i, j] · x[n, c, h, w].
-    Shapes: x (N, C_in, H, W) → y (N, C_out, H_out, W_out) with
+    Shapes: x (N, C_in, H, W) → y (N, C_out, H_out, W_out) (or (C_in, H, W) → (C_out, H_out, W_out)) with
     H_out = (H − 1)·s − 2p + d·(k − 1) + output_padding + 1; W is
     (C_in, C_out/groups, kh, kw) and b (C_out,), as torch (so fan_in, for the
     default initialisation, is C_out/groups·kh·kw, as torch computes it).
@@ -197,11 +208,11 @@ class ConvTranspose2d(_ConvBase):
                                   "zeros", self.output_padding)
 
     def forward(self, x):
-        check_image(self, x, self.in_channels, self.weight.data)
-        ho, wo = self._geometry.transposed_output(x.shape[2], x.shape[3])
+        check_image(self, x, self.in_channels, self.weight.data, unbatched=True)
+        ho, wo = self._geometry.transposed_output(*x.shape[-2:])
         if ho < 1 or wo < 1:
             raise self._shape_error(x, f"with padding {self.padding} gives an empty output ({ho}x{wo})")
-        return self._run_forward(x, (x.shape[0], self.out_channels, ho, wo))
+        return self._run_forward(x, (x.shape[0] if x.ndim == 4 else 1, self.out_channels, ho, wo))
 
     def extra_repr(self):
         return self._describe(before=[("padding", None if self.padding == (0, 0) else self.padding),

@@ -10,7 +10,9 @@ class CrossEntropyLoss:
     """Torch's CrossEntropyLoss: ℓₙ = −Σ_c w_c·tₙ,c·log pₙ,c with p = softmax(z) over the class axis.
 
     Logits z of shape (N, C) or (N, C, d₁, …); each position n of (N, d₁, …)
-    is one row. Targets are either
+    is one row; one sample's logits (C,) take a 0-d class index or (C,)
+    probabilities (torch's unbatched input: "none" then returns a 0-d array).
+    Targets are either
 
     - class indices y of shape (N,) or (N, d₁, …): tₙ = (1 − ε)·onehot(yₙ) + ε/C,
       so ℓₙ = (1 − ε)·(−w_{yₙ} log pₙ,yₙ) + (ε/C)·(−Σ_c w_c log pₙ,c); rows with
@@ -41,6 +43,7 @@ class CrossEntropyLoss:
         self.reduction = reduction
         self.label_smoothing = float(label_smoothing)
         self._cache = None
+        self._unbatched = False
 
     def __call__(self, logits, target):
         return self.forward(logits, target)
@@ -52,8 +55,14 @@ class CrossEntropyLoss:
         if device_of(logits) != device_of(target):
             raise TypeError(f"{self!r}: logits are on the {device_of(logits)}, targets on the {device_of(target)}")
         shape, tshape = tuple(logits.shape), tuple(getattr(target, "shape", ()))
-        if logits.ndim < 2:
-            raise ValueError(f"{self!r}: expected logits (N, C, ...), got logits of shape {shape}")
+        if logits.ndim == 1:
+            if (kind in ("i", "u") and tshape == ()) or (kind == "f" and tshape == shape):
+                return self._check(logits[None], target[None])
+            raise ValueError(f"{self!r}: logits of shape {shape} (one sample) need a 0-d integer class index or "
+                             f"floating class probabilities of shape {shape}, got {kind and target.dtype} targets "
+                             f"of shape {tshape}")
+        if logits.ndim < 1:
+            raise ValueError(f"{self!r}: expected logits (N, C, ...) or (C,), got logits of shape {shape}")
         if kind in ("i", "u") and tshape == (shape[0],) + shape[2:]:
             return "index"
         if kind == "f" and tshape == shape:
@@ -67,6 +76,9 @@ class CrossEntropyLoss:
 
     def forward(self, logits, target):
         self._check(logits, target)
+        self._unbatched = logits.ndim == 1
+        if self._unbatched:
+            logits, target = logits[None], target[None]
         if target.dtype.kind in "iu":
             self._check_classes(target, logits.shape[1])
         losses, saved, divisor = ops.cross_entropy.run("forward", logits, target, self.weight, self.label_smoothing,
@@ -74,7 +86,7 @@ class CrossEntropyLoss:
         divisor = divisor if divisor != 0 else math.nan
         self._cache = (saved, divisor, tuple(logits.shape))
         if self.reduction == "none":
-            return losses.reshape((logits.shape[0],) + tuple(logits.shape[2:]))
+            return losses.reshape(() if self._unbatched else (logits.shape[0],) + tuple(logits.shape[2:]))
         total_loss = float(losses.sum())
         value = total_loss / divisor if self.reduction == "mean" else total_loss
         if not math.isfinite(value) and math.isfinite(divisor):
@@ -99,15 +111,16 @@ class CrossEntropyLoss:
             raise RuntimeError(f"{self!r}: backward called before forward")
         saved, divisor, shape = self._cache
         if self.reduction == "none":
-            loss_shape = (shape[0],) + shape[2:]
-            if grad_output is None or tuple(grad_output.shape) != loss_shape:
+            loss_shape = () if self._unbatched else (shape[0],) + shape[2:]
+            if grad_output is None or tuple(getattr(grad_output, "shape", (None,))) != loss_shape:
                 raise ValueError(f"{self!r}: backward needs grad_output of the loss's shape {loss_shape}, got "
                                  f"{None if grad_output is None else tuple(grad_output.shape)}")
             scale = grad_output.reshape(-1, 1).astype(saved[0].dtype, copy=False)
         else:
             scale = (1.0 / divisor if self.reduction == "mean" else 1.0) * (1.0 if grad_output is None
                                                                            else float(grad_output))
-        return ops.cross_entropy.run("backward", saved, scale, shape)
+        grad = ops.cross_entropy.run("backward", saved, scale, shape)
+        return grad[0] if self._unbatched else grad
 
     def __repr__(self):
         return f"CrossEntropyLoss(reduction={self.reduction!r}, label_smoothing={self.label_smoothing})"

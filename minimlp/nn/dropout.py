@@ -13,8 +13,11 @@ class Dropout(Module):
     generator on the input's device (``minimlp.manual_seed``).
     """
 
-    def __init__(self, p=0.5):
+    def __init__(self, p=0.5, inplace=False):
         super().__init__()
+        if inplace:
+            raise ValueError(f"{type(self).__name__}: inplace=True is not supported (minimlp returns a new array); "
+                             f"leave it False")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout probability has to be between 0 and 1, but got {p}")
         self.p = float(p)
@@ -49,3 +52,33 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+class Dropout2d(Dropout):
+    """Whole channels dropped: y[n, c] = x[n, c] · m[n, c] / (1 − p) in training, with one m ~ Bernoulli(1 − p)
+    per sample and channel of x (N, C, H, W), or (N, C, L) (torch's reading of a 3-D input); y = x in
+    evaluation. Backward: ∂L/∂x = G ⊙ m / (1 − p) with the same mask. Keeps the scaled (N, C, 1, …) mask.
+    """
+
+    def forward(self, x):
+        check_floating(self, x)
+        if x.ndim not in (3, 4):
+            raise ValueError(f"{self!r}: expected a 3-D (N, C, L) or 4-D (N, C, H, W) input, got a {x.ndim}-D "
+                             f"input of shape {tuple(x.shape)}")
+        self._shape = tuple(x.shape)
+        if not self.training or self.p == 0.0:
+            self._mask = None
+            return x
+        xp = get_array_module(x)
+        shape = x.shape[:2] + (1,) * (x.ndim - 2)
+        keep = rng_for(xp).random(shape, dtype=x.dtype) >= self.p
+        self._mask = ops.dropout.run("mask", keep, self.p, x.dtype) if self.p < 1.0 else xp.zeros(shape, x.dtype)
+        return ops.dropout.run("forward", x, self._mask)
+
+    def backward(self, dout):
+        self.backward_parameters(dout)
+        return dout if self._mask is None else ops.dropout.run("backward", dout, self._mask)
+
+    def backward_parameters(self, dout):
+        """No parameters: only checks ``dout``."""
+        check_grad_like(self, dout, getattr(self, "_shape", None))

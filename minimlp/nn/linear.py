@@ -3,7 +3,7 @@ import numpy as np
 
 from ..kernels import ops
 from . import init
-from .checks import check_grad_like, check_matrix
+from .checks import check_floating, check_grad_like, check_like
 from .module import Module
 from .parameter import Parameter
 
@@ -11,8 +11,8 @@ from .parameter import Parameter
 class Linear(Module):
     """y = x Wᵀ + b;  backward, for G = ∂L/∂y:  ∂L/∂W = Gᵀ x,  ∂L/∂b = Σₙ G,  ∂L/∂x = G W.
 
-    Shapes: x (N, in_features) → y (N, out_features); W is (out_features, in_features) and b
-    (out_features,), as in torch, initialised as ``torch.nn.Linear``: W, b ~ U(−1/√in_features,
+    Shapes: x (*, in_features) → y (*, out_features), any number of leading axes (none: one sample), each
+    row of x taken alone, as torch; W is (out_features, in_features) and b (out_features,), initialised as ``torch.nn.Linear``: W, b ~ U(−1/√in_features,
     1/√in_features). Caches x. ``backward_parameters`` skips ∂L/∂x (a first layer's input needs no
     gradient). The maths is ``minimlp.formulas.linear``; ``ops.linear`` runs it or a faster kernel.
     """
@@ -27,10 +27,16 @@ class Linear(Module):
         self._x = None
 
     def forward(self, x):
-        check_matrix(self, x, self.in_features, self.weight.data)
-        self._x = x
+        check_floating(self, x)
+        if x.ndim == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(f"{self!r}: expected input of shape (*, {self.in_features}), got {tuple(x.shape)}")
+        check_like(self, x, self.weight.data)
+        lead = tuple(x.shape[:-1])
+        self._x = x.reshape(-1, self.in_features) if x.ndim != 2 else x
+        self._lead = lead
         bias = None if self.bias is None else self.bias.data
-        return ops.linear.run("forward", x, self.weight.data, bias, training=self.training)
+        y = ops.linear.run("forward", self._x, self.weight.data, bias, training=self.training)
+        return y if x.ndim == 2 else y.reshape(lead + (self.out_features,))
 
     def backward(self, dout):
         return self._backward(dout, want_dx=True)
@@ -40,8 +46,10 @@ class Linear(Module):
 
     def _backward(self, dout, want_dx):
         x = self._x
-        check_grad_like(self, dout, None if x is None else (x.shape[0], self.out_features))
-        return ops.linear.run("backward", dout, x, self.weight, self.bias, want_dx)
+        check_grad_like(self, dout, None if x is None else self._lead + (self.out_features,))
+        dx = ops.linear.run("backward", dout.reshape(x.shape[0], self.out_features), x, self.weight, self.bias,
+                            want_dx)
+        return dx if dx is None or len(self._lead) == 1 else dx.reshape(self._lead + (self.in_features,))
 
     def _on_moved(self):
         self._x = None

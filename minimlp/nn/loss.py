@@ -12,8 +12,8 @@ class _Loss:
     _op = None
 
     def __init__(self, reduction="mean"):
-        if reduction not in ("mean", "sum"):
-            raise ValueError(f"{type(self).__name__}: reduction must be 'mean' or 'sum', got {reduction!r}")
+        if reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
         self.reduction = reduction
         self._diff = None
 
@@ -36,6 +36,8 @@ class _Loss:
         self._check(prediction, target)
         diff, total = self._op.run("forward", prediction, target)
         self._diff = diff
+        if self.reduction == "none":
+            return self._op.run("elements", diff)
         value = float(total)
         if self.reduction == "mean":
             value /= diff.size
@@ -48,11 +50,22 @@ class _Loss:
                 f"target {bad_target} (training diverged, or the data holds NaN/Inf)")
         return value
 
-    def backward(self):
-        """∂L/∂prediction for the last forward call."""
+    def backward(self, grad_output=None):
+        """∂L/∂prediction for the last forward call; ``grad_output`` = ∂(outer)/∂L, a number for "mean"/"sum"
+        (default 1), an array of the prediction's shape for "none" (required)."""
         if self._diff is None:
             raise RuntimeError(f"{self!r}: backward called before forward")
+        if self.reduction == "none":
+            shape = tuple(self._diff.shape)
+            if grad_output is None or tuple(getattr(grad_output, "shape", (None,))) != shape:
+                raise ValueError(f"{self!r}: backward needs grad_output of the loss's shape {shape}, got "
+                                 f"{None if grad_output is None else tuple(getattr(grad_output, 'shape', ()))}")
+            grad = self._op.run("backward", self._diff, 1.0)
+            grad *= grad_output
+            return grad
         scale = 1.0 / self._diff.size if self.reduction == "mean" else 1.0
+        if grad_output is not None:
+            scale *= float(grad_output)
         return self._op.run("backward", self._diff, scale)
 
     def __repr__(self):
@@ -60,16 +73,20 @@ class _Loss:
 
 
 class MSELoss(_Loss):
-    """L = (1/M) Σ (ŷ − y)² over all M elements ('mean', torch's default) or Σ (ŷ − y)² ('sum').
+    """L = (1/M) Σ (ŷ − y)² over all M elements ('mean', torch's default), Σ (ŷ − y)² ('sum'), or the array
+    ℓ = (ŷ − y)² ('none').
 
-    ∂L/∂ŷ = 2(ŷ − y)/M (or 2(ŷ − y)). Returns a Python float; raises FloatingPointError when the loss is
-    NaN or infinite. The maths is ``minimlp.formulas.loss.squared_error``.
+    ∂L/∂ŷ = 2(ŷ − y)/M (or 2(ŷ − y); 2(ŷ − y)·G for 'none', with G = ``backward(grad_output)``). 'mean' and
+    'sum' return a Python float and raise FloatingPointError when the loss is NaN or infinite. The maths is ``minimlp.formulas.loss.squared_error``.
     """
 
     _op = ops.squared_error
 
 
 class L1Loss(_Loss):
-    """L = (1/M) Σ |ŷ − y| ('mean') or Σ |ŷ − y| ('sum');  ∂L/∂ŷ = sign(ŷ − y)/M (0 where ŷ = y, as torch)."""
+    """L = (1/M) Σ |ŷ − y| ('mean'), Σ |ŷ − y| ('sum') or the array ℓ = |ŷ − y| ('none').
+
+    ∂L/∂ŷ = sign(ŷ − y)/M (0 where ŷ = y, as torch); sign(ŷ − y)·G for 'none'.
+    """
 
     _op = ops.absolute_error

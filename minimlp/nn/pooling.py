@@ -1,14 +1,15 @@
-"""Pooling: MaxPool2d, AvgPool2d (kernel-offset loops) and AdaptiveAvgPool2d (a separable linear map)."""
-from ..formulas.conv import Geometry
+"""Pooling: MaxPool2d, AvgPool2d (kernel-offset loops), MaxUnpool2d and AdaptiveAvgPool2d (a separable linear map)."""
+from ..formulas.pooling import pool_geometry
 from ..kernels import ops
 from ..scratch import Scratch
-from .checks import check_grad_like, check_image, pair
+from .checks import check_floating, check_grad_like, check_image, pair, with_batch_axis
 from .module import Module
 from .separable import SeparableMap
 
 
 class _Pool2d(Module):
-    """Shared arguments and output-size checks (torch's defaults: stride = kernel_size)."""
+    """Shared arguments, output sizes (torch's, ``ceil_mode`` too; defaults: stride = kernel_size) and the
+    unbatched input (C, H, W), which runs as a batch of one."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
         super().__init__()
@@ -23,41 +24,47 @@ class _Pool2d(Module):
             if p < 0 or p > (d * (k - 1) + 1) // 2:
                 raise ValueError(f"{name}: pad should be at most half of effective kernel size, but got "
                                  f"pad={self.padding}, kernel_size={self.kernel_size}")
-        if ceil_mode:
-            raise ValueError(f"{name}: ceil_mode=True is not supported by minimlp yet")
-        self.ceil_mode = False
-        ph, pw = self.padding
-        self._geometry = Geometry(self.kernel_size, self.stride, self.dilation, (ph, ph, pw, pw), 1)
+        self.ceil_mode = bool(ceil_mode)
+        self._geometries = {}
         self._scratch = Scratch()
         self._cache = None
 
-    def _check(self, x):
-        check_image(self, x, None, None)
-        ho, wo = self._geometry.conv_output(x.shape[2], x.shape[3])
+    def _geometry(self, h, w):
+        if (h, w) not in self._geometries:
+            self._geometries[(h, w)] = pool_geometry(h, w, self.kernel_size, self.stride, self.padding,
+                                                     self.dilation, self.ceil_mode)
+        return self._geometries[(h, w)]
+
+    def forward(self, x):
+        check_image(self, x, None, None, unbatched=True)
+        geometry = self._geometry(*x.shape[-2:])
+        ho, wo = geometry.conv_output(*x.shape[-2:])
         if ho < 1 or wo < 1:
             raise ValueError(f"{self!r}: input of shape {tuple(x.shape)} is smaller than the kernel: the output "
                              f"would be {ho}x{wo}")
-        return x.shape[0], x.shape[1], ho, wo
+        x4, unbatched = with_batch_axis(x, 4)
+        impl = self._op.pick("forward", x4, training=self.training)
+        y, saved = impl.forward(x4, geometry, *self._arguments(x4, geometry), self._scratch)
+        self._cache = (impl, saved, geometry, unbatched)
+        self._out_shape = y.shape[1:] if unbatched else y.shape
+        return y[0] if unbatched else y
 
-    def forward(self, x):
-        out_shape = self._check(x)
-        impl = self._op.pick("forward", x, training=self.training)
-        y, saved = impl.forward(x, self._geometry, *self._arguments(x), self._scratch)
-        self._cache = (impl, saved, out_shape)
-        return y
-
-    def _arguments(self, x):
+    def _arguments(self, x, geometry):
         """The op's arguments between the geometry and the scratch buffers."""
         return ()
 
+    def _expected(self):
+        return None if self._cache is None else self._out_shape
+
     def backward(self, dout):
-        check_grad_like(self, dout, None if self._cache is None else self._cache[2])
-        impl, saved, _ = self._cache
-        return impl.backward(dout, saved, self._geometry, self._scratch)
+        check_grad_like(self, dout, self._expected())
+        impl, saved, geometry, unbatched = self._cache
+        dx = impl.backward(dout[None] if unbatched else dout, saved, geometry, self._scratch)
+        return dx[0] if unbatched else dx
 
     def backward_parameters(self, dout):
         """No parameters: only checks ``dout``."""
-        check_grad_like(self, dout, None if self._cache is None else self._cache[2])
+        check_grad_like(self, dout, self._expected())
 
     def _on_moved(self):
         self._cache = None
@@ -72,7 +79,10 @@ class MaxPool2d(_Pool2d):
 
     Backward: ∂L/∂x routes each G[n, c, h, w] to the position of its window's maximum (the first one in
     row-major kernel order on ties, as torch's CPU kernel); windows that overlap add up. Keeps the
-    (padded) input and y. A NaN in a window is its maximum and takes its gradient, as in torch. The maths is
+    (padded) input and y. ``return_indices=True`` returns (y, indices), indices[n, c, h, w] = h'·W + w' of
+    the maximum in the input plane (int64, torch's, for ``MaxUnpool2d``). ``ceil_mode``: torch's output size
+    rounded up (the last window may reach past the input; it must start inside it or its left padding).
+    Shapes (N, C, H, W) or (C, H, W). A NaN in a window is its maximum and takes its gradient, as in torch. The maths is
     ``minimlp.formulas.pooling``.
     """
 
@@ -80,21 +90,29 @@ class MaxPool2d(_Pool2d):
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
         super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
-        if return_indices:
-            raise ValueError("MaxPool2d: return_indices=True is not supported by minimlp")
-        self.return_indices = False
+        self.return_indices = bool(return_indices)
+
+    def forward(self, x):
+        y = super().forward(x)
+        if not self.return_indices:
+            return y
+        _, saved, geometry, unbatched = self._cache
+        indices = ops.max_pool2d.run("indices", saved, geometry)
+        return y, (indices[0] if unbatched else indices)
 
     def extra_repr(self):
         s = super().extra_repr()
-        return s + (f", dilation={self.dilation}" if self.dilation != (1, 1) else "")
+        return s + (f", dilation={self.dilation}" if self.dilation != (1, 1) else "") + \
+            (f", ceil_mode={self.ceil_mode}" if self.ceil_mode else "")
 
 
 class AvgPool2d(_Pool2d):
     """y[n, c, h, w] = (1/D) Σ_{i,j} x̃[n, c, h·s + i, w·s + j], x̃ zero-padded.
 
-    D = kh·kw (``count_include_pad=True``, torch's default), the number of non-padding pixels in the
-    window (``count_include_pad=False``), or ``divisor_override``. Backward: ∂L/∂x[window] += G/D for
-    every window. Keeps nothing but shapes (and D when it varies per position).
+    D = the window's size within the padded input (``count_include_pad=True``, torch's default: kh·kw except
+    where a ``ceil_mode`` window reaches past it), the number of input pixels in the window
+    (``count_include_pad=False``), or ``divisor_override``. Backward: ∂L/∂x[window] += G/D for every window.
+    Shapes (N, C, H, W) or (C, H, W). Keeps nothing but shapes (and D when it varies per position).
     """
 
     _op = ops.avg_pool2d
@@ -107,9 +125,78 @@ class AvgPool2d(_Pool2d):
             raise ValueError("AvgPool2d: divisor_override must not be zero")
         self.divisor_override = divisor_override
 
-    def _arguments(self, x):
-        return (ops.avg_pool2d.run("inverse_divisor", x, self._geometry, self.count_include_pad,
-                                   self.divisor_override),)
+    def _arguments(self, x, geometry):
+        return (ops.avg_pool2d.run("inverse_divisor", x, geometry, self.count_include_pad, self.divisor_override),)
+
+
+class MaxUnpool2d(Module):
+    """The partial inverse of MaxPool2d: y = zeros with y[n, c].flat[indices[n, c, h, w]] = x[n, c, h, w].
+
+    ``forward(x, indices, output_size=None)`` takes MaxPool2d's output and indices (``return_indices=True``);
+    the output is (N, C, H_out, W_out) with H_out = (H − 1)·s − 2p + k (torch's default) or ``output_size``
+    ((H_out, W_out), or a full shape). Backward: ∂L/∂x[n, c, h, w] = G[n, c].flat[indices[n, c, h, w]]
+    (the indices get no gradient). Shapes (N, C, H, W) or (C, H, W). The maths is
+    ``minimlp.formulas.pooling``.
+    """
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = pair(kernel_size, "kernel_size")
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride")
+        self.padding = pair(padding, "padding")
+        self._cache = None
+
+    def __call__(self, x, indices, output_size=None):
+        return self.forward(x, indices, output_size)
+
+    def _out_size(self, x, output_size):
+        default = tuple((size - 1) * s - 2 * p + k for size, s, p, k in
+                        zip(x.shape[-2:], self.stride, self.padding, self.kernel_size))
+        if output_size is None:
+            return default
+        size = tuple(int(s) for s in output_size)[-2:]
+        if len(tuple(output_size)) not in (2, x.ndim):
+            raise ValueError(f"{self!r}: output_size must have 2 or {x.ndim} elements, got {tuple(output_size)}")
+        for got, d, s in zip(size, default, self.stride):
+            if not d - s < got < d + s:
+                raise ValueError(f"{self!r}: invalid output_size {tuple(output_size)} (the height and width must "
+                                 f"lie strictly between {tuple(v - s for v, s in zip(default, self.stride))} and "
+                                 f"{tuple(v + s for v, s in zip(default, self.stride))})")
+        return size
+
+    def forward(self, x, indices, output_size=None):
+        check_image(self, x, None, None, unbatched=True)
+        if getattr(getattr(indices, "dtype", None), "kind", None) not in ("i", "u") or indices.shape != x.shape:
+            raise ValueError(f"{self!r}: expected integer indices of the input's shape {tuple(x.shape)} "
+                             f"(MaxPool2d's with return_indices=True), got "
+                             f"{getattr(indices, 'dtype', type(indices).__name__)} of shape "
+                             f"{tuple(getattr(indices, 'shape', ()))}")
+        out_hw = self._out_size(x, output_size)
+        if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= out_hw[0] * out_hw[1]):
+            raise ValueError(f"{self!r}: found an invalid max index {int(indices.max())} (or a negative one) for "
+                             f"an output of {out_hw[0]}x{out_hw[1]}")
+        x4, unbatched = with_batch_axis(x, 4)
+        i4 = indices[None] if unbatched else indices
+        y = ops.max_unpool2d.run("forward", x4, i4, out_hw)
+        self._cache = (i4, unbatched, y.shape[1:] if unbatched else y.shape)
+        return y[0] if unbatched else y
+
+    def backward(self, dout):
+        check_grad_like(self, dout, None if self._cache is None else self._cache[2])
+        check_floating(self, dout)
+        indices, unbatched, _ = self._cache
+        dx = ops.max_unpool2d.run("backward", dout[None] if unbatched else dout, indices)
+        return dx[0] if unbatched else dx
+
+    def backward_parameters(self, dout):
+        """No parameters: only checks ``dout``."""
+        check_grad_like(self, dout, None if self._cache is None else self._cache[2])
+
+    def _on_moved(self):
+        self._cache = None
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AdaptiveAvgPool2d(SeparableMap):
@@ -117,7 +204,10 @@ class AdaptiveAvgPool2d(SeparableMap):
 
     The mean over a rectangle is separable: y = A_h x A_wᵀ with A_h[i, h] = 1/(h₁(i) − h₀(i)) on the bin,
     so backward is ∂L/∂x = A_hᵀ G A_w. ``output_size``: an int, a pair, or None in a pair to keep that size.
+    Takes (N, C, H, W) or one image (C, H, W).
     """
+
+    _unbatched = True
 
     def __init__(self, output_size):
         super().__init__()

@@ -1,7 +1,7 @@
 """SeparableMap: layers that act on the rows and the columns of each image with two matrices."""
 from ..backend import get_array_module
 from ..kernels import ops
-from .checks import check_grad_like, check_image
+from .checks import check_grad_like, check_image, with_batch_axis
 from .module import Module
 
 
@@ -10,8 +10,11 @@ class SeparableMap(Module):
 
     Subclasses give ``_out_size(h, w)`` and ``_axis_matrix(size, out, axis)`` (one axis's (out, size)
     matrix, float64 NumPy). Adaptive average pooling and nearest/bilinear resampling are all of this form
-    (``minimlp.formulas.resample``); the matrices are kept per input size, dtype and device.
+    (``minimlp.formulas.resample``); the matrices are kept per input size, dtype and device. A subclass with
+    ``_unbatched`` also takes one image (C, H, W), as torch.
     """
+
+    _unbatched = False
 
     def __init__(self):
         super().__init__()
@@ -19,7 +22,7 @@ class SeparableMap(Module):
         self._cache = None
 
     def _pair(self, x):
-        h, w = x.shape[2], x.shape[3]
+        h, w = x.shape[-2], x.shape[-1]
         key = (h, w, x.dtype, type(x))
         if key not in self._matrices:
             ho, wo = self._out_size(h, w)
@@ -31,15 +34,19 @@ class SeparableMap(Module):
         return self._matrices[key]
 
     def forward(self, x):
-        check_image(self, x, None, None)
+        check_image(self, x, None, None, unbatched=self._unbatched)
         a_h, a_w = self._pair(x)
+        x, unbatched = with_batch_axis(x, 4)
         y = ops.separable_map.run("forward", x, a_h, a_w)
-        self._cache = ((a_h, a_w), tuple(y.shape))
+        y = y[0] if unbatched else y
+        self._cache = ((a_h, a_w), tuple(y.shape), unbatched)
         return y
 
     def backward(self, dout):
         check_grad_like(self, dout, None if self._cache is None else self._cache[1])
-        return ops.separable_map.run("backward", dout, *self._cache[0])
+        (a_h, a_w), _, unbatched = self._cache
+        dx = ops.separable_map.run("backward", dout[None] if unbatched else dout, a_h, a_w)
+        return dx[0] if unbatched else dx
 
     def backward_parameters(self, dout):
         """No parameters: only checks ``dout``."""

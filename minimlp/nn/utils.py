@@ -1,4 +1,4 @@
-"""Gradient clipping: ``clip_grad_norm_`` with torch's semantics."""
+"""Gradient clipping: ``clip_grad_norm_`` and ``clip_grad_value_`` with torch's semantics."""
 import math
 
 from ..backend import get_array_module
@@ -44,3 +44,17 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     for g in grads:
         g *= coef
     return total
+
+
+def clip_grad_value_(parameters, clip_value, foreach=None):
+    r"""Clip every gradient element to :math:`[-c, c]` in place: :math:`g \leftarrow \min(\max(g, -c), c)` for
+    ``clip_value`` :math:`c`. Parameters without a gradient are skipped; returns None (as torch). ``foreach``
+    is accepted for torch's signature and changes nothing."""
+    if isinstance(parameters, Parameter):
+        parameters = [parameters]
+    c = float(clip_value)
+    if not c >= 0:
+        raise ValueError(f"clip_grad_value_: clip_value must be non-negative, got {clip_value}")
+    for p in parameters:
+        if p.grad is not None:
+            get_array_module(p.grad).clip(p.grad, -c, c, out=p.grad)

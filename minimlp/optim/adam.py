@@ -11,6 +11,7 @@ class Adam(Optimizer):
     decay :math:`\lambda`); :math:`m_0 = v_0 = \hat v^{max}_0 = 0`:
 
     .. math::
+        g_t &\leftarrow -g_t                              && \text{if maximize} \\
         g_t &\leftarrow g_t + \lambda p_{t-1}            && \text{if } \lambda \ne 0 \\
         m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
         v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
@@ -28,9 +29,9 @@ class Adam(Optimizer):
     _decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, *, fused=True):
+                 amsgrad=False, *, maximize=False, fused=True):
         defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad)
+                        amsgrad=amsgrad, maximize=bool(maximize))
         super().__init__(params, defaults, fused=fused)
 
     def _validate(self, group):
@@ -49,7 +50,7 @@ class Adam(Optimizer):
     def _hyper(self, group, step):
         return dict(lr=float(group["lr"]), beta1=float(group["betas"][0]), beta2=float(group["betas"][1]),
                     eps=float(group["eps"]), weight_decay=float(group["weight_decay"]), decoupled=self._decoupled,
-                    step=step)
+                    maximize=bool(group["maximize"]), step=step)
 
 
 class AdamW(Adam):
@@ -65,13 +66,13 @@ class AdamW(Adam):
         p_t &\leftarrow p_{t-1} - \frac{\gamma}{1 - \beta_1^t} \, \frac{m_t}
              {\sqrt{\hat v_t} / \sqrt{1 - \beta_2^t} + \epsilon}
 
-    (:math:`\hat v_t` as in Adam). ``weight_decay`` defaults to torch's 1e-2;
-    the decay is scaled by the learning rate :math:`\gamma`, as in torch.
+    (:math:`\hat v_t` as in Adam; ``maximize`` negates :math:`g_t` first, as in Adam). ``weight_decay``
+    defaults to torch's 1e-2; the decay is scaled by the learning rate :math:`\gamma`, as in torch.
     """
 
     _decoupled = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, fused=True):
+                 amsgrad=False, *, maximize=False, fused=True):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, fused=fused)
+                         amsgrad=amsgrad, maximize=maximize, fused=fused)

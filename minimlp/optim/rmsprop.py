@@ -11,6 +11,7 @@ class RMSprop(Optimizer):
     decay :math:`\lambda`); :math:`v_0 = \bar g_0 = b_0 = 0`:
 
     .. math::
+        g_t &\leftarrow -g_t                                         && \text{if maximize} \\
         g_t &\leftarrow g_t + \lambda p_{t-1}                       && \text{if } \lambda \ne 0 \\
         v_t &\leftarrow \alpha v_{t-1} + (1 - \alpha) g_t^2 \\
         \tilde v_t &\leftarrow v_t - \bar g_t^2, \quad
@@ -31,9 +32,9 @@ class RMSprop(Optimizer):
     _arguments = ("square_avg", "grad_avg", "momentum_buffer")
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False, *, fused=True):
+                 centered=False, *, maximize=False, fused=True):
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                        momentum=momentum, centered=centered)
+                        momentum=momentum, centered=centered, maximize=bool(maximize))
         super().__init__(params, defaults, fused=fused)
 
     def _validate(self, group):
@@ -52,4 +53,5 @@ class RMSprop(Optimizer):
 
     def _hyper(self, group, step):
         return dict(lr=float(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]),
-                    weight_decay=float(group["weight_decay"]), momentum=float(group["momentum"]))
+                    weight_decay=float(group["weight_decay"]), momentum=float(group["momentum"]),
+                    maximize=bool(group["maximize"]))

@@ -11,6 +11,7 @@ class SGD(Optimizer):
     :math:`\tau`, weight decay :math:`\lambda`):
 
     .. math::
+        g_t &\leftarrow -g_t                                     && \text{if maximize} \\
         g_t &\leftarrow g_t + \lambda p_{t-1}                   && \text{if } \lambda \ne 0 \\
         b_t &\leftarrow g_t \ (t = 1), \quad \mu b_{t-1} + (1 - \tau) g_t \ (t > 1)
                                                                 && \text{if } \mu \ne 0 \\
@@ -27,9 +28,9 @@ class SGD(Optimizer):
     _arguments = ("momentum_buffer",)
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, *, fused=True):
+                 nesterov=False, *, maximize=False, fused=True):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov)
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=bool(maximize))
         super().__init__(params, defaults, fused=fused)
 
     def _validate(self, group):
@@ -44,4 +45,5 @@ class SGD(Optimizer):
 
     def _hyper(self, group, step):
         return dict(lr=float(group["lr"]), momentum=float(group["momentum"]), dampening=float(group["dampening"]),
-                    weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]), step=step)
+                    weight_decay=float(group["weight_decay"]), nesterov=bool(group["nesterov"]),
+                    maximize=bool(group["maximize"]), step=step)

@@ -1,7 +1,8 @@
 """BatchNorm's training passes compiled for the CPU: the formula's sums and maps in two or three passes.
 
 Every channel's sums stay on one thread (float64, as the formula's), so the result does not depend on the
-number of threads. Images (N, C, H, W) take loops of their own over each channel's rows.
+number of threads. Sequences and images (N, C, L) and (N, C, H, W) take loops of their own over each channel's
+rows. A missing β (``bias=False``) is a shift by zeros.
 """
 import numba
 import numpy as np
@@ -114,7 +115,9 @@ def _batchnorm_backward_pieces(pieces, g, xhat, gamma, inv_std, inv_n, dx, sum_g
 
 
 def forward_train(x, weight, bias, eps):
-    """``formulas.batch_norm.forward_train`` with γ and β (not None): returns (y, (x̂, 1/√(σ² + ε)), μ, σ²)."""
+    """``formulas.batch_norm.forward_train`` with γ (not None): returns (y, (x̂, 1/√(σ² + ε)), μ, σ²)."""
+    if bias is None:
+        bias = np.zeros_like(weight)
     if x.ndim != 2:
         return _forward_images(x, weight, bias, eps)
     gamma, beta = weight, bias
@@ -139,7 +142,8 @@ def backward_train(g, saved, weight, bias, want_dx=True):
     pool.by_columns(_batchnorm_backward, _batchnorm_backward_pieces, GRAIN, g, xhat, gamma, inv_std,
                     g.dtype.type(1.0 / n), dx, sum_g, sum_gx, want_dx)
     weight.accumulate(sum_gx)
-    bias.accumulate(sum_g)
+    if bias is not None:
+        bias.accumulate(sum_g)
     return dx if want_dx else None
 
 
@@ -204,27 +208,28 @@ def _batchnorm2d_backward_pieces(pieces, g, xhat, gamma, inv_std, inv_n, dx, sum
 
 
 def _forward_images(x, weight, bias, eps):
-    """``forward_train`` on (N, C, H, W), channel by channel over N rows of H·W contiguous values."""
+    """``forward_train`` on (N, C, L) or (N, C, H, W), channel by channel over N rows of L or H·W contiguous values."""
     x, gamma, beta = np.ascontiguousarray(x), weight, bias
-    n, c, h, w = x.shape
+    n, c = x.shape[:2]
     t = x.dtype.type
     xhat, y = np.empty_like(x), np.empty_like(x)
     mean, var, inv_std = (np.empty(c, dtype=x.dtype) for _ in range(3))
-    x3 = x.reshape(n, c, h * w)
+    x3 = x.reshape(n, c, -1)
     pool.by_columns(_batchnorm2d_forward, _batchnorm2d_forward_pieces, GRAIN, x3, gamma, beta, t(eps),
-                    1.0 / (n * h * w), xhat.reshape(x3.shape), y.reshape(x3.shape), mean, var, inv_std)
+                    c / x.size, xhat.reshape(x3.shape), y.reshape(x3.shape), mean, var, inv_std)
     return y, (xhat, inv_std), mean, var
 
 
 def _backward_images(g, saved, weight, bias, want_dx=True):
-    """``backward_train`` on (N, C, H, W)."""
+    """``backward_train`` on (N, C, L) or (N, C, H, W)."""
     (xhat, inv_std), gamma, g = saved, weight.data, np.ascontiguousarray(g)
-    n, c, h, w = g.shape
+    n, c = g.shape[:2]
     dx = np.empty_like(g) if want_dx else g
     sum_g, sum_gx = np.empty(c, dtype=g.dtype), np.empty(c, dtype=g.dtype)
-    g3 = g.reshape(n, c, h * w)
+    g3 = g.reshape(n, c, -1)
     pool.by_columns(_batchnorm2d_backward, _batchnorm2d_backward_pieces, GRAIN, g3, xhat.reshape(g3.shape), gamma,
-                    inv_std, g.dtype.type(1.0 / (n * h * w)), dx.reshape(g3.shape), sum_g, sum_gx, want_dx)
+                    inv_std, g.dtype.type(c / g.size), dx.reshape(g3.shape), sum_g, sum_gx, want_dx)
     weight.accumulate(sum_gx)
-    bias.accumulate(sum_g)
+    if bias is not None:
+        bias.accumulate(sum_g)
     return dx if want_dx else None

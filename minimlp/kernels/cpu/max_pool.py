@@ -37,7 +37,9 @@ def _route_plane(src, best, g, dx, geometry):
                         break
                 if at_r >= 0 and b == b:
                     break
-            dx[at_r - ph, at_c - pw] += g[i, j]
+            r, c = at_r - ph, at_c - pw
+            if 0 <= r < H and 0 <= c < W:   # a maximum of −∞ found first in the padding routes nowhere
+                dx[r, c] += g[i, j]
 
 
 @_parallel

@@ -11,10 +11,10 @@ def _kernel(name, *flags):
     if name == "sgd":
         (has_buf,) = flags
         return cp.ElementwiseKernel(
-            "T g, T lr, T momentum, T dampening, T wd, bool nesterov, bool first",
+            "T g, T lr, T momentum, T dampening, T wd, bool nesterov, bool first, bool maximize",
             "T p" + (", T buf" if has_buf else ""),
             """
-            T d = g;
+            T d = maximize ? -g : g;
             if (wd != 0) d = d + wd * p;
             """ + ("""
             buf = first ? d : momentum * buf + (1 - dampening) * d;
@@ -25,10 +25,10 @@ def _kernel(name, *flags):
     if name == "rmsprop":
         centered, has_buf = flags
         return cp.ElementwiseKernel(
-            "T g, T lr, T alpha, T eps, T wd, T momentum",
+            "T g, T lr, T alpha, T eps, T wd, T momentum, bool maximize",
             "T p, T sq" + (", T gavg" if centered else "") + (", T buf" if has_buf else ""),
             """
-            T d = g;
+            T d = maximize ? -g : g;
             if (wd != 0) d = d + wd * p;
             sq = alpha * sq + (1 - alpha) * d * d;
             """ + ("""
@@ -42,10 +42,10 @@ def _kernel(name, *flags):
     if name == "adam":
         (amsgrad,) = flags
         return cp.ElementwiseKernel(
-            "T g, T beta1, T beta2, T eps, T wd, T decay, T step_size, T bc2_sqrt",
+            "T g, T beta1, T beta2, T eps, T wd, T decay, T step_size, T bc2_sqrt, bool maximize",
             "T p, T m, T v" + (", T vmax" if amsgrad else ""),
             """
-            T d = g;
+            T d = maximize ? -g : g;
             p = p * decay;
             if (wd != 0) d = d + wd * p;
             m = m + (1 - beta1) * (d - m);
@@ -56,25 +56,26 @@ def _kernel(name, *flags):
     raise KeyError(name)
 
 
-def sgd(p, g, momentum_buffer, *, lr, momentum, dampening, weight_decay, nesterov, step):
+def sgd(p, g, momentum_buffer, *, lr, momentum, dampening, weight_decay, nesterov, maximize, step):
     t = p.dtype.type
     outs = [p] if momentum_buffer is None else [p, momentum_buffer]
     _kernel("sgd", momentum_buffer is not None)(g, t(lr), t(momentum), t(dampening), t(weight_decay),
-                                                bool(nesterov), step == 1, *outs)
+                                                bool(nesterov), step == 1, bool(maximize), *outs)
 
 
-def rmsprop(p, g, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay, momentum):
+def rmsprop(p, g, square_avg, grad_avg, momentum_buffer, *, lr, alpha, eps, weight_decay, momentum, maximize):
     t = p.dtype.type
     outs = [p, square_avg] + [a for a in (grad_avg, momentum_buffer) if a is not None]
     _kernel("rmsprop", grad_avg is not None, momentum_buffer is not None)(
-        g, t(lr), t(alpha), t(eps), t(weight_decay), t(momentum), *outs)
+        g, t(lr), t(alpha), t(eps), t(weight_decay), t(momentum), bool(maximize), *outs)
 
 
-def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps, weight_decay, decoupled, step):
+def adam(p, g, exp_avg, exp_avg_sq, max_exp_avg_sq, *, lr, beta1, beta2, eps, weight_decay, decoupled, maximize,
+         step):
     t = p.dtype.type
     outs = [p, exp_avg, exp_avg_sq] + ([] if max_exp_avg_sq is None else [max_exp_avg_sq])
     lr, beta1, beta2, weight_decay = float(lr), float(beta1), float(beta2), float(weight_decay)
     _kernel("adam", max_exp_avg_sq is not None)(
         g, t(beta1), t(beta2), t(eps), t(0.0 if decoupled else weight_decay),
         t(1 - lr * weight_decay if decoupled else 1.0), t(lr / (1 - beta1 ** step)),
-        t((1 - beta2 ** step) ** 0.5), *outs)
+        t((1 - beta2 ** step) ** 0.5), bool(maximize), *outs)

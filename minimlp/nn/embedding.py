@@ -1,0 +1,70 @@
+"""Embedding: a learnt vector per index (``minimlp.formulas.embedding``)."""
+import numpy as np
+
+from ..backend import device_of, get_array_module
+from ..kernels import ops
+from ..random import rng_for
+from .checks import check_grad_like
+from .module import Module
+from .parameter import Parameter
+
+
+class Embedding(Module):
+    """y[…, :] = W[i[…], :] for integer indices i of any shape; W is (num_embeddings, embedding_dim).
+
+    Initialised N(0, 1), as torch, with the ``padding_idx`` row (negative: counted from the end) zero; that
+    row gets no gradient. Backward: ∂L/∂W[r] += Σ G[…, :] over the positions where i[…] = r; the indices get
+    no gradient (``backward`` returns None, so an Embedding comes first in a model). Keeps the indices.
+    ``max_norm``, ``scale_grad_by_freq`` and ``sparse=True`` are refused.
+    """
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, dtype=np.float32):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        if padding_idx is not None:
+            if not -self.num_embeddings <= padding_idx < self.num_embeddings:
+                raise ValueError(f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), got "
+                                 f"{padding_idx}")
+            padding_idx = int(padding_idx) % self.num_embeddings
+        if max_norm is not None:
+            raise ValueError("Embedding: max_norm is not supported (minimlp does not renormalise rows during "
+                             "the lookup); leave it None")
+        if scale_grad_by_freq or sparse:
+            raise ValueError("Embedding: scale_grad_by_freq and sparse are not supported; leave them False")
+        self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, float(norm_type)
+        self.scale_grad_by_freq, self.sparse = False, False
+        weight = rng_for(np).standard_normal((self.num_embeddings, self.embedding_dim)).astype(dtype)
+        if padding_idx is not None:
+            weight[padding_idx] = 0
+        self.weight = Parameter(weight)
+        self._cache = None
+
+    def forward(self, indices):
+        kind = getattr(getattr(indices, "dtype", None), "kind", None)
+        if kind not in ("i", "u"):
+            raise TypeError(f"{self!r}: expected integer indices (a NumPy or CuPy array), got "
+                            f"{getattr(indices, 'dtype', type(indices).__name__)}")
+        if device_of(indices) != device_of(self.weight.data):
+            raise TypeError(f"{self!r}: indices are on the {device_of(indices)} but the weight is on the "
+                            f"{device_of(self.weight.data)}")
+        xp = get_array_module(indices)
+        if indices.size and bool(xp.any((indices < 0) | (indices >= self.num_embeddings))):
+            bad = int(indices[(indices < 0) | (indices >= self.num_embeddings)][0])
+            raise IndexError(f"{self!r}: index {bad} is out of range for {self.num_embeddings} embeddings")
+        y, self._cache = ops.embedding.run("forward", self.weight.data, indices)
+        return y
+
+    def backward(self, dout):
+        self.backward_parameters(dout)
+
+    def backward_parameters(self, dout):
+        check_grad_like(self, dout, None if self._cache is None else self._cache.shape + (self.embedding_dim,))
+        ops.embedding.run("backward", dout, self._cache, self.weight, self.padding_idx)
+
+    def _on_moved(self):
+        self._cache = None
+
+    def extra_repr(self):
+        return f"{self.num_embeddings}, {self.embedding_dim}" + \
+            (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")

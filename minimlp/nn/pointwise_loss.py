@@ -1,0 +1,187 @@
+"""Losses with one term per element (Huber, SmoothL1, BCE, BCE with logits, KL divergence), reduced as torch."""
+import math
+
+import numpy as np
+
+from ..backend import device_of, get_array_module
+from ..kernels import ops
+from .checks import check_floating
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+class _PointwiseLoss:
+    """ℓ = f(x, y) per element, then L = mean ℓ ("mean", the default), Σ ℓ ("sum", both a Python float, and a
+    FloatingPointError where it is NaN or infinite, as MSELoss) or the array ℓ ("none"). ``backward(grad_output=None)``: ∂L/∂x, with ``grad_output`` a number for "mean"/"sum"
+    (default 1) or an array of ℓ's shape for "none" (required)."""
+
+    _op = None
+    _reductions = REDUCTIONS
+
+    def __init__(self, reduction="mean"):
+        if reduction not in self._reductions:
+            raise ValueError(f"{type(self).__name__}: reduction must be one of {self._reductions}, got {reduction!r}")
+        self.reduction = reduction
+        self._cache = None
+
+    def __call__(self, input, target):
+        return self.forward(input, target)
+
+    def _check(self, x, y):
+        check_floating(self, x)
+        check_floating(self, y)
+        if tuple(x.shape) != tuple(y.shape):
+            raise ValueError(f"{self!r}: input shape {tuple(x.shape)} and target shape {tuple(y.shape)} differ "
+                             f"(minimlp does not broadcast losses)")
+        if x.dtype != y.dtype:
+            raise TypeError(f"{self!r}: input dtype {x.dtype} and target dtype {y.dtype} differ")
+        if device_of(x) != device_of(y):
+            raise TypeError(f"{self!r}: input is on the {device_of(x)}, target on the {device_of(y)}")
+
+    def _arguments(self, x):
+        return ()
+
+    def _divisor(self, loss):
+        """What "mean" divides Σ ℓ by."""
+        return loss.size
+
+    def forward(self, input, target):
+        self._check(input, target)
+        loss, saved = self._op.run("forward", input, target, *self._arguments(input))
+        self._cache = (saved, tuple(loss.shape), self._divisor(loss))
+        if self.reduction == "none":
+            return loss
+        total = float(loss.sum())
+        value = total if self.reduction == "sum" else total / self._cache[2]
+        if not math.isfinite(value):
+            xp = get_array_module(input)
+            raise FloatingPointError(f"{type(self).__name__} is {value}: the input has "
+                                     f"{int(xp.count_nonzero(~xp.isfinite(input)))} non-finite values and the target "
+                                     f"{int(xp.count_nonzero(~xp.isfinite(target)))} (training diverged, or the data "
+                                     f"holds NaN/Inf)")
+        return value
+
+    def backward(self, grad_output=None):
+        if self._cache is None:
+            raise RuntimeError(f"{self!r}: backward called before forward")
+        saved, shape, divisor = self._cache
+        if self.reduction == "none":
+            if grad_output is None or tuple(getattr(grad_output, "shape", (None,))) != shape:
+                raise ValueError(f"{self!r}: backward needs grad_output of the loss's shape {shape}, got "
+                                 f"{None if grad_output is None else tuple(getattr(grad_output, 'shape', ()))}")
+            return self._op.run("backward", grad_output, saved)
+        scale = 1.0 if grad_output is None else float(grad_output)
+        return self._op.run("backward", scale if self.reduction == "sum" else scale / divisor, saved)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(reduction={self.reduction!r})"
+
+
+class HuberLoss(_PointwiseLoss):
+    """ℓ = ½d² where |d| < δ, else δ·(|d| − ½δ), d = x − y (``delta`` δ = 1);  ∂ℓ/∂x = clip(d, −δ, δ)."""
+
+    _op = ops.huber
+
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction)
+        if not float(delta) > 0:
+            raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
+        self.delta = float(delta)
+
+    def _arguments(self, x):
+        return (self.delta,)
+
+
+class SmoothL1Loss(_PointwiseLoss):
+    """ℓ = ½d²/β where |d| < β, else |d| − ½β, d = x − y (``beta`` β = 1; β = 0 is L1);
+    ∂ℓ/∂x = clip(d/β, −1, 1) (sign(d) for β = 0)."""
+
+    _op = ops.smooth_l1
+
+    def __init__(self, reduction="mean", beta=1.0):
+        super().__init__(reduction)
+        if float(beta) < 0:
+            raise ValueError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
+        self.beta = float(beta)
+
+    def _arguments(self, x):
+        return (self.beta,)
+
+
+class _Weighted(_PointwiseLoss):
+    """A ``weight`` array broadcast against the input (checked at forward)."""
+
+    def __init__(self, weight=None, reduction="mean"):
+        super().__init__(reduction)
+        self.weight = weight
+
+    def _broadcast(self, name, value, x):
+        if value is None:
+            return None
+        check_floating(self, value)
+        try:
+            shape = _broadcast_shape(value.shape, x.shape)
+        except ValueError:
+            shape = None
+        if shape != tuple(x.shape) or value.dtype != x.dtype or device_of(value) != device_of(x):
+            raise ValueError(f"{self!r}: {name} of shape {tuple(value.shape)} ({value.dtype}, {device_of(value)}) "
+                             f"must broadcast to the input's shape {tuple(x.shape)} with its dtype {x.dtype} and "
+                             f"device")
+        return value
+
+    def _arguments(self, x):
+        return (self._broadcast("weight", self.weight, x),)
+
+
+class BCELoss(_Weighted):
+    """ℓ = −w·(y·log p + (1 − y)·log(1 − p)) for probabilities p in [0, 1] (each log clamped at −100, as
+    torch); ∂ℓ/∂p = w·(p − y)/max(p(1 − p), 1e-12)."""
+
+    _op = ops.bce
+
+    def _check(self, x, y):
+        super()._check(x, y)
+        if x.size and (float(x.min()) < 0 or float(x.max()) > 1):
+            raise ValueError(f"{self!r}: all elements of input should be between 0 and 1 (probabilities; "
+                             f"BCEWithLogitsLoss takes logits)")
+
+
+class BCEWithLogitsLoss(_Weighted):
+    """ℓ = −w·(q·y·log σ(z) + (1 − y)·log(1 − σ(z))) for logits z, q = ``pos_weight`` (per class, along the
+    last axis; default 1), computed without overflow as w·((1 − y)·z + (1 + (q − 1)·y)·softplus(−z));
+    ∂ℓ/∂z = w·((1 − y) − (1 + (q − 1)·y)·σ(−z))."""
+
+    _op = ops.bce_with_logits
+
+    def __init__(self, weight=None, reduction="mean", pos_weight=None):
+        super().__init__(weight, reduction)
+        self.pos_weight = pos_weight
+
+    def _arguments(self, x):
+        return super()._arguments(x) + (self._broadcast("pos_weight", self.pos_weight, x),)
+
+
+class KLDivLoss(_PointwiseLoss):
+    """ℓ = p·(log p − x) for log-probabilities x and probabilities p = y (0 where p = 0), or p = e^y with
+    ``log_target``; ∂ℓ/∂x = −p. Reductions: "mean" (over every element, torch's default), "batchmean"
+    (Σ ℓ / N, the true KL divergence per sample), "sum", "none"."""
+
+    _op = ops.kl_div
+    _reductions = ("mean", "batchmean", "sum", "none")
+
+    def __init__(self, reduction="mean", log_target=False):
+        super().__init__(reduction)
+        self.log_target = bool(log_target)
+
+    def _arguments(self, x):
+        return (self.log_target,)
+
+    def _divisor(self, loss):
+        if self.reduction == "batchmean":
+            return loss.shape[0] if loss.ndim else 1
+        return loss.size
+
+
+def _broadcast_shape(a, b):
+    """NumPy's broadcast of two shapes (ValueError where they do not broadcast)."""
+    return tuple(np.broadcast_shapes(tuple(a), tuple(b)))

@@ -1,0 +1,184 @@
+"""Issue 28's new layers against torch in float64: activations, Softmax and LogSoftmax.
+
+Each case is one factory called with ``nn`` and with ``torch.nn`` and the input shape for a batch size;
+``compare`` (tests/test_conv_vs_torch.py) checks the forward, the input gradient for a random upstream
+gradient, every parameter gradient and buffer, ≤ 1e-7 relative, at batch sizes 1, 2, 7 and 16, training and
+evaluation. Then finite differences along random directions, and the one-line errors for bad arguments.
+"""
+import numpy as np
+import pytest
+import torch
+from test_conv_vs_torch import compare
+
+import minimlp
+from minimlp import nn
+
+T = torch.nn
+BATCHES = [1, 2, 7, 16]
+
+# name -> (factory of the module from nn or torch.nn, input shape for a batch size)
+CASES = {
+    "GELU": (lambda m: m.GELU(), lambda b: (b, 33)),
+    "GELU-tanh": (lambda m: m.GELU(approximate="tanh"), lambda b: (b, 4, 9)),
+    "SiLU": (lambda m: m.SiLU(), lambda b: (b, 3, 5, 4)),
+    "ELU": (lambda m: m.ELU(), lambda b: (b, 17)),
+    "ELU-alpha": (lambda m: m.ELU(alpha=0.3), lambda b: (b, 2, 8)),
+    "Softplus": (lambda m: m.Softplus(), lambda b: (b, 19)),
+    "Softplus-beta-threshold": (lambda m: m.Softplus(beta=2.5, threshold=1.5), lambda b: (b, 3, 7)),
+    "Hardtanh": (lambda m: m.Hardtanh(), lambda b: (b, 21)),
+    "Hardtanh-range": (lambda m: m.Hardtanh(-0.5, 2.0), lambda b: (b, 2, 3, 4)),
+    "Softmax-1": (lambda m: m.Softmax(dim=1), lambda b: (b, 10)),
+    "Softmax-last": (lambda m: m.Softmax(dim=-1), lambda b: (b, 3, 7)),
+    "Softmax-0": (lambda m: m.Softmax(dim=0), lambda b: (b, 5)),
+    "Softmax-channels": (lambda m: m.Softmax(dim=1), lambda b: (b, 4, 3, 5)),
+    "LogSoftmax-1": (lambda m: m.LogSoftmax(dim=1), lambda b: (b, 10)),
+    "LogSoftmax-last": (lambda m: m.LogSoftmax(dim=-1), lambda b: (b, 6, 8)),
+    "LogSoftmax-middle": (lambda m: m.LogSoftmax(dim=-2), lambda b: (b, 6, 3, 2)),
+    "LogSoftmax-unbatched": (lambda m: m.LogSoftmax(dim=0), lambda b: (b + 2,)),
+    # normalisation
+    "LayerNorm": (lambda m: m.LayerNorm(8), lambda b: (b, 8)),
+    "LayerNorm-sequence": (lambda m: m.LayerNorm(16), lambda b: (b, 12, 16)),
+    "LayerNorm-2d-shape": (lambda m: m.LayerNorm((3, 5), eps=1e-3), lambda b: (b, 4, 3, 5)),
+    "LayerNorm-nobias": (lambda m: m.LayerNorm(6, bias=False), lambda b: (b, 6)),
+    "LayerNorm-noaffine": (lambda m: m.LayerNorm([2, 7], elementwise_affine=False), lambda b: (b, 2, 7)),
+    "LayerNorm-unbatched": (lambda m: m.LayerNorm(5), lambda b: (5,)),
+    "GroupNorm": (lambda m: m.GroupNorm(2, 6), lambda b: (b, 6, 4, 5)),
+    "GroupNorm-one-group": (lambda m: m.GroupNorm(1, 4), lambda b: (b, 4, 3)),
+    "GroupNorm-per-channel-noaffine": (lambda m: m.GroupNorm(4, 4, affine=False, eps=1e-3), lambda b: (b, 4, 6)),
+    "GroupNorm-2d-input": (lambda m: m.GroupNorm(3, 6), lambda b: (b, 6)),
+    "InstanceNorm2d": (lambda m: m.InstanceNorm2d(3), lambda b: (b, 3, 5, 4)),
+    "InstanceNorm2d-affine": (lambda m: m.InstanceNorm2d(4, affine=True), lambda b: (b, 4, 6, 6)),
+    "InstanceNorm2d-tracked": (lambda m: m.InstanceNorm2d(3, affine=True, track_running_stats=True, momentum=0.3),
+                               lambda b: (b, 3, 4, 5)),
+    "InstanceNorm2d-unbatched": (lambda m: m.InstanceNorm2d(2, affine=True), lambda b: (2, 3 + b, 4)),
+}
+
+PARAMS = [pytest.param(name, batch, mode, id=f"{name}-{batch}-{mode}") for name in CASES for batch in BATCHES
+          for mode in ("train", "eval")]
+
+
+@pytest.mark.parametrize("name,batch,mode", PARAMS)
+def test_module_matches_torch(name, batch, mode, device):
+    factory, shape = CASES[name]
+    minimlp.manual_seed(0)
+    torch.manual_seed(0)
+    compare(factory(nn), factory(T), shape(batch), mode, device, f"{name} batch={batch} {mode}", seed=batch)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_state_dict_has_torchs_keys_and_round_trips(name):
+    factory, _ = CASES[name]
+    ours, theirs = factory(nn), factory(T)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    rng = np.random.default_rng(0)
+    state = {k: rng.normal(size=v.shape).astype(v.dtype) for k, v in ours.state_dict().items()}
+    again = factory(nn)
+    again.load_state_dict(state)
+    theirs.load_state_dict(minimlp.to_torch_state_dict(again.state_dict()))
+    back = factory(nn)
+    back.load_state_dict(minimlp.from_torch_state_dict(theirs.state_dict()))
+    for key, value in back.state_dict().items():
+        np.testing.assert_array_equal(value, state[key])
+
+
+@pytest.mark.parametrize("momentum", [0.1, 0.4])
+def test_instance_norm_running_statistics_follow_torch_over_many_steps(momentum):
+    ours = nn.InstanceNorm2d(3, momentum=momentum, track_running_stats=True).to(dtype=np.float64)
+    theirs = T.InstanceNorm2d(3, momentum=momentum, track_running_stats=True).double()
+    rng = np.random.default_rng(4)
+    for _ in range(12):
+        x = rng.normal(1.0, 2.0, (int(rng.integers(1, 9)), 3, int(rng.integers(2, 6)), 4))
+        ours(x)
+        theirs(torch.tensor(x))
+    sd = ours.state_dict()
+    for key in ("running_mean", "running_var"):
+        np.testing.assert_allclose(sd[key], getattr(theirs, key).numpy(), rtol=1e-12, err_msg=key)
+    assert int(sd["num_batches_tracked"]) == int(theirs.num_batches_tracked)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_gradcheck(name):
+    factory, shape = CASES[name]
+    minimlp.manual_seed(1)
+    assert minimlp.gradcheck(factory(nn), np.random.default_rng(2).normal(0, 1.5, shape(3)))
+
+
+def test_activations_at_their_corners_and_extremes_match_torch():
+    """x at 0, at Hardtanh's corners, at Softplus's threshold, and far out (no overflow, no NaN)."""
+    x = np.array([-800.0, -40.0, -20.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 20.0, 21.0, 40.0, 800.0])
+    for factory in (lambda m: m.GELU(), lambda m: m.GELU(approximate="tanh"), lambda m: m.SiLU(),
+                    lambda m: m.ELU(), lambda m: m.Softplus(), lambda m: m.Softplus(beta=0.5, threshold=10),
+                    lambda m: m.Hardtanh(-0.5, 1.0), lambda m: m.Softmax(dim=0), lambda m: m.LogSoftmax(dim=0)):
+        ours, theirs = factory(nn), factory(T)
+        xt = torch.tensor(x, requires_grad=True)
+        yt = theirs(xt)
+        g = np.linspace(-1, 1, x.size)
+        yt.backward(torch.tensor(g))
+        y = ours(x)
+        assert np.all(np.isfinite(y)), ours
+        np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12, atol=1e-300, err_msg=repr(ours))
+        np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), rtol=1e-12, atol=1e-300, err_msg=repr(ours))
+
+
+def test_erf_matches_the_c_library_to_rounding():
+    import math
+
+    from minimlp.formulas.special import erf
+    x = np.concatenate([np.linspace(-7, 7, 20001), [0.0, -0.0, 1e-300, 1e-8, -3e-5, 5.999, 6.0, 6.2, np.inf, -np.inf]])
+    expected = np.array([math.erf(v) for v in x])
+    np.testing.assert_allclose(erf(x), expected, rtol=2e-15, atol=1e-300)
+    assert np.isnan(erf(np.array([np.nan])))[0]
+    assert erf(x.astype(np.float32)).dtype == np.float32
+
+
+def test_float32_stays_float32():
+    x = np.random.default_rng(0).normal(size=(4, 5)).astype(np.float32)
+    for module in (nn.GELU(), nn.GELU("tanh"), nn.SiLU(), nn.ELU(), nn.Softplus(), nn.Hardtanh(), nn.Softmax(1),
+                   nn.LogSoftmax(1), nn.LayerNorm(5), nn.GroupNorm(1, 5)):
+        assert module(x).dtype == np.float32, module
+        assert module.backward(np.ones_like(x)).dtype == np.float32, module
+
+
+def test_inplace_false_is_accepted_where_torch_has_it():
+    x = np.array([-1.0, 2.0])
+    for module in (nn.ReLU(inplace=False), nn.LeakyReLU(0.1, False), nn.ELU(1.0, False), nn.SiLU(inplace=False),
+                   nn.Hardtanh(-1, 1, False), nn.Dropout(0.5, False), nn.Dropout2d(0.5, inplace=False)):
+        module.eval()
+        assert module(x[None, :, None] if isinstance(module, nn.Dropout2d) else x) is not None
+
+
+def test_softmax_without_dim_takes_torchs_implicit_axis():
+    x = np.random.default_rng(0).normal(size=(3, 4))
+    np.testing.assert_allclose(nn.Softmax()(x).sum(axis=1), 1.0, rtol=1e-14)
+    x3 = np.random.default_rng(0).normal(size=(3, 4, 5))
+    np.testing.assert_allclose(nn.Softmax()(x3).sum(axis=0), 1.0, rtol=1e-14)
+
+
+@pytest.mark.parametrize("make,call,error,pattern", [
+    (lambda: nn.GELU(approximate="erf"), None, ValueError, r"GELU: approximate must be 'none' or 'tanh', got 'erf'"),
+    (lambda: nn.Hardtanh(1.0, -1.0), None, ValueError, r"Hardtanh: max_val \(-1.0\) must be greater than min_val"),
+    (lambda: nn.Softplus(beta=0), None, ValueError, r"Softplus: beta must be non-zero"),
+    (lambda: nn.Softmax(dim=2), np.zeros((3, 4)), IndexError,
+     r"Softmax\(dim=2\): dim 2 is out of range for a 2-D input of shape \(3, 4\)"),
+    (lambda: nn.LogSoftmax(dim=-3), np.zeros((3, 4)), IndexError, r"dim -3 is out of range"),
+    (lambda: nn.GELU(), np.zeros(3, dtype=np.int64), TypeError, r"GELU.*floating-point input"),
+    (lambda: nn.ReLU(inplace=True), None, ValueError,
+     r"ReLU: inplace=True is not supported \(minimlp keeps the input for backward\); leave it False"),
+    (lambda: nn.ELU(1.0, True), None, ValueError, r"ELU: inplace=True is not supported"),
+    (lambda: nn.Dropout2d(0.2, inplace=True), None, ValueError, r"Dropout2d: inplace=True is not supported"),
+    (lambda: nn.LayerNorm((3, 4)), np.zeros((2, 4, 3), np.float32), ValueError,
+     r"LayerNorm\(\(3, 4\).*expected an input whose last 2 axes are \(3, 4\), got input of shape \(2, 4, 3\)"),
+    (lambda: nn.LayerNorm(0), None, ValueError, r"LayerNorm: normalized_shape must be one or more positive sizes"),
+    (lambda: nn.LayerNorm(3), np.zeros((2, 3)), TypeError, r"LayerNorm.*input dtype float64 does not match"),
+    (lambda: nn.GroupNorm(4, 6), None, ValueError, r"GroupNorm: num_channels \(6\) must be divisible by num_groups"),
+    (lambda: nn.GroupNorm(2, 6), np.zeros((2, 4, 3), np.float32), ValueError,
+     r"GroupNorm\(2, 6.*expected input of shape \(N, 6, ...\), got \(2, 4, 3\)"),
+    (lambda: nn.InstanceNorm2d(3), np.zeros((2, 4, 3, 3), np.float32), ValueError,
+     r"InstanceNorm2d\(3.*expected 3 input channels, got input of shape \(2, 4, 3, 3\)"),
+    (lambda: nn.InstanceNorm2d(3), np.zeros((2, 3, 1, 1), np.float32), ValueError,
+     r"expected more than 1 spatial element when training"),
+])
+def test_bad_arguments_get_one_line_errors(make, call, error, pattern):
+    with pytest.raises(error, match=pattern):
+        module = make()
+        module(call)
