@@ -36,7 +36,7 @@ PLANTS = [
  ("Winograd weight gradient", "minimlp/kernels/cpu/winograd_loops.py", "k[1, 0], k[1, 1], k[1, 2] = f10 + (f11 + f12) * half, (f11 - f12) * half", "k[1, 0], k[1, 1], k[1, 2] = f10 + (f11 + f12) * half, (f11 + f12) * half", "tests/test_kernels.py", "winograd"),
  ("ReLU backward at zero", "minimlp/kernels/cpu/elementwise.py", "dx[i] = g[i] if y[i] > zero else zero", "dx[i] = g[i] if y[i] >= zero else zero", "tests/test_kernels.py", "relu"),
  ("MaxPool2d ties", "minimlp/kernels/cpu/max_pool.py", "                        at_r, at_c = r, c\n                        break", "                        at_r, at_c = r, c", "tests/test_kernels.py", "max_pool"),
- ("MaxPool2d overlapping windows", "minimlp/kernels/cpu/max_pool.py", "dx[r, c] += g[i, j]", "dx[r, c] = g[i, j]", "tests/test_kernels.py", "max_pool"),
+ ("MaxPool2d overlapping windows", "minimlp/kernels/cpu/max_pool.py", "dx[at_r - ph, at_c - pw] += g[i, j]", "dx[at_r - ph, at_c - pw] = g[i, j]", "tests/test_kernels.py", "max_pool"),
  ("selector condition", "minimlp/kernels/ops.py", "def training(*args, training=True, **context):\n    return training", "def training(*args, training=True, **context):\n    return not training", "tests/test_kernels.py", "selector"),
 ]
 only = sys.argv[1:]

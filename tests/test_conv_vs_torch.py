@@ -304,3 +304,18 @@ def test_max_pool_routes_a_nan_maximum_as_torch(kernel, stride, implementation):
     yt.backward(torch.tensor(g))
     np.testing.assert_array_equal(y, yt.detach().numpy())
     np.testing.assert_array_equal(dx, xt.grad.numpy())
+
+
+def test_max_pool_routes_a_minus_infinity_maximum_to_the_input_not_the_padding(implementation):
+    """A window whose inputs are all −∞ beside the padding (also −∞): torch routes its gradient to the first input."""
+    x = np.full((1, 1, 4, 5), -np.inf)
+    x[0, 0, 2:, 3:] = np.arange(4.0).reshape(2, 2)
+    module = nn.MaxPool2d(3, stride=2, padding=1)
+    y = module(x)
+    g = np.arange(1, y.size + 1, dtype=np.float64).reshape(y.shape)
+    dx = module.backward(g)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.nn.functional.max_pool2d(xt, 3, stride=2, padding=1)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_array_equal(y, yt.detach().numpy())
+    np.testing.assert_array_equal(dx, xt.grad.numpy())

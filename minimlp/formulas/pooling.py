@@ -84,16 +84,28 @@ def max_pool2d_backward(g, saved, geometry, scratch):
     windows = {k: (rows, cols) for k, rows, cols in _windows(geometry, g.shape[2], g.shape[3])}
 
     last_nan = _last_nan(src, best, windows)
+    inside = _inside(in_shape, geometry, xp) if any(geometry.pads) and bool(xp.isneginf(best).any()) else None
 
     def routed(k):
         rows, cols = windows[k]
         xp.equal(src[:, :, rows, cols], best, out=hit)
         if last_nan is not None:
             xp.logical_or(hit, last_nan == k, out=hit)
+        if inside is not None:                 # a −∞ maximum: the padding's −∞ is not a position (as torch)
+            xp.logical_and(hit, inside[rows, cols], out=hit)
         xp.logical_and(hit, free, out=hit)
         xp.logical_xor(free, hit, out=free)
         return xp.multiply(g, hit, out=part)
     return _scatter(g, routed, in_shape, geometry, scratch)
+
+
+def _inside(in_shape, geometry, xp):
+    """The padded plane's positions that hold input (True) rather than padding."""
+    pt, pb, pl, pr = geometry.pads
+    h, w = in_shape[2:]
+    inside = xp.zeros((h + pt + pb, w + pl + pr), dtype=bool)
+    inside[pt:pt + h, pl:pl + w] = True
+    return inside
 
 
 def _last_nan(src, best, windows):

@@ -17,7 +17,7 @@ GRAIN = 1 << 14  # input elements per thread at least
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 def _route_plane(src, best, g, dx, geometry):
-    # dx (zeroed here) += each g[i, j] at the first position of its window in src (padded) equal to best[i, j]
+    # dx (zeroed here) += each g[i, j] at the first input position of its window (src is padded) equal to best[i, j]
     H, W, kh, kw, sh, sw, dh, dw, ph, pw = geometry
     dx[:] = 0
     for i in range(best.shape[0]):
@@ -26,10 +26,14 @@ def _route_plane(src, best, g, dx, geometry):
             at_r, at_c = -1, -1
             for p in range(kh):
                 r = i * sh + p * dh
+                if r < ph or r >= H + ph:      # the padding is never the maximum's position (as torch)
+                    continue
                 for q in range(kw):
                     c = j * sw + q * dw
+                    if c < pw or c >= W + pw:
+                        continue
                     v = src[r, c]
-                    if b != b:             # a NaN maximum: the last NaN, as torch
+                    if b != b:                 # a NaN maximum: the last NaN, as torch
                         if v != v:
                             at_r, at_c = r, c
                     elif v == b:
@@ -37,9 +41,8 @@ def _route_plane(src, best, g, dx, geometry):
                         break
                 if at_r >= 0 and b == b:
                     break
-            r, c = at_r - ph, at_c - pw
-            if 0 <= r < H and 0 <= c < W:   # a maximum of −∞ found first in the padding routes nowhere
-                dx[r, c] += g[i, j]
+            if at_r >= 0:
+                dx[at_r - ph, at_c - pw] += g[i, j]
 
 
 @_parallel
