@@ -44,6 +44,9 @@ PLANTS = [
  ("GELU exact backward (x·φ(x))", "minimlp/kernels/cpu/gelu.py", "+ v * PDF_SCALE * math.exp(", "+ PDF_SCALE * math.exp(", "tests/test_kernels.py", "gelu"),
  ("Softmax backward", "minimlp/kernels/cpu/softmax.py", "d_row[c] = y_row[c] * (g_row[c] - total)", "d_row[c] = y_row[c] * g_row[c] - total", "tests/test_kernels.py", "softmax"),
  ("Softmax kernel on another axis", "minimlp/kernels/ops.py", "return dim == g.ndim - 1 and flat_pair(g, y)", "return flat_pair(g, y)", "tests/test_kernels.py", "softmax"),
+ ("GroupNorm forward (per-channel γ)", "minimlp/kernels/cpu/group_norm.py", "ga, be = gamma[grp * per + c], beta[grp * per + c]", "ga, be = gamma[grp * per], beta[grp * per + c]", "tests/test_kernels.py", "group_norm"),
+ ("GroupNorm backward (Σ Ĝ x̂)", "minimlp/kernels/cpu/group_norm.py", "acc_gx += gamma[ch] * sgx", "acc_gx += sgx", "tests/test_kernels.py", "group_norm"),
+ ("GroupNorm backward after InstanceNorm (a strided gradient)", "minimlp/kernels/cpu/group_norm.py", "dx = np.empty(g.shape, dtype=g.dtype) if want_dx", "dx = np.empty_like(g) if want_dx", "tests/test_kernels.py", "group_norm"),
  ("selector condition", "minimlp/kernels/ops.py", "def training(*args, training=True, **context):\n    return training", "def training(*args, training=True, **context):\n    return not training", "tests/test_kernels.py", "selector"),
 ]
 only = sys.argv[1:]

@@ -296,6 +296,49 @@ def check_layer_norm(c, got, ref, inputs):
         _close("layer_norm dbeta", got["dbeta"], ref["dbeta"], tol, scale=sum_g)
 
 
+def group_norm_cases():
+    """GroupNorm(8, 64) on the U-Net's 16x16 maps, odd groups and sizes, one sample, a sequence (N, C, L), no γ or β,
+    float64; InstanceNorm2d (one channel per group) with a gradient that is a transposed view."""
+    cases = [Case("group_norm", shape=s, groups=gr, dtype=dt, threads=t, affine=a)
+             for s, gr, dt, t, a in (((64, 64, 16, 16), 8, np.float32, 2, True), ((1, 6, 5, 7), 3, np.float32, 2, True),
+                                     ((3, 32, 33), 4, np.float32, 2, True), ((64, 32, 32, 32), 32, np.float32, 1, False),
+                                     ((4, 64, 16, 16), 8, np.float64, 2, True), ((1, 6, 5, 7), 2, np.float64, 1, True))]
+    return cases + [Case("group_norm", shape=(16, 32, 32, 32), groups=0, dtype=np.float32, threads=2, affine=True,
+                         transposed_g=True)]
+
+
+def run_group_norm(c, dtype):
+    rng = _rng(c.op, c.shape, c.groups)
+    width = c.shape[1]
+    if c.groups:
+        module = nn.GroupNorm(c.groups, width, affine=c.affine, dtype=dtype)
+    else:
+        module = nn.InstanceNorm2d(width, affine=c.affine, dtype=dtype)
+    if c.affine:
+        module.weight.data[...] = rng.standard_normal(width, dtype=c.dtype)
+        module.bias.data[...] = rng.standard_normal(width, dtype=c.dtype)
+    x = (rng.standard_normal(c.shape, dtype=c.dtype) * c.dtype(2) + c.dtype(1)).astype(dtype)
+    g = rng.standard_normal(c.shape, dtype=c.dtype).astype(dtype)
+    if c.kw.get("transposed_g"):
+        g = np.ascontiguousarray(g.swapaxes(2, 3)).swapaxes(2, 3)
+    out = {"y": module(x), "dx": module.backward(g)}
+    if c.affine:
+        out["dgamma"], out["dbeta"] = module.weight.grad, module.bias.grad
+    return out, {"g": g}
+
+
+def check_group_norm(c, got, ref, inputs):
+    """As LayerNorm's: ∂L/∂γ_c and ∂L/∂β_c relative to Σ|G| over the samples and positions of channel c."""
+    tol = TOL["elementwise"][c.dtype]
+    axes = (0,) + tuple(range(2, len(c.shape)))
+    sum_g = np.abs(inputs["g"].astype(np.float64)).sum(axis=axes)
+    _close("group_norm y", got["y"], ref["y"], tol)
+    _close("group_norm dx", got["dx"], ref["dx"], tol)
+    if "dgamma" in ref:
+        _close("group_norm dgamma", got["dgamma"], ref["dgamma"], tol, scale=5 * sum_g)
+        _close("group_norm dbeta", got["dbeta"], ref["dbeta"], tol, scale=sum_g)
+
+
 def gelu_cases():
     """A transformer's MLP activations (tokens x 3072), one row, an odd size, float64; the tanh form (the formula)."""
     cases = [Case("gelu", shape=s, approximate="none", dtype=dt, threads=t)
@@ -514,6 +557,7 @@ FAMILIES = {
     "max_pool2d": (max_pool_cases, run_max_pool, check_max_pool),
     "squared_error": (squared_error_cases, run_squared_error, check_squared_error),
     "layer_norm": (layer_norm_cases, run_layer_norm, check_layer_norm),
+    "group_norm": (group_norm_cases, run_group_norm, check_group_norm),
     "gelu": (gelu_cases, run_gelu, check_pointwise),
     "softmax": (softmax_cases, run_softmax, check_pointwise),
     "conv2d": (conv_cases, run_conv, check_conv),
@@ -790,3 +834,19 @@ def test_the_compiled_in_digests_are_current():
             f"set COMPILED_IN_SHA256 in {module.__file__} to {digest.hexdigest()[:16]!r}"
         checked += 1
     assert checked >= 2
+
+
+def test_evaluation_of_the_normalisations_and_activations_loads_no_compiler():
+    """LayerNorm, GroupNorm, InstanceNorm2d, GELU and Softmax in evaluation take their formulas: Numba is never
+    imported (their compiled kernels are chosen for training only)."""
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np\n"
+            "from minimlp import nn\n"
+            "x = np.random.default_rng(0).standard_normal((4, 8, 6, 6), dtype=np.float32)\n"
+            "for m in (nn.LayerNorm(6), nn.GroupNorm(2, 8), nn.InstanceNorm2d(8), nn.GELU(), nn.Softmax(dim=-1)):\n"
+            "    m.eval()(x)\n"
+            "assert 'numba' not in sys.modules, sorted(k for k in sys.modules if 'numba' in k)[:3]\n")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -145,6 +145,9 @@ layer_norm = Op("layer_norm", forward=f.norm.layer_norm, backward=f.norm.layer_n
 layer_norm.register("cpu-compiled", flat, training, compiled=True, forward="cpu.layer_norm:layer_norm")
 layer_norm.register("cpu-compiled-gradient", flat_saved, compiled=True, backward="cpu.layer_norm:layer_norm_backward")
 group_norm = Op("group_norm", forward=f.norm.group_norm, backward=f.norm.group_norm_backward)
+group_norm.register("cpu-compiled", flat, training, compiled=True, forward="cpu.group_norm:group_norm")
+group_norm.register("cpu-compiled-gradient", flat_saved, training, compiled=True,
+                    backward="cpu.group_norm:group_norm_backward")
 instance_norm = Op("instance_norm", forward_eval=f.norm.channel_norm_eval,
                    backward_eval=f.norm.channel_norm_eval_backward, update_running_stats=f.norm.update_running_stats)
 

@@ -108,7 +108,7 @@ def layer_norm_backward(g, saved, weight, bias, want_dx=True):
     g2, h2 = _rows(g, ndim), _rows(xhat, ndim)
     n, d = g2.shape
     gamma = np.ones(d, dtype=g.dtype) if weight is None else weight.data.reshape(-1)
-    dx = np.empty_like(g) if want_dx else g
+    dx = np.empty(g.shape, dtype=g.dtype) if want_dx else g
     partial = np.empty((-(-n // BLOCK), 2, d))
     _launch(_backward, _backward_pieces, partial.shape[0], g2.size, g2, h2, gamma, inv_std.reshape(-1),
             _rows(dx, ndim), partial, want_dx)
