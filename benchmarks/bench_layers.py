@@ -1,10 +1,12 @@
 """Forward and forward+backward of LayerNorm, GroupNorm, GELU, Softmax/LogSoftmax and the losses after them,
 float32 at training shapes, 2 threads, best of N: ``python benchmarks/bench_layers.py formula|selected [N]``
 (formula: every op forced to its formula; selected: what training picks)."""
-import sys, time
+import sys
+import time
+
 import numpy as np
-import minimlp
-from minimlp import nn, kernels, threads
+
+from minimlp import kernels, nn, threads
 
 threads.set_num_threads(2)
 rng = np.random.default_rng(0)
@@ -15,7 +17,9 @@ def best(fn, reps=REPS):
     fn()
     ts = []
     for _ in range(reps):
-        t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
     return min(ts)
 
 def layer_case(name, module, shape):
@@ -24,7 +28,9 @@ def layer_case(name, module, shape):
     module.train()
     fwd = best(lambda: module(x))
     def both():
-        module(x); module.backward(g)
+        module(x)
+        module.backward(g)
+
     tot = best(both)
     with kernels.record() as log:
         both()
