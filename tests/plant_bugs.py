@@ -37,6 +37,16 @@ PLANTS = [
  ("ReLU backward at zero", "minimlp/kernels/cpu/elementwise.py", "dx[i] = g[i] if y[i] > zero else zero", "dx[i] = g[i] if y[i] >= zero else zero", "tests/test_kernels.py", "relu"),
  ("MaxPool2d ties", "minimlp/kernels/cpu/max_pool.py", "                        at_r, at_c = r, c\n                        break", "                        at_r, at_c = r, c", "tests/test_kernels.py", "max_pool"),
  ("MaxPool2d overlapping windows", "minimlp/kernels/cpu/max_pool.py", "dx[at_r - ph, at_c - pw] += g[i, j]", "dx[at_r - ph, at_c - pw] = g[i, j]", "tests/test_kernels.py", "max_pool"),
+ ("LayerNorm backward (mean of Ĝ)", "minimlp/kernels/cpu/layer_norm.py", "d_row[c] = (g_hat[c] - mean_g - h_row[c] * mean_gx) * k", "d_row[c] = (g_hat[c] - h_row[c] * mean_gx) * k", "tests/test_kernels.py", "layer_norm"),
+ ("LayerNorm γ, β sums (a block's last row)", "minimlp/kernels/cpu/layer_norm.py", "range(b * BLOCK, min(n, (b + 1) * BLOCK))", "range(b * BLOCK, min(n, (b + 1) * BLOCK - 1))", "tests/test_kernels.py", "layer_norm"),
+ ("LayerNorm forward variance", "minimlp/kernels/cpu/layer_norm.py", "row_sums.squared_deviation(row, mu) / d)", "row_sums.squared_deviation(row, mu) / (d - 1))", "tests/test_kernels.py", "layer_norm"),
+ ("GELU exact forward", "minimlp/kernels/cpu/gelu.py", "y[i] = 0.5 * v * (1.0 + math.erf(v * SQRT_HALF))", "y[i] = 0.5 * v * (1.0 + math.erf(v))", "tests/test_kernels.py", "gelu"),
+ ("GELU exact backward (x·φ(x))", "minimlp/kernels/cpu/gelu.py", "+ v * PDF_SCALE * math.exp(", "+ PDF_SCALE * math.exp(", "tests/test_kernels.py", "gelu"),
+ ("Softmax backward", "minimlp/kernels/cpu/softmax.py", "d_row[c] = y_row[c] * (g_row[c] - total)", "d_row[c] = y_row[c] * g_row[c] - total", "tests/test_kernels.py", "softmax"),
+ ("Softmax kernel on another axis", "minimlp/kernels/ops.py", "return dim == g.ndim - 1 and flat_pair(g, y)", "return flat_pair(g, y)", "tests/test_kernels.py", "softmax"),
+ ("GroupNorm forward (per-channel γ)", "minimlp/kernels/cpu/group_norm.py", "ga, be = gamma[grp * per + c], beta[grp * per + c]", "ga, be = gamma[grp * per], beta[grp * per + c]", "tests/test_kernels.py", "group_norm"),
+ ("GroupNorm backward (Σ Ĝ x̂)", "minimlp/kernels/cpu/group_norm.py", "acc_gx += gamma[ch] * sgx", "acc_gx += sgx", "tests/test_kernels.py", "group_norm"),
+ ("GroupNorm backward after InstanceNorm (a strided gradient)", "minimlp/kernels/cpu/group_norm.py", "dx = np.empty(g.shape, dtype=g.dtype) if want_dx", "dx = np.empty_like(g) if want_dx", "tests/test_kernels.py", "group_norm"),
  ("selector condition", "minimlp/kernels/ops.py", "def training(*args, training=True, **context):\n    return training", "def training(*args, training=True, **context):\n    return not training", "tests/test_kernels.py", "selector"),
 ]
 only = sys.argv[1:]

@@ -252,6 +252,134 @@ def check_squared_error(c, got, ref, inputs):
     _close("mse grad", got["grad"], ref["grad"], tol)
 
 
+# ------------------------------------------------------------------- LayerNorm, GELU, Softmax
+def layer_norm_cases():
+    """A transformer's rows (batch x 128 tokens x 768), one row, odd sizes over two normalised axes, no γ or β."""
+    cases = [Case("layer_norm", shape=s, ndim=1, dtype=np.float32, threads=2, affine=True)
+             for s in ((64, 128, 768), (1, 768), (3, 129, 768))]
+    cases += [Case("layer_norm", shape=(5, 7, 13), ndim=2, dtype=dt, threads=t, affine=a)
+              for dt, t, a in ((np.float32, 2, True), (np.float64, 1, True), (np.float32, 2, False))]
+    cases += [Case("layer_norm", shape=(17, 128, 768), ndim=1, dtype=np.float64, threads=2, affine=True),
+              Case("layer_norm", shape=(16, 128, 768), ndim=1, dtype=np.float32, threads=1, affine=True, bias=False)]
+    return cases
+
+
+def run_layer_norm(c, dtype):
+    rng = _rng(c.op, c.shape, c.ndim)
+    bias = c.kw.get("bias", True)
+    module = nn.LayerNorm(c.shape[len(c.shape) - c.ndim:], elementwise_affine=c.affine, bias=bias, dtype=dtype)
+    if c.affine:
+        module.weight.data[...] = rng.standard_normal(module.weight.shape, dtype=c.dtype)
+        if bias:
+            module.bias.data[...] = rng.standard_normal(module.bias.shape, dtype=c.dtype)
+    x = (rng.standard_normal(c.shape, dtype=c.dtype) * c.dtype(2) + c.dtype(1)).astype(dtype)
+    g = rng.standard_normal(c.shape, dtype=c.dtype).astype(dtype)
+    out = {"y": module(x), "dx": module.backward(g)}
+    if c.affine:
+        out["dgamma"] = module.weight.grad
+        if bias:
+            out["dbeta"] = module.bias.grad
+    return out, {"x": x, "g": g}
+
+
+def check_layer_norm(c, got, ref, inputs):
+    """y and ∂L/∂x relative to their largest values (x is drawn well-conditioned: σ = 2 per row); ∂L/∂γ and ∂L/∂β
+    relative to the sizes of the terms summed over the rows (Σ|G|, with |x̂| up to a few)."""
+    tol = TOL["elementwise"][c.dtype]
+    lead = tuple(range(len(c.shape) - c.ndim))
+    sum_g = np.abs(inputs["g"].astype(np.float64)).sum(axis=lead)
+    _close("layer_norm y", got["y"], ref["y"], tol)
+    _close("layer_norm dx", got["dx"], ref["dx"], tol)
+    if "dgamma" in ref:
+        _close("layer_norm dgamma", got["dgamma"], ref["dgamma"], tol, scale=5 * sum_g)
+    if "dbeta" in ref:
+        _close("layer_norm dbeta", got["dbeta"], ref["dbeta"], tol, scale=sum_g)
+
+
+def group_norm_cases():
+    """GroupNorm(8, 64) on the U-Net's 16x16 maps, odd groups and sizes, one sample, a sequence (N, C, L), no γ or β,
+    float64; InstanceNorm2d (one channel per group) with a gradient that is a transposed view."""
+    cases = [Case("group_norm", shape=s, groups=gr, dtype=dt, threads=t, affine=a)
+             for s, gr, dt, t, a in (((64, 64, 16, 16), 8, np.float32, 2, True), ((1, 6, 5, 7), 3, np.float32, 2, True),
+                                     ((3, 32, 33), 4, np.float32, 2, True), ((64, 32, 32, 32), 32, np.float32, 1, False),
+                                     ((4, 64, 16, 16), 8, np.float64, 2, True), ((1, 6, 5, 7), 2, np.float64, 1, True))]
+    return cases + [Case("group_norm", shape=(16, 32, 32, 32), groups=0, dtype=np.float32, threads=2, affine=True,
+                         transposed_g=True)]
+
+
+def run_group_norm(c, dtype):
+    rng = _rng(c.op, c.shape, c.groups)
+    width = c.shape[1]
+    if c.groups:
+        module = nn.GroupNorm(c.groups, width, affine=c.affine, dtype=dtype)
+    else:
+        module = nn.InstanceNorm2d(width, affine=c.affine, dtype=dtype)
+    if c.affine:
+        module.weight.data[...] = rng.standard_normal(width, dtype=c.dtype)
+        module.bias.data[...] = rng.standard_normal(width, dtype=c.dtype)
+    x = (rng.standard_normal(c.shape, dtype=c.dtype) * c.dtype(2) + c.dtype(1)).astype(dtype)
+    g = rng.standard_normal(c.shape, dtype=c.dtype).astype(dtype)
+    if c.kw.get("transposed_g"):
+        g = np.ascontiguousarray(g.swapaxes(2, 3)).swapaxes(2, 3)
+    out = {"y": module(x), "dx": module.backward(g)}
+    if c.affine:
+        out["dgamma"], out["dbeta"] = module.weight.grad, module.bias.grad
+    return out, {"g": g}
+
+
+def check_group_norm(c, got, ref, inputs):
+    """As LayerNorm's: ∂L/∂γ_c and ∂L/∂β_c relative to Σ|G| over the samples and positions of channel c."""
+    tol = TOL["elementwise"][c.dtype]
+    axes = (0,) + tuple(range(2, len(c.shape)))
+    sum_g = np.abs(inputs["g"].astype(np.float64)).sum(axis=axes)
+    _close("group_norm y", got["y"], ref["y"], tol)
+    _close("group_norm dx", got["dx"], ref["dx"], tol)
+    if "dgamma" in ref:
+        _close("group_norm dgamma", got["dgamma"], ref["dgamma"], tol, scale=5 * sum_g)
+        _close("group_norm dbeta", got["dbeta"], ref["dbeta"], tol, scale=sum_g)
+
+
+def gelu_cases():
+    """A transformer's MLP activations (tokens x 3072), one row, an odd size, float64; the tanh form (the formula)."""
+    cases = [Case("gelu", shape=s, approximate="none", dtype=dt, threads=t)
+             for s, dt, t in (((8, 128, 3072), np.float32, 2), ((1, 3072), np.float32, 2), ((5, 7, 13), np.float32, 2),
+                              ((3, 129, 3072), np.float64, 2), ((5, 7, 13), np.float64, 1))]
+    return cases + [Case("gelu", shape=(4, 128, 3072), approximate="tanh", dtype=np.float32, threads=2,
+                         formula_only=True)]
+
+
+def run_gelu(c, dtype):
+    rng = _rng(c.op, c.shape)
+    module = nn.GELU(c.approximate)
+    x = (rng.standard_normal(c.shape, dtype=c.dtype) * c.dtype(3)).astype(dtype)
+    g = rng.standard_normal(c.shape, dtype=c.dtype).astype(dtype)
+    return {"y": module(x), "dx": module.backward(g)}, {}
+
+
+def softmax_cases():
+    """Class scores along the last axis (tokens x 1000 classes), one row, odd sizes, float64; along another axis
+    (the formula)."""
+    cases = [Case("softmax", shape=s, dim=-1, dtype=dt, threads=t)
+             for s, dt, t in (((16, 128, 1000), np.float32, 2), ((1, 1000), np.float32, 2), ((5, 7, 13), np.float32, 2),
+                              ((3, 129, 1000), np.float64, 2), ((5, 7, 13), np.float64, 1))]
+    return cases + [Case("softmax", shape=(64, 10, 9), dim=1, dtype=np.float32, threads=2, formula_only=True)]
+
+
+def run_softmax(c, dtype):
+    rng = _rng(c.op, c.shape, c.dim)
+    module = nn.Softmax(dim=c.dim)
+    x = (rng.standard_normal(c.shape, dtype=c.dtype) * c.dtype(3)).astype(dtype)
+    g = rng.standard_normal(c.shape, dtype=c.dtype).astype(dtype)
+    return {"y": module(x), "dx": module.backward(g)}, {}
+
+
+def check_pointwise(c, got, ref, inputs):
+    """y and ∂L/∂x relative to their largest values."""
+    tol = TOL["elementwise"][c.dtype]
+    _close(f"{c.op} y", got["y"], ref["y"], tol)
+    _close(f"{c.op} dx", got["dx"], ref["dx"], tol)
+
+
 # --------------------------------------------------------------------------------- convolutions
 def conv_cases():
     from test_conv_vs_torch import CONV_T, CONVS
@@ -428,6 +556,10 @@ FAMILIES = {
     "relu": (None, run_activation, check_activation),
     "max_pool2d": (max_pool_cases, run_max_pool, check_max_pool),
     "squared_error": (squared_error_cases, run_squared_error, check_squared_error),
+    "layer_norm": (layer_norm_cases, run_layer_norm, check_layer_norm),
+    "group_norm": (group_norm_cases, run_group_norm, check_group_norm),
+    "gelu": (gelu_cases, run_gelu, check_pointwise),
+    "softmax": (softmax_cases, run_softmax, check_pointwise),
     "conv2d": (conv_cases, run_conv, check_conv),
     "conv_transpose2d": (None, run_conv, check_conv),
     "soft_encode": (soft_encode_cases, run_soft_encode, check_soft_encode),
@@ -702,3 +834,19 @@ def test_the_compiled_in_digests_are_current():
             f"set COMPILED_IN_SHA256 in {module.__file__} to {digest.hexdigest()[:16]!r}"
         checked += 1
     assert checked >= 2
+
+
+def test_evaluation_of_the_normalisations_and_activations_loads_no_compiler():
+    """LayerNorm, GroupNorm, InstanceNorm2d, GELU and Softmax in evaluation take their formulas: Numba is never
+    imported (their compiled kernels are chosen for training only)."""
+    import subprocess
+    import sys
+    code = ("import sys, numpy as np\n"
+            "from minimlp import nn\n"
+            "x = np.random.default_rng(0).standard_normal((4, 8, 6, 6), dtype=np.float32)\n"
+            "for m in (nn.LayerNorm(6), nn.GroupNorm(2, 8), nn.InstanceNorm2d(8), nn.GELU(), nn.Softmax(dim=-1)):\n"
+            "    m.eval()(x)\n"
+            "assert 'numba' not in sys.modules, sorted(k for k in sys.modules if 'numba' in k)[:3]\n")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -74,6 +74,26 @@ def winograd_wins(x, weight, *args, training=True, **context):
             and 16 * (x.shape[1] + weight.shape[0]) * tiles <= WINOGRAD_MAX_IMAGE)
 
 
+def flat_saved(g, saved, *args, **context):
+    """``flat`` G, and the x̂ the forward kept alike (a normalisation's backward)."""
+    return flat_pair(g, saved[0])
+
+
+def exact_gelu(x, approximate, *args, **context):
+    """``flat``, and GELU's exact form (erf; the tanh form stays the formula's)."""
+    return approximate == "none" and flat(x)
+
+
+def exact_gelu_pair(g, x, approximate, *args, **context):
+    """``flat_pair``, and GELU's exact form."""
+    return approximate == "none" and flat_pair(g, x)
+
+
+def last_axis_pair(g, y, dim, *args, **context):
+    """``flat_pair``, along the last axis (the kernel's rows)."""
+    return dim == g.ndim - 1 and flat_pair(g, y)
+
+
 def training(*args, training=True, **context):
     return training
 
@@ -108,7 +128,10 @@ elu = Op("elu", forward=f.activation.elu, backward=f.activation.elu_backward)
 softplus = Op("softplus", forward=f.activation.softplus, backward=f.activation.softplus_backward)
 hardtanh = Op("hardtanh", forward=f.activation.hardtanh, backward=f.activation.hardtanh_backward)
 gelu = Op("gelu", forward=f.gelu.gelu, backward=f.gelu.gelu_backward)
+gelu.register("cpu-compiled", exact_gelu, training, compiled=True, forward="cpu.gelu:gelu")
+gelu.register("cpu-compiled-gradient", exact_gelu_pair, compiled=True, backward="cpu.gelu:gelu_backward")
 softmax = Op("softmax", forward=f.softmax.softmax, backward=f.softmax.softmax_backward)
+softmax.register("cpu-compiled-gradient", last_axis_pair, compiled=True, backward="cpu.softmax:softmax_backward")
 log_softmax = Op("log_softmax", forward=f.softmax.log_softmax, backward=f.softmax.log_softmax_backward)
 dropout = Op("dropout", mask=f.dropout.scaled_mask, forward=f.dropout.apply, backward=f.dropout.apply)
 
@@ -119,7 +142,12 @@ batch_norm.register("cpu-compiled", with_affine, compiled=True, forward_train="c
                     backward_train="cpu.batch_norm:backward_train")
 
 layer_norm = Op("layer_norm", forward=f.norm.layer_norm, backward=f.norm.layer_norm_backward)
+layer_norm.register("cpu-compiled", flat, training, compiled=True, forward="cpu.layer_norm:layer_norm")
+layer_norm.register("cpu-compiled-gradient", flat_saved, compiled=True, backward="cpu.layer_norm:layer_norm_backward")
 group_norm = Op("group_norm", forward=f.norm.group_norm, backward=f.norm.group_norm_backward)
+group_norm.register("cpu-compiled", flat, training, compiled=True, forward="cpu.group_norm:group_norm")
+group_norm.register("cpu-compiled-gradient", flat_saved, training, compiled=True,
+                    backward="cpu.group_norm:group_norm_backward")
 instance_norm = Op("instance_norm", forward_eval=f.norm.channel_norm_eval,
                    backward_eval=f.norm.channel_norm_eval_backward, update_running_stats=f.norm.update_running_stats)
 

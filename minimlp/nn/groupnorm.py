@@ -36,7 +36,7 @@ class GroupNorm(Module):
                              f"{tuple(x.shape)}")
         check_like(self, x, _data(self.weight))
         y, saved, _, _ = ops.group_norm.run("forward", x, _data(self.weight), _data(self.bias), self.num_groups,
-                                            self.eps)
+                                            self.eps, training=self.training)
         self._cache = (saved, tuple(x.shape))
         return y
 

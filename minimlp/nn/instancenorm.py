@@ -44,12 +44,13 @@ class InstanceNorm2d(Module):
             if x4.shape[2] * x4.shape[3] < 2 and self.training:
                 raise ValueError(f"{self!r}: expected more than 1 spatial element when training, got input of "
                                  f"shape {tuple(x.shape)}")
-            y, saved, mean, var = ops.group_norm.run("forward", x4, weight, bias, self.num_features, self.eps)
+            y, saved, mean, var = ops.group_norm.run("forward", x4, weight, bias, self.num_features, self.eps,
+                                                     training=self.training)
             if self.training and self.track_running_stats:
                 momentum = 0.0 if self.momentum is None else float(self.momentum)
                 ops.instance_norm.run("update_running_stats", self.running_mean, self.running_var, mean, var,
                                       x4.shape[2] * x4.shape[3], momentum)
-            backward = ops.group_norm.pick("backward", x4).backward
+            backward = ops.group_norm.pick("backward", x4, saved, training=self.training).backward
         else:
             y, saved = ops.instance_norm.run("forward_eval", x4, self.running_mean, self.running_var, weight, bias,
                                              self.eps)

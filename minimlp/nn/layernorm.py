@@ -36,7 +36,8 @@ class LayerNorm(Module):
             raise ValueError(f"{self!r}: expected an input whose last {d} axes are {self.normalized_shape}, got "
                              f"input of shape {tuple(x.shape)}")
         check_like(self, x, None if self.weight is None else self.weight.data)
-        y, saved = ops.layer_norm.run("forward", x, _data(self.weight), _data(self.bias), d, self.eps)
+        y, saved = ops.layer_norm.run("forward", x, _data(self.weight), _data(self.bias), d, self.eps,
+                                     training=self.training)
         self._cache = (saved, tuple(x.shape))
         return y
 
