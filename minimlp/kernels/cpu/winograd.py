@@ -1,13 +1,17 @@
 """Stride-1 3x3 convolutions on the CPU by Winograd F(2x2, 3x3) (``formulas.winograd``): runs of whole images
 side by side, each transformed into tiles, multiplied by 16 gemms and transformed back while it is in cache.
 """
+import functools
+
 import numpy as np
 
 from ... import threads
 from ...formulas import winograd as formula
 from . import blas, pool
 
-RUN_ELEMENTS = 1 << 17  # a run's transformed tiles (input's and output's): 512 KB in float32, half a core's L2 (measured: 1 << 16 to 1 << 18 within 2%, 1 << 20 18% slower)
+# a run's transformed tiles (input's and output's): 512 KB in float32, half a core's L2 (the U-Net's step: 1 << 16
+# to 1 << 18 within 2%, 1 << 20 18% slower)
+RUN_ELEMENTS = 1 << 17
 
 
 def _geometry(x, weight, geometry):
@@ -25,6 +29,7 @@ def _runs(x, layout):
     return per_run, runs, pool.pieces(runs, 1)
 
 
+@functools.lru_cache(maxsize=256)
 def spread_width(rows, width, itemsize):
     """The buffers' row length: ``width`` or a little more, so that the 16 planes of (rows, width) a transform
     walks side by side start in different sets of the L1 cache (planes 4 KiB apart evict each other: the
