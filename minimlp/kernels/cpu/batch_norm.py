@@ -8,42 +8,16 @@ import numba
 import numpy as np
 from numba import prange
 
-from . import pool
+from . import pool, row_sums
+
+# ``row_sums`` is compiled into these loops: its digest is kept here so that the cache follows it (see conv_loops)
+COMPILED_IN = ("kernels/cpu/row_sums.py",)
+COMPILED_IN_SHA256 = "d1686e88f6e9ae2e"
 
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
 
 GRAIN = 1 << 15  # elements per thread at least
-# a channel's sums over rows of contiguous values: reassociated into several float64 partial sums (SIMD lanes),
-# or one addition waits for the last (4 cycles each: BatchNorm2d's forward was 2.5x slower)
-_row_sums = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False, fastmath={"reassoc"})
-
-
-@_row_sums
-def _sum(row):
-    acc = 0.0
-    for k in range(row.size):
-        acc += row[k]
-    return acc
-
-
-@_row_sums
-def _sum_squared_deviation(row, mu):
-    acc = 0.0
-    for k in range(row.size):
-        d = row[k] - mu
-        acc += d * d
-    return acc
-
-
-@_row_sums
-def _sum_and_dot(g_row, h_row):
-    acc_g = 0.0
-    acc_gx = 0.0
-    for k in range(g_row.size):
-        acc_g += g_row[k]
-        acc_gx += g_row[k] * h_row[k]
-    return acc_g, acc_gx
 
 
 @_jit
@@ -153,12 +127,12 @@ def _batchnorm2d_forward(x, gamma, beta, eps, inv_n, xhat, y, mean, var, inv_std
     for c in range(lo, hi):
         acc = 0.0                                               # in float64, as torch's CPU kernels
         for n in range(x.shape[0]):
-            acc += _sum(x[n, c])
+            acc += row_sums.total(x[n, c])
         mu = x.dtype.type(acc * inv_n)                          # μ = Σ x / M, M = N·H·W
         mean[c] = mu
         acc = 0.0
         for n in range(x.shape[0]):
-            acc += _sum_squared_deviation(x[n, c], mu)
+            acc += row_sums.squared_deviation(x[n, c], mu)
         s2 = x.dtype.type(acc * inv_n)                          # σ² = Σ (x − μ)² / M
         var[c] = s2
         k_c = 1 / np.sqrt(s2 + eps)
@@ -178,7 +152,7 @@ def _batchnorm2d_backward(g, xhat, gamma, inv_std, inv_n, dx, sum_g, sum_gx, wan
         acc_g = 0.0
         acc_gx = 0.0
         for n in range(g.shape[0]):
-            row_g, row_gx = _sum_and_dot(g[n, c], xhat[n, c])
+            row_g, row_gx = row_sums.total_and_dot(g[n, c], xhat[n, c])
             acc_g += row_g                                      # ∂L/∂β = Σ G
             acc_gx += row_gx                                    # ∂L/∂γ = Σ G x̂
         sum_g[c] = acc_g
