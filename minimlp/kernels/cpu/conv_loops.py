@@ -6,13 +6,14 @@ geometry = (C, H, W, O, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, groups, reflect)
 import numba
 from numba import prange
 
+from . import row_sums
 from .gemm import NO_TRANS, TRANS, gemm
 
-# Numba caches these loops keyed on this file's contents alone, but compiles ``gemm`` from the file named here
+# Numba caches these loops keyed on this file's contents alone, but compiles ``gemm`` and ``row_sums`` from the files here
 # into them: its digest (the first 16 hex digits of its SHA-256) is written here so that changing it changes this
 # file and the cache is rebuilt; a test checks it is current.
-COMPILED_IN = ("kernels/cpu/gemm.py",)
-COMPILED_IN_SHA256 = "80ec49f0824fd1ac"
+COMPILED_IN = ("kernels/cpu/gemm.py", "kernels/cpu/row_sums.py")
+COMPILED_IN_SHA256 = "f4e6fb9ade8d3f06"
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
 
@@ -243,11 +244,7 @@ def _backward_item(n, blocks, x, w2, dout, dx, cols, dcols, dw_part, db_part, wa
 def channel_sums(a, sums):
     # sums[o] += Σ a[o, :] in float64: the bias gradient's share of one image
     for o in range(a.shape[0]):
-        acc = 0.0
-        row = a[o]
-        for k in range(row.size):
-            acc += row[k]
-        sums[o] += acc
+        sums[o] += row_sums.total(a[o])
 
 
 @_jit

@@ -13,7 +13,7 @@ from .gemm import NO_TRANS, TRANS, gemm
 # ``gemm`` and ``channel_sums`` are compiled into these loops: their files' digest is kept here so that the
 # cache follows them (see conv_loops)
 COMPILED_IN = ("kernels/cpu/gemm.py", "kernels/cpu/conv_loops.py")
-COMPILED_IN_SHA256 = "1ffa1f5409275aa8"
+COMPILED_IN_SHA256 = "4f304dac86756194"
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
 
