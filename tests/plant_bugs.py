@@ -25,6 +25,7 @@ PLANTS = [
  ("SGD maximize", "minimlp/kernels/cpu/optimizers.py", "        d = g[i] * sign ", "        d = g[i] * 1 ", "tests/test_kernels.py", "sgd"),
  ("RMSprop centered", "minimlp/kernels/cpu/optimizers.py", "            denom = np.sqrt(s - ga * ga) + eps      # sqrt(v - ga^2) + eps", "            denom = np.sqrt(s) + eps", "tests/test_kernels.py", "rmsprop"),
  ("conv gather", "minimlp/kernels/cpu/conv_loops.py", "    hi = 0 if q0 >= size else min(count, (size - 1 - q0) // stride + 1)", "    hi = 0 if q0 >= size else min(count, (size - 1 - q0) // stride)", "tests/test_kernels.py", "conv"),
+ ("conv bias gradient (images summed)", "minimlp/kernels/cpu/conv_loops.py", "        sums[o] += row_sums.total(a[o])", "        sums[o] = row_sums.total(a[o])", "tests/test_kernels.py", "conv"),
  ("conv transpose bias", "minimlp/kernels/cpu/conv_loops.py", "                row[k] += bias[c]", "                row[k] += bias[0]", "tests/test_kernels.py", "conv_transpose"),
  ("soft encoding ties", "minimlp/kernels/cpu/soft_encoding.py", "while j > 0 and best_d[j - 1] > d:", "while j > 0 and best_d[j - 1] >= d:", "tests/test_kernels.py", "ties or soft"),
  ("GPU Linear backward (maths on NumPy)", "minimlp/kernels/gpu/linear.py", "    if add:\n        out += g.T @ x", "    if False:\n        out += g.T @ x", "tests/test_kernels.py", "accumulate"),
