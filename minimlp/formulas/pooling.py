@@ -84,14 +84,14 @@ def max_pool2d_backward(g, saved, geometry, scratch):
     windows = {k: (rows, cols) for k, rows, cols in _windows(geometry, g.shape[2], g.shape[3])}
 
     last_nan = _last_nan(src, best, windows)
-    inside = _inside(in_shape, geometry, xp) if any(geometry.pads) and bool(xp.isneginf(best).any()) else None
+    inside = _inside(in_shape, geometry, xp) if any(geometry.pads) else None
 
     def routed(k):
         rows, cols = windows[k]
         xp.equal(src[:, :, rows, cols], best, out=hit)
         if last_nan is not None:
             xp.logical_or(hit, last_nan == k, out=hit)
-        if inside is not None:                 # a −∞ maximum: the padding's −∞ is not a position (as torch)
+        if inside is not None:                 # the padding is never the maximum's position (as torch: −∞ inputs)
             xp.logical_and(hit, inside[rows, cols], out=hit)
         xp.logical_and(hit, free, out=hit)
         xp.logical_xor(free, hit, out=free)
@@ -110,13 +110,14 @@ def _inside(in_shape, geometry, xp):
 
 def _last_nan(src, best, windows):
     """Where a window's maximum is NaN, the offset of its last NaN (torch's CPU kernel takes every NaN it meets
-    as the new maximum); −1 elsewhere. None when no maximum is NaN."""
+    as the new maximum); −1 elsewhere. None where no maximum can be NaN: an integer dtype, or NumPy data without a
+    NaN (asking is free on the host; on a GPU the offsets are always computed, as asking would wait for it)."""
     xp = get_array_module(best)
-    if best.dtype.kind != "f" or not xp.isnan(best).any():
+    if best.dtype.kind != "f" or (xp is np and not np.isnan(best).any()):
         return None
     last = xp.full(best.shape, -1, dtype=np.int32)
     for k, (rows, cols) in windows.items():
-        last[xp.isnan(src[:, :, rows, cols])] = k
+        xp.copyto(last, k, where=xp.isnan(src[:, :, rows, cols]))
     return last
 
 

@@ -76,7 +76,7 @@ def conv2d_backward(g, saved, weight, bias, geometry, scratch, want_dx=True):
     with blas.one_blas_thread():
         pool.launch(parts, loops.backward, parts, runs, per_run, x, u, g, dx, v, gamma, du_parts, db_parts, want_dx,
                     layout, *blas.gemm_address(x.dtype), t(1), t(0))
-    dw = np.empty(weight.data.shape, dtype=x.dtype)
+    dw = scratch.get("winograd_dw", weight.data.shape, x)
     loops.weight_gradient_transform(du_parts[0] if parts == 1 else du_parts.sum(axis=0), dw)
     weight.accumulate(dw)
     if bias is not None:
