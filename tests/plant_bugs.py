@@ -49,6 +49,7 @@ PLANTS = [
  ("GroupNorm backward (Σ Ĝ x̂)", "minimlp/kernels/cpu/group_norm.py", "acc_gx += gamma[ch] * sgx", "acc_gx += sgx", "tests/test_kernels.py", "group_norm"),
  ("GroupNorm backward after InstanceNorm (a strided gradient)", "minimlp/kernels/cpu/group_norm.py", "dx = np.empty(g.shape, dtype=g.dtype) if want_dx", "dx = np.empty_like(g) if want_dx", "tests/test_kernels.py", "group_norm"),
  ("selector condition", "minimlp/kernels/ops.py", "def training(*args, training=True, **context):\n    return training", "def training(*args, training=True, **context):\n    return not training", "tests/test_kernels.py", "selector"),
+ ("GlobalFusion backward (copies averaged, not summed)", "minimlp/nn/skip.py", "return g_x, g_g.sum(axis=(2, 3), keepdims=True)", "return g_x, g_g.mean(axis=(2, 3), keepdims=True)", "tests/test_conv_vs_torch.py tests/test_conv_gradcheck_and_errors.py", "GlobalFusion or options or mixed"),
 ]
 only = sys.argv[1:]
 for name, f, old, new, tests, k in PLANTS:

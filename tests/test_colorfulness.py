@@ -61,3 +61,24 @@ def test_the_output_is_clipped_first_and_a_gray_truth_gives_nan():
     half = _planar([[[[0.5, -0.5, 0.5], [-0.5, 0.5, 0.5]]]])
     assert colorfulness_ratio(3 * half, half) == pytest.approx(2.0, abs=1e-12)   # 3·(±0.5) clips to ±1 = 2·half
     assert np.isnan(colorfulness_ratio(TRUTH, np.zeros_like(TRUTH)))
+
+
+def _from_uv(u, v, y=0.0):
+    """Planar RGB (1, 3·n) of n pixels with luma ``y`` and the given U, V (BT.601, in [-1, 1])."""
+    from minimlp.data.color import yuv_to_rgb
+    yuv = np.stack([np.full(len(u), y), np.asarray(u, float), np.asarray(v, float)], axis=-1)[None, :, None, :]
+    return _planar(yuv_to_rgb(yuv)[:, :, 0, :][:, :, None, :])
+
+
+def test_wrong_hue_rate_counts_hues_more_than_60_degrees_off_among_coloured_pixels():
+    from minimlp.colorize.task.metrics import wrong_hue_rate
+    angles = np.radians([0, 0, 0, 0, 0, 0])
+    truth = _from_uv(0.2 * np.cos(angles), 0.2 * np.sin(angles))
+    # predicted hues 0°, 59°, 61°, 180°, -90° at chroma 0.1, and one nearly gray pixel (chroma 0.02) at 180°
+    p = np.radians([0, 59, 61, 180, -90, 180])
+    r = np.array([0.1, 0.1, 0.1, 0.1, 0.1, 0.02])
+    pred = _from_uv(r * np.cos(p), r * np.sin(p))
+    assert wrong_hue_rate(pred, truth) == pytest.approx(3 / 5)
+    assert wrong_hue_rate(truth, truth) == 0.0
+    assert wrong_hue_rate(pred, truth, degrees=179) == pytest.approx(1 / 5)
+    assert np.isnan(wrong_hue_rate(_from_uv(np.zeros(6), np.zeros(6)), truth))   # a gray output: no pixel qualifies

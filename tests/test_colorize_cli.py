@@ -48,8 +48,8 @@ def test_train_writes_every_output_file_and_they_are_valid(tiny_run):
 def test_evaluate_json_matches_a_direct_computation(tiny_run, capsys):
     assert cli.main(["evaluate", "--checkpoint", tiny_run, "--json", "--device", "cpu"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert {"test_mse", "psnr", "baseline_gray_mse", "baseline_gray_psnr", "colorfulness_ratio", "n_images",
-            "provenance"} <= set(printed)
+    assert {"test_mse", "psnr", "baseline_gray_mse", "baseline_gray_psnr", "colorfulness_ratio", "wrong_hue_rate",
+            "n_images", "provenance"} <= set(printed)
     assert printed["n_images"] == 1000
     model, config = load_colorizer(tiny_run)
     images = load_default().test.images

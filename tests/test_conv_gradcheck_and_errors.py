@@ -29,6 +29,8 @@ MODULES = {
     "Residual": (lambda: nn.Residual(nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Tanh())), (2, 3, 5, 5)),
     "Concat": (lambda: nn.Concat(nn.Sequential(nn.Conv2d(3, 2, 3, stride=2, padding=1),
                                                nn.ConvTranspose2d(2, 2, 2, stride=2))), (2, 3, 6, 6)),
+    "GlobalFusion": (lambda: nn.GlobalFusion(nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(3, 2, 1), nn.Tanh())),
+                     (2, 3, 4, 5)),
 }
 
 
@@ -185,6 +187,8 @@ def test_dtype_and_skip_shape_errors():
         nn.Residual(nn.Conv2d(3, 4, 3, padding=1))(f32(1, 3, 5, 5))
     with pytest.raises(ValueError, match=r"must agree on every other axis"):
         nn.Concat(nn.Conv2d(3, 4, 3))(f32(1, 3, 5, 5))
+    with pytest.raises(ValueError, match=r"GlobalFusion: takes \(N, C, H, W\) and a block giving \(N, C_g, 1, 1\)"):
+        nn.GlobalFusion(nn.Conv2d(3, 4, 1))(f32(1, 3, 5, 5))
     with pytest.raises(ValueError, match=r"4-D input"):
         nn.BatchNorm2d(3)(f32(4, 3))
 

@@ -39,6 +39,16 @@ class TorchConcat(T.Module):
         return torch.cat([x, self.block(x)], self.dim)
 
 
+class TorchGlobalFusion(T.Module):
+    def __init__(self, block):
+        super().__init__()
+        self.block = block
+
+    def forward(self, x):
+        g = self.block(x)
+        return torch.cat([x, g.expand(-1, -1, *x.shape[2:])], 1)
+
+
 def randomise(ours, seed):
     """Random parameters and running statistics (not ones/zeros), so γ, β and the buffers are exercised."""
     rng = np.random.default_rng(seed)
@@ -187,8 +197,8 @@ def test_pooling_resampling_norm_and_shape_modules_match_torch(name, mode, devic
     compare(factory(nn), factory(T), shape, mode, device, f"{name} {mode}")
 
 
-def mixed(m, residual, concat):
-    """A deep mixed network with both kinds of skip, strides, groups, pooling, resampling and a Linear head."""
+def mixed(m, residual, concat, fusion):
+    """A deep mixed network with the three kinds of skip, strides, groups, pooling, resampling and a Linear head."""
     return m.Sequential(
         m.Conv2d(3, 8, 3, padding=1), m.BatchNorm2d(8), m.ReLU(),
         residual(m.Sequential(m.Conv2d(8, 8, 3, padding="same", padding_mode="reflect"), m.BatchNorm2d(8),
@@ -197,6 +207,7 @@ def mixed(m, residual, concat):
         concat(m.Sequential(m.Conv2d(8, 4, 1), m.Tanh(), m.Conv2d(4, 8, 3, stride=2, padding=1),
                             m.ConvTranspose2d(8, 4, 2, stride=2))),
         m.Conv2d(12, 6, 5, padding=2), m.Sigmoid(), m.AvgPool2d(2),
+        fusion(m.Sequential(m.AdaptiveAvgPool2d(1), m.Conv2d(6, 3, 1), m.Tanh())), m.Conv2d(9, 6, 1),
         m.Upsample(scale_factor=2, mode="bilinear"), m.Conv2d(6, 6, 3, groups=6, padding=1),
         m.AdaptiveAvgPool2d((2, 2)), m.Flatten(), m.Linear(24, 5))
 
@@ -208,7 +219,8 @@ def test_deep_mixed_network_with_skips_matches_torch(batch, mode, device, implem
         pytest.skip("BatchNorm2d in training with batch 1 is covered alone; here the pooled 1x1 would be too")
     minimlp.manual_seed(1)
     torch.manual_seed(1)
-    compare(mixed(nn, nn.Residual, nn.Concat), mixed(T, TorchResidual, TorchConcat), (batch, 3, 12, 12), mode,
+    compare(mixed(nn, nn.Residual, nn.Concat, nn.GlobalFusion),
+            mixed(T, TorchResidual, TorchConcat, TorchGlobalFusion), (batch, 3, 12, 12), mode,
             device, f"mixed batch={batch} {mode}")
 
 
@@ -219,6 +231,41 @@ def test_colorizer_unet_matches_its_usual_torch_twin_through_the_key_table(mode,
     ours = unet_mod.unet(1, 2, widths)
     theirs = torch_unet(1, 2, widths)
     compare(ours, theirs, (2, 1, 8, 12), mode, device, f"U-Net {mode}", key_map=unet_mod.to_torch_unet_state_dict)
+
+
+def torch_twin(module):
+    """The torch module of the same structure and names as a minimlp U-Net built of the layers listed here."""
+    if isinstance(module, nn.Sequential):
+        return T.Sequential(*(torch_twin(m) for m in module))
+    skips = {nn.Residual: TorchResidual, nn.GlobalFusion: TorchGlobalFusion, nn.Concat: TorchConcat}
+    for kind, twin in skips.items():
+        if type(module) is kind:
+            return twin(torch_twin(module.block))
+    if isinstance(module, nn.Conv2d):
+        return T.Conv2d(module.in_channels, module.out_channels, module.kernel_size, padding=module.padding,
+                        dilation=module.dilation)
+    if isinstance(module, nn.ConvTranspose2d):
+        return T.ConvTranspose2d(module.in_channels, module.out_channels, module.kernel_size, stride=module.stride)
+    if isinstance(module, nn.BatchNorm2d):
+        return T.BatchNorm2d(module.num_features)
+    if isinstance(module, nn.AdaptiveAvgPool2d):
+        return T.AdaptiveAvgPool2d(module.output_size)
+    if isinstance(module, nn.MaxPool2d):
+        return T.MaxPool2d(module.kernel_size)
+    if isinstance(module, nn.ReLU):
+        return T.ReLU()
+    raise TypeError(f"torch_twin: no twin for {type(module).__name__}")
+
+
+@pytest.mark.parametrize("options", [dict(residual=True), dict(context=True), dict(bottleneck_dilation=2),
+                                     dict(widths=(3, 4, 5, 6), context=True, residual=True)],
+                         ids=["residual", "context", "dilated", "levels4-context-residual"])
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_colorizer_unet_options_match_torch(options, mode, device, implementation):
+    options = {"widths": (4, 6, 8), **options}
+    minimlp.manual_seed(4)
+    ours = unet_mod.unet(1, 2, **options)
+    compare(ours, torch_twin(ours), (3, 1, 16, 8), mode, device, f"U-Net {options} {mode}")
 
 
 def test_unet_key_conversion_round_trips_and_covers_every_torch_key():

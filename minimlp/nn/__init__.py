@@ -36,7 +36,7 @@ from .pointwise_loss import (
 )
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from .shape import Flatten, Unflatten
-from .skip import Concat, Residual
+from .skip import Concat, GlobalFusion, Residual
 from .softmax import LogSoftmax, Softmax
 from .upsample import Upsample
 
@@ -57,6 +57,7 @@ __all__ = [
            "Dropout2d",
            "Embedding",
            "Flatten",
+           "GlobalFusion",
            "GroupNorm",
            "Hardtanh",
            "HuberLoss",

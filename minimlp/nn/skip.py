@@ -79,3 +79,38 @@ class Concat(Module):
 
     def __repr__(self):
         return f"Concat(dim={self.dim},\n  (block): " + repr(self.block).replace("\n", "\n  ") + "\n)"
+
+
+class GlobalFusion(Concat):
+    """y = concat(x, g repeated over H×W) along channels, where g = block(x) is one vector per image
+    (N, C_g, 1, 1): a global-context branch fused into every pixel (Iizuka, Simo-Serra and Ishikawa 2016).
+
+    Backward: G splits into G_x and G_g along channels; the copies of g add up, so
+    ∂L/∂x = G_x + block.backward(Σ_{h,w} G_g).
+    """
+
+    def __init__(self, block):
+        super().__init__(block, dim=1)
+
+    def forward(self, x):
+        g = self.block.forward(x)
+        if x.ndim != 4 or g.ndim != 4 or g.shape[0] != x.shape[0] or tuple(g.shape[2:]) != (1, 1):
+            raise ValueError(f"GlobalFusion: takes (N, C, H, W) and a block giving (N, C_g, 1, 1); got input "
+                             f"{tuple(x.shape)} and block output {tuple(g.shape)}")
+        xp = get_array_module(x)
+        n, c, h, w = x.shape
+        y = xp.empty((n, c + g.shape[1], h, w), dtype=xp.result_type(x, g))
+        y[:, :c] = x
+        y[:, c:] = g
+        self._split = (1, c, tuple(y.shape))
+        return y
+
+    def _parts(self, dout):
+        g_x, g_g = super()._parts(dout)
+        return g_x, g_g.sum(axis=(2, 3), keepdims=True)
+
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        return "GlobalFusion(\n  (block): " + repr(self.block).replace("\n", "\n  ") + "\n)"

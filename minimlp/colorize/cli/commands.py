@@ -119,6 +119,7 @@ def evaluate(args):
         print(f"  model      MSE {scores['test_mse']:.5f}  PSNR {scores['psnr']:.2f} dB")
         print(f"  gray-copy  MSE {scores['baseline_gray_mse']:.5f}  PSNR {scores['baseline_gray_psnr']:.2f} dB")
         print(f"  colourfulness ratio {scores['colorfulness_ratio']:.3f} (the outputs' mean chroma over the truth's)")
+        print(f"  wrong-hue rate {scores['wrong_hue_rate']:.3f} (the share whose {scores['wrong_hue_rule']})")
         print(f"  the model's MSE is {abs(scores['improvement_over_gray']) * 100:.1f}% "
               f"{'below' if scores['improvement_over_gray'] >= 0 else 'above'} gray-copy")
     return 0

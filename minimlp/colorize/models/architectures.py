@@ -45,13 +45,13 @@ def mlp(hidden=(512,), activation="sigmoid", out_activation="tanh", batchnorm=Tr
     return nn.Sequential(*layers)
 
 
-def flat_unet(widths=(32, 64, 128), out_channels=2, side=32):
+def flat_unet(widths=(32, 64, 128), out_channels=2, side=32, **options):
     """Unflatten → ``unet.unet(1, out_channels, widths)`` → Flatten: luma (N, side²) in, (N, C·side²) out.
 
     The U-Net itself is ``model[1]`` (fully convolutional: ``running/photo.py``
-    runs it on any size whose sides are multiples of 2^(levels − 1)).
+    runs it on any size whose sides are multiples of 2^(levels − 1)). ``options``: ``unet.unet``'s.
     """
-    return nn.Sequential(nn.Unflatten(1, (1, side, side)), unet(1, out_channels, widths), nn.Flatten())
+    return nn.Sequential(nn.Unflatten(1, (1, side, side)), unet(1, out_channels, widths, **options), nn.Flatten())
 
 
 ARCHITECTURES = {"mlp": mlp, "unet": flat_unet}

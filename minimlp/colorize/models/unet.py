@@ -4,32 +4,57 @@ down, transposed convolution up, skips concatenated), and its keys converted to 
 """
 import numpy as np
 
-from ...nn import BatchNorm2d, Concat, Conv2d, ConvTranspose2d, MaxPool2d, ReLU, Sequential
+from ...nn import (AdaptiveAvgPool2d, BatchNorm2d, Concat, Conv2d, ConvTranspose2d, GlobalFusion, MaxPool2d, ReLU,
+                   Residual, Sequential)
 
 
-def conv_block(in_channels, out_channels, dtype=np.float32):
-    """Two (3x3 Conv2d, BatchNorm2d, ReLU) layers."""
-    return Sequential(Conv2d(in_channels, out_channels, 3, padding=1, dtype=dtype),
-                      BatchNorm2d(out_channels, dtype=dtype), ReLU(),
-                      Conv2d(out_channels, out_channels, 3, padding=1, dtype=dtype),
-                      BatchNorm2d(out_channels, dtype=dtype), ReLU())
+def conv_block(in_channels, out_channels, dtype=np.float32, dilation=1, residual=False):
+    """Two (3x3 Conv2d, BatchNorm2d, ReLU) layers; ``dilation`` spreads both kernels' taps (padding keeps the
+    size); ``residual`` adds the first layer's output to the second's before its ReLU:
+    y = ReLU(h + BN(conv(h))), h = ReLU(BN(conv(x))) (He et al. 2016's block, one conv changing the width)."""
+    def conv(c_in):
+        return Conv2d(c_in, out_channels, 3, padding=dilation, dilation=dilation, dtype=dtype)
+
+    first = (conv(in_channels), BatchNorm2d(out_channels, dtype=dtype), ReLU())
+    second = (conv(out_channels), BatchNorm2d(out_channels, dtype=dtype))
+    if residual:
+        return Sequential(*first, Residual(Sequential(*second)), ReLU())
+    return Sequential(*first, *second, ReLU())
 
 
-def unet(in_channels=1, out_channels=2, widths=(32, 64, 128), dtype=np.float32):
-    """The U-Net as nested ``Sequential``/``Concat`` (input height and width divisible by 2^(levels − 1))."""
+def global_context(channels, dtype=np.float32):
+    """Iizuka et al.'s global features, fused: each image's mean feature vector through a 1x1 conv and ReLU,
+    concatenated to every pixel, mixed back to ``channels`` by a 1x1 conv, BatchNorm2d and ReLU."""
+    branch = Sequential(AdaptiveAvgPool2d(1), Conv2d(channels, channels, 1, dtype=dtype), ReLU())
+    return Sequential(GlobalFusion(branch), Conv2d(2 * channels, channels, 1, dtype=dtype),
+                      BatchNorm2d(channels, dtype=dtype), ReLU())
+
+
+def unet(in_channels=1, out_channels=2, widths=(32, 64, 128), dtype=np.float32, bottleneck_dilation=1,
+         residual=False, context=False):
+    """The U-Net as nested ``Sequential``/``Concat`` (input height and width divisible by 2^(levels − 1)).
+
+    Options (each measured in results/ABLATION.md): ``bottleneck_dilation`` for the coarsest level's
+    convolutions, ``residual`` blocks (``conv_block``), ``context``: a ``global_context`` fusion after the
+    coarsest level's block.
+    """
     widths = tuple(int(w) for w in widths)
     if len(widths) < 2:
         raise ValueError(f"unet: need at least two widths, got {widths}")
 
-    def level(k):
-        down = [MaxPool2d(2), conv_block(widths[k - 1], widths[k], dtype)]
-        up = ConvTranspose2d(widths[k], widths[k - 1], 2, stride=2, dtype=dtype)
-        if k == len(widths) - 1:
-            return Sequential(*down, up)
-        return Sequential(*down, Concat(level(k + 1)), conv_block(2 * widths[k], widths[k], dtype), up)
+    def block(c_in, c_out, dilation=1):
+        return conv_block(c_in, c_out, dtype, dilation, residual)
 
-    return Sequential(conv_block(in_channels, widths[0], dtype), Concat(level(1)),
-                      conv_block(2 * widths[0], widths[0], dtype), Conv2d(widths[0], out_channels, 1, dtype=dtype))
+    def level(k):
+        last = k == len(widths) - 1
+        down = [MaxPool2d(2), block(widths[k - 1], widths[k], bottleneck_dilation if last else 1)]
+        up = ConvTranspose2d(widths[k], widths[k - 1], 2, stride=2, dtype=dtype)
+        if last:
+            return Sequential(*down, *([global_context(widths[k], dtype)] if context else []), up)
+        return Sequential(*down, Concat(level(k + 1)), block(2 * widths[k], widths[k]), up)
+
+    return Sequential(block(in_channels, widths[0]), Concat(level(1)),
+                      block(2 * widths[0], widths[0]), Conv2d(widths[0], out_channels, 1, dtype=dtype))
 
 
 def unet_key_table(levels=3):

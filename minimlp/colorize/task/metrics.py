@@ -8,6 +8,11 @@ then averaged. The colourfulness ratio:
 
 1 means as colourful as the truth on average; a gray output (U = V = 0)
 gives 0. MSE-trained models pull towards gray, so their ratio sits well below 1.
+
+The wrong-hue rate: among the pixels where both the output and the truth have chroma above ``HUE_CHROMA``
+(0.05, about 6 of 255 levels: a colour, not JPEG noise on gray), the share whose hue atan2(V, U) is more
+than 60° from the truth's. A colourful model with the right colours has a low rate; one that paints a white
+car red, a high one.
 """
 import numpy as np
 
@@ -15,12 +20,34 @@ from ...data.color import rgb_to_yuv
 from .arrays import planar_to_images, rgb_target
 
 
+HUE_CHROMA = 0.05
+HUE_DEGREES = 60.0
+
+
+def _uv(planar_rgb):
+    """(U, V) per pixel, float64, of planar RGB images (N, 3·H·W) in [-1, 1]."""
+    x = np.asarray(planar_rgb, dtype=np.float64)
+    yuv = rgb_to_yuv(x.reshape(len(x), 3, -1).transpose(0, 2, 1))
+    return yuv[..., 1], yuv[..., 2]
+
+
+def wrong_hue_rate(pred_rgb, true_rgb, chroma=HUE_CHROMA, degrees=HUE_DEGREES):
+    """Share of the pixels with chroma above ``chroma`` in both whose hues differ by more than ``degrees``;
+    NaN when no pixel qualifies. ``pred_rgb`` is clipped to [-1, 1] first."""
+    pu, pv = _uv(np.clip(pred_rgb, -1.0, 1.0))
+    tu, tv = _uv(true_rgb)
+    both = (np.hypot(pu, pv) > chroma) & (np.hypot(tu, tv) > chroma)
+    if not both.any():
+        return float("nan")
+    # the angle between the two (U, V) vectors, in [0°, 180°]
+    angle = np.degrees(np.abs(np.arctan2(pu * tv - pv * tu, pu * tu + pv * tv)))
+    return float((angle[both] > degrees).mean())
+
+
 def mean_chroma(planar_rgb):
     """Mean of √(U² + V²) over every pixel of planar RGB images (N, 3·H·W) in [-1, 1], in float64."""
-    x = np.asarray(planar_rgb, dtype=np.float64)
-    hwc = x.reshape(len(x), 3, -1).transpose(0, 2, 1)
-    yuv = rgb_to_yuv(hwc)
-    return float(np.sqrt(yuv[..., 1] ** 2 + yuv[..., 2] ** 2).mean())
+    u, v = _uv(planar_rgb)
+    return float(np.sqrt(u ** 2 + v ** 2).mean())
 
 
 def colorfulness_ratio(pred_rgb, true_rgb):
