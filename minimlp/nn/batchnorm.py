@@ -3,12 +3,11 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..kernels import ops
-from .checks import check_floating, check_grad_like, check_like
-from .module import Module
-from .parameter import Parameter
+from .checks import check_floating, check_like
+from .normalization import Normalization
 
 
-class BatchNorm1d(Module):
+class BatchNorm1d(Normalization):
     """y = γ · (x − μ) / √(σ² + ε) + β, per feature, for x of shape (N, C) or (N, C, L).
 
     Training: μ and σ² are the batch mean and biased variance over the M = N (or N·L) values of each
@@ -37,13 +36,9 @@ class BatchNorm1d(Module):
         self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
-        self.weight = Parameter(np.ones(self.num_features, dtype=dtype)) if self.affine else None
-        self.bias = Parameter(np.zeros(self.num_features, dtype=dtype)) if self.affine and bias else None
+        self._affine(self.num_features, self.affine, bias, dtype)
         if self.track_running_stats:
-            self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
-            self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
-            self.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64))
-        self._cache = None
+            self._running_statistics(self.num_features, dtype)
 
     def _reference(self):
         if self.affine:
@@ -72,11 +67,11 @@ class BatchNorm1d(Module):
             y, saved, mean, var = impl.forward_train(x, gamma, beta, self.eps)
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, var, count)
-            self._cache = (impl.backward_train, saved, tuple(x.shape))
+            self._keep(impl.backward_train, saved, x.shape)
         else:
             impl = ops.batch_norm.pick("forward_eval", x)
             y, saved = impl.forward_eval(x, self.running_mean, self.running_var, gamma, beta, self.eps)
-            self._cache = (impl.backward_eval, saved, tuple(x.shape))
+            self._keep(impl.backward_eval, saved, x.shape)
         return y
 
     def _empty_batch(self, x, gamma, beta):
@@ -88,7 +83,7 @@ class BatchNorm1d(Module):
         formula = ops.batch_norm.formula
         mean, var = xp.zeros(self.num_features, x.dtype), xp.ones(self.num_features, x.dtype)
         y, saved = formula.forward_eval(x, mean, var, gamma, beta, self.eps)
-        self._cache = (formula.backward_eval, saved, tuple(x.shape))
+        self._keep(formula.backward_eval, saved, x.shape)
         return y
 
     def _update_running_stats(self, mean, var, count):
@@ -96,20 +91,6 @@ class BatchNorm1d(Module):
         nbt += 1
         m = 1.0 / float(nbt) if self.momentum is None else self.momentum
         ops.batch_norm.run("update_running_stats", self.running_mean, self.running_var, mean, var, count, m)
-
-    def backward(self, dout):
-        return self._backward(dout, want_dx=True)
-
-    def backward_parameters(self, dout):
-        self._backward(dout, want_dx=False)
-
-    def _backward(self, dout, want_dx):
-        check_grad_like(self, dout, None if self._cache is None else self._cache[2])
-        backward, saved, _ = self._cache
-        return backward(dout, saved, self.weight, self.bias, want_dx)
-
-    def _on_moved(self):
-        self._cache = None
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

@@ -1,14 +1,14 @@
 """GroupNorm: each sample standardised over groups of channels (``minimlp.formulas.norm``)."""
+import functools
+
 import numpy as np
 
 from ..kernels import ops
-from .checks import check_floating, check_grad_like, check_like
-from .layernorm import _data
-from .module import Module
-from .parameter import Parameter
+from .checks import check_floating, check_like
+from .normalization import Normalization, data
 
 
-class GroupNorm(Module):
+class GroupNorm(Normalization):
     """y = γ_c·(x − μ)/√(σ² + ε) + β_c for x (N, C, …), with μ and the biased σ² per sample over each group
     of C/G channels and all their positions; γ and β per channel (``affine``).
 
@@ -25,33 +25,21 @@ class GroupNorm(Module):
                              f"({num_groups})")
         self.eps = float(eps)
         self.affine = bool(affine)
-        self.weight = Parameter(np.ones(self.num_channels, dtype=dtype)) if self.affine else None
-        self.bias = Parameter(np.zeros(self.num_channels, dtype=dtype)) if self.affine else None
-        self._cache = None
+        self._affine(self.num_channels, self.affine, True, dtype)
 
     def forward(self, x):
         check_floating(self, x)
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ValueError(f"{self!r}: expected input of shape (N, {self.num_channels}, ...), got "
                              f"{tuple(x.shape)}")
-        check_like(self, x, _data(self.weight))
-        y, saved, _, _ = ops.group_norm.run("forward", x, _data(self.weight), _data(self.bias), self.num_groups,
+        check_like(self, x, data(self.weight))
+        y, saved, _, _ = ops.group_norm.run("forward", x, data(self.weight), data(self.bias), self.num_groups,
                                             self.eps, training=self.training)
-        self._cache = (saved, tuple(x.shape))
+        self._keep(BACKWARD, saved, x.shape)
         return y
-
-    def backward(self, dout):
-        return self._backward(dout, True)
-
-    def backward_parameters(self, dout):
-        self._backward(dout, False)
-
-    def _backward(self, dout, want_dx):
-        check_grad_like(self, dout, None if self._cache is None else self._cache[1])
-        return ops.group_norm.run("backward", dout, self._cache[0], self.weight, self.bias, want_dx)
-
-    def _on_moved(self):
-        self._cache = None
 
     def extra_repr(self):
         return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+
+
+BACKWARD = functools.partial(ops.group_norm.run, "backward")

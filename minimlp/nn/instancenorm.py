@@ -1,14 +1,14 @@
 """InstanceNorm2d: each image's channels standardised over their own pixels (``minimlp.formulas.norm``)."""
+import functools
+
 import numpy as np
 
 from ..kernels import ops
-from .checks import check_grad_like, check_image, with_batch_axis
-from .layernorm import _data
-from .module import Module
-from .parameter import Parameter
+from .checks import check_image, with_batch_axis
+from .normalization import Normalization, data
 
 
-class InstanceNorm2d(Module):
+class InstanceNorm2d(Normalization):
     """y = γ_c·(x − μ)/√(σ² + ε) + β_c for x (N, C, H, W) or (C, H, W), with μ and the biased σ² per sample
     and channel over its H·W pixels (GroupNorm with one channel per group).
 
@@ -27,19 +27,15 @@ class InstanceNorm2d(Module):
         self.momentum = momentum
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
-        self.weight = Parameter(np.ones(self.num_features, dtype=dtype)) if self.affine else None
-        self.bias = Parameter(np.zeros(self.num_features, dtype=dtype)) if self.affine else None
+        self._affine(self.num_features, self.affine, True, dtype)
         if self.track_running_stats:
-            self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
-            self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
-            self.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64))
-        self._cache = None
+            self._running_statistics(self.num_features, dtype)
 
     def forward(self, x):
-        reference = _data(self.weight) if self.affine else self._buffers.get("running_mean")
+        reference = data(self.weight) if self.affine else self._buffers.get("running_mean")
         check_image(self, x, self.num_features, reference, unbatched=True)
         x4, unbatched = with_batch_axis(x, 4)
-        weight, bias = _data(self.weight), _data(self.bias)
+        weight, bias = data(self.weight), data(self.bias)
         if self.training or not self.track_running_stats:
             if x4.shape[2] * x4.shape[3] < 2 and self.training:
                 raise ValueError(f"{self!r}: expected more than 1 spatial element when training, got input of "
@@ -55,24 +51,15 @@ class InstanceNorm2d(Module):
             y, saved = ops.instance_norm.run("forward_eval", x4, self.running_mean, self.running_var, weight, bias,
                                              self.eps)
             backward = ops.instance_norm.pick("backward_eval", x4).backward_eval
-        self._cache = (backward, saved, unbatched, tuple(x.shape))
+        self._keep(functools.partial(_one_image, backward) if unbatched else backward, saved, x.shape)
         return y[0] if unbatched else y
-
-    def backward(self, dout):
-        return self._backward(dout, True)
-
-    def backward_parameters(self, dout):
-        self._backward(dout, False)
-
-    def _backward(self, dout, want_dx):
-        check_grad_like(self, dout, None if self._cache is None else self._cache[3])
-        backward, saved, unbatched, _ = self._cache
-        dx = backward(dout[None] if unbatched else dout, saved, self.weight, self.bias, want_dx)
-        return dx[0] if unbatched and dx is not None else dx
-
-    def _on_moved(self):
-        self._cache = None
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"track_running_stats={self.track_running_stats}")
+
+
+def _one_image(backward, dout, saved, weight, bias, want_dx):
+    # the backward of an input without its batch axis: G given one, ∂L/∂x returned without it
+    dx = backward(dout[None], saved, weight, bias, want_dx)
+    return None if dx is None else dx[0]

@@ -1,13 +1,14 @@
 """LayerNorm: each sample standardised over its last axes (``minimlp.formulas.norm``)."""
+import functools
+
 import numpy as np
 
 from ..kernels import ops
-from .checks import check_floating, check_grad_like, check_like
-from .module import Module
-from .parameter import Parameter
+from .checks import check_floating, check_like
+from .normalization import Normalization, data
 
 
-class LayerNorm(Module):
+class LayerNorm(Normalization):
     """y = γ·(x − μ)/√(σ² + ε) + β, with μ and the biased σ² over the last D axes, whose shape is
     ``normalized_shape`` (an int or a tuple); γ and β have that shape (``elementwise_affine``, ``bias``).
 
@@ -24,10 +25,7 @@ class LayerNorm(Module):
             raise ValueError(f"LayerNorm: normalized_shape must be one or more positive sizes, got {normalized_shape!r}")
         self.eps = float(eps)
         self.elementwise_affine = bool(elementwise_affine)
-        self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype)) if self.elementwise_affine else None
-        self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype)) if self.elementwise_affine and bias \
-            else None
-        self._cache = None
+        self._affine(self.normalized_shape, self.elementwise_affine, bias, dtype)
 
     def forward(self, x):
         check_floating(self, x)
@@ -36,27 +34,13 @@ class LayerNorm(Module):
             raise ValueError(f"{self!r}: expected an input whose last {d} axes are {self.normalized_shape}, got "
                              f"input of shape {tuple(x.shape)}")
         check_like(self, x, None if self.weight is None else self.weight.data)
-        y, saved = ops.layer_norm.run("forward", x, _data(self.weight), _data(self.bias), d, self.eps,
+        y, saved = ops.layer_norm.run("forward", x, data(self.weight), data(self.bias), d, self.eps,
                                      training=self.training)
-        self._cache = (saved, tuple(x.shape))
+        self._keep(BACKWARD, saved, x.shape)
         return y
-
-    def backward(self, dout):
-        return self._backward(dout, True)
-
-    def backward_parameters(self, dout):
-        self._backward(dout, False)
-
-    def _backward(self, dout, want_dx):
-        check_grad_like(self, dout, None if self._cache is None else self._cache[1])
-        return ops.layer_norm.run("backward", dout, self._cache[0], self.weight, self.bias, want_dx)
-
-    def _on_moved(self):
-        self._cache = None
 
     def extra_repr(self):
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
 
 
-def _data(parameter):
-    return None if parameter is None else parameter.data
+BACKWARD = functools.partial(ops.layer_norm.run, "backward")

@@ -1,0 +1,49 @@
+"""What the normalisation layers share: γ and β, the running statistics, and a backward that checks G's shape
+and hands it to the kernel the forward chose (``BatchNorm1d``, ``LayerNorm``, ``GroupNorm``, ``InstanceNorm2d``)."""
+import numpy as np
+
+from .checks import check_grad_like
+from .module import Module
+from .parameter import Parameter
+
+
+class Normalization(Module):
+    """A layer y = γ·x̂ + β whose forward keeps (backward, saved, input shape) with ``_keep``; backward runs
+    ``backward(G, saved, weight, bias, want_dx)``, the input gradient only when asked."""
+
+    def __init__(self):
+        super().__init__()
+        self._cache = None
+
+    def _affine(self, shape, weight, bias, dtype):
+        """γ = 1 (if ``weight``) and β = 0 (if ``weight`` and ``bias``) of ``shape``, as torch initialises them."""
+        self.weight = Parameter(np.ones(shape, dtype=dtype)) if weight else None
+        self.bias = Parameter(np.zeros(shape, dtype=dtype)) if weight and bias else None
+
+    def _running_statistics(self, count, dtype):
+        """running_mean = 0, running_var = 1 and num_batches_tracked = 0 as buffers (torch's names)."""
+        self.register_buffer("running_mean", np.zeros(count, dtype=dtype))
+        self.register_buffer("running_var", np.ones(count, dtype=dtype))
+        self.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64))
+
+    def _keep(self, backward, saved, shape):
+        self._cache = (backward, saved, tuple(shape))
+
+    def backward(self, dout):
+        return self._backward(dout, True)
+
+    def backward_parameters(self, dout):
+        self._backward(dout, False)
+
+    def _backward(self, dout, want_dx):
+        check_grad_like(self, dout, None if self._cache is None else self._cache[2])
+        backward, saved, _ = self._cache
+        return backward(dout, saved, self.weight, self.bias, want_dx)
+
+    def _on_moved(self):
+        self._cache = None
+
+
+def data(parameter):
+    """A parameter's array, or None for an absent one."""
+    return None if parameter is None else parameter.data
