@@ -14,7 +14,7 @@ import torch
 import minimlp
 from minimlp import backend, nn
 from test_conv_vs_torch import compare
-from torch_reference import assert_close
+from torch_reference import assert_close, assert_state_dict_round_trips
 
 T = torch.nn
 BATCHES = [1, 2, 7, 16]
@@ -78,16 +78,7 @@ def test_module_matches_torch(name, batch, mode, device, implementation):
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_state_dict_has_torchs_keys_and_round_trips(name):
-    factory, _ = CASES[name]
-    ours, theirs = factory(nn), factory(T)
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    rng = np.random.default_rng(0)
-    state = {k: rng.normal(size=v.shape).astype(v.dtype) for k, v in ours.state_dict().items()}
-    again = factory(nn)
-    again.load_state_dict(state)
-    for key, value in again.state_dict().items():
-        np.testing.assert_array_equal(value, state[key])
-    theirs.load_state_dict(minimlp.to_torch_state_dict(ours.state_dict()))
+    assert_state_dict_round_trips(CASES[name][0])
 
 
 # --------------------------------------------------------------------------------------- BatchNorm

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from test_conv_vs_torch import compare
+from torch_reference import assert_state_dict_round_trips
 
 import minimlp
 from minimlp import nn
@@ -67,18 +68,7 @@ def test_module_matches_torch(name, batch, mode, device):
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_state_dict_has_torchs_keys_and_round_trips(name):
-    factory, _ = CASES[name]
-    ours, theirs = factory(nn), factory(T)
-    assert list(ours.state_dict()) == list(theirs.state_dict())
-    rng = np.random.default_rng(0)
-    state = {k: rng.normal(size=v.shape).astype(v.dtype) for k, v in ours.state_dict().items()}
-    again = factory(nn)
-    again.load_state_dict(state)
-    theirs.load_state_dict(minimlp.to_torch_state_dict(again.state_dict()))
-    back = factory(nn)
-    back.load_state_dict(minimlp.from_torch_state_dict(theirs.state_dict()))
-    for key, value in back.state_dict().items():
-        np.testing.assert_array_equal(value, state[key])
+    assert_state_dict_round_trips(CASES[name][0])
 
 
 @pytest.mark.parametrize("momentum", [0.1, 0.4])

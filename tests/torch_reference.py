@@ -35,3 +35,23 @@ def assert_close(a, b, tol, where):
         WORST_RELATIVE_ERROR.update(value=err, where=where)
     assert err <= tol, f"{where}: relative error {err:.3g} > {tol:g}"
     return err
+
+
+def assert_state_dict_round_trips(factory):
+    """``factory(module namespace)`` builds the same layer in minimlp and torch: the same state_dict keys in
+    the same order, and random values carried minimlp → minimlp → torch → minimlp unchanged."""
+    import torch
+
+    import minimlp
+    from minimlp import nn
+    ours, theirs = factory(nn), factory(torch.nn)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    rng = np.random.default_rng(0)
+    state = {k: rng.normal(size=v.shape).astype(v.dtype) for k, v in ours.state_dict().items()}
+    again = factory(nn)
+    again.load_state_dict(state)
+    theirs.load_state_dict(minimlp.to_torch_state_dict(again.state_dict()))
+    back = factory(nn)
+    back.load_state_dict(minimlp.from_torch_state_dict(theirs.state_dict()))
+    for key, value in back.state_dict().items():
+        np.testing.assert_array_equal(value, state[key])
