@@ -86,6 +86,8 @@ def build_parser():
                         "images: --data shared --data-split full)")
     e.add_argument("--device", default=_device_default())
     e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.add_argument("--flip-average", action="store_true",
+                   help="U-Net models: average each prediction with the mirror image's (test-time flip averaging)")
 
     c = sub.add_parser("colorize", help="colorize photos of any size (colour photos are turned to gray first)")
     c.add_argument("--checkpoint", help="run folder, .npz file, 'pretrained' or 'pretrained:NAME' "
@@ -95,6 +97,8 @@ def build_parser():
     c.add_argument("--resolution", type=_resolution,
                    help="U-Net models only: predict the chroma at the photo's native resolution ('native') or with "
                         "its short side shrunk to N pixels and upsampled (default 32); MLPs always run at 32x32")
+    c.add_argument("--flip-average", action="store_true",
+                   help="U-Net models: average the chroma with that predicted for the mirrored photo")
     c.add_argument("inputs", nargs="+", help="image files")
     c.add_argument("-o", "--out", required=True, help="folder for the PNGs (NAME_color.png per input)")
     c.add_argument("--overwrite", action="store_true", help="replace outputs left by an earlier call")

@@ -106,16 +106,18 @@ def train(args):
 
 
 def evaluate(args):
-    model, config = load_colorizer(args.checkpoint, device=resolve_device(args.device))
+    model, config = load_colorizer(args.checkpoint, device=resolve_device(args.device),
+                                   flip_average=args.flip_average)
     split = load_split(args.data, args.data_split, flag="--data-split")
     images = getattr(split, args.split).images
     scores = evaluate_images(model, config["task"], images)
     scores.update(model=config["model"], task=config["task"], split=args.split, data=args.data,
-                  data_split=args.data_split, provenance=provenance())
+                  data_split=args.data_split, flip_average=args.flip_average, provenance=provenance())
     if args.json:
         print(json.dumps(scores))
     else:
-        print(f"{config['model']} on {scores['n_images']} {args.split} images ({args.data}):")
+        averaged = ", each prediction averaged with the mirror image's" if args.flip_average else ""
+        print(f"{config['model']} on {scores['n_images']} {args.split} images ({args.data}{averaged}):")
         print(f"  model      MSE {scores['test_mse']:.5f}  PSNR {scores['psnr']:.2f} dB")
         print(f"  gray-copy  MSE {scores['baseline_gray_mse']:.5f}  PSNR {scores['baseline_gray_psnr']:.2f} dB")
         print(f"  colourfulness ratio {scores['colorfulness_ratio']:.3f} (the outputs' mean chroma over the truth's)")
@@ -133,7 +135,7 @@ def colorize(args):
     checkpoint = f"pretrained:{vivid_pretrained()}" if args.vivid else args.checkpoint or "pretrained"
     if args.max_pixels < 1:
         raise ValueError(f"--max-pixels {args.max_pixels}: must be at least 1")
-    model, config = load_colorizer(checkpoint, device=resolve_device(args.device))
+    model, config = load_colorizer(checkpoint, device=resolve_device(args.device), flip_average=args.flip_average)
     if args.resolution is not None and not is_convolutional(config):
         raise ValueError(f"--resolution {args.resolution}: {checkpoint} holds an MLP ({config['model']}), which "
                          f"runs at 32x32 only; drop --resolution or use a U-Net checkpoint")

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from ...train.checkpoint import BEST, LAST, CheckpointError, DamagedCheckpoint, read_checkpoint
 from .architectures import build_model
+from .mirror import mirror_averaged
 
 PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 
@@ -86,8 +87,9 @@ def intact_sibling(path):
     return f"; the run's {other} is intact: pass --checkpoint {os.path.join(folder, other)}"
 
 
-def load_colorizer(checkpoint, device="cpu"):
-    """(model in eval mode, config) from a checkpoint (see ``checkpoint_file``)."""
+def load_colorizer(checkpoint, device="cpu", flip_average=False):
+    """(model in eval mode, config) from a checkpoint (see ``checkpoint_file``); ``flip_average``: a U-Net's
+    predictions averaged with those for the mirror image (``mirror.mirror_averaged``)."""
     path = checkpoint_file(checkpoint)
     try:
         state = read_checkpoint(path)
@@ -102,4 +104,6 @@ def load_colorizer(checkpoint, device="cpu"):
     except (KeyError, ValueError) as exc:
         raise CheckpointError(f"{path}: the weights do not fit the {config.get('model')} architecture: {exc}") from exc
     model.to(device=device)
+    if flip_average:
+        model = mirror_averaged(model)
     return model.eval(), config
