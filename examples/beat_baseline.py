@@ -41,7 +41,7 @@ from minimlp.colorize.running.figures import gray_images, image_grid
 from minimlp.colorize.models.store import PRETRAINED_DIR, load_colorizer
 from minimlp.colorize.task.data import load_split
 from minimlp.colorize.experiments.provenance import describe, provenance
-from minimlp.colorize.experiments.report import wins_on
+from minimlp.colorize.experiments.report import kept_sections, wins_on
 from minimlp.colorize.experiments.run import run_one
 from minimlp.colorize.experiments.studies import _row, config_id, resolve
 from minimlp.colorize.task.arrays import gray_input, planar_to_images, rgb_target
@@ -219,7 +219,9 @@ def main(argv=None):
     lines += ["", "![test images: ground truth, gray input, gray-copy, then each step's model](fig_grid.png)",
               "", f"Wall time of this invocation: {(time.perf_counter() - started) / 60:.1f} min (finished runs are "
                   "reused, not retrained; their training time is in the table)."]
-    write_text(os.path.join(args.out, "ABLATION.md"), "\n".join(lines) + "\n")
+    path = os.path.join(args.out, "ABLATION.md")
+    kept = kept_sections(path)   # the recipe search's table (examples/recipe_search.py)
+    write_text(path, "\n".join(lines) + "\n" + ("\n" + kept if kept else ""))
     print(os.path.join(args.out, "ABLATION.md"))
     return 0
 

@@ -1,8 +1,8 @@
 """Search for a better colorizer recipe on the paper's 5,000-image split (issue 29), scored on its 500
 validation images, every idea against the current recipe in the same invocation.
 
-    python examples/recipe_search.py --out /tmp/search [--epochs 12] [--seeds 1] [--ideas base,levels4,...]
-                                     [--seeds-for base=2,context=2] [--table results/recipe_search.md]
+    python examples/recipe_search.py --out /tmp/search [--epochs 15] [--seeds 1] [--ideas base,levels4,...]
+                                     [--seeds-for base=2,context=2] [--ablation results/ABLATION.md]
 
 Each idea changes one thing of the shipped ``unet`` recipe (U-Net 32-64-128, MSE on chroma, AdamW one-cycle
 max lr 2e-3, batch 64, h-flips). Every run also measures, at no training cost, two evaluation-only ideas: an
@@ -23,7 +23,8 @@ import time
 import numpy as np
 
 from minimlp import manual_seed, nn, optim
-from minimlp.atomic import write_json, write_text
+from minimlp.atomic import write_json
+from minimlp.colorize.experiments.report import replace_section
 from minimlp.colorize.models.architectures import flat_unet
 from minimlp.colorize.running.prediction import evaluate_images
 from minimlp.colorize.task.arrays import FlippedBatches, chroma_target, gray_input
@@ -233,11 +234,12 @@ def _fmt(values):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="folder for each run's JSON")
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--seeds-for", default="", help="IDEA=N overrides, e.g. base=2,context=2")
     parser.add_argument("--ideas", default=",".join(IDEAS))
-    parser.add_argument("--table", help="also write the table (markdown) to this file")
+    parser.add_argument("--ablation", help="write the table into this markdown file's 'recipe-search' section "
+                                           "(results/ABLATION.md; the rest of the file is left as it is)")
     args = parser.parse_args(argv)
     ideas = [i for i in args.ideas.split(",") if i]
     unknown = [i for i in ideas if i not in IDEAS]
@@ -258,8 +260,10 @@ def main(argv=None):
     text = (f"{args.epochs} epochs on the paper's 5,000 training images, scored on its 500 validation images; "
             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores\n\n{table(results, args.epochs)}\n")
     print(text)
-    if args.table:
-        write_text(args.table, text)
+    if args.ablation:
+        replace_section(args.ablation, "recipe-search", f"## The recipe search (issue 29)\n\n"
+                        f"`python examples/recipe_search.py --out OUT --epochs {args.epochs} --seeds {args.seeds}"
+                        f"{' --seeds-for ' + args.seeds_for if args.seeds_for else ''}`: {text}")
 
 
 if __name__ == "__main__":

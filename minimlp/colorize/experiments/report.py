@@ -18,6 +18,37 @@ SUMMARY_KEYS = ("train", "valid", "test", "test_psnr")
 FIGURES = {"fig5": "fig_output_activation.png", "fig11": "fig_optimizers.png", "fig12": "fig_learning_rates.png"}
 
 
+def section_markers(name):
+    return f"<!-- section {name} -->", f"<!-- end of section {name} -->"
+
+
+def kept_sections(path):
+    """The marked sections of the markdown file at ``path`` (see ``replace_section``), as one text ('' if none)."""
+    if not os.path.exists(path):
+        return ""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    start = text.find("<!-- section ")
+    return text[start:] if start >= 0 else ""
+
+
+def replace_section(path, name, body):
+    """Write ``body`` between the markers of section ``name`` of the markdown file at ``path`` (appended at the
+    end, with its markers, if absent): a table another script writes into the same file, kept when that
+    script rewrites the rest (``kept_sections``)."""
+    begin, end = section_markers(name)
+    text = ""
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    block = f"{begin}\n{body.rstrip()}\n{end}\n"
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):].lstrip("\n")
+    else:
+        text = text.rstrip("\n") + ("\n\n" if text else "") + block
+    write_text(path, text)
+
+
 def mean_std(values):
     values = np.asarray(values, dtype=np.float64)
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else None
