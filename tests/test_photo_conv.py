@@ -64,6 +64,28 @@ def test_native_chroma_at_32_is_the_training_forward_and_tiles_change_nothing(ti
         assert native_chroma(tiny_unet[1], np.zeros(shape, np.float32)).shape == (2,) + shape
 
 
+@pytest.mark.parametrize("options,margin", [({"widths": (8, 8, 8, 8)}, 72), ({"bottleneck_dilation": 2}, 40),
+                                            ({"residual": True}, 32), ({}, 32)])
+def test_tiles_see_as_far_as_the_network_does(options, margin):
+    from minimlp.colorize.models.unet import unet
+    from minimlp.colorize.running.photo_conv import receptive_radius, tile_margin
+    minimlp.manual_seed(5)
+    net = unet(1, 2, **{"widths": (8, 8, 8), **options})
+    rng = np.random.default_rng(6)
+    net(rng.uniform(-1, 1, (2, 1, 64, 64)).astype(np.float32))   # BatchNorm statistics of real activations
+    net.eval()
+    assert tile_margin(net) == margin
+    # the bound holds: a pixel changed at the centre changes no output farther than the receptive radius
+    x = rng.uniform(-1, 1, (1, 1, 192, 192)).astype(np.float32)
+    poked = x.copy()
+    poked[0, 0, 96, 96] += 5
+    rows, cols = np.nonzero(np.abs(net(poked) - net(x)).max(axis=(0, 1)) > 1e-7)
+    reach = max(np.abs(rows - 96).max(), np.abs(cols - 96).max())
+    assert 10 < reach <= receptive_radius(net)[0]
+    luma = rng.uniform(-1, 1, (150, 120)).astype(np.float32)
+    np.testing.assert_allclose(native_chroma(net, luma, tile=24), native_chroma(net, luma, tile=4096), atol=1e-5)
+
+
 def test_reduced_chroma_is_the_native_one_of_the_shrunk_luma_upsampled_bilinearly(tiny_unet):
     assert reduced_size(480, 640, 32) == (43, 32) and reduced_size(640, 480, 32) == (32, 43)
     assert reduced_size(20, 90, 32) == (90, 20)   # already smaller: its own size

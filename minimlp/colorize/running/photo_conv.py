@@ -19,6 +19,39 @@ def _levels_multiple(net):
     return 2 ** sum(isinstance(m, MaxPool2d) for m in net.modules())
 
 
+def receptive_radius(module, scale=1):
+    """(r, scale out): how many input pixels beyond a tile an output pixel of ``module`` can see (an upper
+    bound), for the layers a U-Net is made of, and the module's output stride in input pixels; r is infinite
+    past a ``GlobalFusion`` (every pixel sees the whole image)."""
+    from ... import nn
+    if isinstance(module, nn.Sequential):
+        radius = 0
+        for child in module:
+            r, scale = receptive_radius(child, scale)
+            radius += r
+        return radius, scale
+    if isinstance(module, nn.GlobalFusion):
+        return math.inf, scale
+    if isinstance(module, (nn.Concat, nn.Residual)) or hasattr(module, "block"):
+        return receptive_radius(module.block, scale)[0], scale
+    if isinstance(module, nn.Conv2d):
+        reach = max(-(-(k - 1) * d // 2) for k, d in zip(module.kernel_size, module.dilation))  # centred
+        return reach * scale, scale * max(module.stride)
+    if isinstance(module, nn.MaxPool2d):
+        return (max(module.kernel_size) - 1) * scale, scale * max(module.stride)
+    if isinstance(module, nn.ConvTranspose2d):
+        return (max(module.kernel_size) - 1) * scale, scale // max(module.stride)
+    return 0, scale
+
+
+def tile_margin(net):
+    """The tiles' margin for ``net``: ``MARGIN``, or its receptive radius rounded up to the poolings' multiple
+    when that is wider (a fourth level, dilated convolutions); infinite with a global-context branch."""
+    radius = receptive_radius(net)[0]
+    multiple = _levels_multiple(net)
+    return max(MARGIN, radius if math.isinf(radius) else -(-int(radius) // multiple) * multiple)
+
+
 def _pad_to(plane, multiple):
     """``plane`` padded at the bottom and right to multiples of ``multiple`` (reflect, or edge when too small)."""
     h, w = plane.shape
@@ -40,12 +73,13 @@ def tiles(height, width, tile=TILE):
     return [(r0, c0) for r0 in range(0, height, tile) for c0 in range(0, width, tile)]
 
 
-def native_chroma(net, luma, device="cpu", tile=TILE, margin=MARGIN, decode=None, report=None):
+def native_chroma(net, luma, device="cpu", tile=TILE, margin=None, decode=None, report=None):
     """The output planes (C, H, W; U and V for the chroma task) at the luma plane's own resolution.
 
-    ``luma``: (H, W) in [-1, 1]. ``report(corners)``, when given, wraps the list of tile corners (a
-    progress bar).
+    ``luma``: (H, W) in [-1, 1]. ``margin``: the real neighbours each tile sees beyond its edges (default
+    ``tile_margin(net)``). ``report(corners)``, when given, wraps the list of tile corners (a progress bar).
     """
+    margin = tile_margin(net) if margin is None else margin
     h, w = luma.shape
     padded = _pad_to(luma, _levels_multiple(net))
     hp, wp = padded.shape
