@@ -456,6 +456,30 @@ def check_max_pool(c, got, ref, inputs):
         _close(f"max_pool2d {key}", got[key], ref[key], 1e-15 if c.dtype == np.float64 else 1e-7)
 
 
+# ------------------------------------------------------------------------------ separable maps
+SEPARABLE = [("pool", 1, (64, 128, 8, 8)), ("pool", (3, 2), (2, 3, 7, 9)), ("nearest", 2, (4, 8, 16, 16)),
+             ("bilinear", 2, (2, 3, 5, 7))]
+
+
+def separable_cases():
+    return [Case("separable_map", kind=kind, size=size, shape=shape, dtype=dt, threads=2)
+            for kind, size, shape in SEPARABLE for dt in (np.float32, np.float64)]
+
+
+def run_separable(c, dtype):
+    module = nn.AdaptiveAvgPool2d(c.kw["size"]) if c.kw["kind"] == "pool" else \
+        nn.Upsample(scale_factor=c.kw["size"], mode=c.kw["kind"])
+    x = _rng("separable", c.kw["kind"], c.shape).standard_normal(c.shape, dtype=c.dtype).astype(dtype)
+    y = module(x)
+    g = _rng("g", c.kw["kind"], c.shape).standard_normal(y.shape, dtype=c.dtype).astype(dtype)
+    return {"y": y, "dx": module.backward(g)}, {}
+
+
+def check_separable(c, got, ref, inputs):
+    for key in ref:
+        _close(f"separable_map {key}", got[key], ref[key], 1e-15 if c.dtype == np.float64 else 1e-6)
+
+
 # ------------------------------------------------------------------------------ soft encoding
 def soft_encode_cases():
     return [Case("soft_encode", points=m, dtype=dt, threads=2) for m in (1, 4095, 65536)
@@ -563,6 +587,7 @@ FAMILIES = {
     "conv2d": (conv_cases, run_conv, check_conv),
     "conv_transpose2d": (None, run_conv, check_conv),
     "soft_encode": (soft_encode_cases, run_soft_encode, check_soft_encode),
+    "separable_map": (separable_cases, run_separable, check_separable),
     "sgd": (update_cases, run_update, check_update),
     "rmsprop": (None, run_update, check_update),
     "adam": (None, run_update, check_update),
