@@ -86,6 +86,28 @@ def test_tiles_see_as_far_as_the_network_does(options, margin):
     np.testing.assert_allclose(native_chroma(net, luma, tile=24), native_chroma(net, luma, tile=4096), atol=1e-5)
 
 
+def test_a_global_context_network_in_tiles_gives_what_the_whole_image_does():
+    from minimlp.colorize.models.unet import unet
+    from minimlp.colorize.running import photo_conv
+    minimlp.manual_seed(7)
+    net = unet(1, 2, widths=(8, 8, 8), context=True)
+    fusion = net[1].block[2].block[2][0]
+    fusion.block[1].weight.data *= 30      # a context that matters (random weights barely use it)
+    net[1].block[2].block[2][1].weight.data[:, 8:] *= 30
+    rng = np.random.default_rng(8)
+    net(rng.uniform(-1, 1, (2, 1, 64, 64)).astype(np.float32))
+    net.eval()
+    # dark on the left, bright on the right: each tile's own mean differs from the whole image's
+    luma = (np.linspace(-1, 1, 130)[None] + rng.normal(0, 0.1, (150, 130))).astype(np.float32)
+    whole = native_chroma(net, luma, tile=4096)
+    np.testing.assert_allclose(native_chroma(net, luma, tile=24), whole, atol=1e-5)
+    # each tile's own context (no whole-image average) is visibly different, so the check above can fail
+    padded = photo_conv._pad_to(luma, 4)
+    local = photo_conv._tiled(net, padded, photo_conv.tiles(*padded.shape, 24), 24, 32, "cpu", None, None)
+    assert np.abs(local[:, :150, :130] - whole).max() > 1e-4
+    assert isinstance(fusion.block, minimlp.nn.Sequential)   # the branch put back
+
+
 def test_reduced_chroma_is_the_native_one_of_the_shrunk_luma_upsampled_bilinearly(tiny_unet):
     assert reduced_size(480, 640, 32) == (43, 32) and reduced_size(640, 480, 32) == (32, 43)
     assert reduced_size(20, 90, 32) == (90, 20)   # already smaller: its own size

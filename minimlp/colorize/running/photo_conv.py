@@ -2,12 +2,14 @@
 multiples of 4, in tiles with a margin beyond the receptive field) or at a reduced one (short side S, chroma
 upsampled). How and why: docs/colorizer.md.
 """
+import contextlib
 import math
 
 import numpy as np
 from PIL import Image
 
 from ...backend import to_device, to_numpy
+from ...nn import Module
 
 TILE = 192
 MARGIN = 32
@@ -19,21 +21,22 @@ def _levels_multiple(net):
     return 2 ** sum(isinstance(m, MaxPool2d) for m in net.modules())
 
 
-def receptive_radius(module, scale=1):
+def receptive_radius(module, scale=1, context_fixed=False):
     """(r, scale out): how many input pixels beyond a tile an output pixel of ``module`` can see (an upper
     bound), for the layers a U-Net is made of, and the module's output stride in input pixels; r is infinite
-    past a ``GlobalFusion`` (every pixel sees the whole image)."""
+    past a ``GlobalFusion`` (every pixel sees the whole image) unless ``context_fixed`` (its branch's output
+    given, the fusion sees only the pixel)."""
     from ... import nn
     if isinstance(module, nn.Sequential):
         radius = 0
         for child in module:
-            r, scale = receptive_radius(child, scale)
+            r, scale = receptive_radius(child, scale, context_fixed)
             radius += r
         return radius, scale
     if isinstance(module, nn.GlobalFusion):
-        return math.inf, scale
+        return (0 if context_fixed else math.inf), scale
     if isinstance(module, (nn.Concat, nn.Residual)) or hasattr(module, "block"):
-        return receptive_radius(module.block, scale)[0], scale
+        return receptive_radius(module.block, scale, context_fixed)[0], scale
     if isinstance(module, nn.Conv2d):
         reach = max(-(-(k - 1) * d // 2) for k, d in zip(module.kernel_size, module.dilation))  # centred
         return reach * scale, scale * max(module.stride)
@@ -44,10 +47,11 @@ def receptive_radius(module, scale=1):
     return 0, scale
 
 
-def tile_margin(net):
+def tile_margin(net, context_fixed=False):
     """The tiles' margin for ``net``: ``MARGIN``, or its receptive radius rounded up to the poolings' multiple
-    when that is wider (a fourth level, dilated convolutions); infinite with a global-context branch."""
-    radius = receptive_radius(net)[0]
+    when that is wider (a fourth level, dilated convolutions); infinite with a global-context branch, unless
+    ``context_fixed`` (its vector given: ``whole_image_context``)."""
+    radius = receptive_radius(net, context_fixed=context_fixed)[0]
     multiple = _levels_multiple(net)
     return max(MARGIN, radius if math.isinf(radius) else -(-int(radius) // multiple) * multiple)
 
@@ -78,21 +82,96 @@ def native_chroma(net, luma, device="cpu", tile=TILE, margin=None, decode=None, 
 
     ``luma``: (H, W) in [-1, 1]. ``margin``: the real neighbours each tile sees beyond its edges (default
     ``tile_margin(net)``). ``report(corners)``, when given, wraps the list of tile corners (a progress bar).
+    A network with a global-context branch sees the whole image: in tiles, its branch's input is averaged over
+    every tile first (``whole_image_context``), so the tiles give what one run on the whole image would.
     """
-    margin = tile_margin(net) if margin is None else margin
     h, w = luma.shape
     padded = _pad_to(luma, _levels_multiple(net))
+    corners = tiles(*padded.shape, tile)
+    if len(corners) > 1 and _fusions(net):
+        margin = tile_margin(net, context_fixed=True) if margin is None else margin
+        with whole_image_context(net, padded, corners, tile, margin, device):
+            return _tiled(net, padded, corners, tile, margin, device, decode, report)[:, :h, :w]
+    margin = tile_margin(net) if margin is None else margin
+    return _tiled(net, padded, corners, tile, margin, device, decode, report)[:, :h, :w]
+
+
+def _regions(padded, corners, tile, margin):
+    """For each tile: its corner, its far corner, and the corner of the region run (the tile and its margin)."""
     hp, wp = padded.shape
-    out = None
-    corners = tiles(hp, wp, tile)
-    for r0, c0 in (corners if report is None else report(corners)):
+    for r0, c0 in corners:
         r1, c1 = min(r0 + tile, hp), min(c0 + tile, wp)
         a, b = max(0, r0 - margin), max(0, c0 - margin)
-        part = _run(net, padded[a:min(hp, r1 + margin), b:min(wp, c1 + margin)], device, decode)
+        yield (r0, c0), (r1, c1), (a, b), padded[a:min(hp, r1 + margin), b:min(wp, c1 + margin)]
+
+
+def _tiled(net, padded, corners, tile, margin, device, decode, report):
+    out = None
+    shown = corners if report is None else report(corners)
+    for ((r0, c0), (r1, c1), (a, b), region), _ in zip(_regions(padded, corners, tile, margin), shown):
+        part = _run(net, region, device, decode)
         if out is None:
-            out = np.empty((len(part), hp, wp), dtype=np.float32)
+            out = np.empty((len(part), *padded.shape), dtype=np.float32)
         out[:, r0:r1, c0:c1] = part[:, r0 - a:r1 - a, c0 - b:c1 - b]
-    return out[:, :h, :w]
+    return out
+
+
+def _fusions(net):
+    from ...nn import GlobalFusion
+    return [m for m in net.modules() if isinstance(m, GlobalFusion)]
+
+
+class _Seen(Module):
+    """Its block's output, keeping the input it saw (the global-context branch's, tile by tile)."""
+
+    def __init__(self, block):
+        super().__init__()
+        self.block = block
+        self.seen = None
+
+    def forward(self, x):
+        self.seen = x
+        return self.block(x)
+
+
+class _Fixed(Module):
+    """The same output whatever the input: the whole image's global-context vector."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def forward(self, x):
+        return self.value
+
+
+@contextlib.contextmanager
+def whole_image_context(net, padded, corners, tile, margin, device):
+    """While inside: ``net``'s global-context branch gives the whole padded image's vector, whatever tile it
+    runs on. The branch (a global average first, as ``unet.global_context``'s) is run once on its input's mean
+    over the whole image, summed tile by tile over each tile's own cells (exact: ``margin`` covers what those
+    cells see). One branch per network."""
+    fusions = _fusions(net)
+    if len(fusions) != 1:
+        raise ValueError(f"photos in tiles: a network with {len(fusions)} global-context branches (one is handled)")
+    fusion = fusions[0]
+    branch = fusion.block
+    seen = _Seen(branch)
+    fusion.block = seen
+    try:
+        total, cells = 0.0, 0
+        for (r0, c0), (r1, c1), (a, b), region in _regions(padded, corners, tile, margin):
+            net(to_device(np.ascontiguousarray(region, dtype=np.float32)[None, None], device))
+            x = to_numpy(seen.seen)[0]
+            step = region.shape[0] // x.shape[1]   # the branch's input stride in pixels
+            own = x[:, (r0 - a) // step:(r1 - a) // step, (c0 - b) // step:(c1 - b) // step]
+            total = total + own.sum(axis=(1, 2), dtype=np.float64)
+            cells += own.shape[1] * own.shape[2]
+        mean = to_device((total / cells).astype(np.float32)[None, :, None, None], device)
+        fusion.block = _Fixed(branch(mean))
+        yield
+    finally:
+        fusion.block = branch
 
 
 def _resize(plane, size, resample):
