@@ -6,7 +6,7 @@ mean over many steps (means add up; on a shared machine medians of parts do not 
 ``--model unet``: widths 32-64-128, 32x32 images, SGD with momentum 0.9 as ``bench_conv.py``; the table is then
 summed by layer type too, forward and backward apart.
 
-Usage: python benchmarks/profile_step.py [--model paper|unet] [--batch 16] [--steps 200]
+Usage: python benchmarks/profile_step.py [--model paper|unet] [--batch 16] [--steps 200] [--widths 32 64 128 256]
 """
 import argparse
 import collections
@@ -39,11 +39,11 @@ def build(seed=0):
                          nn.Linear(512, 3072), nn.BatchNorm1d(3072), nn.Tanh())
 
 
-def profile_unet(batch, steps):
+def profile_unet(batch, steps, widths=(32, 64, 128)):
     """The U-Net's step, every layer timed; prints the per-type sums, then the layers."""
     from minimlp.colorize.models.unet import unet
     minimlp.manual_seed(0)
-    net = unet()
+    net = unet(widths=widths)
     opt = optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.MSELoss()
     for name, m in net.named_modules():
@@ -68,7 +68,7 @@ def profile_unet(batch, steps):
         elif i > 2:
             total.append(time.perf_counter() - t)
     mean = float(np.mean(total))
-    print(f"U-Net step, batch {batch}: mean {mean * 1e3:.1f} ms over {steps} steps")
+    print(f"U-Net {'-'.join(map(str, widths))} step, batch {batch}: mean {mean * 1e3:.1f} ms over {steps} steps")
     by_type = collections.defaultdict(float)
     for name, ts in TIMES.items():
         by_type[" ".join(name.split()[:2])] += float(np.sum(ts)) / len(total)
@@ -87,10 +87,11 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--plain", action="store_true", help="backward then opt.step(), no step_in_backward")
+    ap.add_argument("--widths", type=int, nargs="+", default=[32, 64, 128], help="the U-Net's widths (--model unet)")
     args = ap.parse_args()
     allocator.keep_freed_memory()  # as minimlp-colorize does
     if args.model == "unet":
-        profile_unet(args.batch, args.steps)
+        profile_unet(args.batch, args.steps, tuple(args.widths))
         return
     rng = np.random.default_rng(0)
     X = rng.standard_normal((5000, 1024), dtype=np.float32)
