@@ -53,6 +53,8 @@ IDEAS = {
     "l1": ("L1 loss on chroma instead of MSE", {}, "l1", 0.0),
     "levels4-context": ("a fourth level and the global-context branch", {"widths": (32, 64, 128, 256),
                                                                           "context": True}, "mse", 0.0),
+    "levels4-context-class": ("a fourth level, and the global-context branch classifying the image",
+                              {"widths": (32, 64, 128, 256), "context": True}, "mse", 0.003),
     "rgb-loss": ("the metric as the loss: MSE of the RGB image composed from the predicted chroma (U errors "
                  "weigh 2.6x V errors there; plain chroma MSE weighs them alike)", {}, "rgb", 0.0),
     "psnr-loss": ("mean PSNR's own loss: the mean over images of log(RGB MSE of the image + 1e-4)", {}, "psnr", 0.0),

@@ -43,6 +43,13 @@ PRESETS = {
         "about": ("luma in, YUV chroma out: U-Net 32-64-128 (3x3 conv + BatchNorm + ReLU, two poolings); "
                   "AdamW, one-cycle"),
     },
+    "unet4": {
+        "task": "chroma",
+        "model": {"arch": "unet", "widths": [32, 64, 128, 256], "out_channels": 2},
+        "training": UNET_TRAINING,
+        "about": ("the U-Net with a fourth level, 32-64-128-256 (a 4x4 bottleneck): the recipe search's best "
+                  "single change (results/ABLATION.md); about 1.35x the work of unet"),
+    },
     "unet-small": {
         "task": "chroma",
         "model": {"arch": "unet", "widths": [16, 32, 64], "out_channels": 2},
