@@ -26,15 +26,17 @@ class MirrorAverage(nn.Module):
         return (self.block(x) + mirrored[..., ::-1]) * 0.5
 
     def backward(self, dout):
-        if self._averaged:
-            raise RuntimeError("MirrorAverage: backward after an evaluation forward (the averaged prediction "
-                               "keeps nothing for backward); train the network inside it")
+        self._trained_last()
         return self.block.backward(dout)
 
     def backward_parameters(self, dout):
-        if self._averaged:
-            self.backward(dout)
+        self._trained_last()
         self.block.backward_parameters(dout)
+
+    def _trained_last(self):
+        if self._averaged:
+            raise RuntimeError("MirrorAverage: backward after an evaluation forward (the averaged prediction "
+                               "keeps nothing for backward); train the network inside it")
 
 
 def mirror_averaged(model):

@@ -35,7 +35,7 @@ def receptive_radius(module, scale=1, context_fixed=False):
         return radius, scale
     if isinstance(module, nn.GlobalFusion):
         return (0 if context_fixed else math.inf), scale
-    if isinstance(module, (nn.Concat, nn.Residual)) or hasattr(module, "block"):
+    if hasattr(module, "block"):   # a skip (Concat, Residual) or a wrapper: the block's path is the longer
         return receptive_radius(module.block, scale, context_fixed)[0], scale
     if isinstance(module, nn.Conv2d):
         reach = max(-(-(k - 1) * d // 2) for k, d in zip(module.kernel_size, module.dilation))  # centred
