@@ -76,7 +76,7 @@ def test_a_local_sweep_trains_every_combination_and_reuses_finished_runs(tmp_pat
 
 # ------------------------------------------------------------------ issue 31: what a new user hit
 
-@pytest.mark.parametrize("name", ["unet", "unet-small", "unet-vivid", "unet-vivid-small"])
+@pytest.mark.parametrize("name", ["unet", "unet-small", "unet-vivid", "unet4-vivid", "unet-vivid-small"])
 def test_1_every_unet_preset_plans_runs_that_build(name):
     """MLP settings are added to MLP presets only: each U-Net preset, with and without a grid, builds."""
     from minimlp.colorize.models.architectures import ARCHITECTURES

@@ -60,6 +60,9 @@ PRESETS = {
         "task": "chroma-bins", "model": {"arch": "unet", "widths": [32, 64, 128]}, "training": UNET_TRAINING,
         "about": "vivid colours: U-Net 32-64-128, per-pixel softmax over Q chroma bins, rebalanced "
                  "cross-entropy, annealed-mean decoding (Zhang et al. 2016)"},
+    "unet4-vivid": {
+        "task": "chroma-bins", "model": {"arch": "unet", "widths": [32, 64, 128, 256]}, "training": UNET_TRAINING,
+        "about": "unet-vivid on the four-level U-Net of unet4, 32-64-128-256"},
     "unet-vivid-small": {
         "task": "chroma-bins", "model": {"arch": "unet", "widths": [16, 32, 64]}, "training": UNET_TRAINING,
         "about": "unet-vivid at widths 16-32-64, for the CPU"},
