@@ -130,8 +130,8 @@ def test_11_colorize_creates_no_output_folder_when_every_input_fails(tmp_path):
 
 
 def test_13_a_long_native_colorization_says_so_and_ctrl_c_leaves_no_empty_folder(tmp_path):
-    """A 2400x1600 photo at native resolution is 117 tiles: one note says so (a progress bar follows on a
-    terminal). Ctrl-C during it: exit 130, one line saying what was written, and no empty -o folder."""
+    """A 2400x1600 photo at native resolution is 54 tiles of 288 pixels (4 margins of the default unet4): one note
+    says so (a progress bar follows on a terminal). Ctrl-C during it: exit 130, one line saying what was written, and no empty -o folder."""
     yy, xx = np.mgrid[0:1600, 0:2400]
     Image.fromarray(np.stack([xx % 256, yy % 256, (xx + yy) % 256], -1).astype(np.uint8)).save(tmp_path / "wide.png")
     out = tmp_path / "out"
@@ -140,7 +140,7 @@ def test_13_a_long_native_colorization_says_so_and_ctrl_c_leaves_no_empty_folder
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = run.stderr.readline()
     assert first == (f"minimlp-colorize colorize: note: {tmp_path / 'wide.png'}: 2400x1600 at native resolution, "
-                     f"117 tiles of 192x192\n")
+                     f"54 tiles of 288x288\n")
     time.sleep(0.5)
     run.send_signal(signal.SIGINT)
     stdout, rest = run.communicate(timeout=120)

@@ -196,3 +196,21 @@ def test_anysize_eval_scores_each_method_against_the_enlarged_truth(unet_file):
     gray = np.clip(np.rint(rgb_to_gray(truth.astype(np.float32))), 0, 255)[..., None]
     assert rows["gray-copy"]["mse"] == pytest.approx(np.mean(((gray - truth) / 127.5) ** 2), rel=1e-9)
     assert all(r["mse"] != rows["gray-copy"]["mse"] for m, r in rows.items() if m != "gray-copy")
+
+
+def test_tiles_are_four_margins_wide_where_that_is_wider_than_TILE():
+    """A four-level U-Net (margin 72) runs in 288-pixel tiles, a three-level one (margin 32) in 192-pixel ones;
+    the output is the whole image's either way."""
+    from minimlp.colorize.models.unet import unet
+    from minimlp.colorize.running.photo_conv import tile_size
+    assert (tile_size(32), tile_size(40), tile_size(72)) == (192, 192, 288)
+    rng = np.random.default_rng(9)
+    luma = rng.uniform(-1, 1, (300, 620)).astype(np.float32)
+    for widths, expected in (((4, 4, 4, 4), (6, 288)), ((4, 4, 4), (8, 192))):
+        minimlp.manual_seed(10)
+        net = unet(1, 2, widths=widths)
+        net.eval()
+        seen = []
+        out = native_chroma(net, luma, report=lambda corners, tile: seen.append((len(corners), tile)) or corners)
+        assert seen == [expected]
+        np.testing.assert_allclose(out, native_chroma(net, luma, tile=4096), atol=1e-5)

@@ -192,15 +192,16 @@ LONG_PHOTO_TILES = 16     # a photo of more tiles than this at native resolution
 
 
 def _tile_progress(path, image, resolution):
-    """For a photo colorized at native resolution in many tiles: say so, and a progress bar over its tiles
-    (on a terminal); None for a quick one."""
+    """At native resolution, ``report(corners, tile)`` for ``native_chroma``: for a photo of many tiles, it says
+    so and shows a progress bar over them (on a terminal); None at any other resolution."""
     if resolution != "native":
         return None
-    from .photo_conv import TILE
     width, height = image.size
-    count = -(-width // TILE) * -(-height // TILE)
-    if count <= LONG_PHOTO_TILES:
-        return None
-    _say(f"{path}: {width}x{height} at native resolution, {count} tiles of {TILE}x{TILE}")
-    from ...train.progress import progress
-    return lambda corners: progress(corners, len(corners), os.path.basename(path), quiet=False)
+
+    def report(corners, tile):
+        if len(corners) <= LONG_PHOTO_TILES:
+            return corners
+        _say(f"{path}: {width}x{height} at native resolution, {len(corners)} tiles of {tile}x{tile}")
+        from ...train.progress import progress
+        return progress(corners, len(corners), os.path.basename(path), quiet=False)
+    return report
