@@ -10,7 +10,7 @@ import pytest
 from minimlp import nn
 from minimlp.colorize.running import training
 from minimlp.colorize.task.chroma_bin_loss import ChromaBinLoss
-from minimlp.colorize.task.metrics import colorfulness_ratio
+from minimlp.colorize.task.metrics import colorfulness_ratio, wrong_hue_rate
 from minimlp.colorize.running.prediction import predict_rgb
 from minimlp.colorize.models.export import export_pretrained
 from minimlp.colorize.models.store import load_colorizer
@@ -92,7 +92,9 @@ def test_a_short_chroma_bins_run_trains_and_its_checkpoint_decodes_the_same(smal
     from minimlp.colorize.task.metrics import scores as score_fn
     assert rows[1][1:3] == pytest.approx(score_fn(at_default, images), rel=1e-6)
     assert rows[1][3] == pytest.approx(colorfulness_ratio(at_default, rgb_target(images)), rel=1e-6)
-    assert rows[0][3] == pytest.approx(0.0, abs=1e-6)
+    assert rows[1][4] == pytest.approx(wrong_hue_rate(at_default, rgb_target(images)), rel=1e-6)
+    assert 0 < rows[1][4] < 1 and rows[2][4] != rows[1][4]
+    assert rows[0][3] == pytest.approx(0.0, abs=1e-6) and np.isnan(rows[0][4])
 
     # shipped to decode at T = 1, the file decodes at T = 1 and keeps the bins it was trained with
     export_pretrained(str(tmp_path), str(tmp_path / "vivid.npz"), temperature=1.0)
