@@ -111,8 +111,9 @@ class _ForgetsWeights(ChromaBinLoss):
 
     def backward(self):
         p, idx, weighted, shape = self._cache
+        p = p.copy()
         grad = super().backward()
-        return grad - (p * (weighted.sum(axis=1, keepdims=True) - 1.0)).reshape(shape) / (p.shape[0] * p.shape[2])
+        return grad - (p * (weighted.sum(axis=2)[:, None, :] - 1.0)).reshape(shape) / (p.shape[0] * p.shape[2])
 
 
 def test_chroma_bin_loss_gradcheck_and_a_planted_wrong_backward():

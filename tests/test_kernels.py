@@ -502,6 +502,31 @@ def check_soft_encode(c, got, ref, inputs):
     _close("soft encoding", got["dense"], ref["dense"], 2e-5 if c.dtype == np.float32 else 1e-12)
 
 
+# ------------------------------------------------------------- cross-entropy on sparse soft targets
+def soft_cross_entropy_cases():
+    """The vivid colorizer's loss: 298 chroma bins over a 32x32 image's pixels (batch 1, 3, 17; threads split
+    the images), and a batch of 64 on 4x4 images."""
+    return [Case("soft_cross_entropy", n=n, pixels=p, dtype=dt, threads=2) for n, p in ((1, 1024), (3, 1024),
+            (17, 1024), (64, 16)) for dt in (np.float32, np.float64)]
+
+
+def run_soft_cross_entropy(c, dtype):
+    rng = _rng("soft_ce", c.n, c.pixels)
+    classes, k = 298, 5
+    z = (rng.standard_normal((c.n, classes, c.pixels)) * 3).astype(c.dtype).astype(dtype)
+    idx = np.argsort(rng.random((c.n, c.pixels, classes)), axis=2)[..., :k]        # k distinct classes a pixel
+    w = (rng.random((c.n, c.pixels, k)) * 2).astype(c.dtype).astype(dtype)
+    value, softmax = ops.soft_cross_entropy.run("forward", z, idx, w)
+    softmax = softmax.copy()
+    grad = ops.soft_cross_entropy.run("backward", softmax.copy(), idx, w)
+    return {"value": np.asarray(value)[None], "softmax": softmax, "grad": grad}, {}
+
+
+def check_soft_cross_entropy(c, got, ref, inputs):
+    for key in ref:
+        _close(f"soft_cross_entropy {key}", got[key], ref[key], TOL["elementwise"][c.dtype])
+
+
 # --------------------------------------------------------------------------- optimizer updates
 OPTIMIZERS = {
     "sgd": [("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=1e-3)),
@@ -587,6 +612,7 @@ FAMILIES = {
     "conv2d": (conv_cases, run_conv, check_conv),
     "conv_transpose2d": (None, run_conv, check_conv),
     "soft_encode": (soft_encode_cases, run_soft_encode, check_soft_encode),
+    "soft_cross_entropy": (soft_cross_entropy_cases, run_soft_cross_entropy, check_soft_cross_entropy),
     "separable_map": (separable_cases, run_separable, check_separable),
     "sgd": (update_cases, run_update, check_update),
     "rmsprop": (None, run_update, check_update),

@@ -191,6 +191,10 @@ separable_map.register("cpu-one-blas-thread", numpy_float, training, forward="cp
 
 soft_encode = Op("soft_encode", forward=f.soft_encoding.soft_encode)
 soft_encode.register("cpu-compiled", numpy_float, compiled=True, forward="cpu.soft_encoding:soft_encode")
+soft_cross_entropy = Op("soft_cross_entropy", forward=f.soft_cross_entropy.soft_cross_entropy,
+                        backward=f.soft_cross_entropy.soft_cross_entropy_backward)
+soft_cross_entropy.register("cpu-compiled", flat, compiled=True, forward="cpu.soft_cross_entropy:soft_cross_entropy",
+                            backward="cpu.soft_cross_entropy:soft_cross_entropy_backward")
 
 sgd = Op("sgd", update=f.sgd.update)
 sgd.register("cpu-compiled", numpy_float, compiled=True, update="cpu.optimizers:sgd")

@@ -2,6 +2,7 @@
 import math
 
 from ...backend import device_of, get_array_module
+from ...kernels import ops
 from ...nn.checks import check_floating
 
 
@@ -16,8 +17,10 @@ class ChromaBinLoss:
     per batch (storing them for a training set would take Q floats a pixel).
 
     Backward: ∂L/∂zₘ,q = v(Zₘ)·(softmax(zₘ)_q − Zₘ,q) / M. log softmax is
-    z − max z − log Σ exp(z − max z). Caches the softmax, the k bin indices
-    and v·Z of each pixel. Returns a Python float.
+    z − max z − log Σ exp(z − max z). The sum over the k bins of each pixel's
+    Z is the op ``soft_cross_entropy`` (``minimlp.formulas.soft_cross_entropy``)
+    with weights v(Zₘ)·Zₘ,q. Caches the softmax, the k bin indices and v·Z of
+    each pixel. Returns a Python float.
     """
 
     def __init__(self, bins):
@@ -47,37 +50,26 @@ class ChromaBinLoss:
     def forward(self, logits, target):
         n, q, pixels = self._check(logits, target)
         xp = get_array_module(logits)
-        z = logits.reshape(n, q, pixels)
+        z = xp.ascontiguousarray(logits.reshape(n, q, pixels))
         uv = xp.ascontiguousarray(xp.moveaxis(target.reshape(n, 2, pixels), 1, -1))
         idx, soft, nearest = self.bins.soft_encode(uv)
-        idx, soft = xp.moveaxis(idx, -1, 1), xp.moveaxis(soft, -1, 1)
-        weighted = soft * self.bins.pixel_weights(nearest, z.dtype)[:, None, :]
-        shifted = z - z.max(axis=1, keepdims=True)
-        picked = xp.take_along_axis(shifted, idx, axis=1)
-        xp.exp(shifted, out=shifted)
-        total = shifted.sum(axis=1, keepdims=True)
-        shifted /= total
-        count = n * pixels
-        value = float((weighted * (xp.log(total) - picked)).sum()) / count
-        self._cache = (shifted, idx, weighted, tuple(logits.shape))
+        weighted = soft * self.bins.pixel_weights(nearest, z.dtype)[..., None]
+        value, softmax = ops.soft_cross_entropy.run("forward", z, idx, weighted)
+        self._cache = (softmax, idx, weighted, tuple(logits.shape))
+        value = float(value)
         if not math.isfinite(value):
             raise FloatingPointError(f"ChromaBinLoss is {value}: the logits or targets hold NaN or Inf "
                                      f"(training diverged, or the data holds NaN/Inf)")
         return value
 
     def backward(self):
-        """∂L/∂logits for the last forward call, in the logits' shape and dtype."""
+        """∂L/∂logits for the last forward call, in the logits' shape and dtype (once per forward: the
+        gradient is written over the softmax it keeps)."""
         if self._cache is None:
-            raise RuntimeError(f"{self!r}: backward called before forward")
-        p, idx, weighted, shape = self._cache
-        xp = get_array_module(p)
-        n, q, pixels = p.shape
-        grad = p * weighted.sum(axis=1, keepdims=True)
-        rows = xp.arange(n)[:, None, None]
-        cols = xp.arange(pixels)[None, None, :]
-        grad[rows, idx, cols] -= weighted
-        grad *= 1.0 / (n * pixels)
-        return grad.reshape(shape)
+            raise RuntimeError(f"{self!r}: backward called before forward (or twice after one forward)")
+        softmax, idx, weighted, shape = self._cache
+        self._cache = None
+        return ops.soft_cross_entropy.run("backward", softmax, idx, weighted).reshape(shape)
 
     def __repr__(self):
         return f"ChromaBinLoss(Q={len(self.bins)})"
