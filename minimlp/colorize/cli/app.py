@@ -93,7 +93,8 @@ def build_parser():
     c.add_argument("--checkpoint", help="run folder, .npz file, 'pretrained' or 'pretrained:NAME' "
                                          "(default: pretrained)")
     c.add_argument("--vivid", action="store_true",
-                   help="use the pretrained vivid model (the first installed of unet-vivid, unet-vivid-small)")
+                   help="use the pretrained vivid model (the first installed of unet4-vivid, unet-vivid, "
+                        "unet-vivid-small)")
     c.add_argument("--resolution", type=_resolution,
                    help="U-Net models only: predict the chroma at the photo's native resolution ('native') or with "
                         "its short side shrunk to N pixels and upsampled (default 32); MLPs always run at 32x32")

@@ -11,12 +11,12 @@ PRETRAINED_DIR = Path(__file__).resolve().parents[1] / "pretrained"
 # pretrained model name -> file stem in PRETRAINED_DIR (<stem>.npz: float16 weights and config; <stem>.json: its
 # scores and provenance, written by ``export``)
 PRETRAINED = {"unet4": "unet4-45k", "unet": "unet-45k", "unet-small": "unet-small-45k",
-              "chroma-mlp": "chroma-mlp-45k", "unet-vivid": "unet-vivid-45k",
+              "chroma-mlp": "chroma-mlp-45k", "unet4-vivid": "unet4-vivid-45k", "unet-vivid": "unet-vivid-45k",
               "unet-vivid-small": "unet-vivid-small-45k"}
 # `--checkpoint pretrained` is the first of these that is installed: the four-level U-Net, then the older ones
 DEFAULT_PRETRAINED = ("unet4", "unet", "unet-small", "chroma-mlp")
 # `colorize --vivid` takes the first of these that is installed
-VIVID_PRETRAINED = ("unet-vivid", "unet-vivid-small")
+VIVID_PRETRAINED = ("unet4-vivid", "unet-vivid", "unet-vivid-small")
 
 
 def installed_pretrained():
