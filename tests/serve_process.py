@@ -70,3 +70,9 @@ def serving(*args, cwd, env=None):
         yield server
     finally:
         server.stop()
+
+
+def vivid_temperature():
+    """The decoding temperature of the vivid model the page offers (the first installed of ``VIVID_PRETRAINED``)."""
+    from minimlp.colorize.models.store import load_colorizer, vivid_pretrained
+    return load_colorizer(f"pretrained:{vivid_pretrained()}")[0].chroma_bins.temperature

@@ -17,7 +17,7 @@ from PIL import Image
 
 from minimlp.colorize.web.upload import STAGES
 from photo_samples import gradient_rgb, png_header, save_with_orientation
-from serve_process import serving
+from serve_process import serving, vivid_temperature
 
 TIMEOUT = 120
 
@@ -73,7 +73,7 @@ def test_the_page_and_its_models(server):
     assert _get(server.url + "/static/page.js")[0] == 200
     models = json.loads(_get(server.url + "/api/models")[2])
     assert [m["id"] for m in models["models"]] == ["shipped", "vivid", "checkpoint-1"]
-    assert models["models"][1]["vivid"] and models["models"][1]["temperature"] == 1.0
+    assert models["models"][1]["vivid"] and models["models"][1]["temperature"] == vivid_temperature()
     assert models["models"][2]["label"] == f"{server.run_folder} (unet-small)" and not models["models"][2]["vivid"]
     assert models["max_pixels"] == 50_000_000
 

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from photo_samples import save_with_orientation
-from serve_process import require, serving
+from serve_process import require, serving, vivid_temperature
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BROWSERS = ("chromium", "chromium-browser")
@@ -75,7 +75,7 @@ def test_the_page_colorizes_photos_picked_in_chromium(tmp_path):
             page.goto(server.url + "/")
             page.wait_for_selector("body[data-ready=true]", timeout=WAIT_MS)
             page.select_option("#model", "vivid")
-            assert page.is_visible("#temperature-field") and page.input_value("#temperature") == "1"
+            assert page.is_visible("#temperature-field") and page.input_value("#temperature") == f"{vivid_temperature():g}"
             # every text each .stage element was given, from the mutation records themselves: two stages that
             # arrive in one chunk of the answer replace each other before an observer could read the page
             page.evaluate("""() => { window.stagesShown = new Set();
