@@ -394,6 +394,11 @@ def conv_cases():
         kwargs = {"stride": 2} if op == "conv_transpose2d" else {"padding": args[2] // 2}
         for dtype, n in ((np.float32, 2), (np.float64, 1 if shape[0] <= 3 else 2)):
             cases.append(Case(op, args=args, kwargs=kwargs, shape=shape, dtype=dtype, threads=n))
+    for args, shape in (((64, 64, 3), (5, 64, 16, 16)),    # Winograd's row-wise transforms at 8 tiles a row,
+                        ((16, 24, 3), (3, 16, 16, 20)),    # on a wider than high image,
+                        ((16, 16, 3), (2, 16, 14, 14))):   # and its per-tile loops at 7 tiles a row
+        for dtype in (np.float32, np.float64):
+            cases.append(Case("conv2d", args=args, kwargs={"padding": 1}, shape=shape, dtype=dtype, threads=2))
     cases.append(Case("conv2d", args=(4, 5, 3), kwargs={"padding": 1}, shape=(1, 4, 37, 29), dtype=np.float64,
                       threads=3))                       # one image cut into blocks of output rows
     for n in (1, 2, 3):                                 # images per thread: none to several, and a remainder

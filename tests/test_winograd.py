@@ -125,3 +125,47 @@ def test_the_16_planes_of_a_buffer_fall_in_different_cache_sets(rows, width, ite
     assert width <= padded <= width + 256
     sets = [k * rows * padded * itemsize % 4096 // 64 for k in range(16)]
     assert max(sets.count(s) for s in sets) <= 2, (padded, sets)
+
+
+@pytest.mark.parametrize("c,h,w,images,dtype", [(32, 32, 32, 2, np.float32), (64, 16, 16, 1, np.float64),
+                                                 (3, 16, 20, 3, np.float32), (5, 18, 16, 1, np.float64)])
+def test_the_row_wise_transforms_equal_the_per_tile_loops(c, h, w, images, dtype):
+    """``winograd_rows`` (the U-Net's case) against ``winograd_loops``'s per-tile transforms, each of the four:
+    the same values but for the order of two additions (input and scatter: rows first, then columns)."""
+    from minimlp.kernels.cpu import winograd_loops as loops
+    from minimlp.kernels.cpu import winograd_rows as rows
+    th, tw = h // 2, w // 2
+    geometry = (c, h, w, c, h, w, th, tw, 1, 1)
+    assert rows.takes(geometry)
+    tiles = images * th * tw
+    rng = np.random.default_rng(c)
+    x = rng.standard_normal((images, c, h, w)).astype(dtype)
+    m = rng.standard_normal((16, c, tiles + 3)).astype(dtype)
+    bias = rng.standard_normal(c).astype(dtype)
+    results = []
+    for module in (loops, rows):
+        v, gamma = np.zeros_like(m), np.zeros_like(m)
+        y, dx = np.zeros_like(x), np.zeros_like(x)
+        if module is rows:
+            dx[:] = np.nan   # the row-wise scatter writes every value
+        module.input_transform(x, v, 0, images, geometry)
+        module.output_transform(m, y, bias, 0, images, geometry)
+        module.gradient_transform(x, gamma, 0, images, geometry)
+        module.scatter_transform(m, dx, 0, images, geometry)
+        results.append((v[:, :, :tiles], y, gamma[:, :, :tiles], dx))
+    eps = np.finfo(dtype).eps
+    for name, ours, theirs in zip(("input", "output", "gradient", "scatter"), results[1], results[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=8 * eps * np.abs(theirs).max(), err_msg=name)
+
+
+def test_the_row_wise_transforms_take_the_u_nets_convolutions_only():
+    from minimlp.kernels.cpu import winograd_rows as rows
+
+    def geometry(h, w, pad):
+        ho, wo = h + 2 * pad - 2, w + 2 * pad - 2
+        return (8, h, w, 8, ho, wo, -(-ho // 2), -(-wo // 2), pad, pad)
+    assert rows.takes(geometry(32, 32, 1)) and rows.takes(geometry(16, 16, 1)) and rows.takes(geometry(4, 16, 1))
+    assert not rows.takes(geometry(14, 14, 1))   # 7 tiles a row
+    assert not rows.takes(geometry(17, 16, 1)) and not rows.takes(geometry(16, 17, 1))   # odd
+    assert not rows.takes(geometry(18, 18, 0)) and not rows.takes(geometry(16, 16, 2))    # other paddings
+    assert rows.MIN_TILES_PER_ROW == 8

@@ -7,13 +7,14 @@ import numba
 import numpy as np
 from numba import prange
 
+from . import winograd_rows as rows
 from .conv_loops import channel_sums
 from .gemm import NO_TRANS, TRANS, gemm
 
-# ``gemm`` and ``channel_sums`` are compiled into these loops: their files' digest is kept here so that the
-# cache follows them (see conv_loops)
-COMPILED_IN = ("kernels/cpu/gemm.py", "kernels/cpu/conv_loops.py")
-COMPILED_IN_SHA256 = "4f304dac86756194"
+# ``gemm``, ``channel_sums`` and the row-wise transforms are compiled into these loops: their files' digest is
+# kept here so that the cache follows them (see conv_loops)
+COMPILED_IN = ("kernels/cpu/gemm.py", "kernels/cpu/conv_loops.py", "kernels/cpu/winograd_rows.py")
+COMPILED_IN_SHA256 = "72522c2664d39530"
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
 
@@ -222,9 +223,16 @@ def _products(count, u, v, m, transposes, rows, cols, inner, address, wide, alph
 @_jit
 def _forward_run(n0, n1, x, u, bias, y, v, m, geometry, address, wide, one, zero):
     C, H, W, O, Ho, Wo, th, tw, pt, pl = geometry
-    input_transform(x, v, n0, n1, geometry)
+    by_rows = rows.takes(geometry)
+    if by_rows:
+        rows.input_transform(x, v, n0, n1, geometry)
+    else:
+        input_transform(x, v, n0, n1, geometry)
     _products(16, u, v, m, (NO_TRANS, NO_TRANS), O, (n1 - n0) * th * tw, C, address, wide, one, zero)
-    output_transform(m, y, bias, n0, n1, geometry)
+    if by_rows:
+        rows.output_transform(m, y, bias, n0, n1, geometry)
+    else:
+        output_transform(m, y, bias, n0, n1, geometry)
 
 
 @_jit
@@ -233,13 +241,21 @@ def _backward_run(n0, n1, x, u, g, dx, v, gamma, du, db, want_dx, geometry, addr
     width = (n1 - n0) * th * tw
     for n in range(n0, n1):
         channel_sums(g[n].reshape(O, Ho * Wo), db)
-    gradient_transform(g, gamma, n0, n1, geometry)
-    input_transform(x, v, n0, n1, geometry)
+    by_rows = rows.takes(geometry)   # the row-wise transforms (``winograd_rows``) where they apply
+    if by_rows:
+        rows.gradient_transform(g, gamma, n0, n1, geometry)
+        rows.input_transform(x, v, n0, n1, geometry)
+    else:
+        gradient_transform(g, gamma, n0, n1, geometry)
+        input_transform(x, v, n0, n1, geometry)
     _products(16, gamma, v, du, (NO_TRANS, TRANS), O, C, width, address, wide, one, one)   # ∂U += Γ Vᵀ
     if want_dx:
         _products(16, u, gamma, v, (TRANS, NO_TRANS), C, width, O, address, wide, one, zero)  # Z = Uᵀ Γ
-        dx[n0:n1] = 0
-        scatter_transform(v, dx, n0, n1, geometry)
+        if by_rows:
+            rows.scatter_transform(v, dx, n0, n1, geometry)   # writes every value of dx[n0:n1]
+        else:
+            dx[n0:n1] = 0
+            scatter_transform(v, dx, n0, n1, geometry)
 
 
 @_parallel
