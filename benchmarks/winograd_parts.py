@@ -3,7 +3,9 @@
     python benchmarks/winograd_parts.py [--shapes 32x32x1 64x16x1 128x8x4]   # channels x side x images
 
 Each part is the best of 20 calls of the compiled loop alone (``kernels/cpu/winograd_loops.py``), float32, with
-the same buffers the layer uses; the products' GF/s count 16 multiply-adds per tile and channel pair.
+the same buffers the layer uses; the products' GF/s count 16 multiply-adds per tile and channel pair. Where the
+row-wise transforms (``kernels/cpu/winograd_rows.py``) take the shape, which the layer then runs, they are timed
+beside the per-tile loops.
 """
 import argparse
 import time
@@ -12,6 +14,7 @@ import numpy as np
 
 from minimlp.kernels.cpu import blas
 from minimlp.kernels.cpu import winograd_loops as loops
+from minimlp.kernels.cpu import winograd_rows as rows
 from minimlp.kernels.cpu.winograd import spread_width
 
 
@@ -55,6 +58,13 @@ def parts(channels, side, images):
                                                           *address, one, zero)),
             "scatter transform": best(lambda: loops.scatter_transform(v, x, 0, images, geometry)),
         }
+        if rows.takes(geometry):
+            times.update({
+                "input, by rows": best(lambda: rows.input_transform(x, v, 0, images, geometry)),
+                "output, by rows": best(lambda: rows.output_transform(m, y, bias, 0, images, geometry)),
+                "gradient, by rows": best(lambda: rows.gradient_transform(y, m, 0, images, geometry)),
+                "scatter, by rows": best(lambda: rows.scatter_transform(v, x, 0, images, geometry)),
+            })
     print(f"C = O = {channels}, {side}x{side}, {images} image{'s' if images > 1 else ''}:")
     for name, us in times.items():
         rate = f"  ({flops / us / 1e3:.0f} GF/s)" if name.startswith("products") else ""

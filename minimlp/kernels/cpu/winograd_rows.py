@@ -89,6 +89,23 @@ def _rows_inner(d1, d2, plane, th, W):
             d2[o + w] = b - a
 
 
+@_leaf
+def _columns_outer(v0, v3, de, do):
+    # B's columns 0 and 3: x̃ column 2tx minus 2tx + 2 (do[t] − do[t + 1]), 2tx + 1 minus 2tx + 3 (de[t] − de[t + 1])
+    for t in range(v0.size):
+        v0[t] = do[t] - do[t + 1]
+        v3[t] = de[t] - de[t + 1]
+
+
+@_leaf
+def _columns_inner(v1, v2, de, do):
+    # B's columns 1 and 2: x̃ column 2tx + 1 plus 2tx + 2, and 2tx + 2 minus 2tx + 1
+    for t in range(v1.size):
+        a, b = de[t], do[t + 1]
+        v1[t] = a + b
+        v2[t] = b - a
+
+
 @_jit
 def input_transform(x, v, n0, n1, geometry):
     """``winograd_loops.input_transform`` (v[4a + b, c, t] = (Bᵀ d B)[a, b]) by whole rows."""
@@ -107,10 +124,8 @@ def input_transform(x, v, n0, n1, geometry):
             t0 = (n - n0) * T
             for a in range(4):
                 _split(de[:T], do[1:], d[a, :size])
-                _sub(v[4 * a, c, t0:t0 + T], do[:T], do[1:])      # B on the columns: x̃ 2tx − 2tx + 2
-                _add(v[4 * a + 1, c, t0:t0 + T], de[:T], do[1:])  # 2tx + 1 + 2tx + 2
-                _sub(v[4 * a + 2, c, t0:t0 + T], do[1:], de[:T])  # 2tx + 2 − 2tx + 1
-                _sub(v[4 * a + 3, c, t0:t0 + T], de[:T], de[1:])  # 2tx + 1 − 2tx + 3
+                _columns_outer(v[4 * a, c, t0:t0 + T], v[4 * a + 3, c, t0:t0 + T], de, do)
+                _columns_inner(v[4 * a + 1, c, t0:t0 + T], v[4 * a + 2, c, t0:t0 + T], de, do)
                 for ty in range(th):   # x̃'s columns 0 and W + 1 are zeros
                     s = ty * tw
                     v[4 * a, c, t0 + s] = -do[1 + s]
