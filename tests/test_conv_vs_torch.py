@@ -130,6 +130,8 @@ CONVS = conv_configs() + [
     ((6, 6, 3), dict(groups=6, padding=1, bias=False), (1, 6, 5, 5)),        # depthwise, batch 1
     ((2, 3, 3), dict(padding="valid"), (2, 2, 3, 3)),                        # 1x1 output
     ((3, 4, 7), dict(padding=3, padding_mode="reflect", stride=2), (2, 3, 7, 9)),  # reflect as deep as allowed
+    ((6, 4, 2), dict(stride=2), (2, 6, 8, 6)),                               # windows tiling the image
+    ((3, 4, 3), dict(stride=3), (2, 3, 9, 7)),                               # tiling all but the last column
 ]
 
 
@@ -147,6 +149,8 @@ CONV_T = [
     ((4, 4, 3), dict(groups=4, bias=False, dilation=(1, 2)), (2, 4, 3, 3)),
     ((2, 3, 7), dict(stride=(1, 2), padding=(3, 1)), (2, 2, 5, 5)),
     ((3, 2, 1), dict(stride=2), (2, 3, 3, 4)),
+    ((4, 3, 3), dict(stride=3), (2, 4, 5, 4)),                               # windows tiling the output
+    ((4, 6, (2, 3)), dict(stride=(2, 3), groups=2, bias=False), (2, 4, 3, 3)),
 ]
 
 

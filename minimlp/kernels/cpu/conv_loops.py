@@ -50,6 +50,75 @@ def _add(dst, src):
 
 
 @_jit
+def _partition(geometry):
+    # kernel = stride, no dilation or padding, and the image exactly covered: the windows tile it, each input
+    # value in one window (the U-Net's 2x2 stride-2 transposed convolutions)
+    C, H, W, O, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, groups, reflect = geometry
+    return (kh == sh and kw == sw and dh == 1 and dw == 1 and pt == 0 and pl == 0 and H == Ho * sh
+            and W == Wo * sw and not reflect)
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False, inline="never")
+def _split_rows(even, odd, src, rows, width, stride):
+    # even[r·width + w] = src[r·stride + 2w], odd[...] = src[r·stride + 2w + 1]: one row of 2x2 windows
+    # de-interleaved (LLVM uses shuffles)
+    for r in range(rows):
+        for w in range(width):
+            even[r * width + w] = src[r * stride + 2 * w]
+            odd[r * width + w] = src[r * stride + 2 * w + 1]
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False, inline="never")
+def _merge_rows(dst, even, odd, bias, rows, width, stride):
+    # the adjoint of _split_rows, writing: dst[r·stride + 2w] = even[r·width + w] + bias, odd at 2w + 1
+    for r in range(rows):
+        for w in range(width):
+            dst[r * stride + 2 * w] = even[r * width + w] + bias
+            dst[r * stride + 2 * w + 1] = odd[r * width + w] + bias
+
+
+@_jit
+def _gather_partition(flat, cols, geometry, r0, r1):
+    # ``gather`` when the windows tile the image: every value copied once, a row of windows at a time
+    C, H, W, O, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, groups, reflect = geometry
+    for c in range(C):
+        for i in range(kh):
+            start = (c * H + r0 * sh + i) * W
+            src = flat[start:start + max(0, (r1 - r0 - 1) * sh * W + W)]
+            if kw == 2:
+                k = (c * kh + i) * 2
+                _split_rows(cols[k], cols[k + 1], src, r1 - r0, Wo, sh * W)
+                continue
+            for j in range(kw):
+                row = cols[(c * kh + i) * kw + j]
+                for r in range(r1 - r0):
+                    for w in range(Wo):
+                        row[r * Wo + w] = src[r * sh * W + w * kw + j]
+
+
+@_jit
+def _place_partition(cols, img, bias, geometry):
+    # the adjoint of _gather_partition, writing (no add), each channel's bias added: a transposed
+    # convolution's output whose windows tile it
+    C, H, W, O, Ho, Wo, kh, kw, sh, sw, dh, dw, pt, pl, groups, reflect = geometry
+    flat = img.reshape(C * H * W)
+    for c in range(C):
+        b = bias[c] if bias.size else img.dtype.type(0)
+        for i in range(kh):
+            start = (c * H + i) * W
+            dst = flat[start:start + (Ho - 1) * sh * W + W]
+            if kw == 2:
+                k = (c * kh + i) * 2
+                _merge_rows(dst, cols[k], cols[k + 1], b, Ho, Wo, sh * W)
+                continue
+            for j in range(kw):
+                row = cols[(c * kh + i) * kw + j]
+                for r in range(Ho):
+                    for w in range(Wo):
+                        dst[r * sh * W + w * kw + j] = row[r * Wo + w] + b
+
+
+@_jit
 def _rows(i, geometry, r0, r1):
     # the output rows r0 <= r < r1 whose source row r + i·dh − pt lies inside the image (stride 1): range(lo, hi)
     H, dh, pt = geometry[1], geometry[10], geometry[12]
@@ -121,6 +190,9 @@ def gather(img, cols, geometry, r0, r1):
     flat = img.reshape(C * H * W)
     if sw == 1 and sh == 1 and Wo == W and not reflect:
         _gather_shifted(flat, cols, geometry, r0, r1)
+        return
+    if _partition(geometry):
+        _gather_partition(flat, cols, geometry, r0, r1)
         return
     for c in range(C):
         for i in range(kh):
@@ -259,6 +331,9 @@ def _transposed_forward_item(n, x, w2, bias, y, cols, geometry, address, wide, o
     for g in range(groups):
         gemm(address, wide, TRANS, NO_TRANS, kg, L, cg, one, w2.ctypes.data + g * cg * kg * item_size, kg,
              x_n + g * cg * L * item_size, L, zero, cols.ctypes.data + g * kg * L * item_size, L)
+    if _partition(geometry):
+        _place_partition(cols, y[n], bias, geometry)
+        return
     y[n] = 0
     scatter(cols, y[n], geometry, 0, Ho)
     if bias.size:
