@@ -346,6 +346,7 @@ def test_max_pool_routes_a_nan_maximum_as_torch(kernel, stride, implementation):
     """A NaN in a window is its maximum, and its gradient goes to the window's last NaN (torch's CPU kernel)."""
     x = np.arange(2 * 36, dtype=np.float64).reshape(1, 2, 6, 6)
     x[0, 0, 1, 1] = x[0, 1, 2, 3] = x[0, 1, 3, 2] = x[0, 1, 4, 4] = np.nan
+    x[0, 0, 4, 4] = x[0, 0, 5, 5] = np.nan   # a 2x2 window's first and last values
     module = nn.MaxPool2d(kernel, stride=stride)
     y = module(x)
     g = np.arange(1, y.size + 1, dtype=np.float64).reshape(y.shape)
