@@ -121,6 +121,15 @@ def backward_train(g, saved, weight, bias, want_dx=True):
     return dx if want_dx else None
 
 
+@numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False, inline="never")
+def _normalize_row(row, h_row, y_row, mu, k_c, ga, be):
+    # one pass, both outputs (a loop of its own, so that LLVM checks only these three arrays' overlap)
+    for k in range(row.size):
+        h = (row[k] - mu) * k_c                                 # x̂ = (x − μ)/√(σ² + ε)
+        h_row[k] = h
+        y_row[k] = h * ga + be                                  # y = γ x̂ + β
+
+
 @_jit
 def _batchnorm2d_forward(x, gamma, beta, eps, inv_n, xhat, y, mean, var, inv_std, lo, hi):
     # channel c's values are the N rows x[n, c] of H·W contiguous values: the same sums as the (N·H·W, C) form
@@ -139,11 +148,7 @@ def _batchnorm2d_forward(x, gamma, beta, eps, inv_n, xhat, y, mean, var, inv_std
         inv_std[c] = k_c
         ga, be = gamma[c], beta[c]
         for n in range(x.shape[0]):
-            row, h_row, y_row = x[n, c], xhat[n, c], y[n, c]
-            for k in range(row.size):
-                h_row[k] = (row[k] - mu) * k_c                  # x̂ = (x − μ)/√(σ² + ε)
-            for k in range(row.size):
-                y_row[k] = h_row[k] * ga + be                   # y = γ x̂ + β
+            _normalize_row(x[n, c], xhat[n, c], y[n, c], mu, k_c, ga, be)
 
 
 @_jit

@@ -68,7 +68,8 @@ def conv2d_backward(g, saved, weight, bias, geometry, scratch, want_dx=True):
     g = np.ascontiguousarray(g)
     per_run, runs, parts = _runs(x, layout)
     v, gamma = _buffers(scratch, ("winograd_v", "winograd_m"), parts, (layout[0], layout[3]), layout, per_run, x)
-    du_parts = scratch.get("winograd_du", (parts, 16, layout[3], layout[0]), x)
+    c, o = layout[0], layout[3]
+    du_parts = scratch.get("winograd_du", (parts, 16) + ((c, o) if c > o else (o, c)), x)   # ∂Uᵀ where C > O
     db_parts = scratch.get("winograd_db", (parts, layout[3]), x, dtype=np.float64)
     dx = np.empty(x.shape, dtype=x.dtype) if want_dx else x[:0]
     t = x.dtype.type
@@ -77,7 +78,8 @@ def conv2d_backward(g, saved, weight, bias, geometry, scratch, want_dx=True):
         pool.launch(parts, loops.backward, parts, runs, per_run, x, u, g, dx, v, gamma, du_parts, db_parts, want_dx,
                     layout, *blas.gemm_address(x.dtype), t(1), t(0))
     dw = scratch.get("winograd_dw", weight.data.shape, x)
-    loops.weight_gradient_transform(du_parts[0] if parts == 1 else du_parts.sum(axis=0), dw)
+    du = du_parts[0] if parts == 1 else du_parts.sum(axis=0)
+    loops.weight_gradient_transform(du.transpose(0, 2, 1) if c > o else du, dw)
     weight.accumulate(dw)
     if bias is not None:
         bias.accumulate((db_parts[0] if parts == 1 else db_parts.sum(axis=0)).astype(x.dtype))

@@ -248,7 +248,10 @@ def _backward_run(n0, n1, x, u, g, dx, v, gamma, du, db, want_dx, geometry, addr
     else:
         gradient_transform(g, gamma, n0, n1, geometry)
         input_transform(x, v, n0, n1, geometry)
-    _products(16, gamma, v, du, (NO_TRANS, TRANS), O, C, width, address, wide, one, one)   # ∂U += Γ Vᵀ
+    if C > O:   # the longer side as the product's rows: OpenBLAS is 10-20% faster so (du is then ∂Uᵀ, (16, C, O))
+        _products(16, v, gamma, du, (NO_TRANS, TRANS), C, O, width, address, wide, one, one)   # ∂Uᵀ += V Γᵀ
+    else:
+        _products(16, gamma, v, du, (NO_TRANS, TRANS), O, C, width, address, wide, one, one)   # ∂U += Γ Vᵀ
     if want_dx:
         _products(16, u, gamma, v, (TRANS, NO_TRANS), C, width, O, address, wide, one, zero)  # Z = Uᵀ Γ
         if by_rows:
@@ -271,7 +274,7 @@ def forward(pieces, runs, per_run, x, u, bias, y, v, m, geometry, address, wide,
 @_parallel
 def backward(pieces, runs, per_run, x, u, g, dx, v, gamma, du_parts, db_parts, want_dx, geometry, address, wide,
              one, zero):
-    """As ``forward``; part p sums its ∂U and ∂b into du_parts[p] and db_parts[p] (float64)."""
+    """As ``forward``; part p sums its ∂U (∂Uᵀ where C > O) and ∂b into du_parts[p] and db_parts[p] (float64)."""
     images = x.shape[0]
     for p in prange(pieces):
         du_parts[p] = 0
