@@ -151,6 +151,7 @@ CONV_T = [
     ((3, 2, 1), dict(stride=2), (2, 3, 3, 4)),
     ((4, 3, 3), dict(stride=3), (2, 4, 5, 4)),                               # windows tiling the output
     ((4, 6, (2, 3)), dict(stride=(2, 3), groups=2, bias=False), (2, 4, 3, 3)),
+    ((4, 6, 2), dict(stride=2, output_padding=1), (2, 4, 3, 3)),             # kernel = stride, but not tiling
 ]
 
 
@@ -347,6 +348,7 @@ def test_max_pool_routes_a_nan_maximum_as_torch(kernel, stride, implementation):
     x = np.arange(2 * 36, dtype=np.float64).reshape(1, 2, 6, 6)
     x[0, 0, 1, 1] = x[0, 1, 2, 3] = x[0, 1, 3, 2] = x[0, 1, 4, 4] = np.nan
     x[0, 0, 4, 4] = x[0, 0, 5, 5] = np.nan   # a 2x2 window's first and last values
+    x[0, 0, 2, 3] = x[0, 0, 3, 3] = np.nan   # its second and last
     module = nn.MaxPool2d(kernel, stride=stride)
     y = module(x)
     g = np.arange(1, y.size + 1, dtype=np.float64).reshape(y.shape)

@@ -396,11 +396,14 @@ def conv_cases():
             cases.append(Case(op, args=args, kwargs=kwargs, shape=shape, dtype=dtype, threads=n))
     for args, shape in (((64, 64, 3), (5, 64, 16, 16)),    # Winograd's row-wise transforms at 8 tiles a row,
                         ((16, 24, 3), (3, 16, 16, 20)),    # on a wider than high image,
-                        ((16, 16, 3), (2, 16, 14, 14))):   # and its per-tile loops at 7 tiles a row
+                        ((16, 16, 3), (2, 16, 14, 14)),    # its per-tile loops at 7 tiles a row,
+                        ((32, 16, 3), (2, 32, 14, 14))):   # and there with more channels in than out
         for dtype in (np.float32, np.float64):
             cases.append(Case("conv2d", args=args, kwargs={"padding": 1}, shape=shape, dtype=dtype, threads=2))
     cases.append(Case("conv2d", args=(4, 5, 3), kwargs={"padding": 1}, shape=(1, 4, 37, 29), dtype=np.float64,
                       threads=3))                       # one image cut into blocks of output rows
+    cases.append(Case("conv2d", args=(4, 5, 2), kwargs={"stride": 2}, shape=(1, 4, 8, 6), dtype=np.float64,
+                      threads=3))                       # windows tiling the image, in blocks of output rows
     for n in (1, 2, 3):                                 # images per thread: none to several, and a remainder
         for batch in (1, 2, 5):
             cases.append(Case("conv2d", args=(3, 6, 3), kwargs={"padding": 1, "stride": 2}, shape=(batch, 3, 12, 10),
@@ -866,6 +869,18 @@ def test_batch_norm2d_takes_a_non_contiguous_input():
     for impl in ops.batch_norm.implementations():
         with kernels.use(batch_norm=impl.name):
             np.testing.assert_array_equal(nn.BatchNorm2d(5)(view), nn.BatchNorm2d(5)(x))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_norm2d_kernel_makes_y_from_the_x_hat_it_keeps(dtype):
+    """The compiled forward's y is γ x̂ + β in the input's dtype from the very x̂ it keeps for the backward (x̂
+    rounded before y is made from it), for γ and β other than 1 and 0."""
+    from minimlp.kernels.cpu import batch_norm
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 8, 8)).astype(dtype)
+    gamma, beta = np.array([1.7, -0.3, 2.2], dtype=dtype), np.array([0.3, -1.1, 0.05], dtype=dtype)
+    y, (xhat, _), _, _ = batch_norm.forward_train(x, gamma, beta, 1e-5)
+    np.testing.assert_array_equal(y, xhat * gamma.reshape(1, 3, 1, 1) + beta.reshape(1, 3, 1, 1))
 
 
 # -------------------------------------------------------------------------------- Numba's cache

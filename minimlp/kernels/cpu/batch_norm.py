@@ -123,9 +123,10 @@ def backward_train(g, saved, weight, bias, want_dx=True):
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False, inline="never")
 def _normalize_row(row, h_row, y_row, mu, k_c, ga, be):
-    # one pass, both outputs (a loop of its own, so that LLVM checks only these three arrays' overlap)
+    # one pass, both outputs (a loop of its own, so that LLVM checks only these three arrays' overlap); k_c is
+    # float64 (1 / √ in Numba), so x̂ is rounded to the array's type before y is made from it
     for k in range(row.size):
-        h = (row[k] - mu) * k_c                                 # x̂ = (x − μ)/√(σ² + ε)
+        h = h_row.dtype.type((row[k] - mu) * k_c)               # x̂ = (x − μ)/√(σ² + ε), rounded as stored
         h_row[k] = h
         y_row[k] = h * ga + be                                  # y = γ x̂ + β
 

@@ -107,9 +107,10 @@ def _pairs_backward(pieces, dx, x, best, g, rows, wo):
 
 
 def _tiled_pairs(shape, geometry):
-    """2x2 windows at stride 2, no padding or dilation, over an even height and width: each value in one window."""
+    """2x2 windows at stride 2, no padding or dilation, over an even (non-zero) height and width: each value in
+    one window."""
     return (geometry.kernel == (2, 2) and geometry.stride == (2, 2) and geometry.dilation == (1, 1)
-            and not any(geometry.pads) and shape[2] % 2 == 0 and shape[3] % 2 == 0)
+            and not any(geometry.pads) and shape[2] % 2 == 0 and shape[3] % 2 == 0 and shape[2] * shape[3] > 0)
 
 
 @_parallel
