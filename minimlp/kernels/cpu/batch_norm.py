@@ -123,10 +123,10 @@ def backward_train(g, saved, weight, bias, want_dx=True):
 
 @numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False, inline="never")
 def _normalize_row(row, h_row, y_row, mu, k_c, ga, be):
-    # one pass, both outputs (a loop of its own, so that LLVM checks only these three arrays' overlap); k_c is
-    # float64 (1 / √ in Numba), so x̂ is rounded to the array's type before y is made from it
+    # one pass, both outputs (a loop of its own, so that LLVM checks only these three arrays' overlap), all in
+    # the array's dtype
     for k in range(row.size):
-        h = h_row.dtype.type((row[k] - mu) * k_c)               # x̂ = (x − μ)/√(σ² + ε), rounded as stored
+        h = (row[k] - mu) * k_c                                 # x̂ = (x − μ)/√(σ² + ε)
         h_row[k] = h
         y_row[k] = h * ga + be                                  # y = γ x̂ + β
 
@@ -145,7 +145,7 @@ def _batchnorm2d_forward(x, gamma, beta, eps, inv_n, xhat, y, mean, var, inv_std
             acc += row_sums.squared_deviation(x[n, c], mu)
         s2 = x.dtype.type(acc * inv_n)                          # σ² = Σ (x − μ)² / M
         var[c] = s2
-        k_c = 1 / np.sqrt(s2 + eps)
+        k_c = x.dtype.type(1 / np.sqrt(s2 + eps))              # in x's dtype, as stored and as the formula
         inv_std[c] = k_c
         ga, be = gamma[c], beta[c]
         for n in range(x.shape[0]):
@@ -164,7 +164,8 @@ def _batchnorm2d_backward(g, xhat, gamma, inv_std, inv_n, dx, sum_g, sum_gx, wan
         sum_g[c] = acc_g
         sum_gx[c] = acc_gx
         if want_dx:
-            a, b, scale = sum_gx[c] * inv_n, sum_g[c] * inv_n, gamma[c] * inv_std[c]
+            t = g.dtype.type                                    # a and b in G's dtype, as the formula's
+            a, b, scale = t(sum_gx[c] * inv_n), t(sum_g[c] * inv_n), gamma[c] * inv_std[c]
             for n in range(g.shape[0]):
                 g_row, h_row, d_row = g[n, c], xhat[n, c], dx[n, c]
                 for k in range(g_row.size):                     # γ/√(σ²+ε) (G − Σ G/M − x̂ Σ G x̂/M)
