@@ -196,3 +196,22 @@ def test_one_sample_of_logits_c_with_a_0d_target_matches_torch(kind, reduction, 
     assert_close(grad, lt_in.grad, 1e-10, f"CrossEntropyLoss (C,) {kind} {reduction} gradient")
     with pytest.raises(ValueError, match=r"logits of shape \(5,\) \(one sample\) need a 0-d integer class index"):
         loss(backend.to_device(logits, device), backend.to_device(np.array([3]), device))
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_class_masked_by_minus_infinity_costs_nothing_as_in_torch(reduction, weighted):
+    """A −inf logit outside the target (a masked class): torch's loss and gradient are finite, 0 · −inf is not
+    taken; an ignored row whose logits hold −inf counts nothing either."""
+    z = np.array([[-np.inf, 0.0, 1.0], [2.0, 0.0, -1.0], [-np.inf, 3.0, 0.5]])
+    y = np.array([1, 2, -100])
+    w = np.array([0.5, 2.0, 1.5]) if weighted else None
+    ours = nn.CrossEntropyLoss(weight=w, reduction=reduction)
+    theirs = torch.nn.CrossEntropyLoss(weight=None if w is None else torch.tensor(w), reduction=reduction)
+    zt = torch.tensor(z, requires_grad=True)
+    expected = theirs(zt, torch.tensor(y))
+    loss = ours(z, y)
+    np.testing.assert_allclose(loss, expected.detach().numpy(), rtol=1e-12)
+    expected.backward(torch.ones_like(expected))
+    grad = ours.backward(np.ones(3) if reduction == "none" else None)
+    np.testing.assert_allclose(grad, zt.grad.numpy(), rtol=1e-12, atol=1e-15)

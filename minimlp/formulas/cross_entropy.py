@@ -3,7 +3,7 @@
 For logits z (N, C, d₁, …), each position is a row of C logits: log p = z − max z − log Σ exp(z − max z)
 (no overflow). Targets t per row: class indices y give tₙ = (1 − ε)·onehot(yₙ) + ε/C (a row with
 yₙ = ignore_index counts nothing); probabilities give tₙ ← (1 − ε)·tₙ + ε/C. With class weights w:
-ℓₙ = −Σ_c w_c tₙ,c log pₙ,c and ∂ℓₙ/∂zₙ,k = pₙ,k·Σ_c w_c tₙ,c − w_k tₙ,k.
+ℓₙ = −Σ_c w_c tₙ,c log pₙ,c (for indices without smoothing, −w_y log pₙ,y alone) and ∂ℓₙ/∂zₙ,k = pₙ,k·Σ_c w_c tₙ,c − w_k tₙ,k.
 """
 import numpy as np
 
@@ -36,15 +36,20 @@ def forward(logits, target, weight, label_smoothing, ignore_index):
         t[xp.arange(y.shape[0]), safe_y] += 1.0 - eps
         w_y = xp.ones(y.shape[0], dtype=z.dtype) if w is None else w[safe_y]
         divisor = float((w_y * valid).sum())
+        # ℓ = −(1 − ε) w_y log p_y − (ε/C) Σ_c w_c log p_c: the target's term alone where ε = 0, so that a
+        # class masked by a −inf logit costs nothing (0 · −inf would be NaN), as in torch
+        losses = -(1.0 - eps) * w_y * logp[xp.arange(y.shape[0]), safe_y]
+        if eps > 0:
+            losses = losses - eps / c * (logp if w is None else logp * w).sum(axis=1)
+        losses = xp.where(valid, losses, 0).astype(z.dtype, copy=False)
     else:
         t = rows(target)
         if eps > 0:
             t = t * (1.0 - eps) + eps / c
         valid, divisor = None, float(z.shape[0])
     wt = t if w is None else t * w
-    losses = -(wt * logp).sum(axis=1)
-    if valid is not None:
-        losses = losses * valid
+    if valid is None:
+        losses = -(wt * logp).sum(axis=1)
     return losses, (p, wt, valid), divisor
 
 
