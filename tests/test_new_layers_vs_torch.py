@@ -137,11 +137,13 @@ def test_inplace_false_is_accepted_where_torch_has_it():
         assert module(x[None, :, None] if isinstance(module, nn.Dropout2d) else x) is not None
 
 
-def test_softmax_without_dim_takes_torchs_implicit_axis():
+def test_softmax_without_dim_takes_torchs_implicit_axis_and_warns():
     x = np.random.default_rng(0).normal(size=(3, 4))
-    np.testing.assert_allclose(nn.Softmax()(x).sum(axis=1), 1.0, rtol=1e-14)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+        np.testing.assert_allclose(nn.Softmax()(x).sum(axis=1), 1.0, rtol=1e-14)
     x3 = np.random.default_rng(0).normal(size=(3, 4, 5))
-    np.testing.assert_allclose(nn.Softmax()(x3).sum(axis=0), 1.0, rtol=1e-14)
+    with pytest.warns(UserWarning, match="Implicit dimension choice for log_softmax"):
+        np.testing.assert_allclose(np.exp(nn.LogSoftmax()(x3)).sum(axis=0), 1.0, rtol=1e-14)
 
 
 @pytest.mark.parametrize("make,call,error,pattern", [

@@ -40,8 +40,8 @@ def relu(x):
 
 
 def relu_backward(g, y):
-    """∂L/∂x = G·[x > 0], read from y > 0 (0 at x = 0 and for NaN, as torch)."""
-    return g * (y > 0)
+    """∂L/∂x = G·[x > 0], read from y: 0 where y ≤ 0, G elsewhere (at x = 0 too: 0; a NaN passes G, as torch)."""
+    return get_array_module(g).where(y <= 0, 0, g).astype(g.dtype, copy=False)
 
 
 def leaky_relu(x, negative_slope):
@@ -96,9 +96,9 @@ def elu(x, alpha):
 
 
 def elu_backward(g, x, alpha):
-    """∂L/∂x = G for x > 0, G·α·eˣ otherwise (α at x = 0, as torch)."""
+    """∂L/∂x = G·α·eˣ for x ≤ 0 (α at x = 0, as torch), G elsewhere (a NaN passes G, as torch)."""
     xp = get_array_module(g)
-    return xp.where(x > 0, g, g * (alpha * xp.exp(xp.minimum(x, 0))))
+    return xp.where(x <= 0, g * (alpha * xp.exp(xp.minimum(x, 0))), g)
 
 
 def softplus(x, beta, threshold):
@@ -122,6 +122,5 @@ def hardtanh(x, min_val, max_val):
 
 
 def hardtanh_backward(g, x, min_val, max_val):
-    """∂L/∂x = G where a < x < b, 0 elsewhere (0 at the corners, as torch)."""
-    inside = (x > min_val) & (x < max_val)
-    return g * inside
+    """∂L/∂x = 0 where x ≤ a or x ≥ b (0 at the corners), G elsewhere (a NaN passes G), as torch."""
+    return get_array_module(g).where((x <= min_val) | (x >= max_val), 0, g).astype(g.dtype, copy=False)

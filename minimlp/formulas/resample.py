@@ -1,18 +1,51 @@
 """Separable linear maps of images: y = A_h x A_wᵀ per plane, with one (out, in) matrix per axis.
 
-Adaptive average pooling and nearest or bilinear resampling are all of this form, so their backward is
+Adaptive average pooling and nearest or bilinear resampling are all of this form. Along an axis, output o
+reads a few inputs, its taps: index[o, k] with weight[o, k] where used[o, k] (``AxisTaps``; A is their
+(out, in) matrix). The forward sums the taps, so a NaN or an infinity reaches only the outputs that read it,
+as in torch (a product with the whole matrix would spread it through 0·inf). The backward is
 ∂L/∂x = A_hᵀ G A_w (each input pixel collects the gradient of every output that read it, with the same
-weights). Each direction is two products: the columns as one (N·C·H, W) @ (W, W_out) product, then the
-rows as a stacked product. The axis matrices are built in float64 NumPy, once per input size.
+weights): the columns as one (N·C·H_out, W_out) @ (W_out, W) product, then the rows as a stacked product.
+The taps are built in NumPy, once per input size.
 """
 import numpy as np
 
+from ..backend import get_array_module
 
-def separable_map(x, a_h, a_w):
-    """y[n, c] = A_h x[n, c] A_wᵀ."""
-    n, c, h, w = x.shape
-    t = (x.reshape(n * c * h, w) @ a_w.T).reshape(n * c, h, a_w.shape[0])
-    return (a_h @ t).reshape(n, c, a_h.shape[0], a_w.shape[0])
+
+class AxisTaps:
+    """Output o of an axis of ``size`` inputs: Σ_k weight[o, k]·x[index[o, k]] over the k where used[o, k]
+    (``index``, ``weight``, ``used``: (out, K) NumPy arrays)."""
+
+    def __init__(self, index, weight, used, size):
+        self.index, self.weight, self.used, self.size = index, weight, used, size
+
+
+def matrix(taps):
+    """A[o, i] = Σ weight[o, k] over the used k with index[o, k] = i: the (out, size) matrix of the taps."""
+    a = np.zeros((taps.index.shape[0], taps.size))
+    rows = np.broadcast_to(np.arange(taps.index.shape[0])[:, None], taps.index.shape)
+    np.add.at(a, (rows[taps.used], taps.index[taps.used]), taps.weight[taps.used])
+    return a
+
+
+def along(x, index, weight, used, axis):
+    """Σ_k weight[:, k]·x[index[:, k]] along ``axis`` (−1 or −2) over the used taps; ``used`` None: all are."""
+    xp = get_array_module(x)
+    shape = (-1,) if axis == -1 else (-1, 1)
+    y = None
+    with np.errstate(invalid="ignore"):   # inf·0 on a tap of weight 0 is NaN in torch too; unused taps are dropped
+        for k in range(index.shape[1]):
+            term = xp.take(x, index[:, k], axis=axis) * weight[:, k].reshape(shape)
+            if used is not None:
+                term = xp.where(used[:, k].reshape(shape), term, 0)
+            y = term if y is None else y + term
+    return y
+
+
+def separable_map(x, taps_h, taps_w):
+    """y[n, c] = A_h x[n, c] A_wᵀ as sums of taps, ``taps_*`` = (index, weight, used) on x's device."""
+    return along(along(x, *taps_w, axis=-1), *taps_h, axis=-2)
 
 
 def separable_map_backward(g, a_h, a_w):
@@ -23,26 +56,27 @@ def separable_map_backward(g, a_h, a_w):
 
 
 def adaptive_average(size, out):
-    """A[i, h] = 1/(h₁(i) − h₀(i)) on torch's bin h₀(i) = ⌊i·size/out⌋ ≤ h < h₁(i) = ⌈(i + 1)·size/out⌉."""
-    a = np.zeros((out, size))
-    for i in range(out):
-        lo, hi = (i * size) // out, -((-(i + 1) * size) // out)
-        a[i, lo:hi] = 1.0 / (hi - lo)
-    return a
+    """Output i averages torch's bin h₀(i) = ⌊i·size/out⌋ ≤ h < h₁(i) = ⌈(i + 1)·size/out⌉: weight 1/(h₁ − h₀)."""
+    i = np.arange(out)
+    lo, hi = (i * size) // out, -((-(i + 1) * size) // out)
+    k = np.arange(int((hi - lo).max()))
+    index = np.minimum(lo[:, None] + k, hi[:, None] - 1)
+    weight = np.broadcast_to(1.0 / (hi - lo)[:, None], index.shape)
+    return AxisTaps(index, weight, k < (hi - lo)[:, None], size)
 
 
 def nearest(size, out, scale):
-    """A[o, ⌊o·r⌋] = 1 with r = ``scale`` (1/scale_factor, or in/out), computed in float32 as torch, clamped."""
+    """Output o reads input ⌊o·r⌋ with r = ``scale`` (1/scale_factor, or in/out), computed in float32 as torch,
+    clamped."""
     o = np.arange(out)
     src = np.minimum(np.floor(o.astype(np.float32) * np.float32(scale)).astype(np.int64), size - 1)
-    a = np.zeros((out, size))
-    a[o, src] = 1.0
-    return a
+    return AxisTaps(src[:, None], np.ones((out, 1)), np.ones((out, 1), bool), size)
 
 
 def bilinear(size, out, scale, align_corners):
     """Source coordinate u = (o + ½)·r − ½ clamped at 0 (r = ``scale``), or u = o·(in − 1)/(out − 1) with
-    ``align_corners``; A[o, ⌊u⌋] = 1 − λ and A[o, ⌊u⌋ + 1] = λ with λ = u − ⌊u⌋ (indices clamped to in − 1)."""
+    ``align_corners``; output o reads ⌊u⌋ with weight 1 − λ and ⌊u⌋ + 1 with weight λ, λ = u − ⌊u⌋ (indices
+    clamped to in − 1; both taps are read, as torch reads them, even where λ = 0)."""
     o = np.arange(out)
     if align_corners:
         u = o * ((size - 1) / (out - 1) if out > 1 else 0.0)
@@ -51,10 +85,7 @@ def bilinear(size, out, scale, align_corners):
     i0 = np.minimum(np.floor(u).astype(np.int64), size - 1)
     i1 = np.minimum(i0 + 1, size - 1)
     lam = u - i0
-    a = np.zeros((out, size))
-    np.add.at(a, (o, i0), 1.0 - lam)
-    np.add.at(a, (o, i1), lam)
-    return a
+    return AxisTaps(np.stack([i0, i1], 1), np.stack([1.0 - lam, lam], 1), np.ones((out, 2), bool), size)
 
 
 def upsample_size(size, scale_factor):

@@ -186,8 +186,7 @@ avg_pool2d = Op("avg_pool2d", inverse_divisor=f.pooling.avg_pool_inverse_divisor
 separable_map = Op("separable_map", adaptive_average=f.resample.adaptive_average, nearest=f.resample.nearest,
                    bilinear=f.resample.bilinear, scaled_size=f.resample.upsample_size, forward=f.resample.separable_map,
                    backward=f.resample.separable_map_backward)
-separable_map.register("cpu-one-blas-thread", numpy_float, training, forward="cpu.separable:separable_map",
-                       backward="cpu.separable:separable_map_backward")
+separable_map.register("cpu-one-blas-thread", numpy_float, training, backward="cpu.separable:separable_map_backward")
 
 soft_encode = Op("soft_encode", forward=f.soft_encoding.soft_encode)
 soft_encode.register("cpu-compiled", numpy_float, compiled=True, forward="cpu.soft_encoding:soft_encode")

@@ -50,9 +50,12 @@ def _at_least_1d(x):
 
 
 class Identity(_Activation):
-    """y = x;  ∂L/∂x = G."""
+    """y = x;  ∂L/∂x = G. Takes and ignores any arguments, as torch's."""
 
     _op = ops.identity
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
 
 
 class Sigmoid(_Activation):

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..kernels import ops
-from .checks import check_floating, check_like
+from .checks import check_floating, check_like, whole
 from .normalization import Normalization
 
 
@@ -31,7 +31,7 @@ class BatchNorm1d(Normalization):
             raise ValueError(f"{type(self).__name__}: momentum must be in [0, 1] or None, got {momentum}")
         if eps <= 0:
             raise ValueError(f"{type(self).__name__}: eps must be positive, got {eps}")
-        self.num_features = int(num_features)
+        self.num_features = whole(num_features, "num_features")
         self.eps = float(eps)
         self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)

@@ -1,5 +1,16 @@
 """Input validation shared by the layers: clear errors instead of silent wrong answers."""
+import operator
+
 from ..backend import device_of
+
+
+def whole(value, name="value"):
+    """``value`` as an int (a Python or NumPy integer); TypeError for a float or anything else, as torch, which
+    never truncates a size."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})") from None
 
 
 def pair(value, name="value"):
@@ -7,8 +18,8 @@ def pair(value, name="value"):
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{name} must be an int or a pair of ints, got {value!r}")
-        return int(value[0]), int(value[1])
-    return int(value), int(value)
+        return whole(value[0], name), whole(value[1], name)
+    return whole(value, name), whole(value, name)
 
 
 def check_floating(module, x):

@@ -7,7 +7,7 @@ from ..formulas.conv import Geometry
 from ..kernels import ops
 from ..scratch import Scratch
 from . import init
-from .checks import check_grad_like, check_image, pair, with_batch_axis
+from .checks import check_grad_like, check_image, pair, whole, with_batch_axis
 from .module import Module
 from .parameter import Parameter
 
@@ -21,7 +21,8 @@ class _ConvBase(Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, dilation, groups, bias, weight_shape, dtype):
         super().__init__()
-        self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
+        self.in_channels, self.out_channels, self.groups = (whole(in_channels, "in_channels"),
+                                                            whole(out_channels, "out_channels"), whole(groups, "groups"))
         name = type(self).__name__
         if self.groups < 1:
             raise ValueError(f"{name}: groups must be a positive integer, got {groups}")

@@ -1,4 +1,6 @@
 """Dropout: random zeroing during training."""
+import warnings
+
 from ..backend import get_array_module
 from ..kernels import ops
 from ..random import rng_for
@@ -65,6 +67,12 @@ class Dropout2d(Dropout):
         if x.ndim not in (3, 4):
             raise ValueError(f"{self!r}: expected a 3-D (N, C, L) or 4-D (N, C, H, W) input, got a {x.ndim}-D "
                              f"input of shape {tuple(x.shape)}")
+        if x.ndim == 3:
+            warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
+                          "behavior is desired - input is interpreted as shape (N, C, L), where C is the channel "
+                          "dim. This behavior will change in a future release to interpret the input as one without "
+                          "a batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise dropout "
+                          "behavior, please switch to using dropout1d instead.", UserWarning, stacklevel=3)
         self._shape = tuple(x.shape)
         if not self.training or self.p == 0.0:
             self._mask = None

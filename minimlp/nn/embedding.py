@@ -4,7 +4,7 @@ import numpy as np
 from ..backend import device_of, get_array_module
 from ..kernels import ops
 from ..random import rng_for
-from .checks import check_grad_like
+from .checks import check_grad_like, whole
 from .module import Module
 from .parameter import Parameter
 
@@ -21,7 +21,8 @@ class Embedding(Module):
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
                  scale_grad_by_freq=False, sparse=False, dtype=np.float32):
         super().__init__()
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
+        self.num_embeddings = whole(num_embeddings, "num_embeddings")
+        self.embedding_dim = whole(embedding_dim, "embedding_dim")
         if padding_idx is not None:
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
                 raise ValueError(f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), got "

@@ -4,7 +4,7 @@ import functools
 import numpy as np
 
 from ..kernels import ops
-from .checks import check_floating, check_like
+from .checks import check_floating, check_like, whole
 from .normalization import Normalization, data
 
 
@@ -19,7 +19,7 @@ class GroupNorm(Normalization):
 
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=np.float32):
         super().__init__()
-        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        self.num_groups, self.num_channels = whole(num_groups, "num_groups"), whole(num_channels, "num_channels")
         if self.num_groups < 1 or self.num_channels % self.num_groups:
             raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
                              f"({num_groups})")

@@ -4,6 +4,8 @@ All draw from minimlp's CPU generator (``minimlp.manual_seed``) and write into
 the array in place, so a seed gives the same weights on NumPy and CuPy.
 """
 import math
+import numbers
+import warnings
 
 import numpy as np
 
@@ -26,13 +28,16 @@ def _fans(array):
 
 def calculate_gain(nonlinearity, param=None):
     """torch.nn.init.calculate_gain: the recommended gain for a nonlinearity."""
-    if nonlinearity in ("linear", "identity", "sigmoid", "conv1d", "conv2d"):
+    if nonlinearity in ("linear", "identity", "sigmoid", "conv1d", "conv2d", "conv3d", "conv_transpose1d",
+                        "conv_transpose2d", "conv_transpose3d"):
         return 1.0
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":
         return math.sqrt(2.0)
     if nonlinearity == "leaky_relu":
+        if param is not None and (isinstance(param, bool) or not isinstance(param, numbers.Real)):
+            raise ValueError(f"negative_slope {param!r} not a valid number")
         slope = 0.01 if param is None else float(param)
         return math.sqrt(2.0 / (1 + slope ** 2))
     if nonlinearity == "selu":
@@ -76,16 +81,30 @@ def xavier_normal_(array, gain=1.0):
     return normal_(array, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
 
 
+def _kaiming_fan(array, mode):
+    """fan_in or fan_out of ``array`` (``mode``, case-insensitive, as torch); None for an empty array."""
+    if str(mode).lower() not in ("fan_in", "fan_out"):
+        raise ValueError(f"Mode {mode} not supported, please use one of ['fan_in', 'fan_out']")
+    if 0 in array.shape:
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        return None
+    return _fans(array)[0 if str(mode).lower() == "fan_in" else 1]
+
+
 def kaiming_uniform_(array, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
-    """U(-b, b) with b = gain·sqrt(3 / fan) (He et al., 2015); torch's defaults."""
-    fan = _fans(array)[0 if mode == "fan_in" else 1]
+    """U(-b, b) with b = gain·sqrt(3 / fan) (He et al., 2015); torch's defaults. An empty array is left as it is."""
+    fan = _kaiming_fan(array, mode)
+    if fan is None:
+        return array
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
     return uniform_(array, -bound, bound)
 
 
 def kaiming_normal_(array, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
-    """N(0, std²) with std = gain / sqrt(fan)."""
-    fan = _fans(array)[0 if mode == "fan_in" else 1]
+    """N(0, std²) with std = gain / sqrt(fan). An empty array is left as it is."""
+    fan = _kaiming_fan(array, mode)
+    if fan is None:
+        return array
     return normal_(array, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
 
 

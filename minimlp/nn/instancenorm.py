@@ -4,7 +4,7 @@ import functools
 import numpy as np
 
 from ..kernels import ops
-from .checks import check_image, with_batch_axis
+from .checks import check_image, whole, with_batch_axis
 from .normalization import Normalization, data
 
 
@@ -22,7 +22,7 @@ class InstanceNorm2d(Normalization):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
                  dtype=np.float32):
         super().__init__()
-        self.num_features = int(num_features)
+        self.num_features = whole(num_features, "num_features")
         self.eps = float(eps)
         self.momentum = momentum
         self.affine = bool(affine)

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..kernels import ops
 from . import init
-from .checks import check_floating, check_grad_like, check_like
+from .checks import check_floating, check_grad_like, check_like, whole
 from .module import Module
 from .parameter import Parameter
 
@@ -19,8 +19,8 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32):
         super().__init__()
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = whole(in_features, "in_features")
+        self.out_features = whole(out_features, "out_features")
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
         self.bias = Parameter(np.empty(self.out_features, dtype=dtype)) if bias else None
         init.linear_default_(self.weight.data, None if self.bias is None else self.bias.data)

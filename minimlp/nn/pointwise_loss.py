@@ -1,5 +1,6 @@
 """Losses with one term per element (Huber, SmoothL1, BCE, BCE with logits, KL divergence), reduced as torch."""
 import math
+import warnings
 
 import numpy as np
 
@@ -175,6 +176,14 @@ class KLDivLoss(_PointwiseLoss):
 
     def _arguments(self, x):
         return (self.log_target,)
+
+    def forward(self, input, target):
+        if self.reduction == "mean":
+            warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size. "
+                          "'batchmean' divides only by the batch size, and aligns with the KL div math definition. "
+                          "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                          UserWarning, stacklevel=3)
+        return super().forward(input, target)
 
     def _divisor(self, loss):
         if self.reduction == "batchmean":

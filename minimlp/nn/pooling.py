@@ -2,7 +2,7 @@
 from ..formulas.pooling import pool_geometry
 from ..kernels import ops
 from ..scratch import Scratch
-from .checks import check_floating, check_grad_like, check_image, pair, with_batch_axis
+from .checks import check_floating, check_grad_like, check_image, pair, whole, with_batch_axis
 from .module import Module
 from .separable import SeparableMap
 
@@ -211,13 +211,16 @@ class AdaptiveAvgPool2d(SeparableMap):
 
     def __init__(self, output_size):
         super().__init__()
+        sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
+        if len(sizes) != 2:
+            raise ValueError(f"AdaptiveAvgPool2d: output_size must be an int or a pair, got {output_size!r}")
+        self._sizes = tuple(None if s is None else whole(s, "output_size") for s in sizes)
         self.output_size = output_size
 
     def _out_size(self, h, w):
-        size = self.output_size if isinstance(self.output_size, (tuple, list)) else (self.output_size,) * 2
-        return tuple(int(s) if s is not None else d for s, d in zip(size, (h, w)))
+        return tuple(s if s is not None else d for s, d in zip(self._sizes, (h, w)))
 
-    def _axis_matrix(self, size, out, axis):
+    def _axis_taps(self, size, out, axis):
         return ops.separable_map.run("adaptive_average", size, out)
 
     def extra_repr(self):

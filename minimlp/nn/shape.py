@@ -1,6 +1,16 @@
 """Flatten and Unflatten: reshapes, whose backward is the inverse reshape."""
-from .checks import check_floating, check_grad_like
+from .checks import check_floating, check_grad_like, whole
 from .module import Module
+
+
+def wrap_dim(module, dim, ndim):
+    """``dim`` as an index into ``ndim`` axes (negative counts from the end; a 0-d input has one, as in torch);
+    IndexError outside [−ndim, ndim − 1]."""
+    axes = max(ndim, 1)
+    if not -axes <= dim < axes:
+        raise IndexError(f"{module!r}: dimension out of range (expected to be in range of [{-axes}, {axes - 1}], "
+                         f"but got {dim})")
+    return dim % axes
 
 
 class Flatten(Module):
@@ -11,13 +21,12 @@ class Flatten(Module):
 
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
-        self.start_dim, self.end_dim = int(start_dim), int(end_dim)
+        self.start_dim, self.end_dim = whole(start_dim, "start_dim"), whole(end_dim, "end_dim")
         self._shapes = None
 
     def forward(self, x):
         check_floating(self, x)
-        nd = x.ndim
-        start, end = self.start_dim % max(nd, 1), self.end_dim % max(nd, 1)
+        start, end = wrap_dim(self, self.start_dim, x.ndim), wrap_dim(self, self.end_dim, x.ndim)
         if start > end:
             raise ValueError(f"{self!r}: start_dim {self.start_dim} comes after end_dim {self.end_dim} for an "
                              f"input of shape {tuple(x.shape)}")
@@ -40,24 +49,30 @@ class Flatten(Module):
 
 
 class Unflatten(Module):
-    """y = x with dim ``dim`` split into ``unflattened_size``, e.g. (N, 48) → (N, 3, 4, 4). Backward reshapes back."""
+    """y = x with dim ``dim`` split into ``unflattened_size``, e.g. (N, 48) → (N, 3, 4, 4); one size may be −1, the
+    size that makes the product match (torch's rule). Backward reshapes back."""
 
     def __init__(self, dim, unflattened_size):
         super().__init__()
-        self.dim = int(dim)
-        self.unflattened_size = tuple(int(s) for s in unflattened_size)
+        self.dim = whole(dim, "dim")
+        self.unflattened_size = tuple(whole(s, "unflattened_size") for s in unflattened_size)
+        if self.unflattened_size.count(-1) > 1 or any(s < -1 for s in self.unflattened_size):
+            raise ValueError(f"Unflatten: unflattened_size {self.unflattened_size} may hold one -1 and otherwise "
+                             "sizes of 0 or more")
         self._shapes = None
 
     def forward(self, x):
         check_floating(self, x)
-        dim = self.dim % x.ndim
-        size = 1
+        dim = wrap_dim(self, self.dim, x.ndim)
+        known = 1
         for s in self.unflattened_size:
-            size *= s
-        if x.shape[dim] != size:
+            known *= s if s != -1 else 1
+        inferred = -1 not in self.unflattened_size or (known > 0 and x.shape[dim] % known == 0)
+        if not inferred or (-1 not in self.unflattened_size and x.shape[dim] != known):
             raise ValueError(f"{self!r}: dim {self.dim} of the input of shape {tuple(x.shape)} has size "
-                             f"{x.shape[dim]}, not {size} = product of {self.unflattened_size}")
-        y = x.reshape(tuple(x.shape[:dim]) + self.unflattened_size + tuple(x.shape[dim + 1:]))
+                             f"{x.shape[dim]}, which {self.unflattened_size} cannot split")
+        sizes = tuple(x.shape[dim] // known if s == -1 else s for s in self.unflattened_size)
+        y = x.reshape(tuple(x.shape[:dim]) + sizes + tuple(x.shape[dim + 1:]))
         self._shapes = (tuple(x.shape), tuple(y.shape))
         return y
 

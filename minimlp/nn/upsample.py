@@ -1,5 +1,6 @@
 """Upsample: nearest and bilinear resampling as a separable linear map."""
 from ..kernels import ops
+from .checks import pair
 from .separable import SeparableMap
 
 MODES = ("nearest", "bilinear")
@@ -32,6 +33,11 @@ class Upsample(SeparableMap):
                              "linear | bilinear | bicubic | trilinear")
         if recompute_scale_factor:
             raise ValueError("Upsample: recompute_scale_factor=True is not supported by minimlp")
+        for name, value in (("size", size), ("scale_factor", scale_factor)):
+            if isinstance(value, (tuple, list)) and len(value) != 2:
+                raise ValueError(f"Upsample: {name} must be one number or two for a 4-D input (N, C, H, W), got "
+                                 f"{value!r}")
+        self._size = None if size is None else pair(size, "size")
         self.size = size
         self.scale_factor = scale_factor
         self.mode = mode
@@ -45,13 +51,12 @@ class Upsample(SeparableMap):
         return tuple(float(s) for s in sf) if isinstance(sf, (tuple, list)) else (float(sf),) * 2
 
     def _out_size(self, h, w):
-        if self.size is not None:
-            size = self.size if isinstance(self.size, (tuple, list)) else (self.size,) * 2
-            return int(size[0]), int(size[1])
+        if self._size is not None:
+            return self._size
         sh, sw = self._scales()
         return ops.separable_map.run("scaled_size", h, sh), ops.separable_map.run("scaled_size", w, sw)
 
-    def _axis_matrix(self, size, out, axis):
+    def _axis_taps(self, size, out, axis):
         scale_factor = self._scales()[axis]
         scale = 1.0 / scale_factor if scale_factor is not None else size / out
         if self.mode == "nearest":

@@ -95,7 +95,7 @@ def relu(x):
 @_jit
 def _relu_backward(g, y, dx, zero):
     for i in range(g.size):
-        dx[i] = g[i] if y[i] > zero else zero                  # G·[y > 0]
+        dx[i] = zero if y[i] <= zero else g[i]                 # G where not y ≤ 0 (NaN passes G, as torch)
 
 
 @_parallel
@@ -107,7 +107,7 @@ def _relu_backward_pieces(pieces, g, y, dx, zero):
 
 
 def relu_backward(g, y):
-    """G·[y > 0], as ``formulas.activation.relu_backward``."""
+    """G where y > 0 or y is NaN, 0 elsewhere, as ``formulas.activation.relu_backward``."""
     dx = np.empty(g.shape, dtype=g.dtype)
     pool.flat(_relu_backward, _relu_backward_pieces, GRAIN, g.reshape(-1), y.reshape(-1), dx.reshape(-1),
               g.dtype.type(0))

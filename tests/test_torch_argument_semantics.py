@@ -1,0 +1,153 @@
+"""torch's rules for the arguments and the edge values of the names we share with it: sizes must be integers,
+dims must be in range, a size has as many entries as the input has spatial axes, a NaN passes the gradient of
+the activations that torch lets it through, and torch's initialisers' checks. Each case is run in torch too."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from minimlp import nn
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.Conv2d(3, 4, 3.5), lambda m: m.Linear(3.5, 2), lambda m: m.BatchNorm1d(3.5),
+    lambda m: m.Embedding(3.5, 2), lambda m: m.Conv2d(3.0, 4, 3), lambda m: m.GroupNorm(2, 4.0)],
+    ids=["kernel", "linear", "batchnorm", "embedding", "channels", "groupnorm"])
+def test_a_float_size_is_a_type_error_as_in_torch(make):
+    with pytest.raises(TypeError):
+        make(torch.nn)
+    with pytest.raises(TypeError, match="must be an int, got"):
+        make(nn)
+
+
+def test_a_float_stride_is_a_type_error_here_when_made_and_in_torch_when_called():
+    with pytest.raises(TypeError):
+        torch.nn.Conv2d(3, 4, 3, stride=1.5)(torch.zeros(1, 3, 5, 5))
+    with pytest.raises(TypeError, match="stride must be an int, got 1.5"):
+        nn.Conv2d(3, 4, 3, stride=1.5)
+
+
+def test_numpy_integers_are_sizes():
+    assert nn.Linear(np.int64(3), np.int32(2)).weight.shape == (2, 3)
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda m: m.Flatten(5), (2, 3, 4, 5)), (lambda m: m.Flatten(0, 6), (2, 3, 4, 5)), (lambda m: m.Flatten(), (5,)),
+    (lambda m: m.Flatten(-5), (2, 3, 4, 5)), (lambda m: m.Unflatten(3, (2, 2)), (2, 4))])
+def test_a_dim_out_of_range_is_an_index_error_as_in_torch(make, shape):
+    with pytest.raises(IndexError):
+        make(torch.nn)(torch.zeros(shape))
+    with pytest.raises(IndexError, match="dimension out of range"):
+        make(nn)(np.zeros(shape))
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda m: m.Flatten(-2), (2, 3, 4)), (lambda m: m.Flatten(0), ()), (lambda m: m.Flatten(0, 0), (3, 4)),
+    (lambda m: m.Unflatten(1, (2, -1)), (3, 8)), (lambda m: m.Unflatten(-1, (-1, 4)), (3, 8))])
+def test_dims_in_range_and_an_inferred_size_give_torchs_shape(make, shape):
+    x = np.arange(int(np.prod(shape)), dtype=np.float64).reshape(shape)
+    ours, theirs = make(nn)(x), make(torch.nn)(torch.tensor(x))
+    np.testing.assert_array_equal(ours, theirs.numpy())
+
+
+def test_unflatten_that_cannot_split_is_a_clear_error():
+    with pytest.raises(RuntimeError):
+        torch.nn.Unflatten(1, (3, -1))(torch.zeros(3, 8))
+    with pytest.raises(ValueError, match=r"has size 8, which \(3, -1\) cannot split"):
+        nn.Unflatten(1, (3, -1))(np.zeros((3, 8)))
+
+
+@pytest.mark.parametrize("make", [lambda m: m.AdaptiveAvgPool2d((1, 2, 3)), lambda m: m.AdaptiveAvgPool2d((2,)),
+                                  lambda m: m.Upsample(size=(2, 3, 4)), lambda m: m.Upsample(size=(2,))])
+def test_a_size_for_another_number_of_axes_is_an_error_as_in_torch(make):
+    with pytest.raises((ValueError, RuntimeError)):
+        make(torch.nn)(torch.zeros(1, 1, 4, 4))
+    with pytest.raises(ValueError, match="must be"):
+        make(nn)(np.zeros((1, 1, 4, 4)))
+
+
+def test_adaptive_pooling_keeps_a_none_size():
+    x = np.random.default_rng(0).standard_normal((1, 2, 4, 5))
+    ours = nn.AdaptiveAvgPool2d((2, None))(x)
+    np.testing.assert_allclose(ours, torch.nn.AdaptiveAvgPool2d((2, None))(torch.tensor(x)).numpy(), rtol=1e-14)
+
+
+@pytest.mark.parametrize("name,args", [("ReLU", ()), ("Hardtanh", (-1.0, 2.0)), ("ELU", (0.7,)),
+                                       ("LeakyReLU", (0.1,))])
+def test_a_nan_input_passes_the_gradient_where_torch_passes_it(name, args):
+    x = np.array([np.nan, -3.0, -1.0, 0.0, 0.5, 2.0, 3.0])
+    g = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, np.nan])
+    ours = getattr(nn, name)(*args)
+    y = ours(x)
+    dx = ours.backward(g)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = getattr(torch.nn, name)(*args)(xt)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-15)
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-15)
+
+
+def test_relu_compiled_gradient_passes_nan_as_torch():
+    x = np.array([np.nan, -1.0, 0.0, 2.0] * 4096, dtype=np.float32)
+    relu = nn.ReLU()
+    relu(x)
+    dx = relu.backward(np.ones_like(x))
+    np.testing.assert_array_equal(dx[:4], [1.0, 0.0, 0.0, 1.0])
+
+
+def test_kaiming_rejects_an_unknown_mode_and_calculate_gain_a_bool_slope():
+    for module, weight in ((nn.init, np.zeros((3, 4))), (torch.nn.init, torch.zeros(3, 4))):
+        with pytest.raises(ValueError, match="fan_avg"):
+            module.kaiming_uniform_(weight, mode="fan_avg")
+        with pytest.raises(ValueError, match="negative_slope"):
+            module.calculate_gain("leaky_relu", True)
+    assert nn.init.calculate_gain("conv_transpose2d") == torch.nn.init.calculate_gain("conv_transpose2d") == 1
+    assert nn.init.calculate_gain("leaky_relu", 0) == torch.nn.init.calculate_gain("leaky_relu", 0)
+
+
+def test_initialising_an_empty_array_is_a_no_op_that_warns_as_in_torch():
+    with pytest.warns(UserWarning, match="zero-element tensors is a no-op"):
+        torch.nn.init.kaiming_uniform_(torch.zeros(3, 0))
+    with pytest.warns(UserWarning, match="zero-element tensors is a no-op"):
+        assert nn.init.kaiming_normal_(np.zeros((3, 0))).shape == (3, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        layer = nn.Linear(0, 3)
+    np.testing.assert_array_equal(layer(np.zeros((2, 0), np.float32)), np.broadcast_to(layer.bias.data, (2, 3)))
+
+
+def test_identity_takes_any_arguments():
+    x = np.arange(3.0)
+    np.testing.assert_array_equal(nn.Identity(54, unused="argument")(x), torch.nn.Identity(54, unused="x")(
+        torch.tensor(x)).numpy())
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.AdaptiveAvgPool2d(2), lambda m: m.AdaptiveAvgPool2d((3, 2)),
+    lambda m: m.Upsample(scale_factor=2), lambda m: m.Upsample(scale_factor=2, mode="bilinear"),
+    lambda m: m.Upsample(size=(7, 5), mode="bilinear", align_corners=True)],
+    ids=["pool2", "pool3x2", "nearest", "bilinear", "bilinear-corners"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_pixel_reaches_only_the_outputs_that_read_it_as_in_torch(make, bad):
+    """The forward sums each output's taps: a product with the whole axis matrix would make 0·inf = NaN of
+    every output in the pixel's rows and columns."""
+    x = np.random.default_rng(0).standard_normal((1, 2, 5, 4))
+    x[0, 1, 1, 2] = bad
+    ours = make(nn)(x)
+    theirs = make(torch.nn)(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-14, atol=1e-15)
+    assert 0 < np.count_nonzero(~np.isfinite(ours)) < ours[0, 1].size
+
+
+def test_kl_div_mean_and_dropout2d_on_3d_input_warn_as_in_torch():
+    x, y = np.log(np.full((2, 3), 1 / 3)), np.full((2, 3), 1 / 3)
+    for module, lhs, rhs in ((nn, x, y), (torch.nn, torch.tensor(x), torch.tensor(y))):
+        with pytest.warns(UserWarning, match="'batchmean' divides only by the batch size"):
+            module.KLDivLoss()(lhs, rhs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            module.KLDivLoss(reduction="batchmean")(lhs, rhs)
+    for module, z in ((nn, np.ones((2, 3, 4))), (torch.nn, torch.ones(2, 3, 4))):
+        with pytest.warns(UserWarning, match="Received a 3D input to dropout2d"):
+            module.Dropout2d(0.5)(z)
