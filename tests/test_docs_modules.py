@@ -22,5 +22,5 @@ def test_every_exported_module_has_a_row_and_a_torch_twin():
 def test_every_schedule_is_listed():
     names = [n for n, v in vars(lr_scheduler).items() if isinstance(v, type) and issubclass(v, lr_scheduler.LRScheduler)
              and n != "LRScheduler"]
-    assert len(names) == 12
+    assert len(names) == 15
     assert all(re.search(rf"\b{n}\b", DOC) for n in names), names

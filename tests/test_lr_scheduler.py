@@ -92,6 +92,17 @@ SCHEDULES = {
     "SequentialLR-three": lambda m, o: m.SequentialLR(
         o, [m.ConstantLR(o, factor=0.5, total_iters=8), m.ExponentialLR(o, gamma=0.9),
             m.StepLR(o, step_size=7, gamma=0.5), m.MultiStepLR(o, milestones=[70, 90])], milestones=[5, 40, 60]),
+    "MultiplicativeLR": lambda m, o: m.MultiplicativeLR(o, lambda t: 0.95 if t % 3 else 1.02),
+    "MultiplicativeLR-per-group": lambda m, o: m.MultiplicativeLR(o, [lambda t: 0.9, lambda t: 1.0 / (1 + 0.01 * t)]),
+    "CyclicLR": lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=7),
+    "CyclicLR-triangular2": lambda m, o: m.CyclicLR(o, base_lr=[0.01, 0.02], max_lr=[0.1, 0.3], step_size_up=5,
+                                                    step_size_down=11, mode="triangular2", base_momentum=0.7),
+    "CyclicLR-exp-range": lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=6, mode="exp_range",
+                                                  gamma=0.97),
+    "CyclicLR-scale-fn": lambda m, o: m.CyclicLR(o, base_lr=0.01, max_lr=0.1, step_size_up=4, cycle_momentum=False,
+                                                 scale_fn=lambda x: 1 / (1 + x), scale_mode="iterations"),
+    "ChainedScheduler": lambda m, o: m.ChainedScheduler([m.ConstantLR(o, factor=0.5, total_iters=9),
+                                                         m.ExponentialLR(o, gamma=0.97)]),
     "SequentialLR-nested": lambda m, o: m.SequentialLR(
         o, [m.SequentialLR(o, [m.ConstantLR(o, factor=0.5, total_iters=4), m.ExponentialLR(o, gamma=0.9)],
                            milestones=[6]), m.LinearLR(o, start_factor=0.5, total_iters=20)], milestones=[30]),
@@ -109,7 +120,8 @@ def test_sequence_equals_torch(sched, opt_name, opt_kw):
 @pytest.mark.parametrize("sched", ["StepLR", "CosineAnnealingLR-restart", "OneCycleLR", "OneCycleLR-three-phase",
                                    "LambdaLR", "MultiStepLR", "LinearLR-decay", "ConstantLR-factor", "PolynomialLR",
                                    "CosineAnnealingWarmRestarts-mult", "SequentialLR-warmup-cosine",
-                                   "SequentialLR-three"])
+                                   "SequentialLR-three", "MultiplicativeLR", "CyclicLR-triangular2",
+                                   "CyclicLR-exp-range", "ChainedScheduler"])
 def test_state_dict_resume(sched, tmp_path):
     seq_o, seq_t, mom_o, mom_t = _run(SCHEDULES[sched], "Adam", {}, resume_at=41, tmp_path=tmp_path)
     _assert_same(seq_o, seq_t)
