@@ -1,5 +1,5 @@
 """minimlp: a small neural-network library on NumPy/CuPy with hand-written backward passes."""
-from . import allocator, backend, nn, threads
+from . import allocator, backend, nn, optim, threads
 from .backend import DeviceError, gpu_available, resolve_device
 from .gradcheck import GradcheckError, gradcheck
 from .interop import from_torch_state_dict, to_torch_state_dict
@@ -8,6 +8,6 @@ from .serialization import load, save
 
 __version__ = "0.1.0"
 
-__all__ = ["nn", "backend", "manual_seed", "get_rng_state", "set_rng_state", "save", "load", "gradcheck",
+__all__ = ["nn", "optim", "backend", "manual_seed", "get_rng_state", "set_rng_state", "save", "load", "gradcheck",
            "GradcheckError", "DeviceError", "gpu_available", "resolve_device", "from_torch_state_dict",
            "to_torch_state_dict", "threads", "allocator"]

@@ -92,7 +92,7 @@ class _Net:
                                           torch.nn.Linear(8, 3)).double()
         self.model = self._build()
         self.theirs = list(self.tmodel.parameters())
-        self.ours = self.model.parameters()
+        self.ours = list(self.model.parameters())
         self.rng = np.random.default_rng(seed + 1)
 
     def _build(self, state=None):
@@ -112,7 +112,7 @@ class _Net:
 
     def fresh_ours(self):
         self.model = self._build(self.model.state_dict())
-        self.ours = self.model.parameters()
+        self.ours = list(self.model.parameters())
         return self.ours
 
     def values(self):
@@ -302,7 +302,7 @@ def test_rebinding_data_is_detected():
     net.grads(0)
     opt.step()
     net.model.to(dtype=np.float32)
-    params = net.model.parameters()
+    params = list(net.model.parameters())
     for p in params:
         p.grad = np.ones(p.shape, dtype=np.float32)
     opt.step()
@@ -382,3 +382,30 @@ def test_clip_grad_norm_edge_cases():
     p.grad = np.array([np.inf, 1.0])
     with pytest.raises(RuntimeError, match="non-finite"):
         clip_grad_norm_(p, 1.0, error_if_nonfinite=True)
+
+
+def _as_numpy(state_dict):
+    """torch's optimizer state_dict with its tensors as NumPy arrays (None and numbers kept)."""
+    convert = lambda v: v.detach().numpy() if isinstance(v, torch.Tensor) else v  # noqa: E731
+    return {"state": {k: {n: convert(v) for n, v in s.items()} for k, s in state_dict["state"].items()},
+            "param_groups": state_dict["param_groups"]}
+
+
+@pytest.mark.parametrize("name,kw", CASES, ids=IDS)
+def test_torch_state_loads_mid_run_and_ours_has_torch_layout(name, kw):
+    """Restarting ours from torch's own state_dict at step RESUME_AT continues torch's trajectory (SGD's has no
+    step count: a momentum buffer there means the first step is past); our state_dict has torch's keys."""
+    feed = _Feed(7)
+    ours = getattr(optim, name)(feed.ours, **kw)
+    theirs = getattr(torch.optim, name)(feed.theirs, **kw)
+    for t in range(STEPS):
+        if t == RESUME_AT:
+            assert {k: set(s) for k, s in ours.state_dict()["state"].items()} == \
+                {k: set(s) for k, s in theirs.state_dict()["state"].items()}
+            ours = getattr(optim, name)(feed.fresh_ours(), **kw)
+            ours.load_state_dict(_as_numpy(theirs.state_dict()))
+        feed.grads(t)
+        ours.step()
+        with torch.no_grad():
+            theirs.step()
+        _assert_close(feed.values(), feed.theirs)

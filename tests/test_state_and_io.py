@@ -46,12 +46,19 @@ def test_load_state_dict_names_missing_unexpected_and_misshapen_keys():
     sd = net.state_dict()
     del sd["3.bias"]
     sd["9.weight"] = np.zeros(3)
-    with pytest.raises(KeyError, match=r"missing keys \['3.bias'\], unexpected keys \['9.weight'\]"):
+    with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "3.bias". \n\tUnexpected key\(s\) in '
+                                           r'state_dict: "9.weight"'):
         net.load_state_dict(sd)
+    result = net.load_state_dict(sd, strict=False)
+    assert result.missing_keys == ["3.bias"] and result.unexpected_keys == ["9.weight"]
+    assert repr(net.load_state_dict(net.state_dict())) == "<All keys matched successfully>"
     sd = net.state_dict()
     sd["0.weight"] = np.zeros((512, 1000), dtype=np.float32)
-    with pytest.raises(ValueError, match=r"0.weight: checkpoint \(512, 1000\), model \(512, 1024\)"):
+    with pytest.raises(RuntimeError, match=r"size mismatch for 0.weight: copying a param with shape \(512, 1000\) "
+                                           r"from checkpoint, the shape in current model is \(512, 1024\)"):
         net.load_state_dict(sd)
+    with pytest.raises(TypeError, match="Expected state_dict to be dict-like"):
+        net.load_state_dict(list(sd.items()))
 
 
 def test_state_dict_returns_copies_and_load_writes_in_place():

@@ -14,7 +14,7 @@ from .activation import (
 )
 from .batchnorm import BatchNorm1d
 from .batchnorm2d import BatchNorm2d
-from .container import Sequential
+from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .cross_entropy import CrossEntropyLoss
 from .dropout import Dropout, Dropout2d
@@ -77,6 +77,8 @@ __all__ = [
            "Parameter",
            "ReLU",
            "Residual",
+           "ModuleDict",
+           "ModuleList",
            "Sequential",
            "SiLU",
            "Sigmoid",

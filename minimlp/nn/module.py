@@ -1,5 +1,5 @@
 """Module: the base class of every layer, activation and container."""
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
@@ -26,6 +26,7 @@ class Module:
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
 
@@ -33,29 +34,133 @@ class Module:
     def __setattr__(self, name, value):
         d = self.__dict__
         if "_parameters" not in d:
-            raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() first")
-        if not isinstance(value, (Parameter, Module)) and name not in d["_parameters"] \
-                and name not in d["_modules"] and name not in d["_buffers"]:
+            if isinstance(value, (Parameter, Module)):
+                raise AttributeError(f"cannot assign a {type(value).__name__} before {type(self).__name__}.__init__() "
+                                     "calls super().__init__()")
             object.__setattr__(self, name, value)
             return
-        for table in (self._parameters, self._modules, self._buffers):
-            table.pop(name, None)
         if isinstance(value, Parameter):
+            self._forget(name)
             self._parameters[name] = value
         elif isinstance(value, Module):
+            self._forget(name)
             self._modules[name] = value
+        elif name in d["_parameters"]:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' (a Parameter or None "
+                                f"expected; to change its values, write into {name}.data)")
+            self._forget(name)
+        elif name in d["_buffers"]:
+            if value is not None and not _is_array(value):
+                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' (an array or None "
+                                "expected)")
+            self._buffers[name] = value
+            return
+        elif name in d["_modules"]:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' (a Module or None "
+                                "expected)")
+            self._forget(name)
         object.__setattr__(self, name, value)
 
-    def register_buffer(self, name, array):
-        """Register a non-trainable array (saved in state_dict, moved by ``to``)."""
-        self.__dict__.pop(name, None)
-        self._buffers[name] = array
+    def __delattr__(self, name):
+        registered = name in self._parameters or name in self._buffers or name in self._modules
+        if registered:
+            self._forget(name)
+            self._non_persistent_buffers.discard(name)
+        if name in self.__dict__:
+            object.__delattr__(self, name)
+        elif not registered:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _forget(self, name):
+        for table in (self._parameters, self._modules, self._buffers):
+            table.pop(name, None)
+
+    def _check_new_name(self, kind, name):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"cannot assign a {kind} before {type(self).__name__}.__init__() calls "
+                                 "super().__init__()")
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain ".", got {name!r}')
+        if name == "":
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+
+    def register_buffer(self, name, tensor, persistent=True):
+        """Register a non-trainable array (running statistics): moved by ``to``, saved in ``state_dict`` unless
+        ``persistent=False``; ``None`` registers the name without an array (as torch)."""
+        self._check_new_name("buffer", name)
+        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError(f"attribute '{name}' already exists")
+        if tensor is not None and not _is_array(tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (an array or None "
+                            "required)")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers.discard(name)
+        else:
+            self._non_persistent_buffers.add(name)
+
+    def register_parameter(self, name, param):
+        """Register ``param`` (a Parameter, or None for no parameter) under ``name``."""
+        self._check_new_name("parameter", name)
+        if hasattr(self, name) and name not in self._parameters:
+            raise KeyError(f"attribute '{name}' already exists")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' (a Parameter or "
+                            "None required)")
+        if param is None:
+            self._forget(name)
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
+
+    def add_module(self, name, module):
+        """Register ``module`` (or None) as a child under ``name``."""
+        self._check_new_name("module", name)
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        if hasattr(self, name) and name not in self._modules:
+            raise KeyError(f"attribute '{name}' already exists")
+        if module is None:
+            self._forget(name)
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, module)
+
+    register_module = add_module
 
     def __getattr__(self, name):
         buffers = self.__dict__.get("_buffers")
         if buffers is not None and name in buffers:
             return buffers[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def get_submodule(self, target):
+        """The module at the dotted path ``target`` ("" is this one)."""
+        module = self
+        for part in target.split(".") if target else ():
+            if part not in module._modules:
+                raise AttributeError(f"{type(module).__name__} has no attribute `{part}`")
+            module = module._modules[part]
+        return module
+
+    def get_parameter(self, target):
+        """The parameter at the dotted path ``target``."""
+        return self._member(target, "_parameters", "parameter")
+
+    def get_buffer(self, target):
+        """The buffer at the dotted path ``target``."""
+        return self._member(target, "_buffers", "buffer")
+
+    def _member(self, target, table, kind):
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in getattr(module, table):
+            raise AttributeError(f"{type(module).__name__} has no {kind} `{name}`")
+        return getattr(module, table)[name]
 
     # calling --------------------------------------------------------------
     def __call__(self, x):
@@ -77,31 +182,82 @@ class Module:
         self.backward(dout)
 
     # traversal ------------------------------------------------------------
-    def children(self):
-        return list(self._modules.values())
+    def named_children(self):
+        """(name, module) of the direct children, each module once."""
+        seen = set()
+        for name, child in self._modules.items():
+            if child is not None and id(child) not in seen:
+                seen.add(id(child))
+                yield name, child
 
-    def named_modules(self, prefix=""):
+    def children(self):
+        """The direct children, each once (an iterator, as torch)."""
+        for _, child in self.named_children():
+            yield child
+
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(dotted name, module) of this module and every descendant; a module reached twice is given once
+        unless ``remove_duplicate=False``."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+            if child is not None:
+                yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
     def modules(self):
-        return [m for _, m in self.named_modules()]
+        """This module and every descendant, each once (an iterator)."""
+        for _, module in self.named_modules():
+            yield module
 
-    def named_parameters(self, prefix=""):
-        for mod_name, module in self.named_modules(prefix):
-            for name, p in module._parameters.items():
-                yield (f"{mod_name}.{name}" if mod_name else name), p
+    def _named_members(self, table, prefix, recurse, remove_duplicate):
+        seen = set()
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        for mod_name, module in modules:
+            for name, value in getattr(module, table).items():
+                if value is None:
+                    continue
+                if remove_duplicate:
+                    if id(value) in seen:
+                        continue
+                    seen.add(id(value))
+                yield (f"{mod_name}.{name}" if mod_name else name), value
 
-    def parameters(self):
-        """The trainable parameters, in registration order (torch's order)."""
-        return [p for _, p in self.named_parameters()]
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, parameter) in registration order (torch's); a shared parameter is given once."""
+        yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
-    def named_buffers(self, prefix=""):
-        for mod_name, module in self.named_modules(prefix):
-            for name, b in module._buffers.items():
-                if b is not None:
-                    yield (f"{mod_name}.{name}" if mod_name else name), b
+    def parameters(self, recurse=True):
+        """The trainable parameters, in registration order (torch's), each once: an iterator."""
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        """(dotted name, array) of the registered buffers (running statistics), each once."""
+        yield from self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse=True):
+        """The registered buffers, each once: an iterator."""
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def apply(self, fn):
+        """``fn(m)`` for every child's subtree, then for this module (torch's order); returns self."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def requires_grad_(self, requires_grad=True):
+        """Freeze (``False``) or unfreeze every parameter: a frozen one has no ``grad`` and no optimizer moves
+        it. Returns self."""
+        for p in self.parameters():
+            p.requires_grad = bool(requires_grad)
+        return self
 
     def zero_grad(self, set_to_none=True):
         """Clear every parameter's gradient (to None by default, as torch)."""
@@ -110,9 +266,13 @@ class Module:
 
     # modes ----------------------------------------------------------------
     def train(self, mode=True):
-        """Training mode: BatchNorm uses batch statistics, Dropout drops."""
-        for m in self.modules():
-            object.__setattr__(m, "training", bool(mode))
+        """Training mode (``mode=True``) for this module and, through their own ``train``, its children:
+        BatchNorm uses batch statistics, Dropout drops. Returns self."""
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        object.__setattr__(self, "training", mode)
+        for child in self.children():
+            child.train(mode)
         return self
 
     def eval(self):
@@ -135,12 +295,20 @@ class Module:
             return p.data.dtype
         return None
 
-    def to(self, device=None, dtype=None):
-        """Move parameters and buffers to ``device`` ('cpu', 'gpu', 'auto') and/or cast to ``dtype``.
+    def to(self, *args, device=None, dtype=None):
+        """Move parameters and buffers to ``device`` ('cpu', 'gpu', 'auto') and/or cast to ``dtype``, given by
+        name or in torch's order (``to("gpu")``, ``to(np.float64)``, ``to("cpu", np.float64)``).
 
         Floating arrays take the new dtype; integer buffers (num_batches_tracked)
         keep theirs. Gradients are dropped. Build the optimizer afterwards.
         """
+        for arg in args:
+            if isinstance(arg, str) and dtype is None and device is None and arg not in _DTYPE_NAMES:
+                device = arg
+            elif dtype is None:
+                dtype = arg
+            else:
+                raise TypeError(f"Module.to: unexpected argument {arg!r} (give a device, a dtype or both)")
         if device is not None:
             device = resolve_device(device, announce=True)
         if dtype is not None:
@@ -157,6 +325,8 @@ class Module:
 
         for m in self.modules():
             for p in m._parameters.values():
+                if p is None:
+                    continue
                 new = convert(p.data)
                 if new is not p.data:
                     p.data = new
@@ -168,74 +338,110 @@ class Module:
             m._on_moved()
         return self
 
+    def float(self):
+        """Cast floating parameters and buffers to float32 (``to(dtype=np.float32)``)."""
+        return self.to(dtype=np.float32)
+
+    def double(self):
+        """Cast floating parameters and buffers to float64."""
+        return self.to(dtype=np.float64)
+
+    def cpu(self):
+        """Move to the CPU (``to("cpu")``)."""
+        return self.to(device="cpu")
+
     def _on_moved(self):
         """Hook for modules holding cached scratch arrays: drop them after ``to``."""
 
     # state ----------------------------------------------------------------
-    def state_dict(self):
-        """Copies of all parameters and buffers under torch's key names."""
-        sd = OrderedDict()
-        for mod_name, module in self.named_modules():
+    def _state_entries(self):
+        """(key, module, name, is_parameter) of every saved array, under each name a shared module has (torch's
+        ``state_dict`` lists a module reached twice under both names)."""
+        for mod_name, module in self.named_modules(remove_duplicate=False):
             for name, p in module._parameters.items():
-                sd[f"{mod_name}.{name}" if mod_name else name] = p.data.copy()
+                if p is not None:
+                    yield (f"{mod_name}.{name}" if mod_name else name), module, name, True
             for name, b in module._buffers.items():
-                if b is not None:
-                    sd[f"{mod_name}.{name}" if mod_name else name] = b.copy()
+                if b is not None and name not in module._non_persistent_buffers:
+                    yield (f"{mod_name}.{name}" if mod_name else name), module, name, False
+
+    def state_dict(self):
+        """Copies of all parameters and persistent buffers under torch's key names, in torch's order."""
+        sd = OrderedDict()
+        for key, module, name, is_param in self._state_entries():
+            sd[key] = (module._parameters[name].data if is_param else module._buffers[name]).copy()
         return sd
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy arrays from ``state_dict`` into this module's parameters and buffers, in place.
+        """Copy arrays from ``state_dict`` into this module's parameters and buffers, in place; returns
+        ``(missing_keys, unexpected_keys)`` as torch's ``_IncompatibleKeys``.
 
-        Accepts NumPy or CuPy arrays (and anything ``numpy.asarray`` takes, such
-        as CPU torch tensors). Missing or unexpected keys (with ``strict``) and
-        shape mismatches raise a KeyError/ValueError naming every offender.
+        Accepts NumPy or CuPy arrays (and CPU torch tensors). Missing or unexpected keys (with ``strict``) and
+        shape mismatches raise a RuntimeError naming every offender, in torch's words.
         """
-        targets = OrderedDict()
-        for mod_name, module in self.named_modules():
-            for name in module._parameters:
-                targets[f"{mod_name}.{name}" if mod_name else name] = (module, name, True)
-            for name, b in module._buffers.items():
-                if b is not None:
-                    targets[f"{mod_name}.{name}" if mod_name else name] = (module, name, False)
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        targets = OrderedDict((key, (module, name, is_param)) for key, module, name, is_param in self._state_entries())
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
-        if strict and (missing or unexpected):
-            raise KeyError(f"Error(s) in loading state_dict for {type(self).__name__}: "
-                           f"missing keys {missing}, unexpected keys {unexpected}")
-        wrong = []
-        for key, (module, name, _) in targets.items():
+        errors = []
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ")
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+        for key, (module, name, is_param) in targets.items():
             if key in state_dict:
-                current = module._parameters[name].data if name in module._parameters else module._buffers[name]
+                current = module._parameters[name].data if is_param else module._buffers[name]
                 shape = tuple(getattr(state_dict[key], "shape", np.shape(state_dict[key])))
                 if shape != tuple(current.shape):
-                    wrong.append(f"{key}: checkpoint {shape}, model {tuple(current.shape)}")
-        if wrong:
-            raise ValueError(f"size mismatch in loading state_dict for {type(self).__name__}: " + "; ".join(wrong))
+                    errors.append(f"size mismatch for {key}: copying a param with shape {shape} from checkpoint, "
+                                  f"the shape in current model is {tuple(current.shape)}.")
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         for key, (module, name, is_param) in targets.items():
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            if is_param:
-                dst = module._parameters[name].data
-            else:
-                dst = module._buffers[name]
+            dst = module._parameters[name].data if is_param else module._buffers[name]
             xp = get_array_module(dst)
             src = value if device_of(value) == device_of(dst) else to_device(_as_array(value), device_of(dst))
-            dst[...] = xp.asarray(src, dtype=dst.dtype)
-        return self
+            dst[...] = xp.asarray(_as_array(src) if _is_torch(src) else src, dtype=dst.dtype)
+        return IncompatibleKeys(missing, unexpected)
 
     # display --------------------------------------------------------------
     def extra_repr(self):
         return ""
 
     def __repr__(self):
+        extra = self.extra_repr()
         if not self._modules:
-            return f"{type(self).__name__}({self.extra_repr()})"
-        lines = [f"  ({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
-        return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+            return f"{type(self).__name__}({extra})"
+        lines = extra.split("\n") if extra else []
+        lines += [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What ``load_state_dict`` returns: the keys the model has and the state_dict lacked, and the reverse."""
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return super().__repr__()
+
+
+_DTYPE_NAMES = ("float16", "float32", "float64", "half", "single", "double", "float")
+
+
+def _is_array(value):
+    return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def _is_torch(value):
+    return hasattr(value, "detach") and hasattr(value, "numpy")
 
 
 def _as_array(value):
-    if hasattr(value, "detach") and hasattr(value, "numpy"):
+    if _is_torch(value):
         return value.detach().cpu().numpy()
     return np.asarray(value)

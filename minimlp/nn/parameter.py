@@ -9,18 +9,25 @@ class Parameter:
     their first contribution into it and add later ones (``accumulate``, ``grad_target``), so gradients
     add up across backward calls as in torch. Optimizers re-home ``data`` and that storage into views of
     one flat array: change a parameter in place (``data[...] = value``), as ``load_state_dict`` does.
+    ``requires_grad=False`` freezes it (``Module.requires_grad_``): its ``grad`` stays None and no optimizer
+    moves it (backward still computes the gradient, and drops it).
     """
 
-    __slots__ = ("data", "_grad", "has_grad", "__weakref__")
+    __slots__ = ("data", "_grad", "has_grad", "requires_grad", "__weakref__")
 
-    def __init__(self, data):
+    def __init__(self, data, requires_grad=True):
+        if not (hasattr(data, "shape") and hasattr(data, "dtype")):
+            raise TypeError(f"Parameter: expected a NumPy or CuPy array, got {type(data).__name__}")
+        if requires_grad and data.dtype.kind not in "fc":
+            raise RuntimeError(f"Parameter: only floating-point arrays can require gradients, got dtype {data.dtype}")
         self.data = data
         self._grad = None
         self.has_grad = False
+        self.requires_grad = bool(requires_grad)
 
     @property
     def grad(self):
-        return self._grad if self.has_grad else None
+        return self._grad if self.has_grad and self.requires_grad else None
 
     @grad.setter
     def grad(self, value):

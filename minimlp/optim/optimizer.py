@@ -39,6 +39,8 @@ class Optimizer:
     _op = None
     _arguments = ()
 
+    _saves_step = True   # False: the state_dict leaves the step count out (torch's SGD keeps none)
+
     def __init__(self, params, defaults, fused=True):
         self.defaults = dict(defaults)
         self.fused = bool(fused)
@@ -143,7 +145,7 @@ class Optimizer:
             group = self.param_groups[gi]
             runs, run = [], []
             for i in idx:
-                if not params[i].has_grad or i in skip:
+                if not (params[i].has_grad and params[i].requires_grad) or i in skip:
                     if run:
                         runs.append(run)
                     run = []
@@ -192,7 +194,7 @@ class Optimizer:
         offers = {}
         if self.fused:
             offers = {id(p): PendingUpdate(self._op.name, functools.partial(self._arguments_in_backward, i))
-                      for i, p in enumerate(self._params)}
+                      for i, p in enumerate(self._params) if p.requires_grad}
         with offered(offers):
             yield self
         self._step(skip={i for i, p in enumerate(self._params) if offers and offers[id(p)].done})
@@ -211,11 +213,14 @@ class Optimizer:
         return saved
 
     def state_dict(self):
-        """The full state, keyed by parameter position, arrays copied."""
+        """The full state, keyed by parameter position, arrays copied; in torch's layout (SGD keeps no ``step``,
+        so a parameter without a momentum buffer has no entry)."""
         state = {}
         for i, s in enumerate(self.state):
-            if s:
-                state[i] = {k: (v if k == "step" else v.copy()) for k, v in s.items()}
+            saved = {k: (v if k == "step" else v.copy()) for k, v in s.items()
+                     if k != "step" or self._saves_step}
+            if saved:
+                state[i] = saved
         groups, first = [], 0
         for group in self.param_groups:
             groups.append(self._group_state(group, first))
@@ -248,9 +253,13 @@ class Optimizer:
             i, group = position[old]
             state = self._init_state(i, group)
             device = device_of(self._params[i].data)
+            if "step" not in entries:   # torch's SGD: a momentum buffer means the first step is past
+                state["step"] = int(any(value is not None for value in entries.values()))
             for name, value in entries.items():
                 if name == "step":
                     state["step"] = int(value)
+                    continue
+                if value is None:
                     continue
                 if name not in state:
                     state[name] = self._flat.state_view(i, name)

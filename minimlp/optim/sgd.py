@@ -19,13 +19,16 @@ class SGD(Optimizer):
                                                                 && \text{if } \mu \ne 0 \\
         p_t &\leftarrow p_{t-1} - \gamma g_t
 
-    State per parameter: ``step`` (torch keeps none; here it marks the first
-    momentum step) and ``momentum_buffer`` (:math:`b`) when :math:`\mu \ne 0`.
+    State per parameter: ``momentum_buffer`` (:math:`b`) when :math:`\mu \ne 0`,
+    and a ``step`` count that marks the first momentum step; ``state_dict()``
+    leaves it out, as torch keeps none (a loaded buffer means the first step is
+    past), so torch's SGD state loads here and ours there.
     ``lr`` defaults to torch's 1e-3. The update is ``minimlp.formulas.sgd``.
     """
 
     _op = ops.sgd
     _arguments = ("momentum_buffer",)
+    _saves_step = False
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
                  nesterov=False, *, maximize=False, fused=True):

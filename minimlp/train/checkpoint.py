@@ -63,7 +63,7 @@ def restore_training_state(state, *, model, optimizer, scheduler):
     """Load weights, optimizer, scheduler and RNG state from a ``last.npz`` dict; return (epoch, history rows, best)."""
     try:
         model.load_state_dict(state["model"])
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"the checkpoint's weights do not fit this model: {exc}") from exc
     optimizer.load_state_dict(state["optimizer"])
     if scheduler is not None and state.get("scheduler") is not None:

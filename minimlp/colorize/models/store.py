@@ -102,7 +102,7 @@ def load_colorizer(checkpoint, device="cpu", flip_average=False):
     model = build_model(config)
     try:
         model.load_state_dict(state["model"])
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: the weights do not fit the {config.get('model')} architecture: {exc}") from exc
     model.to(device=device)
     if flip_average:

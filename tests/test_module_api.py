@@ -1,0 +1,154 @@
+"""Module, Sequential, ModuleList and ModuleDict against torch.nn: registration, traversal (each module and
+parameter once), state_dict keys, load_state_dict's result and errors, modes, freezing, containers' list and
+dict operations. Each case builds the same structure in both and compares what they report."""
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+
+from minimlp import nn, optim
+
+
+def keys(module):
+    return list(module.state_dict())
+
+
+def names(pairs):
+    return [name for name, _ in pairs]
+
+
+def both(build):
+    """The same structure in minimlp and in torch (``build`` takes the nn namespace)."""
+    return build(nn), build(torch.nn)
+
+
+def test_a_shared_module_and_parameter_are_listed_once_but_saved_under_both_names():
+    ours, theirs = both(lambda m: (lambda lin: m.Sequential(lin, m.ReLU(), lin))(m.Linear(2, 2)))
+    assert names(ours.named_parameters()) == names(theirs.named_parameters()) == ["0.weight", "0.bias"]
+    assert names(ours.named_modules()) == names(theirs.named_modules())
+    assert names(ours.named_modules(remove_duplicate=False)) == names(theirs.named_modules(remove_duplicate=False))
+    assert keys(ours) == keys(theirs) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    optim.SGD(ours.parameters(), lr=0.1)   # each parameter once: no "appears more than once"
+
+
+def test_traversals_are_iterators_in_torchs_order():
+    ours, theirs = both(lambda m: m.Sequential(m.Conv2d(1, 2, 3), m.BatchNorm2d(2), m.Sequential(m.Linear(2, 2))))
+    for method in ("parameters", "children", "modules", "buffers"):
+        assert next(getattr(ours, method)()) is not None
+    assert names(ours.named_children()) == names(theirs.named_children()) == ["0", "1", "2"]
+    assert names(ours.named_buffers()) == names(theirs.named_buffers())
+    assert names(ours.named_parameters(recurse=False)) == names(theirs.named_parameters(recurse=False)) == []
+    assert names(ours.named_parameters(prefix="net")) == names(theirs.named_parameters(prefix="net"))
+    assert [p.shape for p in ours.parameters()] == [tuple(p.shape) for p in theirs.parameters()]
+    assert ours.get_submodule("2.0") is ours[2][0] and ours.get_parameter("2.0.bias") is ours[2][0].bias
+    assert ours.get_buffer("1.running_var") is ours[1].running_var
+
+
+def test_apply_visits_children_first_and_train_recurses_through_children():
+    order = {}
+    for m, model in zip(("ours", "torch"), both(lambda m: m.Sequential(m.Linear(1, 1), m.Sequential(m.ReLU())))):
+        order[m] = []
+        model.apply(lambda mod: order[m].append(type(mod).__name__))
+        assert model.eval() is model and not any(x.training for x in model.modules())
+        with pytest.raises(ValueError, match="training mode is expected to be boolean"):
+            model.train("yes")
+    assert order["ours"] == order["torch"] == ["Linear", "ReLU", "Sequential", "Sequential"]
+
+    class Noisy(nn.Module):
+        def train(self, mode=True):
+            self.calls = getattr(self, "calls", 0) + 1
+            return super().train(mode)
+
+    net = nn.Sequential(Noisy())
+    net.eval()
+    assert net[0].calls == 1 and not net[0].training
+
+
+def test_registration_errors_and_deletion_as_in_torch():
+    for m in (nn, torch.nn):
+        layer = m.Linear(2, 3)
+        with pytest.raises(TypeError, match="cannot assign"):
+            layer.weight = np.zeros((3, 2)) if m is nn else torch.zeros(3, 2)
+        with pytest.raises(KeyError, match="already exists"):
+            layer.register_buffer("weight", np.zeros(1) if m is nn else torch.zeros(1))
+        with pytest.raises(KeyError, match="name can.*t contain"):
+            layer.register_buffer("a.b", None)
+        with pytest.raises(TypeError):
+            layer.register_buffer("five", 5)
+        del layer.weight
+        assert keys(layer) == ["bias"]
+        norm = m.BatchNorm1d(3)
+        norm.running_mean = np.ones(3) if m is nn else torch.ones(3)
+        assert float(norm.state_dict()["running_mean"][0]) == 1.0
+        norm.register_buffer("scratch", np.zeros(2) if m is nn else torch.zeros(2), persistent=False)
+        assert "scratch" not in norm.state_dict() and "scratch" in names(norm.named_buffers())
+
+
+def test_repr_puts_extra_repr_before_the_children():
+    class Holder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(1, 2)
+
+        def extra_repr(self):
+            return "hello"
+
+    assert repr(Holder()) == "Holder(\n  hello\n  (fc): Linear(in_features=1, out_features=2, bias=True)\n)"
+
+
+def test_sequential_list_operations_match_torch():
+    def build(m):
+        return m.Sequential(m.Linear(2, 3), m.ReLU(), m.Linear(3, 4), m.Tanh())
+
+    ours, theirs = both(build)
+    assert keys(ours[1:]) == keys(theirs[1:]) == ["2.weight", "2.bias"]
+    assert type(ours[-1]).__name__ == type(theirs[-1]).__name__ == "Tanh"
+    for model in (ours, theirs):
+        with pytest.raises(IndexError, match="index 10 is out of range"):
+            model[10]
+        del model[1]
+        model.insert(-1, nn.Sigmoid() if model is ours else torch.nn.Sigmoid())
+        model.append(nn.ReLU() if model is ours else torch.nn.ReLU())
+        model.pop(0)
+    assert [type(x).__name__ for x in ours] == [type(x).__name__ for x in theirs]
+    assert keys(ours) == keys(theirs)
+    with pytest.raises(TypeError, match="not a minimlp Module"):
+        ours.append(3)
+    named = nn.Sequential(OrderedDict([("conv", nn.Conv2d(1, 1, 1)), ("act", nn.ReLU())]))
+    assert keys(named) == ["conv.weight", "conv.bias"] and named.act is named[1]
+
+
+def test_module_list_and_dict_register_their_modules_as_torch():
+    ours, theirs = both(lambda m: m.ModuleList([m.Linear(1, 2), m.Linear(2, 2)]))
+    ours.append(nn.Linear(2, 1))
+    theirs.append(torch.nn.Linear(2, 1))
+    assert keys(ours) == keys(theirs) and len(ours) == 3 and keys(ours[1:]) == keys(theirs[1:])
+    ours_d, theirs_d = both(lambda m: m.ModuleDict({"enc": m.Linear(1, 2), "dec": m.Linear(2, 1)}))
+    assert keys(ours_d) == keys(theirs_d) and list(ours_d) == list(theirs_d) == ["enc", "dec"]
+    del ours_d["enc"]
+    assert "enc" not in ours_d and keys(ours_d) == ["dec.weight", "dec.bias"]
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Linear(3, 3) for _ in range(2)])
+
+    assert len(list(Net().parameters())) == 4
+
+
+def test_a_frozen_parameter_has_no_gradient_and_no_optimizer_moves_it():
+    rng = np.random.default_rng(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2)).to(np.float64)
+    model[0].requires_grad_(False)
+    frozen = model[0].weight.data.copy()
+    loss = nn.MSELoss()
+    for opt in (optim.Adam(model.parameters(), lr=0.1), optim.SGD(model.parameters(), lr=0.1, momentum=0.9)):
+        for _ in range(3):
+            opt.zero_grad()
+            loss(model(rng.standard_normal((5, 4))), rng.standard_normal((5, 2)))
+            model.backward(loss.backward())
+            assert model[0].weight.grad is None and model[2].weight.grad is not None
+            opt.step()
+    np.testing.assert_array_equal(model[0].weight.data, frozen)
+    assert model.dtype == np.float64 and model.double() is model and model.float().dtype == np.float32
