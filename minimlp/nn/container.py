@@ -54,9 +54,10 @@ class Sequential(Module):
             delattr(self, key)
         self._renumber()
 
-    def _renumber(self):
-        """Children named "0", "1", … again in their order (torch's, after a deletion or an insertion)."""
-        modules = list(self._modules.values())
+    def _renumber(self, modules=None):
+        """Children ``modules`` (default: the current ones) named "0", "1", … in their order (torch's, after a
+        deletion or an insertion)."""
+        modules = list(self._modules.values()) if modules is None else modules
         for key in list(self._modules):
             delattr(self, key)
         for i, m in enumerate(modules):
@@ -75,10 +76,7 @@ class Sequential(Module):
             raise IndexError(f"Index out of range: {index}")
         modules = list(self._modules.values())
         modules.insert(index + size if index < 0 else index, module)
-        for key in list(self._modules):
-            delattr(self, key)
-        for i, m in enumerate(modules):
-            self.add_module(str(i), m)
+        self._renumber(modules)
         return self
 
     def extend(self, modules):
