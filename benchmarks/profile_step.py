@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import minimlp  # noqa: E402
 from minimlp import allocator, nn, optim  # noqa: E402
+from minimlp.nn import fusion  # noqa: E402
 
 TIMES = collections.defaultdict(list)
 
@@ -39,6 +40,25 @@ def build(seed=0):
                          nn.Linear(512, 3072), nn.BatchNorm1d(3072), nn.Tanh())
 
 
+def _time_fused_pairs(net):
+    """Time the BatchNorm + ReLU pairs the Sequentials run as one pass (``nn.fusion``) by their first layer's
+    name (wrapping the layers themselves would stop the fusion); returns the ids of the paired layers."""
+    names = {id(m): name for name, m in net.named_modules()}
+    paired = set()
+    for m in net.modules():
+        if isinstance(m, nn.Sequential):
+            children = list(m)
+            for first, second in zip(children, children[1:]):
+                if type(first) is nn.BatchNorm2d and type(second) is nn.ReLU:
+                    paired.update((id(first), id(second)))
+    forward, backward = fusion.forward, fusion.backward
+    fusion.forward = lambda first, second, x: timed(f"fwd  BatchNorm2d+ReLU {names[id(first)]}", forward)(
+        first, second, x)
+    fusion.backward = lambda first, dout, want_dx=True: timed(f"bwd  BatchNorm2d+ReLU {names[id(first)]}", backward)(
+        first, dout, want_dx)
+    return paired
+
+
 def profile_unet(batch, steps, widths=(32, 64, 128)):
     """The U-Net's step, every layer timed; prints the per-type sums, then the layers."""
     from minimlp.colorize.models.unet import unet
@@ -46,8 +66,9 @@ def profile_unet(batch, steps, widths=(32, 64, 128)):
     net = unet(widths=widths)
     opt = optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.MSELoss()
+    paired = _time_fused_pairs(net)
     for name, m in net.named_modules():
-        if not m._modules:
+        if not m._modules and id(m) not in paired:
             label = f"{type(m).__name__} {name}"
             object.__setattr__(m, "forward", timed(f"fwd  {label}", m.forward))
             object.__setattr__(m, "backward", timed(f"bwd  {label}", m.backward))

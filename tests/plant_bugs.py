@@ -50,6 +50,15 @@ PLANTS = [
  ("GroupNorm backward after InstanceNorm (a strided gradient)", "minimlp/kernels/cpu/group_norm.py", "dx = np.empty(g.shape, dtype=g.dtype) if want_dx", "dx = np.empty_like(g) if want_dx", "tests/test_kernels.py", "group_norm"),
  ("selector condition", "minimlp/kernels/ops.py", "def training(*args, training=True, **context):\n    return training", "def training(*args, training=True, **context):\n    return not training", "tests/test_kernels.py", "selector"),
  ("GlobalFusion backward (copies averaged, not summed)", "minimlp/nn/skip.py", "return g_x, g_g.sum(axis=(2, 3), keepdims=True)", "return g_x, g_g.mean(axis=(2, 3), keepdims=True)", "tests/test_conv_vs_torch.py tests/test_conv_gradcheck_and_errors.py", "GlobalFusion or options or mixed"),
+ ('Winograd weight transform, by blocks', 'minimlp/kernels/cpu/winograd_loops.py', 'u[xi, o, c0:c0 + n] = block[xi, :n]', 'u[xi, o, c0:c0 + n - 1] = block[xi, :n - 1]', 'tests/test_kernels.py', 'winograd'),
+ ('Winograd weight gradient, by blocks', 'minimlp/kernels/cpu/winograd_loops.py', 'block[xi, :n] = du[xi, o, c0:c0 + n]', 'block[xi, :n - 1] = du[xi, o, c0:c0 + n - 1]', 'tests/test_kernels.py', 'winograd'),
+ ('Winograd weight transform over threads', 'minimlp/kernels/cpu/winograd_loops.py', 'weight_transform(w, u, w.shape[0] * p // pieces, w.shape[0] * (p + 1) // pieces)', 'weight_transform(w, u, w.shape[0] * p // pieces, w.shape[0] * (p + 1) // pieces - 1)', 'tests/test_kernels.py', 'winograd'),
+ ('BatchNorm2d + ReLU forward', 'minimlp/kernels/cpu/batch_norm.py', 'y_row[k] = zero if p <= zero else p', 'y_row[k] = p', 'tests/test_kernels.py', 'batch_norm_relu'),
+ ('BatchNorm2d + ReLU backward mask', 'minimlp/kernels/cpu/batch_norm.py', '                        p = h_row[k] * ga + be\n', '                        p = h_row[k] * ga\n', 'tests/test_kernels.py', 'batch_norm_relu'),
+ ('BatchNorm2d + ReLU backward sums', 'minimlp/kernels/cpu/batch_norm.py', 'acc_gh += gm * h[k]', 'acc_gh += g[k] * h[k]', 'tests/test_kernels.py', 'batch_norm_relu'),
+ ('BatchNorm1d + ReLU forward', 'minimlp/kernels/cpu/batch_norm.py', 'y_row[c] = zero if p <= zero else p', 'y_row[c] = p', 'tests/test_kernels.py', 'batch_norm_relu'),
+ ('BatchNorm1d + ReLU backward', 'minimlp/kernels/cpu/batch_norm.py', 'gm = zero if p <= zero else g_row[c]           #', 'gm = g_row[c]           #', 'tests/test_kernels.py', 'batch_norm_relu'),
+ ("Sequential's fused backward", 'minimlp/nn/container.py', 'dout = modules[i].backward(dout) if first == i else fusion.backward(modules[first], dout)', 'dout = modules[i].backward(dout)', 'tests/test_fusion.py', ''),
 ]
 only = sys.argv[1:]
 for name, f, old, new, tests, k in PLANTS:

@@ -193,6 +193,43 @@ def check_batch_norm(c, got, ref, inputs):
         _close("bn dbeta", got["dbeta"], ref["dbeta"], tol, scale=sum_g)
 
 
+def batch_norm_relu_cases():
+    """The U-Net's BatchNorm2d + ReLU pairs (widths 32-64-128, batch 16 and 64), odd shapes, rows (N, C)."""
+    shapes = [(16, 32, 32, 32), (16, 64, 16, 16), (16, 128, 8, 8), (64, 32, 32, 32), (4, 5, 7, 3), (2, 3, 1, 2),
+              (64, 512), (3, 7), (16, 64, 128)]
+    cases = [Case("batch_norm_relu", shape=s, dtype=dt, threads=t) for s in shapes
+             for dt, t in ((np.float32, 2), (np.float64, 2), (np.float32, 1))]
+    return cases + [Case("batch_norm_relu", shape=s, dtype=np.float32, threads=2, bias=False)
+                    for s in ((64, 512), (16, 32, 32, 32))]
+
+
+def run_batch_norm_relu(c, dtype):
+    """Sequential(BatchNorm, ReLU), which runs as one pass (``nn.fusion``). x is drawn from [−2, −1), [−0.5, 0.5)
+    and [1, 2), and β puts each channel's ReLU threshold (γ x̂ + β = 0) at x = ±0.75, in a gap: float32 and
+    float64 then agree on every value's mask, and a mask that dropped β (threshold at x = μ) would differ."""
+    shape, width = c.shape, c.shape[1]
+    rng = _rng(c.op, shape)
+    bias = c.kw.get("bias", True)
+    bn = (nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d)(width, dtype=dtype, bias=bias)
+    bn.weight.data[...] = rng.standard_normal(width, dtype=c.dtype)
+    x = (rng.integers(-1, 2, size=shape) * 1.5 + rng.uniform(-0.5, 0.5, size=shape)).astype(c.dtype)
+    axes = (0,) + tuple(range(2, len(shape)))
+    x64 = x.astype(np.float64)
+    threshold = rng.choice([-0.75, 0.75], size=width)
+    beta = -bn.weight.data.astype(np.float64) * (threshold - x64.mean(axis=axes)) / np.sqrt(x64.var(axis=axes) + 1e-5)
+    if bias:
+        bn.bias.data[...] = beta.astype(c.dtype)
+    x = x.astype(dtype)
+    g = rng.standard_normal(shape, dtype=c.dtype).astype(dtype)
+    pair = nn.Sequential(bn, nn.ReLU())
+    y = pair(x)
+    dx = pair.backward(g)
+    out = {"y": y, "dx": dx, "dgamma": bn.weight.grad, "running_mean": bn.running_mean, "running_var": bn.running_var}
+    if bias:
+        out["dbeta"] = bn.bias.grad
+    return out, {"x": x, "g": g, "gamma": bn.weight.data, "eps": bn.eps}
+
+
 # ------------------------------------------------------------------------------- activations, MSE
 def activation_cases():
     cases = []
@@ -608,6 +645,7 @@ def check_update(c, got, ref, inputs):
 FAMILIES = {
     "linear": (linear_cases, run_linear, check_linear),
     "batch_norm": (batch_norm_cases, run_batch_norm, check_batch_norm),
+    "batch_norm_relu": (batch_norm_relu_cases, run_batch_norm_relu, check_batch_norm),
     "sigmoid": (activation_cases, run_activation, check_activation),
     "tanh": (None, run_activation, check_activation),
     "relu": (None, run_activation, check_activation),

@@ -119,6 +119,16 @@ def test_sequential_list_operations_match_torch():
     assert keys(named) == ["conv.weight", "conv.bias"] and named.act is named[1]
 
 
+def test_replacing_a_child_or_a_parameter_keeps_its_place_as_torch():
+    ours, theirs = both(lambda m: m.Sequential(m.Linear(2, 3), m.ReLU(), m.Linear(3, 4)))
+    ours[0], theirs[0] = nn.Linear(2, 3), torch.nn.Linear(2, 3)
+    assert keys(ours) == keys(theirs) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert [type(x).__name__ for x in ours] == [type(x).__name__ for x in theirs] == ["Linear", "ReLU", "Linear"]
+    ours[0].weight = nn.Parameter(np.zeros((3, 2), np.float32))
+    theirs[0].weight = torch.nn.Parameter(torch.zeros(3, 2))
+    assert list(ours[0]._parameters) == list(theirs[0]._parameters) == ["weight", "bias"]
+
+
 def test_module_list_and_dict_register_their_modules_as_torch():
     ours, theirs = both(lambda m: m.ModuleList([m.Linear(1, 2), m.Linear(2, 2)]))
     ours.append(nn.Linear(2, 1))

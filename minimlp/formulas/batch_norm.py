@@ -8,6 +8,7 @@ than float32 sums did (benchmarks/float32_accuracy.py).
 import numpy as np
 
 from ..backend import get_array_module
+from . import activation
 
 
 def forward_train(x, weight, bias, eps):
@@ -38,6 +39,20 @@ def backward_train(g, saved, weight, bias, want_dx=True):
     get_array_module(g).subtract(g, dx, out=dx)
     dx *= _channel(gamma * inv_std, g)
     return dx
+
+
+def forward_train_relu(x, weight, bias, eps):
+    """BatchNorm in training followed by ReLU: y = max(γ x̂ + β, 0). Returns (y, (x̂, 1/√(σ² + ε)), μ, σ²): the
+    same saved values as ``forward_train``, from which the backward finds the ReLU's mask again."""
+    y, saved, mean, var = forward_train(x, weight, bias, eps)
+    return activation.relu(y)[0], saved, mean, var
+
+
+def backward_train_relu(g, saved, weight, bias, want_dx=True):
+    """``backward_train`` of G·[γ x̂ + β > 0]: the ReLU's gradient (0 where γ x̂ + β ≤ 0, G elsewhere, NaN
+    included), then BatchNorm's."""
+    pre = _affine(saved[0], None if weight is None else weight.data, None if bias is None else bias.data)
+    return backward_train(activation.relu_backward(g, pre), saved, weight, bias, want_dx)
 
 
 def forward_eval(x, running_mean, running_var, weight, bias, eps):

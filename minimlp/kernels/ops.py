@@ -140,6 +140,10 @@ batch_norm = Op("batch_norm", forward_train=f.batch_norm.forward_train, backward
                 update_running_stats=f.batch_norm.update_running_stats)
 batch_norm.register("cpu-compiled", with_affine, compiled=True, forward_train="cpu.batch_norm:forward_train",
                     backward_train="cpu.batch_norm:backward_train")
+batch_norm_relu = Op("batch_norm_relu", forward_train=f.batch_norm.forward_train_relu,
+                     backward_train=f.batch_norm.backward_train_relu)
+batch_norm_relu.register("cpu-compiled", with_affine, compiled=True, forward_train="cpu.batch_norm:forward_train_relu",
+                         backward_train="cpu.batch_norm:backward_train_relu")
 
 layer_norm = Op("layer_norm", forward=f.norm.layer_norm, backward=f.norm.layer_norm_backward)
 layer_norm.register("cpu-compiled", flat, training, compiled=True, forward="cpu.layer_norm:layer_norm")

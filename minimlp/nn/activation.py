@@ -71,9 +71,14 @@ class Tanh(_Activation):
 
 
 class ReLU(_Activation):
-    """y = max(x, 0);  ∂L/∂x = G·[x > 0] (0 at x = 0, as torch). Keeps the mask x > 0."""
+    """y = max(x, 0);  ∂L/∂x = G·[x > 0] (0 at x = 0, as torch). Keeps y, whose sign is the mask."""
 
     _op = ops.relu
+
+    def keep_output(self, shape, y):
+        """Keep ``y`` as this layer's output for an input of ``shape`` computed elsewhere (a BatchNorm that
+        applied the ReLU in its own pass, ``nn.fusion``), so that ``backward`` works as after ``forward``."""
+        self._shape, self._kept = tuple(shape), y
 
 
 class LeakyReLU(_Activation):

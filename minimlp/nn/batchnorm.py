@@ -3,7 +3,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..kernels import ops
-from .checks import check_floating, check_like, whole
+from .checks import check_floating, check_grad_like, check_like, whole
 from .normalization import Normalization
 
 
@@ -53,6 +53,25 @@ class BatchNorm1d(Normalization):
         check_like(self, x, self._reference())
 
     def forward(self, x):
+        return self._forward(x, None)
+
+    def _fuses_relu(self, x):
+        """Whether ``_forward_relu`` applies to ``x``: batch statistics (training, or no running ones) of a
+        non-empty batch."""
+        return (self.training or not self.track_running_stats) and x.size > 0
+
+    def _forward_relu(self, x, relu):
+        """``relu(self(x))`` in the passes of this layer alone, where ``_fuses_relu(x)`` (``nn.fusion``): the
+        output max(γ x̂ + β, 0) is written once, and ``_backward_relu`` masks G inside BatchNorm's backward. Both
+        layers are left as their own forward would leave them (``relu.backward`` then ``backward`` also work)."""
+        return self._forward(x, relu)
+
+    def _backward_relu(self, dout, want_dx=True):
+        """∂L/∂x of ``_forward_relu`` from G = ∂L/∂(its output); ∂L/∂γ, ∂L/∂β added."""
+        check_grad_like(self, dout, None if self._cache is None else self._cache[2])
+        return self._fused_backward(dout, self._cache[1], self.weight, self.bias, want_dx)
+
+    def _forward(self, x, relu):
         self._check(x)
         gamma = self.weight.data if self.affine else None
         beta = None if self.bias is None else self.bias.data
@@ -63,11 +82,16 @@ class BatchNorm1d(Normalization):
             if count < 2:
                 raise ValueError(f"{self!r}: expected more than 1 value per channel when training, "
                                  f"got input of shape {tuple(x.shape)}")
-            impl = ops.batch_norm.pick("forward_train", x, gamma)
+            impl = (ops.batch_norm if relu is None else ops.batch_norm_relu).pick("forward_train", x, gamma)
             y, saved, mean, var = impl.forward_train(x, gamma, beta, self.eps)
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, var, count)
-            self._keep(impl.backward_train, saved, x.shape)
+            if relu is None:
+                self._keep(impl.backward_train, saved, x.shape)
+            else:
+                self._keep(ops.batch_norm.pick("backward_train", x, gamma).backward_train, saved, x.shape)
+                self._fused_backward = impl.backward_train
+                relu.keep_output(x.shape, y)
         else:
             impl = ops.batch_norm.pick("forward_eval", x)
             y, saved = impl.forward_eval(x, self.running_mean, self.running_var, gamma, beta, self.eps)

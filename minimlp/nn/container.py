@@ -2,6 +2,7 @@
 import operator
 from collections import OrderedDict
 
+from . import fusion
 from .module import Module
 
 
@@ -14,7 +15,8 @@ class Sequential(Module):
     ∂L/∂x needs (for a first Linear, a matrix product).
 
     Children are named "0", "1", … so that ``state_dict`` keys match torch's
-    ``nn.Sequential`` ("0.weight", "1.running_mean", …).
+    ``nn.Sequential`` ("0.weight", "1.running_mean", …). A BatchNorm then a ReLU
+    in training run as one pass each way (``nn.fusion``), with the same values.
     """
 
     def __init__(self, *modules):
@@ -92,25 +94,42 @@ class Sequential(Module):
         return module
 
     def forward(self, x):
-        for i, m in enumerate(self._modules.values()):
+        modules = list(self._modules.values())
+        fused, i = [], 0
+        while i < len(modules):
+            m = modules[i]
             try:
+                if i + 1 < len(modules) and fusion.fuses(m, modules[i + 1], x):
+                    x = fusion.forward(m, modules[i + 1], x)
+                    fused.append(i)
+                    i += 2
+                    continue
                 x = m.forward(x)
             except (ValueError, TypeError) as exc:
                 _note(exc, f"(in layer {i} of the Sequential: {m!r})")
                 raise
+            i += 1
+        self._fused = frozenset(fused)
         return x
 
     def backward(self, dout, input_grad=True):
         modules = list(self._modules.values())
-        for i in range(len(modules) - 1, -1, -1):
+        fused = self.__dict__.get("_fused", frozenset())
+        i = len(modules) - 1
+        while i >= 0:
+            first = i - 1 if i - 1 in fused else i      # a fused pair (``nn.fusion``) runs backward as one
             try:
-                if i == 0 and not input_grad:
-                    modules[0].backward_parameters(dout)
+                if first == 0 and not input_grad:
+                    if first == i:
+                        modules[0].backward_parameters(dout)
+                    else:
+                        fusion.backward(modules[0], dout, want_dx=False)
                     return None
-                dout = modules[i].backward(dout)
+                dout = modules[i].backward(dout) if first == i else fusion.backward(modules[first], dout)
             except (ValueError, TypeError, RuntimeError) as exc:
-                _note(exc, f"(in the backward of layer {i} of the Sequential: {modules[i]!r})")
+                _note(exc, f"(in the backward of layer {first} of the Sequential: {modules[first]!r})")
                 raise
+            i = first - 1
         return dout if input_grad else None
 
     def backward_parameters(self, dout):

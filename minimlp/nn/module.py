@@ -39,11 +39,11 @@ class Module:
                                      "calls super().__init__()")
             object.__setattr__(self, name, value)
             return
-        if isinstance(value, Parameter):
-            self._forget(name)
+        if isinstance(value, Parameter):   # a name already in the table keeps its place, as torch
+            self._forget(name, keep=self._parameters)
             self._parameters[name] = value
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, keep=self._modules)
             self._modules[name] = value
         elif name in d["_parameters"]:
             if value is not None:
@@ -73,9 +73,10 @@ class Module:
         elif not registered:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def _forget(self, name):
+    def _forget(self, name, keep=None):
         for table in (self._parameters, self._modules, self._buffers):
-            table.pop(name, None)
+            if table is not keep:
+                table.pop(name, None)
 
     def _check_new_name(self, kind, name):
         if "_parameters" not in self.__dict__:

@@ -12,6 +12,7 @@ from . import blas, pool
 # a run's transformed tiles (input's and output's): 512 KB in float32, half a core's L2 (the U-Net's step: 1 << 16
 # to 1 << 18 within 2%, 1 << 20 18% slower)
 RUN_ELEMENTS = 1 << 17
+WEIGHT_GRAIN = 1 << 14  # weights' values per thread at least, for their transforms
 
 
 def _geometry(x, weight, geometry):
@@ -41,6 +42,16 @@ def spread_width(rows, width, itemsize):
     return width
 
 
+def _by_outputs(serial, parallel, source, target):
+    """A weight transform (``serial(source, target, lo, hi)`` over output channels lo ≤ o < hi), cut over the
+    pool where the weights are many (the 128-channel layers' took 0.2-0.4 ms on one thread)."""
+    parts = pool.pieces(target.size, WEIGHT_GRAIN)
+    if parts == 1:
+        serial(source, target, 0, target.shape[0] if target.ndim == 4 else target.shape[1])   # dw or u: O
+    else:
+        pool.launch(parts, parallel, parts, source, target)
+
+
 def _buffers(scratch, names, parts, rows, layout, per_run, like):
     width = per_run * layout[6] * layout[7]
     return [scratch.get(name, (parts, 16, r, spread_width(r, width, like.itemsize)), like)
@@ -56,7 +67,7 @@ def conv2d(x, weight, bias, geometry, scratch):
     t = x.dtype.type
     from . import winograd_loops as loops   # Numba: imported at the first training step, not with minimlp
     u = scratch.get("winograd_u", (16,) + weight.shape[:2], x)
-    loops.weight_transform(np.ascontiguousarray(weight, dtype=x.dtype), u)
+    _by_outputs(loops.weight_transform, loops.weight_transform_pieces, np.ascontiguousarray(weight, dtype=x.dtype), u)
     with blas.one_blas_thread():
         pool.launch(parts, loops.forward, parts, runs, per_run, x, u, x[0, 0, 0, :0] if bias is None else bias, y,
                     v, m, layout, *blas.gemm_address(x.dtype), t(1), t(0))
@@ -79,7 +90,8 @@ def conv2d_backward(g, saved, weight, bias, geometry, scratch, want_dx=True):
                     layout, *blas.gemm_address(x.dtype), t(1), t(0))
     dw = scratch.get("winograd_dw", weight.data.shape, x)
     du = du_parts[0] if parts == 1 else du_parts.sum(axis=0)
-    loops.weight_gradient_transform(du.transpose(0, 2, 1) if c > o else du, dw)
+    _by_outputs(loops.weight_gradient_transform, loops.weight_gradient_transform_pieces,
+                du.transpose(0, 2, 1) if c > o else du, dw)
     weight.accumulate(dw)
     if bias is not None:
         bias.accumulate((db_parts[0] if parts == 1 else db_parts.sum(axis=0)).astype(x.dtype))

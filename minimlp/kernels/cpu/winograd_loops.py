@@ -19,52 +19,84 @@ _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
 
 
+WEIGHT_CHUNK = 16   # input channels whose 16 transformed values are made in a local block, then stored by plane
+
+
 @_jit
-def weight_transform(w, u):
-    """u[4a + b, o, c] = (G w[o, c] Gᵀ)[a, b] (formulas.winograd.transformed_weight)."""
+def weight_transform(w, u, lo, hi):
+    """u[4a + b, o, c] = (G w[o, c] Gᵀ)[a, b] (formulas.winograd.transformed_weight), for lo ≤ o < hi.
+
+    The values of ``WEIGHT_CHUNK`` channels go to a local block first and then to the 16 planes of u a
+    cache line at a time: stored one by one, the 16 planes (O·C values apart, a multiple of 4 KiB for the
+    U-Net's widths) evict each other's lines from L1 at every value (45 ns per (o, c) on Zen 4)."""
     half = w.dtype.type(0.5)
-    for o in range(w.shape[0]):
-        for c in range(w.shape[1]):
-            k = w[o, c]
-            for j in range(3):   # G across the rows: (w0j, (w0j + w1j + w2j)/2, (w0j − w1j + w2j)/2, w2j)
-                a, b, d = k[0, j], k[1, j], k[2, j]
-                if j == 0:
-                    e00, e10, e20, e30 = a, (a + b + d) * half, (a - b + d) * half, d
-                elif j == 1:
-                    e01, e11, e21, e31 = a, (a + b + d) * half, (a - b + d) * half, d
-                else:
-                    e02, e12, e22, e32 = a, (a + b + d) * half, (a - b + d) * half, d
-            u[0, o, c], u[1, o, c], u[2, o, c], u[3, o, c] = (
-                e00, (e00 + e01 + e02) * half, (e00 - e01 + e02) * half, e02)
-            u[4, o, c], u[5, o, c], u[6, o, c], u[7, o, c] = (
-                e10, (e10 + e11 + e12) * half, (e10 - e11 + e12) * half, e12)
-            u[8, o, c], u[9, o, c], u[10, o, c], u[11, o, c] = (
-                e20, (e20 + e21 + e22) * half, (e20 - e21 + e22) * half, e22)
-            u[12, o, c], u[13, o, c], u[14, o, c], u[15, o, c] = (
-                e30, (e30 + e31 + e32) * half, (e30 - e31 + e32) * half, e32)
+    block = np.empty((16, WEIGHT_CHUNK), dtype=u.dtype)
+    for o in range(lo, hi):
+        for c0 in range(0, w.shape[1], WEIGHT_CHUNK):
+            n = min(WEIGHT_CHUNK, w.shape[1] - c0)
+            for i in range(n):
+                k = w[o, c0 + i]
+                for j in range(3):   # G across the rows: (w0j, (w0j + w1j + w2j)/2, (w0j − w1j + w2j)/2, w2j)
+                    a, b, d = k[0, j], k[1, j], k[2, j]
+                    if j == 0:
+                        e00, e10, e20, e30 = a, (a + b + d) * half, (a - b + d) * half, d
+                    elif j == 1:
+                        e01, e11, e21, e31 = a, (a + b + d) * half, (a - b + d) * half, d
+                    else:
+                        e02, e12, e22, e32 = a, (a + b + d) * half, (a - b + d) * half, d
+                block[0, i], block[1, i], block[2, i], block[3, i] = (
+                    e00, (e00 + e01 + e02) * half, (e00 - e01 + e02) * half, e02)
+                block[4, i], block[5, i], block[6, i], block[7, i] = (
+                    e10, (e10 + e11 + e12) * half, (e10 - e11 + e12) * half, e12)
+                block[8, i], block[9, i], block[10, i], block[11, i] = (
+                    e20, (e20 + e21 + e22) * half, (e20 - e21 + e22) * half, e22)
+                block[12, i], block[13, i], block[14, i], block[15, i] = (
+                    e30, (e30 + e31 + e32) * half, (e30 - e31 + e32) * half, e32)
+            for xi in range(16):
+                u[xi, o, c0:c0 + n] = block[xi, :n]
 
 
 @_jit
-def weight_gradient_transform(du, dw):
-    """dw[o, c] = Gᵀ ∂U[:, o, c] G, ∂U read as 4x4 (formulas.winograd.weight_gradient)."""
-    half = du.dtype.type(0.5)
-    for o in range(dw.shape[0]):
-        for c in range(dw.shape[1]):
-            k = dw[o, c]
-            for b in range(4):   # Gᵀ across the rows: (z0 + (z1 + z2)/2, (z1 − z2)/2, (z1 + z2)/2 + z3)
-                z0, z1, z2, z3 = du[b, o, c], du[4 + b, o, c], du[8 + b, o, c], du[12 + b, o, c]
-                r0, r1, r2 = z0 + (z1 + z2) * half, (z1 - z2) * half, (z1 + z2) * half + z3
-                if b == 0:
-                    f00, f10, f20 = r0, r1, r2
-                elif b == 1:
-                    f01, f11, f21 = r0, r1, r2
-                elif b == 2:
-                    f02, f12, f22 = r0, r1, r2
-                else:
-                    f03, f13, f23 = r0, r1, r2
-            k[0, 0], k[0, 1], k[0, 2] = f00 + (f01 + f02) * half, (f01 - f02) * half, (f01 + f02) * half + f03
-            k[1, 0], k[1, 1], k[1, 2] = f10 + (f11 + f12) * half, (f11 - f12) * half, (f11 + f12) * half + f13
-            k[2, 0], k[2, 1], k[2, 2] = f20 + (f21 + f22) * half, (f21 - f22) * half, (f21 + f22) * half + f23
+def weight_gradient_transform(du, dw, lo, hi):
+    """dw[o, c] = Gᵀ ∂U[:, o, c] G, ∂U read as 4x4 (formulas.winograd.weight_gradient), for lo ≤ o < hi; the 16
+    planes are read ``WEIGHT_CHUNK`` values at a time into a local block (as ``weight_transform`` writes them)."""
+    half = dw.dtype.type(0.5)
+    block = np.empty((16, WEIGHT_CHUNK), dtype=du.dtype)
+    for o in range(lo, hi):
+        for c0 in range(0, dw.shape[1], WEIGHT_CHUNK):
+            n = min(WEIGHT_CHUNK, dw.shape[1] - c0)
+            for xi in range(16):
+                block[xi, :n] = du[xi, o, c0:c0 + n]
+            for i in range(n):
+                k = dw[o, c0 + i]
+                for b in range(4):   # Gᵀ across the rows: (z0 + (z1 + z2)/2, (z1 − z2)/2, (z1 + z2)/2 + z3)
+                    z0, z1, z2, z3 = block[b, i], block[4 + b, i], block[8 + b, i], block[12 + b, i]
+                    r0, r1, r2 = z0 + (z1 + z2) * half, (z1 - z2) * half, (z1 + z2) * half + z3
+                    if b == 0:
+                        f00, f10, f20 = r0, r1, r2
+                    elif b == 1:
+                        f01, f11, f21 = r0, r1, r2
+                    elif b == 2:
+                        f02, f12, f22 = r0, r1, r2
+                    else:
+                        f03, f13, f23 = r0, r1, r2
+                k[0, 0], k[0, 1], k[0, 2] = f00 + (f01 + f02) * half, (f01 - f02) * half, (f01 + f02) * half + f03
+                k[1, 0], k[1, 1], k[1, 2] = f10 + (f11 + f12) * half, (f11 - f12) * half, (f11 + f12) * half + f13
+                k[2, 0], k[2, 1], k[2, 2] = f20 + (f21 + f22) * half, (f21 - f22) * half, (f21 + f22) * half + f23
+
+
+@_parallel
+def weight_transform_pieces(pieces, w, u):
+    """``weight_transform`` of all O outputs, cut into ``pieces`` ranges of o side by side."""
+    for p in prange(pieces):
+        weight_transform(w, u, w.shape[0] * p // pieces, w.shape[0] * (p + 1) // pieces)
+
+
+@_parallel
+def weight_gradient_transform_pieces(pieces, du, dw):
+    """``weight_gradient_transform`` of all O outputs, cut into ``pieces`` ranges of o side by side."""
+    for p in prange(pieces):
+        weight_gradient_transform(du, dw, dw.shape[0] * p // pieces, dw.shape[0] * (p + 1) // pieces)
 
 
 @_jit

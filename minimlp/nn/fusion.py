@@ -1,0 +1,31 @@
+"""Layer pairs a ``Sequential`` runs as one: a BatchNorm1d/BatchNorm2d computing batch statistics, then a ReLU.
+
+The pair's output max(γ x̂ + β, 0) is written by BatchNorm's own pass, and its backward masks G where
+γ x̂ + β ≤ 0 inside BatchNorm's backward (``formulas.batch_norm.forward_train_relu``, op ``batch_norm_relu``):
+the ReLU's read and write of every activation, each way, are saved. The values are those of the two layers
+run one after the other. Only the exact classes are fused: a subclass, or a layer whose ``forward`` or
+``backward`` was replaced on the instance, runs as itself.
+"""
+from .activation import ReLU
+from .batchnorm import BatchNorm1d
+from .batchnorm2d import BatchNorm2d
+
+_REPLACEABLE = ("forward", "backward", "backward_parameters")
+
+
+def fuses(first, second, x):
+    """Whether ``first`` then ``second`` run as one pass on input ``x``."""
+    return (type(first) in (BatchNorm1d, BatchNorm2d) and type(second) is ReLU
+            and not any(name in vars(m) for m in (first, second) for name in _REPLACEABLE)
+            and first._fuses_relu(x))
+
+
+def forward(first, second, x):
+    """``second(first(x))`` in one pass."""
+    return first._forward_relu(x, second)
+
+
+def backward(first, dout, want_dx=True):
+    """∂L/∂x of the pair whose first layer is ``first`` (None unless ``want_dx``), the parameters' gradients
+    added."""
+    return first._backward_relu(dout, want_dx)
