@@ -61,17 +61,14 @@ class ZeroPaddedGradientForReflect(nn.Conv2d):
     """A planted bug: reflect padding's backward drops the border (treats it as zero padding)."""
 
     def _backward(self, dout, want_dx):
-        impl, saved, shape = self._cache
+        impl, saved, shape, geometry = self._cache
         if impl.name != "formula":  # the compiled kernel keeps its loops' layout, whose last entry is the reflect flag
             x, layout = saved
-            self._cache = (impl, (x, layout[:-1] + (False,)), shape)
-            return super()._backward(dout, want_dx)
-        geometry = self._geometry
-        self._geometry = Geometry(geometry.kernel, geometry.stride, geometry.dilation, geometry.pads, geometry.groups)
-        try:
-            return super()._backward(dout, want_dx)
-        finally:
-            self._geometry = geometry
+            self._cache = (impl, (x, layout[:-1] + (False,)), shape, geometry)
+        else:
+            zeros = Geometry(geometry.kernel, geometry.stride, geometry.dilation, geometry.pads, geometry.groups)
+            self._cache = (impl, saved, shape, zeros)
+        return super()._backward(dout, want_dx)
 
 
 class SkipDroppingConcat(nn.Concat):

@@ -1,13 +1,14 @@
 """torch's rules for the arguments and the edge values of the names we share with it: sizes must be integers,
 dims must be in range, a size has as many entries as the input has spatial axes, a NaN passes the gradient of
 the activations that torch lets it through, and torch's initialisers' checks. Each case is run in torch too."""
+import contextlib
 import warnings
 
 import numpy as np
 import pytest
 import torch
 
-from minimlp import nn
+from minimlp import kernels, nn
 
 
 @pytest.mark.parametrize("make", [
@@ -151,3 +152,44 @@ def test_kl_div_mean_and_dropout2d_on_3d_input_warn_as_in_torch():
     for module, z in ((nn, np.ones((2, 3, 4))), (torch.nn, torch.ones(2, 3, 4))):
         with pytest.warns(UserWarning, match="Received a 3D input to dropout2d"):
             module.Dropout2d(0.5)(z)
+
+
+@pytest.mark.parametrize("impl", ["formula", "selected"])
+@pytest.mark.parametrize("kernel,stride,padding,dilation,output_size,shape", [
+    (3, 2, 0, 1, (18, 18), (2, 3, 8, 8)), (3, 2, 1, 1, [16, 15], (3, 8, 8)),
+    (2, 3, 0, 2, (2, 4, 27, 28), (2, 3, 9, 9)), (4, 3, 1, 1, (24, 25), (2, 3, 8, 8))])
+def test_conv_transpose_output_size_picks_the_output_padding_as_torch(kernel, stride, padding, dilation, output_size,
+                                                                      shape, impl):
+    """``forward(x, output_size=...)``: the output, ∂x and ∂W of that size, float64, against torch, by the
+    formula and by the kernel training selects."""
+    with (kernels.use("formula") if impl == "formula" else contextlib.nullcontext()):
+        _check_output_size(kernel, stride, padding, dilation, output_size, shape)
+
+
+def _check_output_size(kernel, stride, padding, dilation, output_size, shape):
+    theirs = torch.nn.ConvTranspose2d(3, 4, kernel, stride=stride, padding=padding, dilation=dilation).double()
+    ours = nn.ConvTranspose2d(3, 4, kernel, stride=stride, padding=padding, dilation=dilation, dtype=np.float64)
+    ours.weight.data[...] = theirs.weight.detach().numpy()
+    ours.bias.data[...] = theirs.bias.detach().numpy()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = theirs(xt, output_size=output_size)
+    y = ours(x, output_size=output_size)
+    assert y.shape == tuple(yt.shape) and y.shape[-2:] == tuple(output_size[-2:])
+    g = rng.standard_normal(y.shape)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(y, yt.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), atol=1e-12)
+    assert ours(x).shape[-2:] != y.shape[-2:] or output_size[-2:] == ours(x).shape[-2:]   # the layer's own padding is kept
+
+
+@pytest.mark.parametrize("output_size,message", [
+    ((20, 20), r"requested an output size of \(20, 20\), but valid sizes range from \[17, 17\] to \[18, 18\]"),
+    ((1, 2, 3), r"for 4D input, output_size must have 2 or 4 elements \(got 3\)")])
+def test_conv_transpose_refuses_an_output_size_it_cannot_give_as_torch(output_size, message):
+    with pytest.raises(ValueError, match=message):
+        torch.nn.ConvTranspose2d(3, 4, 3, stride=2)(torch.zeros(1, 3, 8, 8), output_size=output_size)
+    with pytest.raises(ValueError, match=message):
+        nn.ConvTranspose2d(3, 4, 3, stride=2)(np.zeros((1, 3, 8, 8), np.float32), output_size=output_size)

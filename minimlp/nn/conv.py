@@ -48,17 +48,18 @@ class _ConvBase(Module):
         self._consumed = False
         self._unbatched = False
 
-    def _run_forward(self, x, out_shape):
-        """The op's forward on the batch ``x``; an unbatched input (C, H, W) runs as a batch of one and gives
-        (C_out, H_out, W_out), as torch."""
+    def _run_forward(self, x, out_shape, geometry=None):
+        """The op's forward on the batch ``x`` (with ``geometry``, default the layer's); an unbatched input
+        (C, H, W) runs as a batch of one and gives (C_out, H_out, W_out), as torch."""
         x, self._unbatched = with_batch_axis(x, 4)
+        geometry = self._geometry if geometry is None else geometry
         bias = None if self.bias is None else self.bias.data
-        args = (x, self.weight.data, bias, self._geometry, self._scratch)
+        args = (x, self.weight.data, bias, geometry, self._scratch)
         impl = self._op.pick("forward", *args, training=self.training)
         y, saved = impl.forward(*args)
         if self._unbatched:
             y, out_shape = y[0], out_shape[1:]
-        self._cache, self._consumed = (impl, saved, out_shape), False
+        self._cache, self._consumed = (impl, saved, out_shape, geometry), False
         return y
 
     def _backward(self, dout, want_dx):
@@ -68,8 +69,8 @@ class _ConvBase(Module):
             raise RuntimeError(f"{self!r}: backward already ran once since the last forward (its column buffer "
                                f"now holds their gradient); run forward again before another backward")
         check_grad_like(self, dout, None if self._cache is None else self._cache[2])
-        (impl, saved, _), self._cache, self._consumed = self._cache, None, True
-        dx = impl.backward(dout[None] if self._unbatched else dout, saved, self.weight, self.bias, self._geometry,
+        (impl, saved, _, geometry), self._cache, self._consumed = self._cache, None, True
+        dx = impl.backward(dout[None] if self._unbatched else dout, saved, self.weight, self.bias, geometry,
                            self._scratch, want_dx)
         return dx[0] if self._unbatched and dx is not None else dx
 
@@ -208,12 +209,32 @@ class ConvTranspose2d(_ConvBase):
         self._geometry = Geometry(self.kernel_size, self.stride, self.dilation, (ph, ph, pw, pw), self.groups,
                                   "zeros", self.output_padding)
 
-    def forward(self, x):
+    def forward(self, x, output_size=None):
+        """``output_size`` (H_out, W_out), or with the batch and channel axes in front, picks among the sizes the
+        strides allow: the output padding for this call is then its excess over the smallest, as torch."""
         check_image(self, x, self.in_channels, self.weight.data, unbatched=True)
-        ho, wo = self._geometry.transposed_output(*x.shape[-2:])
+        geometry = self._geometry if output_size is None else self._sized_geometry(x, output_size)
+        ho, wo = geometry.transposed_output(*x.shape[-2:])
         if ho < 1 or wo < 1:
             raise self._shape_error(x, f"with padding {self.padding} gives an empty output ({ho}x{wo})")
-        return self._run_forward(x, (x.shape[0] if x.ndim == 4 else 1, self.out_channels, ho, wo))
+        return self._run_forward(x, (x.shape[0] if x.ndim == 4 else 1, self.out_channels, ho, wo), geometry)
+
+    def _sized_geometry(self, x, output_size):
+        """The geometry whose output padding gives ``output_size`` (torch's ``_output_padding``)."""
+        given = output_size[-2:] if len(output_size) == x.ndim else output_size
+        size = [whole(v, "output_size") for v in given]
+        if len(size) != 2:
+            raise ValueError(f"ConvTranspose2D: for {x.ndim}D input, output_size must have 2 or {x.ndim} elements "
+                             f"(got {len(output_size)})")
+        smallest = [(n - 1) * s - 2 * p + d * (k - 1) + 1 for n, s, p, d, k in
+                    zip(x.shape[-2:], self.stride, self.padding, self.dilation, self.kernel_size)]
+        largest = [m + s - 1 for m, s in zip(smallest, self.stride)]
+        if any(not lo <= n <= hi for n, lo, hi in zip(size, smallest, largest)):
+            raise ValueError(f"requested an output size of {given}, but valid sizes range from {smallest} to "
+                             f"{largest} (for an input of {tuple(x.shape[-2:])})")
+        ph, pw = self.padding
+        return Geometry(self.kernel_size, self.stride, self.dilation, (ph, ph, pw, pw), self.groups, "zeros",
+                        tuple(n - m for n, m in zip(size, smallest)))
 
     def extra_repr(self):
         return self._describe(before=[("padding", None if self.padding == (0, 0) else self.padding),

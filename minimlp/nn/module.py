@@ -164,8 +164,8 @@ class Module:
         return getattr(module, table)[name]
 
     # calling --------------------------------------------------------------
-    def __call__(self, x):
-        return self.forward(x)
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
 
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
