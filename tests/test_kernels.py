@@ -164,12 +164,7 @@ def run_batch_norm(c, dtype):
         bn.bias.data[...] = beta
     x = (rng.standard_normal(shape, dtype=c.dtype) * c.dtype(2) + c.dtype(1)).astype(dtype)
     g = rng.standard_normal(shape, dtype=c.dtype).astype(dtype)
-    y = bn(x)
-    dx = bn.backward(g)
-    out = {"y": y, "dx": dx, "dgamma": bn.weight.grad, "running_mean": bn.running_mean, "running_var": bn.running_var}
-    if bias:
-        out["dbeta"] = bn.bias.grad
-    return out, {"x": x, "g": g, "gamma": bn.weight.data, "eps": bn.eps}
+    return _batch_norm_results(bn, bn(x), bn.backward, x, g)
 
 
 def check_batch_norm(c, got, ref, inputs):
@@ -222,10 +217,14 @@ def run_batch_norm_relu(c, dtype):
     x = x.astype(dtype)
     g = rng.standard_normal(shape, dtype=c.dtype).astype(dtype)
     pair = nn.Sequential(bn, nn.ReLU())
-    y = pair(x)
-    dx = pair.backward(g)
-    out = {"y": y, "dx": dx, "dgamma": bn.weight.grad, "running_mean": bn.running_mean, "running_var": bn.running_var}
-    if bias:
+    return _batch_norm_results(bn, pair(x), pair.backward, x, g)
+
+
+def _batch_norm_results(bn, y, backward, x, g):
+    """What the BatchNorm cases compare: y, ∂x = backward(G), ∂γ (∂β), the running statistics; and the inputs."""
+    out = {"y": y, "dx": backward(g), "dgamma": bn.weight.grad, "running_mean": bn.running_mean,
+           "running_var": bn.running_var}
+    if bn.bias is not None:
         out["dbeta"] = bn.bias.grad
     return out, {"x": x, "g": g, "gamma": bn.weight.data, "eps": bn.eps}
 
