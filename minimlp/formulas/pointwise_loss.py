@@ -79,12 +79,12 @@ def bce_with_logits_backward(g, saved):
 
 
 def kl_div(x, t, log_target):
-    """ℓ = p·(log p − x) with p = t (0 where p = 0), or p = e^t for ``log_target`` (ℓ = e^t·(t − x)); x holds
-    log-probabilities."""
+    """ℓ = p·(log p − x) with p = t (p·log p is 0 where p = 0 and NaN where p < 0, as torch's xlogy), or
+    p = e^t for ``log_target`` (ℓ = e^t·(t − x)); x holds log-probabilities."""
     xp = get_array_module(x)
     if log_target:
         return xp.exp(t) * (t - x), (t, log_target)
-    plogp = xp.where(t > 0, t * xp.log(xp.where(t > 0, t, 1)), 0)
+    plogp = xp.where(t > 0, t * xp.log(xp.where(t > 0, t, 1)), xp.where(t == 0, 0, xp.nan))
     return plogp - t * x, (t, log_target)
 
 

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..kernels import ops
-from .checks import check_floating, check_grad_like, check_like, whole
+from .checks import InputError, check_floating, check_grad_like, check_like, whole
 from .normalization import Normalization
 
 
@@ -48,7 +48,7 @@ class BatchNorm1d(Normalization):
     def _check(self, x):
         check_floating(self, x)
         if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
-            raise ValueError(f"{self!r}: expected input of shape (N, {self.num_features}) or "
+            raise InputError(f"{self!r}: expected input of shape (N, {self.num_features}) or "
                              f"(N, {self.num_features}, L), got {tuple(x.shape)}")
         check_like(self, x, self._reference())
 

@@ -4,6 +4,19 @@ import operator
 from ..backend import device_of
 
 
+class InputError(ValueError, RuntimeError):
+    """An input the layer cannot take (its shape, its channels): a ValueError, minimlp's convention, that is also
+    the RuntimeError torch raises for it, so code written for either catches it."""
+
+
+class InputTypeError(TypeError, RuntimeError):
+    """An input of the wrong dtype or device: a TypeError that is also torch's RuntimeError for it."""
+
+
+class TargetIndexError(ValueError, IndexError):
+    """A class index out of range: a ValueError that is also torch's IndexError for it."""
+
+
 def whole(value, name="value"):
     """``value`` as an int (a Python or NumPy integer); TypeError for a float or anything else, as torch, which
     never truncates a size."""
@@ -28,7 +41,7 @@ def check_floating(module, x):
     if dtype is None or not hasattr(x, "shape"):
         raise TypeError(f"{module!r}: expected a NumPy or CuPy array, got {type(x).__name__}")
     if dtype.kind != "f":
-        raise TypeError(f"{module!r}: expected a floating-point input (float32 or float64), got dtype {dtype}")
+        raise InputTypeError(f"{module!r}: expected a floating-point input (float32 or float64), got dtype {dtype}")
 
 
 def check_image(module, x, channels, reference, unbatched=False):
@@ -36,13 +49,13 @@ def check_image(module, x, channels, reference, unbatched=False):
     ``unbatched``, one image (C, H, W) too, as torch takes it."""
     check_floating(module, x)
     if unbatched and x.ndim not in (3, 4):
-        raise ValueError(f"{module!r}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input with C = {channels}, got "
+        raise InputError(f"{module!r}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input with C = {channels}, got "
                          f"a {x.ndim}-D input of shape {tuple(x.shape)}")
     if not unbatched and x.ndim != 4:
-        raise ValueError(f"{module!r}: expected a 4-D input (N, C, H, W) with C = {channels}, got a {x.ndim}-D "
+        raise InputError(f"{module!r}: expected a 4-D input (N, C, H, W) with C = {channels}, got a {x.ndim}-D "
                          f"input of shape {tuple(x.shape)} (add a batch axis with x[None] for one image)")
     if channels is not None and x.shape[-3] != channels:
-        raise ValueError(f"{module!r}: expected {channels} input channels, got input of shape {tuple(x.shape)} "
+        raise InputError(f"{module!r}: expected {channels} input channels, got input of shape {tuple(x.shape)} "
                          f"with {x.shape[-3]} channels")
     check_like(module, x, reference)
 
@@ -57,10 +70,10 @@ def check_like(module, x, reference):
     if reference is None:
         return
     if x.dtype != reference.dtype:
-        raise TypeError(f"{module!r}: input dtype {x.dtype} does not match the layer's {reference.dtype}; "
+        raise InputTypeError(f"{module!r}: input dtype {x.dtype} does not match the layer's {reference.dtype}; "
                         f"cast the input (x.astype(...)) or the model (model.to(dtype=...))")
     if device_of(x) != device_of(reference):
-        raise TypeError(f"{module!r}: input is on the {device_of(x)} but the layer's parameters are on the "
+        raise InputTypeError(f"{module!r}: input is on the {device_of(x)} but the layer's parameters are on the "
                         f"{device_of(reference)}; move one of them (minimlp.backend.to_device or model.to)")
 
 

@@ -3,12 +3,14 @@ import math
 
 import numpy as np
 
+from ..backend import get_array_module
 from ..formulas.conv import Geometry
 from ..kernels import ops
 from ..scratch import Scratch
 from . import init
 from .checks import check_grad_like, check_image, pair, whole, with_batch_axis
 from .module import Module
+from .normalization import zero_gradients
 from .parameter import Parameter
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -53,6 +55,9 @@ class _ConvBase(Module):
         (C, H, W) runs as a batch of one and gives (C_out, H_out, W_out), as torch."""
         x, self._unbatched = with_batch_axis(x, 4)
         geometry = self._geometry if geometry is None else geometry
+        if x.shape[0] == 0:   # an empty batch: an empty output, and zero gradients for the parameters (torch's)
+            self._cache, self._consumed = (None, x.shape, out_shape, geometry), False
+            return get_array_module(x).zeros(out_shape, dtype=x.dtype)
         bias = None if self.bias is None else self.bias.data
         args = (x, self.weight.data, bias, geometry, self._scratch)
         impl = self._op.pick("forward", *args, training=self.training)
@@ -70,6 +75,8 @@ class _ConvBase(Module):
                                f"now holds their gradient); run forward again before another backward")
         check_grad_like(self, dout, None if self._cache is None else self._cache[2])
         (impl, saved, _, geometry), self._cache, self._consumed = self._cache, None, True
+        if impl is None:
+            return zero_gradients(dout, saved, self.weight, self.bias, want_dx)
         dx = impl.backward(dout[None] if self._unbatched else dout, saved, self.weight, self.bias, geometry,
                            self._scratch, want_dx)
         return dx[0] if self._unbatched and dx is not None else dx

@@ -3,7 +3,7 @@ import math
 
 from ..backend import device_of, get_array_module
 from ..kernels import ops
-from .checks import check_floating
+from .checks import InputError, InputTypeError, TargetIndexError, check_floating
 
 
 class CrossEntropyLoss:
@@ -37,7 +37,7 @@ class CrossEntropyLoss:
         if reduction not in ("mean", "sum", "none"):
             raise ValueError(f"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
         if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}")
+            raise InputError(f"CrossEntropyLoss: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
         self.weight = weight
         self.ignore_index = int(ignore_index)
         self.reduction = reduction
@@ -45,32 +45,37 @@ class CrossEntropyLoss:
         self._cache = None
         self._unbatched = False
 
-    def __call__(self, logits, target):
-        return self.forward(logits, target)
+    def __call__(self, input, target):
+        return self.forward(input, target)
 
     def _check(self, logits, target):
         """'index' or 'probability': which kind of target, after checking shapes, dtypes and devices."""
         check_floating(self, logits)
         kind = getattr(getattr(target, "dtype", None), "kind", None)
         if device_of(logits) != device_of(target):
-            raise TypeError(f"{self!r}: logits are on the {device_of(logits)}, targets on the {device_of(target)}")
+            raise InputTypeError(f"{self!r}: logits are on the {device_of(logits)}, targets on the {device_of(target)}")
         shape, tshape = tuple(logits.shape), tuple(getattr(target, "shape", ()))
         if logits.ndim == 1:
             if (kind in ("i", "u") and tshape == ()) or (kind == "f" and tshape == shape):
                 return self._check(logits[None], target[None])
-            raise ValueError(f"{self!r}: logits of shape {shape} (one sample) need a 0-d integer class index or "
+            raise InputError(f"{self!r}: logits of shape {shape} (one sample) need a 0-d integer class index or "
                              f"floating class probabilities of shape {shape}, got {kind and target.dtype} targets "
                              f"of shape {tshape}")
         if logits.ndim < 1:
-            raise ValueError(f"{self!r}: expected logits (N, C, ...) or (C,), got logits of shape {shape}")
+            raise InputError(f"{self!r}: expected logits (N, C, ...) or (C,), got logits of shape {shape}")
+        if self.weight is not None and tuple(getattr(self.weight, "shape", ())) != (shape[1],):
+            raise InputError(f"{self!r}: weight tensor should be defined either for all {shape[1]} classes or no "
+                             f"classes but got weight tensor of shape: {list(getattr(self.weight, 'shape', ()))}")
         if kind in ("i", "u") and tshape == (shape[0],) + shape[2:]:
             return "index"
         if kind == "f" and tshape == shape:
             if target.dtype != logits.dtype:
-                raise TypeError(f"{self!r}: probability targets of dtype {target.dtype} and logits of dtype "
-                                f"{logits.dtype} differ")
+                raise InputTypeError(f"{self!r}: probability targets of dtype {target.dtype} and logits of dtype "
+                                     f"{logits.dtype} differ")
+            if self.ignore_index != -100:
+                raise InputError(f"{self!r}: ignore_index is not supported for floating point target")
             return "probability"
-        raise ValueError(f"{self!r}: logits of shape {shape} need integer class indices of shape "
+        raise InputError(f"{self!r}: logits of shape {shape} need integer class indices of shape "
                          f"{(shape[0],) + shape[2:]} or floating class probabilities of shape {shape}, got "
                          f"{kind and target.dtype} targets of shape {tshape}")
 
@@ -99,7 +104,7 @@ class CrossEntropyLoss:
         y = target.reshape(-1)
         bad = (y != self.ignore_index) & ((y < 0) | (y >= c))
         if bool(xp.any(bad)):
-            raise ValueError(f"{self!r}: target {int(y[bad][0])} is out of bounds for {c} classes")
+            raise TargetIndexError(f"{self!r}: target {int(y[bad][0])} is out of bounds for {c} classes")
 
     def backward(self, grad_output=None):
         """∂L/∂logits for the last forward call, in the logits' shape and dtype.

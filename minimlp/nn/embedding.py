@@ -4,7 +4,7 @@ import numpy as np
 from ..backend import device_of, get_array_module
 from ..kernels import ops
 from ..random import rng_for
-from .checks import check_grad_like, whole
+from .checks import InputError, InputTypeError, check_grad_like, whole
 from .module import Module
 from .parameter import Parameter
 
@@ -23,6 +23,9 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = whole(num_embeddings, "num_embeddings")
         self.embedding_dim = whole(embedding_dim, "embedding_dim")
+        if min(self.num_embeddings, self.embedding_dim) < 0:
+            raise InputError(f"Embedding: Trying to create tensor with negative dimension "
+                             f"{min(self.num_embeddings, self.embedding_dim)}: [{num_embeddings}, {embedding_dim}]")
         if padding_idx is not None:
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
                 raise ValueError(f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), got "
@@ -44,10 +47,10 @@ class Embedding(Module):
     def forward(self, indices):
         kind = getattr(getattr(indices, "dtype", None), "kind", None)
         if kind not in ("i", "u"):
-            raise TypeError(f"{self!r}: expected integer indices (a NumPy or CuPy array), got "
+            raise InputTypeError(f"{self!r}: expected integer indices (a NumPy or CuPy array), got "
                             f"{getattr(indices, 'dtype', type(indices).__name__)}")
         if device_of(indices) != device_of(self.weight.data):
-            raise TypeError(f"{self!r}: indices are on the {device_of(indices)} but the weight is on the "
+            raise InputTypeError(f"{self!r}: indices are on the {device_of(indices)} but the weight is on the "
                             f"{device_of(self.weight.data)}")
         xp = get_array_module(indices)
         if indices.size and bool(xp.any((indices < 0) | (indices >= self.num_embeddings))):

@@ -4,7 +4,7 @@ import functools
 import numpy as np
 
 from ..kernels import ops
-from .checks import check_floating, check_like, whole
+from .checks import InputError, check_floating, check_like, whole
 from .normalization import Normalization, data
 
 
@@ -17,7 +17,7 @@ class GroupNorm(Normalization):
     positions. Keeps x̂ and 1/√(σ² + ε).
     """
 
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=np.float32):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=np.float32, *, bias=True):
         super().__init__()
         self.num_groups, self.num_channels = whole(num_groups, "num_groups"), whole(num_channels, "num_channels")
         if self.num_groups < 1 or self.num_channels % self.num_groups:
@@ -25,14 +25,16 @@ class GroupNorm(Normalization):
                              f"({num_groups})")
         self.eps = float(eps)
         self.affine = bool(affine)
-        self._affine(self.num_channels, self.affine, True, dtype)
+        self._affine(self.num_channels, self.affine, bias, dtype)
 
     def forward(self, x):
         check_floating(self, x)
         if x.ndim < 2 or x.shape[1] != self.num_channels:
-            raise ValueError(f"{self!r}: expected input of shape (N, {self.num_channels}, ...), got "
+            raise InputError(f"{self!r}: expected input of shape (N, {self.num_channels}, ...), got "
                              f"{tuple(x.shape)}")
         check_like(self, x, data(self.weight))
+        if x.shape[0] == 0:
+            return self._empty_batch_output(x)
         y, saved, _, _ = ops.group_norm.run("forward", x, data(self.weight), data(self.bias), self.num_groups,
                                             self.eps, training=self.training)
         self._keep(BACKWARD, saved, x.shape)

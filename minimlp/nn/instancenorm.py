@@ -20,14 +20,14 @@ class InstanceNorm2d(Normalization):
     """
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False,
-                 dtype=np.float32):
+                 dtype=np.float32, *, bias=True):
         super().__init__()
         self.num_features = whole(num_features, "num_features")
         self.eps = float(eps)
         self.momentum = momentum
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
-        self._affine(self.num_features, self.affine, True, dtype)
+        self._affine(self.num_features, self.affine, bias, dtype)
         if self.track_running_stats:
             self._running_statistics(self.num_features, dtype)
 
@@ -35,6 +35,8 @@ class InstanceNorm2d(Normalization):
         reference = data(self.weight) if self.affine else self._buffers.get("running_mean")
         check_image(self, x, self.num_features, reference, unbatched=True)
         x4, unbatched = with_batch_axis(x, 4)
+        if x4.shape[0] == 0:
+            return self._empty_batch_output(x)
         weight, bias = data(self.weight), data(self.bias)
         if self.training or not self.track_running_stats:
             if x4.shape[2] * x4.shape[3] < 2 and self.training:

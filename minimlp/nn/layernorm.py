@@ -4,7 +4,7 @@ import functools
 import numpy as np
 
 from ..kernels import ops
-from .checks import check_floating, check_like
+from .checks import InputError, check_floating, check_like
 from .normalization import Normalization, data
 
 
@@ -31,7 +31,7 @@ class LayerNorm(Normalization):
         check_floating(self, x)
         d = len(self.normalized_shape)
         if tuple(x.shape[x.ndim - d:]) != self.normalized_shape or x.ndim < d:
-            raise ValueError(f"{self!r}: expected an input whose last {d} axes are {self.normalized_shape}, got "
+            raise InputError(f"{self!r}: expected an input whose last {d} axes are {self.normalized_shape}, got "
                              f"input of shape {tuple(x.shape)}")
         check_like(self, x, None if self.weight is None else self.weight.data)
         y, saved = ops.layer_norm.run("forward", x, data(self.weight), data(self.bias), d, self.eps,

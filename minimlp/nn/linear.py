@@ -3,7 +3,7 @@ import numpy as np
 
 from ..kernels import ops
 from . import init
-from .checks import check_floating, check_grad_like, check_like, whole
+from .checks import InputError, check_floating, check_grad_like, check_like, whole
 from .module import Module
 from .parameter import Parameter
 
@@ -29,7 +29,7 @@ class Linear(Module):
     def forward(self, x):
         check_floating(self, x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(f"{self!r}: expected input of shape (*, {self.in_features}), got {tuple(x.shape)}")
+            raise InputError(f"{self!r}: expected input of shape (*, {self.in_features}), got {tuple(x.shape)}")
         check_like(self, x, self.weight.data)
         lead = tuple(x.shape[:-1])
         self._x = x.reshape(-1, self.in_features) if x.ndim != 2 else x

@@ -17,8 +17,8 @@ class _Loss:
         self.reduction = reduction
         self._diff = None
 
-    def __call__(self, prediction, target):
-        return self.forward(prediction, target)
+    def __call__(self, input, target):
+        return self.forward(input, target)
 
     def _check(self, prediction, target):
         check_floating(self, prediction)
@@ -34,6 +34,11 @@ class _Loss:
 
     def forward(self, prediction, target):
         self._check(prediction, target)
+        if prediction.size == 0:   # no elements: Σ = 0, the mean NaN (torch's), not a diverged training
+            self._diff = prediction - target
+            if self.reduction == "none":
+                return self._op.formula.elements(self._diff)
+            return 0.0 if self.reduction == "sum" else math.nan
         diff, total = self._op.run("forward", prediction, target)
         self._diff = diff
         if self.reduction == "none":
@@ -63,6 +68,8 @@ class _Loss:
             grad = self._op.run("backward", self._diff, 1.0)
             grad *= grad_output
             return grad
+        if self._diff.size == 0:
+            return self._op.formula.backward(self._diff, 1.0)
         scale = 1.0 / self._diff.size if self.reduction == "mean" else 1.0
         if grad_output is not None:
             scale *= float(grad_output)

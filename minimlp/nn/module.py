@@ -165,6 +165,9 @@ class Module:
 
     # calling --------------------------------------------------------------
     def __call__(self, *args, **kwargs):
+        """``forward(*args, **kwargs)``; the input may be passed as ``input=``, torch's name for it."""
+        if not args and "input" in kwargs:
+            args = (kwargs.pop("input"),)
         return self.forward(*args, **kwargs)
 
     def forward(self, x):

@@ -3,7 +3,7 @@ import math
 
 from ..backend import device_of, get_array_module
 from ..kernels import ops
-from .checks import check_floating
+from .checks import InputError, InputTypeError, TargetIndexError, check_floating
 
 
 class NLLLoss:
@@ -30,18 +30,18 @@ class NLLLoss:
         shape, tshape = tuple(x.shape), tuple(getattr(target, "shape", ()))
         expected = () if x.ndim == 1 else (shape[0],) + shape[2:]
         if x.ndim < 1 or kind not in ("i", "u") or tshape != expected:
-            raise ValueError(f"{self!r}: input of shape {shape} needs integer class indices of shape {expected}, "
+            raise InputError(f"{self!r}: input of shape {shape} needs integer class indices of shape {expected}, "
                              f"got {kind and target.dtype} targets of shape {tshape}")
         if device_of(x) != device_of(target):
-            raise TypeError(f"{self!r}: input is on the {device_of(x)}, target on the {device_of(target)}")
+            raise InputTypeError(f"{self!r}: input is on the {device_of(x)}, target on the {device_of(target)}")
         c = shape[0] if x.ndim == 1 else shape[1]
         if self.weight is not None and (tuple(self.weight.shape) != (c,) or self.weight.dtype != x.dtype):
-            raise ValueError(f"{self!r}: weight must be a {x.dtype} array of shape ({c},), got "
+            raise InputError(f"{self!r}: weight must be a {x.dtype} array of shape ({c},), got "
                              f"{self.weight.dtype} of shape {tuple(self.weight.shape)}")
         y = target.reshape(-1)
         bad = (y != self.ignore_index) & ((y < 0) | (y >= c))
         if bool(get_array_module(y).any(bad)):
-            raise ValueError(f"{self!r}: target {int(y[bad][0])} is out of bounds for {c} classes")
+            raise TargetIndexError(f"{self!r}: target {int(y[bad][0])} is out of bounds for {c} classes")
 
     def forward(self, input, target):
         self._check(input, target)

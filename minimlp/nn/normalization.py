@@ -2,6 +2,7 @@
 and hands it to the kernel the forward chose (``BatchNorm1d``, ``LayerNorm``, ``GroupNorm``, ``InstanceNorm2d``)."""
 import numpy as np
 
+from ..backend import get_array_module
 from .checks import check_grad_like
 from .module import Module
 from .parameter import Parameter
@@ -29,6 +30,11 @@ class Normalization(Module):
     def _keep(self, backward, saved, shape):
         self._cache = (backward, saved, tuple(shape))
 
+    def _empty_batch_output(self, x):
+        """An input with no samples (N = 0): an empty output, and a backward adding zero gradients, as torch."""
+        self._keep(zero_gradients, x.shape, x.shape)
+        return x.copy()
+
     def backward(self, dout):
         return self._backward(dout, True)
 
@@ -47,3 +53,11 @@ class Normalization(Module):
 def data(parameter):
     """A parameter's array, or None for an absent one."""
     return None if parameter is None else parameter.data
+
+
+def zero_gradients(dout, shape, weight, bias, want_dx=True):
+    """The backward of an empty batch: zeros added to each parameter's gradient; ∂L/∂x empty, of ``shape``."""
+    for parameter in (weight, bias):
+        if parameter is not None:
+            parameter.accumulate(get_array_module(parameter.data).zeros_like(parameter.data))
+    return get_array_module(dout).zeros(shape, dtype=dout.dtype) if want_dx else None

@@ -53,6 +53,8 @@ class _PointwiseLoss:
         if self.reduction == "none":
             return loss
         total = float(loss.sum())
+        if self._cache[2] == 0:   # no elements: Σ ℓ = 0, their mean NaN (torch's), not a diverged training
+            return total if self.reduction == "sum" else math.nan
         value = total if self.reduction == "sum" else total / self._cache[2]
         if not math.isfinite(value):
             xp = get_array_module(input)
@@ -72,7 +74,8 @@ class _PointwiseLoss:
                                  f"{None if grad_output is None else tuple(getattr(grad_output, 'shape', ()))}")
             return self._op.run("backward", grad_output, saved)
         scale = 1.0 if grad_output is None else float(grad_output)
-        return self._op.run("backward", scale if self.reduction == "sum" else scale / divisor, saved)
+        return self._op.run("backward", scale if self.reduction == "sum" else scale / divisor if divisor else math.nan,
+                            saved)
 
     def __repr__(self):
         return f"{type(self).__name__}(reduction={self.reduction!r})"

@@ -2,7 +2,7 @@
 from ..formulas.pooling import pool_geometry
 from ..kernels import ops
 from ..scratch import Scratch
-from .checks import check_floating, check_grad_like, check_image, pair, whole, with_batch_axis
+from .checks import InputError, check_floating, check_grad_like, check_image, pair, whole, with_batch_axis
 from .module import Module
 from .separable import SeparableMap
 
@@ -22,7 +22,7 @@ class _Pool2d(Module):
             raise ValueError(f"{name}: kernel_size, stride and dilation must be positive")
         for p, k, d in zip(self.padding, self.kernel_size, self.dilation):
             if p < 0 or p > (d * (k - 1) + 1) // 2:
-                raise ValueError(f"{name}: pad should be at most half of effective kernel size, but got "
+                raise InputError(f"{name}: pad should be at most half of effective kernel size, but got "
                                  f"pad={self.padding}, kernel_size={self.kernel_size}")
         self.ceil_mode = bool(ceil_mode)
         self._geometries = {}
@@ -40,7 +40,7 @@ class _Pool2d(Module):
         geometry = self._geometry(*x.shape[-2:])
         ho, wo = geometry.conv_output(*x.shape[-2:])
         if ho < 1 or wo < 1:
-            raise ValueError(f"{self!r}: input of shape {tuple(x.shape)} is smaller than the kernel: the output "
+            raise InputError(f"{self!r}: input of shape {tuple(x.shape)} is smaller than the kernel: the output "
                              f"would be {ho}x{wo}")
         x4, unbatched = with_batch_axis(x, 4)
         impl = self._op.pick("forward", x4, training=self.training)
