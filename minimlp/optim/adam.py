@@ -1,6 +1,8 @@
 """Adam and AdamW (decoupled weight decay), with optional AMSGrad."""
+import numbers
+
 from ..kernels import ops
-from .optimizer import Optimizer, check_nonnegative
+from .optimizer import Optimizer, check_nonnegative, implementation_flags
 
 
 class Adam(Optimizer):
@@ -21,17 +23,19 @@ class Adam(Optimizer):
 
     State per parameter: ``step``, ``exp_avg`` (:math:`m`), ``exp_avg_sq``
     (:math:`v`) and, with amsgrad, ``max_exp_avg_sq`` (:math:`\hat v`).
-    The update is ``minimlp.formulas.adam``.
+    The update is ``minimlp.formulas.adam``. ``decoupled_weight_decay=True`` is AdamW's decay, as torch's;
+    ``foreach`` and ``capturable``/``differentiable=False`` are torch's, kept in the groups.
     """
 
     _op = ops.adam
     _arguments = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-    _decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False, *, maximize=False, fused=True):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, maximize=bool(maximize))
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False, differentiable=False,
+                 fused=None, decoupled_weight_decay=False):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=bool(maximize), **implementation_flags(foreach, capturable, differentiable),
+                        fused=fused, decoupled_weight_decay=bool(decoupled_weight_decay))
         super().__init__(params, defaults, fused=fused)
 
     def _validate(self, group):
@@ -40,6 +44,8 @@ class Adam(Optimizer):
         betas = group["betas"] = tuple(group["betas"])
         if len(betas) != 2:
             raise ValueError(f"Invalid betas: {betas} (must be a pair)")
+        if isinstance(betas[0], numbers.Real) != isinstance(betas[1], numbers.Real):
+            raise ValueError("betas must be either both floats or both Tensors")
         for i, beta in enumerate(betas):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"Invalid beta parameter at index {i}: {beta} (must be in [0, 1))")
@@ -49,7 +55,8 @@ class Adam(Optimizer):
 
     def _hyper(self, group, step):
         return dict(lr=float(group["lr"]), beta1=float(group["betas"][0]), beta2=float(group["betas"][1]),
-                    eps=float(group["eps"]), weight_decay=float(group["weight_decay"]), decoupled=self._decoupled,
+                    eps=float(group["eps"]), weight_decay=float(group["weight_decay"]),
+                    decoupled=bool(group["decoupled_weight_decay"]),
                     maximize=bool(group["maximize"]), step=step)
 
 
@@ -70,9 +77,9 @@ class AdamW(Adam):
     defaults to torch's 1e-2; the decay is scaled by the learning rate :math:`\gamma`, as in torch.
     """
 
-    _decoupled = True
-
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False, fused=True):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         amsgrad=amsgrad, maximize=maximize, fused=fused)
+                 amsgrad=False, *, maximize=False, foreach=None, capturable=False, differentiable=False,
+                 fused=None):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         foreach=foreach, maximize=maximize, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)

@@ -17,6 +17,7 @@ into a freshly built optimizer over a freshly built model.
 """
 import contextlib
 import functools
+import math
 
 from ..backend import device_of, to_device
 from ..kernels.in_backward import PendingUpdate, offered
@@ -33,7 +34,7 @@ class Optimizer:
     state arrays that update takes after the parameter and its gradient, in order; a missing one is passed
     as None), and define ``_state_names(group)`` (the arrays each parameter needs) and
     ``_hyper(group, step)`` (the update's keyword arguments at that step). ``fused=False`` runs the
-    formula (``minimlp.formulas``) whatever kernels exist.
+    formula (``minimlp.formulas``) whatever kernels exist; None or True, the compiled kernel where one exists.
     """
 
     _op = None
@@ -41,9 +42,9 @@ class Optimizer:
 
     _saves_step = True   # False: the state_dict leaves the step count out (torch's SGD keeps none)
 
-    def __init__(self, params, defaults, fused=True):
+    def __init__(self, params, defaults, fused=None):
         self.defaults = dict(defaults)
-        self.fused = bool(fused)
+        self.fused = fused is not False
         self.param_groups = []
         self._params = []
         self._flat = None
@@ -62,6 +63,8 @@ class Optimizer:
     def _validate(self, group):
         """Check a group's hyper-parameters; subclasses extend."""
         lr = group["lr"]
+        if math.prod(getattr(lr, "shape", ())) != 1:
+            raise ValueError("Tensor lr must be 1-element")
         if not lr >= 0.0:
             raise ValueError(f"Invalid learning rate: {lr} (must be >= 0)")
         wd = group.get("weight_decay", 0.0)
@@ -76,6 +79,14 @@ class Optimizer:
         params = [params] if isinstance(params, Parameter) else list(params)
         if len(params) == 0:
             raise ValueError("optimizer got an empty parameter list")
+        named = [isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) for p in params]
+        if any(named):   # torch's named parameters, [(name, parameter), ...]: the names kept as "param_names"
+            if not all(named):
+                raise ValueError("all optimizer params should be with/without names. Some param names are missing")
+            group = {**group, "param_names": [name for name, _ in params]}
+            params = [p for _, p in params]
+        if self.param_groups and ("param_names" in group) != ("param_names" in self.param_groups[0]):
+            raise ValueError("all optimizer param groups should be with/without names.")
         for p in params:
             if not isinstance(p, Parameter):
                 raise TypeError(f"optimizer can only optimize Parameters, got {type(p).__name__}")
@@ -125,6 +136,19 @@ class Optimizer:
         self.state[i] = state
         return state
 
+    def _add_state(self, i, names):
+        """The arrays a flag switched on since parameter i's state was made (momentum, amsgrad, centered) start
+        at zero; one switched off is kept, unused, as torch keeps it."""
+        for name in names:
+            if name not in self.state[i]:
+                view = self._flat.state_view(i, name)
+                view.fill(0)
+                self.state[i][name] = view
+                self._started(self.state[i], name)
+
+    def _started(self, state, name):
+        """A state array ``name`` just added mid-run (SGD: its momentum buffer starts from the gradient)."""
+
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()`` if given.
 
@@ -143,6 +167,7 @@ class Optimizer:
         params, states = self._params, self.state
         for gi, bucket, idx in self._flat.segments:
             group = self.param_groups[gi]
+            names = self._state_names(group)
             runs, run = [], []
             for i in idx:
                 if not (params[i].has_grad and params[i].requires_grad) or i in skip:
@@ -153,6 +178,8 @@ class Optimizer:
                 self._flat.reclaim_gradient(i)
                 if not states[i]:
                     self._init_state(i, group)
+                else:
+                    self._add_state(i, names)
                 if run and states[i]["step"] != states[run[0]]["step"]:
                     runs.append(run)
                     run = []
@@ -163,7 +190,7 @@ class Optimizer:
             for run in runs:
                 bucket, lo, hi = self._flat.span(run)
                 step = states[run[0]]["step"] + 1
-                arrays = [bucket.state[name][lo:hi] if name in states[run[0]] else None for name in self._arguments]
+                arrays = [bucket.state[name][lo:hi] if name in names else None for name in self._arguments]
                 update(bucket.data[lo:hi], bucket.grad[lo:hi], *arrays, **self._hyper(group, step))
                 for i in run:
                     states[i]["step"] = step
@@ -202,9 +229,12 @@ class Optimizer:
     def _arguments_in_backward(self, i):
         """Count this step for parameter i; its state arrays and hyper-parameters, as the update takes them."""
         group = self.param_groups[self._group_of[i]]
+        names = self._state_names(group)
+        if self.state[i]:
+            self._add_state(i, names)
         state = self.state[i] or self._init_state(i, group)
         state["step"] += 1
-        return tuple(state.get(name) for name in self._arguments), self._hyper(group, state["step"])
+        return tuple(state[name] if name in names else None for name in self._arguments), self._hyper(group, state["step"])
 
     # ----------------------------------------------------------------- state
     def _group_state(self, group, first):
@@ -279,3 +309,15 @@ class Optimizer:
 def check_nonnegative(name, value):
     if not value >= 0.0:
         raise ValueError(f"Invalid {name}: {value} (must be >= 0)")
+
+
+def implementation_flags(foreach=None, capturable=False, differentiable=False):
+    """torch's implementation switches, kept in each group as torch keeps them: ``foreach`` changes nothing here
+    (every update is one pass over flat buffers); ``capturable`` (CUDA graphs) and ``differentiable`` (autograd
+    through the step) are not supported."""
+    if capturable:
+        raise ValueError("capturable=True is not supported: minimlp has no CUDA graphs; leave it False")
+    if differentiable:
+        raise ValueError("differentiable=True is not supported: minimlp has no autograd to differentiate the step "
+                         "through; leave it False")
+    return dict(foreach=foreach, capturable=bool(capturable), differentiable=bool(differentiable))

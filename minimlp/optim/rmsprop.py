@@ -1,6 +1,6 @@
 """RMSprop, plain or centered, with optional momentum and (L2) weight decay."""
 from ..kernels import ops
-from .optimizer import Optimizer, check_nonnegative
+from .optimizer import Optimizer, check_nonnegative, implementation_flags
 
 
 class RMSprop(Optimizer):
@@ -32,9 +32,11 @@ class RMSprop(Optimizer):
     _arguments = ("square_avg", "grad_avg", "momentum_buffer")
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
-                 centered=False, *, maximize=False, fused=True):
-        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                        momentum=momentum, centered=centered, maximize=bool(maximize))
+                 centered=False, capturable=False, foreach=None, maximize=False, differentiable=False, *,
+                 fused=None):
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                        centered=centered, maximize=bool(maximize),
+                        **implementation_flags(foreach, capturable, differentiable))
         super().__init__(params, defaults, fused=fused)
 
     def _validate(self, group):

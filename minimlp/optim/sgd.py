@@ -1,6 +1,6 @@
 """SGD with momentum, dampening, Nesterov momentum and (L2) weight decay."""
 from ..kernels import ops
-from .optimizer import Optimizer, check_nonnegative
+from .optimizer import Optimizer, check_nonnegative, implementation_flags
 
 
 class SGD(Optimizer):
@@ -23,7 +23,8 @@ class SGD(Optimizer):
     and a ``step`` count that marks the first momentum step; ``state_dict()``
     leaves it out, as torch keeps none (a loaded buffer means the first step is
     past), so torch's SGD state loads here and ours there.
-    ``lr`` defaults to torch's 1e-3. The update is ``minimlp.formulas.sgd``.
+    ``lr`` defaults to torch's 1e-3. The update is ``minimlp.formulas.sgd``. ``foreach`` and
+    ``differentiable=False`` are torch's, kept in the groups; ``fused=False`` runs the formula.
     """
 
     _op = ops.sgd
@@ -31,9 +32,11 @@ class SGD(Optimizer):
     _saves_step = False
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
-                 nesterov=False, *, maximize=False, fused=True):
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov, maximize=bool(maximize))
+                 nesterov=False, *, maximize=False, foreach=None, differentiable=False, fused=None):
+        flags = implementation_flags(foreach, differentiable=differentiable)
+        del flags["capturable"]   # torch's SGD has none
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=bool(maximize), **flags, fused=fused)
         super().__init__(params, defaults, fused=fused)
 
     def _validate(self, group):
@@ -45,6 +48,9 @@ class SGD(Optimizer):
 
     def _state_names(self, group):
         return ["momentum_buffer"] if group["momentum"] != 0 else []
+
+    def _started(self, state, name):
+        state["step"] = 0   # momentum switched on mid-run: its buffer starts as the gradient, as torch's
 
     def _hyper(self, group, step):
         return dict(lr=float(group["lr"]), momentum=float(group["momentum"]), dampening=float(group["dampening"]),
