@@ -231,3 +231,21 @@ def test_warm_restarts_take_a_fractional_epoch_as_torch():
 def test_new_schedules_refuse_bad_arguments(make, pattern):
     with pytest.raises(ValueError, match=pattern):
         make(_optimizers()[0])
+
+
+@pytest.mark.parametrize("make", [
+    lambda o, m: m.StepLR(o, 2, 0.5), lambda o, m: m.ExponentialLR(o, 0.9), lambda o, m: m.CosineAnnealingLR(o, 10),
+    lambda o, m: m.MultiStepLR(o, [2, 5], 0.1), lambda o, m: m.LinearLR(o), lambda o, m: m.PolynomialLR(o, 8, 2.0),
+    lambda o, m: m.OneCycleLR(o, 0.1, total_steps=20)],
+    ids=["step", "exponential", "cosine", "multistep", "linear", "polynomial", "onecycle"])
+def test_step_with_an_epoch_jumps_there_as_torch_with_its_warning(make):
+    """torch's deprecated ``scheduler.step(epoch)``: the closed form at that epoch where there is one."""
+    ours_opt, theirs_opt = _optimizers()
+    ours, theirs = make(ours_opt, ours_sched), make(theirs_opt, torch.optim.lr_scheduler)
+    for epoch in (3, 5, 4, 9, 10):
+        with pytest.warns(UserWarning, match="epoch parameter in `scheduler.step\\(\\)` was not necessary"):
+            ours.step(epoch)
+        with pytest.warns(UserWarning):
+            theirs.step(epoch)
+        assert ours.get_last_lr() == theirs.get_last_lr()
+        assert ours.last_epoch == theirs.last_epoch == epoch

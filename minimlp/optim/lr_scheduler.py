@@ -9,10 +9,16 @@ sequences agree to the last bit; ``state_dict()`` holds every attribute but the 
 """
 import math
 import types
+import warnings
 from bisect import bisect_right
 from collections import Counter
 
 from .optimizer import Optimizer
+
+EPOCH_DEPRECATION_WARNING = (
+    "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where possible. Please "
+    "use `scheduler.step()` to step the scheduler. During the deprecation, if epoch is different from None, the "
+    "closed form is used instead of the new chainable form, where available.")
 
 
 class LRScheduler:
@@ -50,9 +56,13 @@ class LRScheduler:
         """The learning rate of each group after the last ``step()``."""
         return self._last_lr
 
-    def step(self):
+    def step(self, epoch=None):
+        """One step on; ``step(epoch)``, deprecated in torch and kept as torch keeps it, jumps to ``epoch``
+        (the schedule's closed form where it has one), with torch's warning."""
         self._step_count += 1
-        self._update_lr()
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        self._update_lr(epoch)
 
     def _update_lr(self, epoch=None):
         """One step on (``epoch`` None), or the rates at ``epoch`` (the closed form where the schedule has one)."""
