@@ -39,6 +39,7 @@ class BatchNorm1d(Normalization):
         self._affine(self.num_features, self.affine, bias, dtype)
         if self.track_running_stats:
             self._running_statistics(self.num_features, dtype)
+        self._fused_backward = None   # the backward of a forward fused with the next ReLU (``nn.fusion``)
 
     def _reference(self):
         if self.affine:

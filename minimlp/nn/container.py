@@ -118,14 +118,14 @@ class Sequential(Module):
         i = len(modules) - 1
         while i >= 0:
             first = i - 1 if i - 1 in fused else i      # a fused pair (``nn.fusion``) runs backward as one
+            want_dx = first > 0 or input_grad
             try:
-                if first == 0 and not input_grad:
-                    if first == i:
-                        modules[0].backward_parameters(dout)
-                    else:
-                        fusion.backward(modules[0], dout, want_dx=False)
-                    return None
-                dout = modules[i].backward(dout) if first == i else fusion.backward(modules[first], dout)
+                if first != i:
+                    dout = fusion.backward(modules[first], dout, want_dx)
+                elif want_dx:
+                    dout = modules[i].backward(dout)
+                else:
+                    modules[i].backward_parameters(dout)
             except (ValueError, TypeError, RuntimeError) as exc:
                 _note(exc, f"(in the backward of layer {first} of the Sequential: {modules[first]!r})")
                 raise
