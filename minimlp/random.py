@@ -10,8 +10,12 @@ _state = {"seed": None, "numpy": np.random.default_rng(), "cupy": None}
 
 
 def manual_seed(seed):
-    """Seed minimlp's generators (initialisation, dropout, shuffling defaults)."""
+    """Seed minimlp's generators (initialisation, dropout, shuffling defaults); returns the seed. A negative seed
+    counts as its 64-bit two's complement, as torch's; one outside [−2⁶³, 2⁶⁴) is refused, as torch."""
     seed = int(seed)
+    if not -(1 << 63) <= seed < (1 << 64):
+        raise ValueError(f"Overflow when unpacking long long: seed {seed} is outside [-2**63, 2**64)")
+    seed &= (1 << 64) - 1
     _state["seed"] = seed
     _state["numpy"] = np.random.default_rng(seed)
     _state["cupy"] = None

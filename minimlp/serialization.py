@@ -18,9 +18,15 @@ _LAYOUT_KEY = "__minimlp_layout__"
 
 
 def _encode(obj, arrays):
+    if hasattr(obj, "grad") and hasattr(getattr(obj, "data", None), "dtype"):   # a Parameter: its values
+        obj = obj.data
     if hasattr(obj, "shape") and hasattr(obj, "dtype") and getattr(obj, "ndim", 0) >= 0 and not np.isscalar(obj):
+        array = to_numpy(obj)
+        if array.dtype.hasobject:
+            raise TypeError("save: cannot store an array of Python objects (minimlp files hold no pickles); "
+                            "store numbers, strings and arrays of numbers")
         key = f"a{len(arrays)}"
-        arrays[key] = to_numpy(obj)
+        arrays[key] = array
         return {"t": "array", "k": key}
     if isinstance(obj, (bool, np.bool_)):
         return {"t": "bool", "v": bool(obj)}
@@ -63,10 +69,14 @@ def _decode(node, arrays):
 
 
 def save(obj, path):
-    """Write ``obj`` to ``path`` (.npz) atomically: a temporary file in the same folder, then a rename."""
+    """Write ``obj`` to ``path`` (.npz) atomically: a temporary file in the same folder, then a rename; returns the
+    path. ``path`` may also be a binary file object (``io.BytesIO``, an open file), written as it is, as torch's."""
     arrays = {}
     layout = _encode(obj, arrays)
     arrays[_LAYOUT_KEY] = np.frombuffer(json.dumps(layout).encode("utf-8"), dtype=np.uint8)
+    if hasattr(path, "write"):
+        np.savez(path, **arrays)
+        return path
     path = os.fspath(path)
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as f:
@@ -87,9 +97,12 @@ ZIP_MAGIC = b"PK\x03\x04"   # the first bytes of a zip archive, and so of every 
 def load(path):
     """Read what ``save`` wrote. Arrays come back as NumPy arrays.
 
-    A file that is not a zip archive raises ValueError; one that begins as one but cannot be read
-    (truncated or damaged) raises ``DamagedFileError``.
+    A file that is not a zip archive, or a zip archive ``save`` did not write (a plain ``np.savez`` file,
+    torch's), raises ValueError; one that begins as one but cannot be read (truncated or damaged) raises
+    ``DamagedFileError``.
     """
+    if hasattr(path, "read"):   # a binary file object, as torch.load takes
+        return _read(path, path)
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no such file: {path}")
@@ -101,12 +114,19 @@ def load(path):
                                    f"where the archive lists its contents, is missing; {os.path.getsize(path)} "
                                    f"bytes)")
         raise ValueError(f"{path} is not a .npz file written by minimlp.save (it is not a zip archive)")
+    return _read(path, path)
+
+
+def _read(source, name):
+    """The structure in the archive ``source`` (a path or a file object, called ``name`` in errors)."""
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with np.load(source, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise DamagedFileError(f"{path} is truncated or damaged ({exc})") from exc
-    if _LAYOUT_KEY not in arrays:
-        return arrays
+        raise DamagedFileError(f"{name} is truncated or damaged ({exc})") from exc
+    if _LAYOUT_KEY not in arrays:   # a plain np.savez file, torch's zip, any other archive
+        names = sorted(arrays)
+        raise ValueError(f"{name} is a zip archive but not a file written by minimlp.save (no format tag; it holds "
+                         f"{', '.join(names[:3])}{', ...' if len(names) > 3 else ''})")
     layout = json.loads(arrays.pop(_LAYOUT_KEY).tobytes().decode("utf-8"))
     return _decode(layout, arrays)
