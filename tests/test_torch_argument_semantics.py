@@ -193,3 +193,16 @@ def test_conv_transpose_refuses_an_output_size_it_cannot_give_as_torch(output_si
         torch.nn.ConvTranspose2d(3, 4, 3, stride=2)(torch.zeros(1, 3, 8, 8), output_size=output_size)
     with pytest.raises(ValueError, match=message):
         nn.ConvTranspose2d(3, 4, 3, stride=2)(np.zeros((1, 3, 8, 8), np.float32), output_size=output_size)
+
+
+@pytest.mark.parametrize("make", [
+    lambda m: m.MaxPool2d(2), lambda m: m.MaxPool2d(3, stride=2, padding=1), lambda m: m.MaxPool2d((2, 3), dilation=2),
+    lambda m: m.MaxPool2d(3, 1, 1, ceil_mode=True), lambda m: m.AvgPool2d(2), lambda m: m.AvgPool2d(3, 2, 1),
+    lambda m: m.AvgPool2d((2, 4), (1, 2))],
+    ids=["max", "max-stride-pad", "max-pair-dilation", "max-ceil", "avg", "avg-stride-pad", "avg-pairs"])
+def test_pooling_keeps_its_arguments_as_given_as_torch(make):
+    """``MaxPool2d(2).stride == 2``, not (2, 2): the attributes and the repr are torch's."""
+    ours, theirs = make(nn), make(torch.nn)
+    for name in ("kernel_size", "stride", "padding"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    assert repr(ours) == repr(theirs)

@@ -8,22 +8,28 @@ from .separable import SeparableMap
 
 
 class _Pool2d(Module):
-    """Shared arguments, output sizes (torch's, ``ceil_mode`` too; defaults: stride = kernel_size) and the
-    unbatched input (C, H, W), which runs as a batch of one."""
+    """Shared arguments (kept as given, as torch: ``MaxPool2d(2).stride == 2``), output sizes (torch's,
+    ``ceil_mode`` too; defaults: stride = kernel_size) and the unbatched input (C, H, W), which runs as a batch
+    of one."""
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
         super().__init__()
         name = type(self).__name__
-        self.kernel_size = pair(kernel_size, "kernel_size")
-        self.stride = self.kernel_size if stride is None or stride == [] else pair(stride, "stride")
-        self.padding = pair(padding, "padding")
-        self.dilation = pair(dilation, "dilation")
-        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.dilation) < 1:
+        # the attributes as given (an int stays an int), as torch keeps them; their pairs for the arithmetic
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+        self.dilation = dilation
+        self._kernel = pair(kernel_size, "kernel_size")
+        self._stride = self._kernel if stride is None or stride == [] else pair(stride, "stride")
+        self._padding = pair(padding, "padding")
+        self._dilation = pair(dilation, "dilation")
+        if min(self._kernel) < 1 or min(self._stride) < 1 or min(self._dilation) < 1:
             raise ValueError(f"{name}: kernel_size, stride and dilation must be positive")
-        for p, k, d in zip(self.padding, self.kernel_size, self.dilation):
+        for p, k, d in zip(self._padding, self._kernel, self._dilation):
             if p < 0 or p > (d * (k - 1) + 1) // 2:
                 raise InputError(f"{name}: pad should be at most half of effective kernel size, but got "
-                                 f"pad={self.padding}, kernel_size={self.kernel_size}")
+                                 f"pad={padding}, kernel_size={kernel_size} and dilation={dilation}")
         self.ceil_mode = bool(ceil_mode)
         self._geometries = {}
         self._scratch = Scratch()
@@ -31,8 +37,8 @@ class _Pool2d(Module):
 
     def _geometry(self, h, w):
         if (h, w) not in self._geometries:
-            self._geometries[(h, w)] = pool_geometry(h, w, self.kernel_size, self.stride, self.padding,
-                                                     self.dilation, self.ceil_mode)
+            self._geometries[(h, w)] = pool_geometry(h, w, self._kernel, self._stride, self._padding,
+                                                     self._dilation, self.ceil_mode)
         return self._geometries[(h, w)]
 
     def forward(self, x):
@@ -101,9 +107,8 @@ class MaxPool2d(_Pool2d):
         return y, (indices[0] if unbatched else indices)
 
     def extra_repr(self):
-        s = super().extra_repr()
-        return s + (f", dilation={self.dilation}" if self.dilation != (1, 1) else "") + \
-            (f", ceil_mode={self.ceil_mode}" if self.ceil_mode else "")
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
 
 
 class AvgPool2d(_Pool2d):

@@ -27,6 +27,7 @@ def receptive_radius(module, scale=1, context_fixed=False):
     past a ``GlobalFusion`` (every pixel sees the whole image) unless ``context_fixed`` (its branch's output
     given, the fusion sees only the pixel)."""
     from ... import nn
+    from ...nn.checks import pair
     if isinstance(module, nn.Sequential):
         radius = 0
         for child in module:
@@ -41,7 +42,7 @@ def receptive_radius(module, scale=1, context_fixed=False):
         reach = max(-(-(k - 1) * d // 2) for k, d in zip(module.kernel_size, module.dilation))  # centred
         return reach * scale, scale * max(module.stride)
     if isinstance(module, nn.MaxPool2d):
-        return (max(module.kernel_size) - 1) * scale, scale * max(module.stride)
+        return (max(pair(module.kernel_size)) - 1) * scale, scale * max(pair(module.stride))
     if isinstance(module, nn.ConvTranspose2d):
         return (max(module.kernel_size) - 1) * scale, scale // max(module.stride)
     return 0, scale
