@@ -162,3 +162,38 @@ def test_a_frozen_parameter_has_no_gradient_and_no_optimizer_moves_it():
             opt.step()
     np.testing.assert_array_equal(model[0].weight.data, frozen)
     assert model.dtype == np.float64 and model.double() is model and model.float().dtype == np.float32
+
+
+def test_parameter_list_and_dict_register_their_parameters_as_torch():
+    class Holder:
+        def __init__(self, m):
+            array = (lambda v: np.asarray(v, np.float32)) if m is nn else (lambda v: torch.tensor(v))
+            self.model = (nn.Module if m is nn else torch.nn.Module)()
+            self.model.ps = m.ParameterList([array([1.0, 2.0]), m.Parameter(array([3.0]))])
+            self.model.pd = m.ParameterDict({"a": array([4.0])})
+            self.model.ps.append(array([5.0, 6.0, 7.0]))
+            self.model.ps += [array([8.0])]
+            self.model.pd["b"] = array([9.0, 10.0])
+            self.model.pd.update([("c", array([11.0]))])
+            del self.model.pd["a"]
+
+    ours, theirs = Holder(nn).model, Holder(torch.nn).model
+    assert keys(ours) == keys(theirs) == ["ps.0", "ps.1", "ps.2", "ps.3", "pd.b", "pd.c"]
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    for (_, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert isinstance(p, nn.Parameter)
+        np.testing.assert_array_equal(p.data, q.detach().numpy())
+    assert len(ours.ps) == len(theirs.ps) == 4 and len(ours.pd) == len(theirs.pd) == 2
+    assert list(ours.pd) == list(theirs.pd) == ["b", "c"] and "b" in ours.pd and "a" not in ours.pd
+    assert len(ours.ps[1:3]) == len(theirs.ps[1:3]) == 2 and ours.ps[-1] is ours.ps[3]
+    np.testing.assert_array_equal(ours.ps[-1].data, theirs.ps[-1].detach().numpy())
+    opt = optim.SGD(ours.parameters(), lr=0.5)
+    for p in ours.parameters():
+        p.grad = np.ones_like(p.data)
+    opt.step()
+    assert ours.pd["c"].data.tolist() == [10.5]
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    assert ours.pd["c"].data.tolist() == [11.0]
+    with pytest.raises(TypeError, match="a Parameter or an array expected"):
+        nn.ParameterList([3])
+    assert repr(ours.ps) == repr(theirs.ps).replace("torch.", "")

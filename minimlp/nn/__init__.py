@@ -27,6 +27,7 @@ from .loss import L1Loss, MSELoss
 from .module import Module
 from .nll import NLLLoss
 from .parameter import Parameter
+from .parameter_containers import ParameterDict, ParameterList
 from .pointwise_loss import (
            BCELoss,
            BCEWithLogitsLoss,
@@ -75,6 +76,8 @@ __all__ = [
            "Module",
            "NLLLoss",
            "Parameter",
+           "ParameterDict",
+           "ParameterList",
            "ReLU",
            "Residual",
            "ModuleDict",

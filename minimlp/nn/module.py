@@ -418,9 +418,9 @@ class Module:
 
     def __repr__(self):
         extra = self.extra_repr()
-        if not self._modules:
-            return f"{type(self).__name__}({extra})"
         lines = extra.split("\n") if extra else []
+        if not self._modules and len(lines) <= 1:
+            return f"{type(self).__name__}({extra})"
         lines += [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
