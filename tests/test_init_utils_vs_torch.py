@@ -142,3 +142,13 @@ def test_save_and_load_take_file_objects_and_refuse_what_they_cannot_read_back(t
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         minimlp.save({"x": np.ones(2)}, tmp_path / "ok.npz")
+
+
+def test_truncated_normal_far_from_its_mean_fills_at_once_near_the_bound_as_torch():
+    """A mean 12 std above the interval: torch's inverse-CDF method puts the values near b at once (rejection
+    sampling would never finish)."""
+    with pytest.warns(UserWarning, match="more than 2 std"):
+        ours = init.trunc_normal_(np.empty((4, 4), np.float32), mean=10.0, std=1.0, a=-2.0, b=2.0)
+    with pytest.warns(UserWarning):
+        theirs = torch.nn.init.trunc_normal_(torch.empty(200), mean=10.0, std=1.0, a=-2.0, b=2.0)
+    assert float(theirs.min()) - 0.1 < ours.min() and ours.max() <= 2.0

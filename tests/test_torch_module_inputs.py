@@ -130,3 +130,20 @@ def test_the_input_can_be_passed_by_torchs_keyword():
     np.testing.assert_array_equal(layer(input=x), layer(x))
     assert nn.MSELoss()(input=x, target=np.zeros_like(x)) == 1.0
     assert nn.CrossEntropyLoss()(input=x, target=np.array([0, 1])) == pytest.approx(math.log(3))
+
+
+def test_review_findings_behave_as_torch():
+    """Four cases a review of the change found: each as torch."""
+    rng = np.random.default_rng(0)
+    z, probs = rng.standard_normal((3, 4)), rng.dirichlet(np.ones(4), size=3)
+    ours = nn.CrossEntropyLoss(ignore_index=-1)(z, probs)                 # a negative ignore_index never matches
+    theirs = torch.nn.CrossEntropyLoss(ignore_index=-1)(torch.tensor(z), torch.tensor(probs))
+    assert ours == pytest.approx(float(theirs), rel=1e-12)
+    x = np.arange(64.0).reshape(1, 1, 8, 8)
+    pool, tpool = nn.MaxPool2d(2), torch.nn.MaxPool2d(2)
+    pool.stride, tpool.stride = (1, 1), (1, 1)                            # an attribute set after construction
+    np.testing.assert_array_equal(pool(x), tpool(torch.tensor(x)).numpy())
+    kl = nn.KLDivLoss(reduction="none")(np.full(3, -1.0, np.float32), np.array([0.0, 0.5, 1.0], np.float32))
+    assert kl.dtype == np.float32                                         # the input's dtype, not float64
+    y, indices = nn.MaxPool2d(2, return_indices=True)(x)
+    assert nn.MaxUnpool2d(2)(input=y, indices=indices).shape == (1, 1, 8, 8)

@@ -84,7 +84,8 @@ def kl_div(x, t, log_target):
     xp = get_array_module(x)
     if log_target:
         return xp.exp(t) * (t - x), (t, log_target)
-    plogp = xp.where(t > 0, t * xp.log(xp.where(t > 0, t, 1)), xp.where(t == 0, 0, xp.nan))
+    zero_or_nan = xp.where(t == 0, t.dtype.type(0), t.dtype.type(np.nan))
+    plogp = xp.where(t > 0, t * xp.log(xp.where(t > 0, t, 1)), zero_or_nan)
     return plogp - t * x, (t, log_target)
 
 

@@ -72,7 +72,7 @@ class CrossEntropyLoss:
             if target.dtype != logits.dtype:
                 raise InputTypeError(f"{self!r}: probability targets of dtype {target.dtype} and logits of dtype "
                                      f"{logits.dtype} differ")
-            if self.ignore_index != -100:
+            if self.ignore_index >= 0:   # torch's rule: a negative one never matches a class
                 raise InputError(f"{self!r}: ignore_index is not supported for floating point target")
             return "probability"
         raise InputError(f"{self!r}: logits of shape {shape} need integer class indices of shape "

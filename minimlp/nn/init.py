@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from ..backend import get_array_module
+from ..formulas.special import erfinv
 from ..random import numpy_rng
 from .checks import InputError
 from .parameter import Parameter
@@ -93,19 +94,20 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
-    """Fill with N(mean, std²) restricted to [a, b]: draws outside are drawn again (the same law as torch's
-    inverse-CDF method, other values)."""
+    """Fill with N(mean, std²) restricted to [a, b], by torch's method: u uniform in [2Φ(α) − 1, 2Φ(β) − 1]
+    (α, β the bounds in standard units, Φ the normal CDF), x = mean + std·√2·erf⁻¹(u), clamped to [a, b]."""
     array = _array(tensor, "trunc_normal_")
     if mean < a - 2 * std or mean > b + 2 * std:
         warnings.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. The distribution of values "
                       "may be incorrect.", stacklevel=2)
-    rng, values = _rng(generator), np.empty(array.shape)
-    todo = np.ones(array.shape, dtype=bool)
-    while todo.any():
-        values[todo] = rng.normal(mean, std, size=int(todo.sum()))
-        todo = (values < a) | (values > b)
-    _fill(array, values)
+    low, high = (_normal_cdf((bound - mean) / std) for bound in (a, b))
+    u = _rng(generator).uniform(2 * low - 1, 2 * high - 1, size=array.shape)
+    _fill(array, np.clip(mean + std * math.sqrt(2.0) * erfinv(u), a, b))
     return tensor
+
+
+def _normal_cdf(z):
+    return (1.0 + math.erf(z / math.sqrt(2.0))) / 2.0
 
 
 def constant_(tensor, val):

@@ -14,32 +14,37 @@ class _Pool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
         super().__init__()
-        name = type(self).__name__
-        # the attributes as given (an int stays an int), as torch keeps them; their pairs for the arithmetic
+        # the attributes as given (an int stays an int), as torch keeps them; _pairs() reads them at every call
         self.kernel_size = kernel_size
         self.stride = kernel_size if stride is None else stride
         self.padding = padding
         self.dilation = dilation
-        self._kernel = pair(kernel_size, "kernel_size")
-        self._stride = self._kernel if stride is None or stride == [] else pair(stride, "stride")
-        self._padding = pair(padding, "padding")
-        self._dilation = pair(dilation, "dilation")
-        if min(self._kernel) < 1 or min(self._stride) < 1 or min(self._dilation) < 1:
-            raise ValueError(f"{name}: kernel_size, stride and dilation must be positive")
-        for p, k, d in zip(self._padding, self._kernel, self._dilation):
-            if p < 0 or p > (d * (k - 1) + 1) // 2:
-                raise InputError(f"{name}: pad should be at most half of effective kernel size, but got "
-                                 f"pad={padding}, kernel_size={kernel_size} and dilation={dilation}")
         self.ceil_mode = bool(ceil_mode)
+        self._pairs()
         self._geometries = {}
         self._scratch = Scratch()
         self._cache = None
 
+    def _pairs(self):
+        """(kernel, stride, padding, dilation) as pairs, from the attributes as they are now (torch reads them at
+        every call, so a stride set after construction counts), checked as torch checks them."""
+        name = type(self).__name__
+        kernel = pair(self.kernel_size, "kernel_size")
+        stride = kernel if self.stride is None or self.stride == [] else pair(self.stride, "stride")
+        padding, dilation = pair(self.padding, "padding"), pair(self.dilation, "dilation")
+        if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1:
+            raise ValueError(f"{name}: kernel_size, stride and dilation must be positive")
+        for p, k, d in zip(padding, kernel, dilation):
+            if p < 0 or p > (d * (k - 1) + 1) // 2:
+                raise InputError(f"{name}: pad should be at most half of effective kernel size, but got "
+                                 f"pad={self.padding}, kernel_size={self.kernel_size} and dilation={self.dilation}")
+        return kernel, stride, padding, dilation
+
     def _geometry(self, h, w):
-        if (h, w) not in self._geometries:
-            self._geometries[(h, w)] = pool_geometry(h, w, self._kernel, self._stride, self._padding,
-                                                     self._dilation, self.ceil_mode)
-        return self._geometries[(h, w)]
+        key = (h, w, self._pairs(), self.ceil_mode)
+        if key not in self._geometries:
+            self._geometries[key] = pool_geometry(h, w, *key[2], self.ceil_mode)
+        return self._geometries[key]
 
     def forward(self, x):
         check_image(self, x, None, None, unbatched=True)
@@ -151,8 +156,8 @@ class MaxUnpool2d(Module):
         self.padding = pair(padding, "padding")
         self._cache = None
 
-    def __call__(self, x, indices, output_size=None):
-        return self.forward(x, indices, output_size)
+    def __call__(self, input, indices, output_size=None):
+        return self.forward(input, indices, output_size)
 
     def _out_size(self, x, output_size):
         default = tuple((size - 1) * s - 2 * p + k for size, s, p, k in
