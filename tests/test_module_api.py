@@ -197,3 +197,38 @@ def test_parameter_list_and_dict_register_their_parameters_as_torch():
     with pytest.raises(TypeError, match="a Parameter or an array expected"):
         nn.ParameterList([3])
     assert repr(ours.ps) == repr(theirs.ps).replace("torch.", "")
+
+
+def test_forward_hooks_run_as_torchs_on_a_model_and_its_children():
+    """Pre-hooks may replace the input, hooks the output; ``prepend`` puts a hook first; ``with_kwargs`` passes
+    the keyword arguments; a handle removes its hook (also as a context manager); the children of a Sequential
+    call theirs in order, a BatchNorm + ReLU pair with a hook included (it then runs unfused)."""
+    ours, theirs = both(lambda m: m.Sequential(m.Linear(3, 5), m.BatchNorm1d(5), m.ReLU(), m.Linear(5, 2)))
+    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+
+    def run(model, array, to_numpy):
+        calls = []
+        names = {id(mod): name for name, mod in model.named_modules()}
+        for mod in model.modules():
+            mod.register_forward_hook(lambda mod, args, out: calls.append(("post", names[id(mod)], out.shape[-1])))
+            mod.register_forward_pre_hook(lambda mod, args: calls.append(("pre", names[id(mod)])))
+        model.register_forward_pre_hook(lambda mod, args: calls.append(("first",)), prepend=True)
+        doubling = model[2].register_forward_hook(lambda mod, args, out: out * 2)
+        halving = model.register_forward_pre_hook(lambda mod, args: (args[0] / 2,))
+        keyword = model[3].register_forward_hook(lambda mod, args, kwargs, out: calls.append(("kw", len(args))),
+                                                 with_kwargs=True)
+        outputs = [to_numpy(model(array(x)))]
+        doubling.remove()
+        halving.remove()
+        with keyword:
+            outputs.append(to_numpy(model(array(x))))
+        outputs.append(to_numpy(model(array(x))))
+        return calls, outputs
+
+    ours_calls, ours_out = run(ours, lambda v: v, lambda v: v)
+    theirs_calls, theirs_out = run(theirs, torch.tensor, lambda v: v.detach().numpy())
+    assert ours_calls == theirs_calls
+    for a, b in zip(ours_out, theirs_out):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(ours_out[0], ours_out[1])

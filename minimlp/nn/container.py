@@ -104,7 +104,7 @@ class Sequential(Module):
                     fused.append(i)
                     i += 2
                     continue
-                x = m.forward(x)
+                x = m(x)
             except (ValueError, TypeError) as exc:
                 _note(exc, f"(in layer {i} of the Sequential: {m!r})")
                 raise

@@ -3,8 +3,8 @@
 The pair's output max(γ x̂ + β, 0) is written by BatchNorm's own pass, and its backward masks G where
 γ x̂ + β ≤ 0 inside BatchNorm's backward (``formulas.batch_norm.forward_train_relu``, op ``batch_norm_relu``):
 the ReLU's read and write of every activation, each way, are saved. The values are those of the two layers
-run one after the other. Only the exact classes are fused: a subclass, or a layer whose ``forward`` or
-``backward`` was replaced on the instance, runs as itself.
+run one after the other. Only the exact classes are fused: a subclass, a layer whose ``forward`` or
+``backward`` was replaced on the instance, or one with forward hooks, runs as itself.
 """
 from .activation import ReLU
 from .batchnorm import BatchNorm1d
@@ -17,6 +17,7 @@ def fuses(first, second, x):
     """Whether ``first`` then ``second`` run as one pass on input ``x``."""
     return (type(first) in (BatchNorm1d, BatchNorm2d) and type(second) is ReLU
             and not any(name in vars(m) for m in (first, second) for name in _REPLACEABLE)
+            and not (first._has_forward_hooks() or second._has_forward_hooks())
             and first._fuses_relu(x))
 
 

@@ -29,6 +29,8 @@ class Module:
         object.__setattr__(self, "_non_persistent_buffers", set())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_forward_hooks", OrderedDict())
 
     # registration ---------------------------------------------------------
     def __setattr__(self, name, value):
@@ -165,10 +167,42 @@ class Module:
 
     # calling --------------------------------------------------------------
     def __call__(self, *args, **kwargs):
-        """``forward(*args, **kwargs)``; the input may be passed as ``input=``, torch's name for it."""
+        """``forward(*args, **kwargs)`` between the forward hooks, as torch's; the input may be passed as
+        ``input=``, torch's name for it."""
         if not args and "input" in kwargs:
             args = (kwargs.pop("input"),)
-        return self.forward(*args, **kwargs)
+        pre, post = self.__dict__.get("_forward_pre_hooks"), self.__dict__.get("_forward_hooks")
+        if not pre and not post:
+            return self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(pre.values()):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    args, kwargs = result
+                continue
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(post.values()):
+            result = hook(self, args, kwargs, output) if with_kwargs else hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
+
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, args)`` (``with_kwargs``: ``hook(module, args, kwargs)``) before each call's forward; what
+        it returns, if not None, replaces the arguments. Returns a handle whose ``remove()`` takes it away."""
+        return _add_hook(self._forward_pre_hooks, (hook, bool(with_kwargs)), prepend)
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """``hook(module, args, output)`` (``with_kwargs``: ``hook(module, args, kwargs, output)``) after each call's
+        forward; what it returns, if not None, replaces the output. Returns a handle with ``remove()``. There are no
+        backward hooks: ``backward`` is a method of its own, not an autograd graph."""
+        return _add_hook(self._forward_hooks, (hook, bool(with_kwargs)), prepend)
+
+    def _has_forward_hooks(self):
+        return bool(self.__dict__.get("_forward_pre_hooks") or self.__dict__.get("_forward_hooks"))
 
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
@@ -423,6 +457,35 @@ class Module:
             return f"{type(self).__name__}({extra})"
         lines += [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class RemovableHandle:
+    """What registering a hook returns: ``remove()`` takes the hook away (again: nothing); usable as a context
+    manager that removes it on exit, as torch's."""
+
+    _next_id = 0
+
+    def __init__(self, hooks):
+        self.hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self):
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def _add_hook(hooks, entry, prepend):
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = entry
+    if prepend:
+        hooks.move_to_end(handle.id, last=False)
+    return handle
 
 
 class IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):

@@ -19,7 +19,7 @@ class Residual(Module):
         self._shape = None
 
     def forward(self, x):
-        fx = self.block.forward(x)
+        fx = self.block(x)
         if tuple(fx.shape) != tuple(x.shape):
             raise ValueError(f"{type(self).__name__}: the block maps input of shape {tuple(x.shape)} to "
                              f"{tuple(fx.shape)}; a residual connection needs the same shape")
@@ -51,7 +51,7 @@ class Concat(Module):
         self._split = None
 
     def forward(self, x):
-        fx = self.block.forward(x)
+        fx = self.block(x)
         dim = self.dim % x.ndim
         if fx.ndim != x.ndim or any(a != b for i, (a, b) in enumerate(zip(x.shape, fx.shape)) if i != dim):
             raise ValueError(f"{type(self).__name__}(dim={self.dim}): the block maps input of shape "
@@ -93,7 +93,7 @@ class GlobalFusion(Concat):
         super().__init__(block, dim=1)
 
     def forward(self, x):
-        g = self.block.forward(x)
+        g = self.block(x)
         if x.ndim != 4 or g.ndim != 4 or g.shape[0] != x.shape[0] or tuple(g.shape[2:]) != (1, 1):
             raise ValueError(f"GlobalFusion: takes (N, C, H, W) and a block giving (N, C_g, 1, 1); got input "
                              f"{tuple(x.shape)} and block output {tuple(g.shape)}")
