@@ -156,9 +156,6 @@ class MaxUnpool2d(Module):
         self.padding = pair(padding, "padding")
         self._cache = None
 
-    def __call__(self, input, indices, output_size=None):
-        return self.forward(input, indices, output_size)
-
     def _out_size(self, x, output_size):
         default = tuple((size - 1) * s - 2 * p + k for size, s, p, k in
                         zip(x.shape[-2:], self.stride, self.padding, self.kernel_size))
