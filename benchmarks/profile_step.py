@@ -156,7 +156,7 @@ def main():
         elif i > 19:
             total.append(time.perf_counter() - t)
     med_total = float(np.mean(total))
-    print(f"plain step, batch {bs}: mean {med_total * 1e3:.2f} ms "
+    print(f"{'plain step' if args.plain else 'step'}, batch {bs}: mean {med_total * 1e3:.2f} ms "
           f"over {args.steps} steps")
     print(f"{'op':<32}{'mean ms':>10}{'share':>8}")
     summed = 0.0

@@ -14,7 +14,8 @@ os.chdir(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLANTS = [
  ("split products (blas/gemm)", "minimlp/kernels/cpu/gemm.py", "            for r in range(lo, hi):\n                out[r] += bias", "            for r in range(lo, hi - 1):\n                out[r] += bias", "tests/test_kernels.py", "by_rows"),
  ("column sums (Linear's bias gradient)", "minimlp/kernels/cpu/elementwise.py", "    for r in range(g.shape[0]):\n        row = g[r, lo:hi]", "    for r in range(1, g.shape[0]):\n        row = g[r, lo:hi]", "tests/test_kernels.py", "linear"),
- ("Linear + Adam inside backward", "minimlp/kernels/cpu/linear_adam.py", "zero if r == lo else one", "zero", "tests/test_kernels.py tests/test_step_in_backward.py", "adam_inside or linear"),
+ ("split products by weight rows (x Wᵀ as W xᵀ)", "minimlp/kernels/cpu/gemm.py", "        r2 = min(r + rows, hi)\n", "        r2 = min(r + rows, hi - 1)\n", "tests/test_kernels.py", "linear"),
+ ("Linear + Adam inside backward", "minimlp/kernels/cpu/linear_adam.py", "r, r2 = c * chunk_rows, min((c + 1) * chunk_rows, w.shape[0])", "r, r2 = c * chunk_rows, min((c + 1) * chunk_rows, w.shape[0] - 1)", "tests/test_kernels.py tests/test_step_in_backward.py", "adam_inside or linear"),
  ("BatchNorm1d backward", "minimlp/kernels/cpu/batch_norm.py", "d_row[c] = (g_row[c] - (h_row[c] * a[c] + b[c])) * scale[c]", "d_row[c] = (g_row[c] - (h_row[c] * a[c])) * scale[c]", "tests/test_kernels.py", "batch_norm"),
  ("BatchNorm2d forward", "minimlp/kernels/cpu/batch_norm.py", "k_c = 1 / np.sqrt(s2 + eps)", "k_c = 1 / np.sqrt(s2)", "tests/test_kernels.py", "batch_norm"),
  ("BatchNorm2d backward sums", "minimlp/kernels/cpu/batch_norm.py", "            acc_gx += row_gx", "            acc_gx += row_g", "tests/test_kernels.py", "batch_norm"),

@@ -35,16 +35,18 @@ def rel(a, b):
 
 # ------------------------------------------------------------------ blas.matmul
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("batch", [3, 16, 40])
+@pytest.mark.parametrize("batch", [3, 16, 40, 64, 65])
 def test_split_products_equal_numpy(dtype, batch, many_pieces, split_products, monkeypatch):
     """The three products of Linear (x Wᵀ, Gᵀ x, G W), cut into two pieces by columns, or by rows (Gᵀ x at a
-    batch of at most 32), and the accumulating form; the pieces taken are recorded and checked."""
+    batch of at most 32), x Wᵀ as blocks of W xᵀ transposed at a batch of at most 64, and the accumulating form;
+    the kernels and pieces taken are recorded and checked."""
     from minimlp.kernels.cpu import gemm as gemm_kernels
     taken = []
-    for name in ("split_serial", "split_parallel"):
+    for name in ("split_serial", "split_parallel", "by_weight_rows_serial", "by_weight_rows_parallel"):
         kernel = getattr(gemm_kernels, name)
-        monkeypatch.setattr(gemm_kernels, name, lambda pieces, *args, kernel=kernel: (
-            taken.append((pieces, args[16], blas._blas["controller"].get_num_threads())), kernel(pieces, *args))[1])
+        monkeypatch.setattr(gemm_kernels, name, lambda pieces, *args, kernel=kernel, name=name: (
+            taken.append((name.rsplit("_", 1)[0], pieces, args[16] if name.startswith("split") else None,
+                          blas._blas["controller"].get_num_threads())), kernel(pieces, *args))[1])
     rng = np.random.default_rng(batch)
     x = rng.standard_normal((batch, 200)).astype(dtype)
     W = rng.standard_normal((256, 200)).astype(dtype)
@@ -60,9 +62,10 @@ def test_split_products_equal_numpy(dtype, batch, many_pieces, split_products, m
     bias = rng.standard_normal(256).astype(dtype)
     np.testing.assert_array_equal(blas.matmul(x, W.T, bias=bias), blas.matmul(x, W.T) + bias)
     by_rows = batch <= blas.SMALL_K  # Gᵀ x: 256 rows > 200 columns, inner size the batch
-    assert [(pieces, rows) for pieces, rows, _ in taken] == [(2, False), (2, False)] + [(2, by_rows)] * 2 + \
-        [(2, False)] * 2
-    assert {blas_threads for _, _, blas_threads in taken} == {1}  # OpenBLAS on one thread inside the split
+    forward = ("by_weight_rows", 2, None) if batch <= blas.WEIGHT_ROWS_BATCH else ("split", 2, False)
+    assert [record[:3] for record in taken] == [forward, ("split", 2, False)] + [("split", 2, by_rows)] * 2 + \
+        [forward, forward]
+    assert {record[3] for record in taken} == {1}  # OpenBLAS on one thread inside the split
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

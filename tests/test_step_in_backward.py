@@ -6,7 +6,7 @@ import minimlp
 from minimlp import nn, optim
 from minimlp.kernels import record
 from minimlp.kernels.in_backward import pending
-from minimlp.kernels.cpu import blas
+from minimlp.kernels.cpu import blas, linear_adam
 
 
 def _network(dtype):
@@ -111,7 +111,7 @@ def test_groups_with_different_learning_rates():
 
 
 def test_large_batches_and_accumulated_gradients_take_the_plain_path():
-    model, opt, updated = _train(True, OPTIMIZERS["Adam"], batch=64, steps=2)
+    model, opt, updated = _train(True, OPTIMIZERS["Adam"], batch=linear_adam.MAX_BATCH + 1, steps=2)
     assert not any(any(u) for u in updated)
     model = _network(np.float32)
     opt = optim.Adam(model.parameters(), lr=1e-2)

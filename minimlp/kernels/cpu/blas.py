@@ -1,7 +1,8 @@
 """Matrix products on the CPU: ``out (+)= a @ b (+ bias)`` as one single-threaded OpenBLAS call per thread.
 
 The output is cut into blocks of columns (of rows for a tall product with a short inner size) starting at
-multiples of ``ALIGN``; NumPy's OpenBLAS is set to one thread for the length of each split product. Small
+multiples of ``ALIGN``; a forward's x Wᵀ of a small batch is computed as blocks of W xᵀ, transposed into place
+(``WEIGHT_ROWS_BATCH``). NumPy's OpenBLAS is set to one thread for the length of each split product. Small
 products (``MIN_WORK``), other dtypes or layouts, or a BLAS without ``cblas_?gemm`` take one
 ``numpy.matmul``. Details and measurements: docs/kernels.md.
 """
@@ -15,6 +16,8 @@ from . import pool
 MIN_WORK = 1 << 18  # multiply-adds (M·N·K) below which one plain call is faster
 SMALL_K = 32        # up to this inner size a tall product is cut by rows, otherwise by columns (measured)
 ALIGN = 64          # pieces start at multiples of this many rows or columns
+WEIGHT_ROWS_BATCH = 64   # up to this many rows, a x Wᵀ is computed as W xᵀ, block by block, and transposed (measured)
+WEIGHT_ROWS_BLOCK = 512  # rows of W per block of W xᵀ (measured)
 ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112  # CBLAS enums
 _GEMM_NAMES = (("scipy_cblas_{}gemm64_", 64), ("cblas_{}gemm64_", 64), ("scipy_cblas_{}gemm", 32),
                ("cblas_{}gemm", 32))  # (symbol, integer bits): NumPy's wheels (ILP64), scipy-openblas32, plain
@@ -151,6 +154,8 @@ def matmul(a, b, out=None, accumulate=False, bias=None):
             out += bias
         return out
     (a_store, lda, ta), (b_store, ldb, tb), ldc = _operand(a), _operand(b), row_major(out)
+    if ta == NO_TRANS and tb == TRANS and not accumulate and m <= WEIGHT_ROWS_BATCH:
+        return _by_weight_rows(a, b_store, ldb, out, bias, found)
     by_rows = m > n and k <= SMALL_K
     parts = pool.pieces(m if by_rows else n, ALIGN)
     one = out.dtype.type(1)
@@ -160,6 +165,21 @@ def matmul(a, b, out=None, accumulate=False, bias=None):
         pool.launch(parts, kernel, parts, ALIGN, *found, ta, tb, m, n, k, one, a_store.ctypes.data, lda,
                        b_store.ctypes.data, ldb, one if accumulate else out.dtype.type(0), out, ldc, by_rows,
                        out.itemsize, out[0, :0] if bias is None else bias)
+    return out
+
+
+def _by_weight_rows(a, b_store, ldb, out, bias, found):
+    """``out = a b_storeᵀ (+ bias)`` as blocks of b_store's rows times ``aᵀ``, each block transposed into ``out``."""
+    m, k = a.shape
+    n = b_store.shape[0]
+    a_t = np.ascontiguousarray(a.T)
+    parts = pool.pieces(n, ALIGN)
+    block = np.empty((parts, WEIGHT_ROWS_BLOCK, m), dtype=out.dtype)
+    from . import gemm
+    kernel = gemm.by_weight_rows_serial if parts == 1 else gemm.by_weight_rows_parallel
+    with one_blas_thread():
+        pool.launch(parts, kernel, parts, ALIGN, *found, m, n, k, out.dtype.type(1), a_t, b_store.ctypes.data, ldb,
+                    out, out.itemsize, out[0, :0] if bias is None else bias, block)
     return out
 
 

@@ -13,7 +13,7 @@ from .gemm import NO_TRANS, TRANS, gemm
 # into them: its digest (the first 16 hex digits of its SHA-256) is written here so that changing it changes this
 # file and the cache is rebuilt; a test checks it is current.
 COMPILED_IN = ("kernels/cpu/gemm.py", "kernels/cpu/row_sums.py")
-COMPILED_IN_SHA256 = "f4e6fb9ade8d3f06"
+COMPILED_IN_SHA256 = "56243c26dcc273ca"
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
 

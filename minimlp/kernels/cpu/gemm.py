@@ -89,6 +89,41 @@ def piece(p, pieces, align, address, wide, ta, tb, m, n, k, alpha, a, lda, b, ld
 
 
 @_jit
+def piece_by_weight_rows(p, pieces, align, address, wide, m, n, k, alpha, a_t, b, ldb, out, itemsize, bias, block):
+    # piece p takes columns lo..hi of out = a bᵀ, b stored (n x k) row-major and a_t = aᵀ (k x m) contiguous:
+    # block by block of b's rows, block (rows x m) = b[rows] a_t (a product OpenBLAS runs faster than a bᵀ),
+    # then out[:, rows] = blockᵀ + bias[rows] while the block is in cache
+    lo, hi = bounds(p, pieces, n, align)
+    rows = block.shape[1]
+    t = block[p]
+    zero = alpha - alpha
+    for r in range(lo, hi, rows):
+        r2 = min(r + rows, hi)
+        gemm(address, wide, NO_TRANS, NO_TRANS, r2 - r, m, k, alpha, b + r * ldb * itemsize, ldb, a_t.ctypes.data,
+             m, zero, t.ctypes.data, m)
+        for i in range(m):
+            row = out[i, r:r2]
+            for j in range(r2 - r):
+                row[j] = t[j, i]
+            if bias.size:
+                part = bias[r:r2]
+                for j in range(r2 - r):
+                    row[j] += part[j]
+
+
+@_jit
+def by_weight_rows_serial(pieces, *args):
+    for p in range(pieces):
+        piece_by_weight_rows(p, pieces, *args)
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def by_weight_rows_parallel(pieces, *args):
+    for p in prange(pieces):
+        piece_by_weight_rows(p, pieces, *args)
+
+
+@_jit
 def split_serial(pieces, *args):
     for p in range(pieces):
         piece(p, pieces, *args)

@@ -14,7 +14,7 @@ from .gemm import NO_TRANS, TRANS, gemm
 # ``gemm``, ``channel_sums`` and the row-wise transforms are compiled into these loops: their files' digest is
 # kept here so that the cache follows them (see conv_loops)
 COMPILED_IN = ("kernels/cpu/gemm.py", "kernels/cpu/conv_loops.py", "kernels/cpu/winograd_rows.py")
-COMPILED_IN_SHA256 = "cac95f9f7d6c5cd4"
+COMPILED_IN_SHA256 = "a62e48ce2b9defdf"
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy", boundscheck=False)
 _parallel = numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", boundscheck=False)
 
