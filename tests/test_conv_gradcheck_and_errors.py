@@ -23,6 +23,8 @@ MODULES = {
     "AdaptiveAvgPool2d": (lambda: nn.AdaptiveAvgPool2d((2, 3)), (2, 2, 5, 7)),
     "Upsample-nearest": (lambda: nn.Upsample(scale_factor=2), (2, 2, 3, 4)),
     "Upsample-bilinear": (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (2, 2, 3, 4)),
+    "Upsample-bicubic": (lambda: nn.Upsample(scale_factor=(1.5, 2), mode="bicubic"), (2, 2, 3, 4)),
+    "Upsample-area": (lambda: nn.Upsample(size=(2, 3), mode="area"), (2, 2, 5, 4)),
     "BatchNorm2d": (lambda: nn.BatchNorm2d(3), (3, 3, 4, 5)),
     "Dropout-4d": (lambda: nn.Dropout(0.3), (2, 3, 4, 4)),
     "Flatten": (lambda: nn.Flatten(), (2, 3, 4, 4)),

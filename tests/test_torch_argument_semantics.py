@@ -127,8 +127,9 @@ def test_identity_takes_any_arguments():
 @pytest.mark.parametrize("make", [
     lambda m: m.AdaptiveAvgPool2d(2), lambda m: m.AdaptiveAvgPool2d((3, 2)),
     lambda m: m.Upsample(scale_factor=2), lambda m: m.Upsample(scale_factor=2, mode="bilinear"),
-    lambda m: m.Upsample(size=(7, 5), mode="bilinear", align_corners=True)],
-    ids=["pool2", "pool3x2", "nearest", "bilinear", "bilinear-corners"])
+    lambda m: m.Upsample(size=(7, 5), mode="bilinear", align_corners=True),
+    lambda m: m.Upsample(scale_factor=2, mode="bicubic"), lambda m: m.Upsample(size=(3, 2), mode="area")],
+    ids=["pool2", "pool3x2", "nearest", "bilinear", "bilinear-corners", "bicubic", "area"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_a_non_finite_pixel_reaches_only_the_outputs_that_read_it_as_in_torch(make, bad):
     """The forward sums each output's taps: a product with the whole axis matrix would make 0·inf = NaN of

@@ -1,6 +1,6 @@
 """Separable linear maps of images: y = A_h x A_wᵀ per plane, with one (out, in) matrix per axis.
 
-Adaptive average pooling and nearest or bilinear resampling are all of this form. Along an axis, output o
+Adaptive average pooling and nearest, bilinear or bicubic resampling are all of this form. Along an axis, output o
 reads a few inputs, its taps: index[o, k] with weight[o, k] where used[o, k] (``AxisTaps``; A is their
 (out, in) matrix). The forward sums the taps, so a NaN or an infinity reaches only the outputs that read it,
 as in torch (a product with the whole matrix would spread it through 0·inf). The backward is
@@ -86,6 +86,44 @@ def bilinear(size, out, scale, align_corners):
     i1 = np.minimum(i0 + 1, size - 1)
     lam = u - i0
     return AxisTaps(np.stack([i0, i1], 1), np.stack([1.0 - lam, lam], 1), np.ones((out, 2), bool), size)
+
+
+def nearest_exact(size, out, scale):
+    """Output o reads input ⌊(o + ½)·r⌋ with r = ``scale`` rounded to float32 as torch, clamped to in − 1."""
+    o = np.arange(out)
+    src = np.minimum(np.floor((o + 0.5) * float(np.float32(scale))).astype(np.int64), size - 1)
+    return AxisTaps(src[:, None], np.ones((out, 1)), np.ones((out, 1), bool), size)
+
+
+CUBIC_A = -0.75  # torch's (and OpenCV's) cubic convolution constant
+
+
+def cubic_weights(t):
+    """Keys' cubic convolution weights of the taps at ⌊u⌋ − 1, ⌊u⌋, ⌊u⌋ + 1, ⌊u⌋ + 2 for t = u − ⌊u⌋ (a = −0.75):
+    w(d) = (a + 2)|d|³ − (a + 3)|d|² + 1 for |d| ≤ 1, a|d|³ − 5a|d|² + 8a|d| − 4a for 1 < |d| < 2."""
+    a = CUBIC_A
+
+    def near(d):
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d):
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return np.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], 1)
+
+
+def bicubic(size, out, scale, align_corners):
+    """Source coordinate u = (o + ½)·r − ½, not clamped (r = ``scale``), or u = o·(in − 1)/(out − 1) with
+    ``align_corners``; output o reads the four inputs ⌊u⌋ − 1 … ⌊u⌋ + 2, each clamped to [0, in − 1], with
+    ``cubic_weights`` of t = u − ⌊u⌋ (⌊u⌋ at most in − 1, t clamped to [0, 1], as torch)."""
+    o = np.arange(out)
+    if align_corners:
+        u = o * ((size - 1) / (out - 1) if out > 1 else 0.0)
+    else:
+        u = (o + 0.5) * scale - 0.5
+    i0 = np.minimum(np.floor(u).astype(np.int64), size - 1)
+    t = np.clip(u - i0, 0.0, 1.0)
+    index = np.clip(i0[:, None] + np.arange(-1, 3), 0, size - 1)
+    return AxisTaps(index, cubic_weights(t), np.ones((out, 4), bool), size)
 
 
 def upsample_size(size, scale_factor):

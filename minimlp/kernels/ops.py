@@ -188,7 +188,8 @@ max_unpool2d = Op("max_unpool2d", forward=f.pooling.max_unpool2d, backward=f.poo
 avg_pool2d = Op("avg_pool2d", inverse_divisor=f.pooling.avg_pool_inverse_divisor, forward=f.pooling.avg_pool2d,
                 backward=f.pooling.avg_pool2d_backward)
 separable_map = Op("separable_map", adaptive_average=f.resample.adaptive_average, nearest=f.resample.nearest,
-                   bilinear=f.resample.bilinear, scaled_size=f.resample.upsample_size, forward=f.resample.separable_map,
+                   nearest_exact=f.resample.nearest_exact, bilinear=f.resample.bilinear, bicubic=f.resample.bicubic,
+                   scaled_size=f.resample.upsample_size, forward=f.resample.separable_map,
                    backward=f.resample.separable_map_backward)
 separable_map.register("cpu-one-blas-thread", numpy_float, training, backward="cpu.separable:separable_map_backward")
 

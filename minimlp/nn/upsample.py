@@ -1,24 +1,31 @@
-"""Upsample: nearest and bilinear resampling as a separable linear map."""
+"""Upsample: nearest, bilinear, bicubic and area resampling as a separable linear map."""
 from ..kernels import ops
 from .checks import pair
 from .separable import SeparableMap
 
-MODES = ("nearest", "bilinear")
+MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")
+INTERPOLATING = ("bilinear", "bicubic")
 
 
 class Upsample(SeparableMap):
     """Resize each image to ``size`` or by ``scale_factor`` (torch.nn.Upsample's arguments and formulas).
 
-    Both modes are y = A_h x A_wᵀ with one (out, in) matrix per axis, so
+    Every mode is y = A_h x A_wᵀ with one (out, in) matrix per axis, so
     backward is ∂L/∂x = A_hᵀ G A_w (each input pixel collects the gradient of
-    every output that read it, with the same weights).
+    every output that read it, with the same weights). With r = 1/scale_factor
+    (or in/out when ``size`` is given):
 
-    - "nearest": A[o, ⌊o·r⌋] = 1 with r = 1/scale_factor (or in/out when
-      ``size`` is given), computed in float32 as torch, clamped to in − 1.
+    - "nearest": A[o, ⌊o·r⌋] = 1, computed in float32 as torch, clamped to
+      in − 1; "nearest-exact": A[o, ⌊(o + ½)·r⌋] = 1, clamped.
     - "bilinear": source coordinate u = (o + ½)·r − ½ clamped at 0
       (``align_corners=False``) or u = o·(in − 1)/(out − 1)
       (``align_corners=True``); A[o, ⌊u⌋] = 1 − λ, A[o, ⌊u⌋ + 1] = λ with
       λ = u − ⌊u⌋ (the second index clamped to in − 1).
+    - "bicubic": u as for bilinear but not clamped; A[o, ⌊u⌋ − 1 + k] = w_k(λ)
+      for k = 0 … 3, Keys' cubic convolution with a = −0.75, the indices
+      clamped to [0, in − 1] (``formulas.resample.bicubic``).
+    - "area": output o averages the inputs ⌊o·in/out⌋ ≤ i < ⌈(o + 1)·in/out⌉
+      (adaptive average pooling to the output size).
     """
 
     def __init__(self, size=None, scale_factor=None, mode="nearest", align_corners=None,
@@ -26,9 +33,11 @@ class Upsample(SeparableMap):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"Upsample: mode must be one of {MODES} in minimlp, got {mode!r}")
+        if scale_factor is not None and not isinstance(scale_factor, (tuple, list)) and not scale_factor:
+            scale_factor = None   # torch keeps a scale factor of 0 as None
         if (size is None) == (scale_factor is None):
             raise ValueError("Upsample: give exactly one of size and scale_factor")
-        if mode == "nearest" and align_corners is not None:
+        if mode not in INTERPOLATING and align_corners is not None:
             raise ValueError("Upsample: align_corners option can only be set with the interpolating modes: "
                              "linear | bilinear | bicubic | trilinear")
         if recompute_scale_factor:
@@ -39,7 +48,8 @@ class Upsample(SeparableMap):
                                  f"{value!r}")
         self._size = None if size is None else pair(size, "size")
         self.size = size
-        self.scale_factor = scale_factor
+        self.scale_factor = (tuple(float(s) for s in scale_factor) if isinstance(scale_factor, (tuple, list))
+                             else float(scale_factor) if scale_factor else None)
         self.mode = mode
         self.align_corners = align_corners
         self.recompute_scale_factor = recompute_scale_factor
@@ -59,11 +69,12 @@ class Upsample(SeparableMap):
     def _axis_taps(self, size, out, axis):
         scale_factor = self._scales()[axis]
         scale = 1.0 / scale_factor if scale_factor is not None else size / out
-        if self.mode == "nearest":
-            return ops.separable_map.run("nearest", size, out, scale)
-        return ops.separable_map.run("bilinear", size, out, scale, self.align_corners)
+        if self.mode == "area":
+            return ops.separable_map.run("adaptive_average", size, out)
+        if self.mode in INTERPOLATING:
+            return ops.separable_map.run(self.mode, size, out, scale, self.align_corners)
+        return ops.separable_map.run(self.mode.replace("-", "_"), size, out, scale)
 
     def extra_repr(self):
-        what = f"size={self.size}" if self.size is not None else f"scale_factor={self.scale_factor}"
-        s = f"{what}, mode={self.mode!r}"
-        return s + (f", align_corners={self.align_corners}" if self.align_corners is not None else "")
+        what = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"
+        return f"{what}, mode={self.mode!r}"
