@@ -1,5 +1,6 @@
 """minimlp.optim.lr_scheduler against torch.optim.lr_scheduler: equal rate sequences, 100 steps."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -117,6 +118,49 @@ def test_sequence_equals_torch(sched, opt_name, opt_kw):
     _assert_same(mom_o, mom_t)  # OneCycleLR cycles momentum / beta1; others leave it alone
 
 
+def _plain(value):
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+@pytest.mark.parametrize("sched", SCHEDULES)
+def test_state_dict_has_torchs_keys_and_values(sched):
+    o_opt, t_opt = _optimizers("SGD", momentum=0.9)
+    ours, theirs = SCHEDULES[sched](ours_sched, o_opt), SCHEDULES[sched](torch.optim.lr_scheduler, t_opt)
+    for _ in range(37):
+        o_opt.step()
+        t_opt.step()
+        ours.step()
+        theirs.step()
+    o_sd, t_sd = ours.state_dict(), theirs.state_dict()
+    assert set(o_sd) == set(t_sd)
+    for key, value in t_sd.items():
+        if _plain(value):
+            assert o_sd[key] == value, key
+
+
+def test_get_lr_outside_step_warns_as_torch():
+    o_opt, t_opt = _optimizers()
+    ours, theirs = ours_sched.StepLR(o_opt, step_size=2), torch.optim.lr_scheduler.StepLR(t_opt, step_size=2)
+    with pytest.warns(UserWarning, match="please use `get_last_lr\\(\\)`"):
+        theirs.get_lr()
+    with pytest.warns(UserWarning, match="please use `get_last_lr\\(\\)`"):
+        assert ours.get_lr() == theirs.get_lr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours.step()
+
+
+def test_one_cycle_loads_its_earlier_state_dict_name():
+    o_opt, _ = _optimizers()
+    saved = ours_sched.OneCycleLR(o_opt, max_lr=1.0, total_steps=10, anneal_strategy="linear").state_dict()
+    saved["anneal_strategy"] = saved.pop("_anneal_func_type")
+    again = ours_sched.OneCycleLR(_optimizers()[0], max_lr=1.0, total_steps=10)
+    again.load_state_dict(saved)
+    assert again.state_dict()["_anneal_func_type"] == "linear" and "anneal_strategy" not in again.state_dict()
+
+
 @pytest.mark.parametrize("sched", ["StepLR", "CosineAnnealingLR-restart", "OneCycleLR", "OneCycleLR-three-phase",
                                    "LambdaLR", "MultiStepLR", "LinearLR-decay", "ConstantLR-factor", "PolynomialLR",
                                    "CosineAnnealingWarmRestarts-mult", "SequentialLR-warmup-cosine",
@@ -157,6 +201,24 @@ def test_reduce_on_plateau_equals_torch(cfg):
     assert len({tuple(s) for s in seq_o}) > 1  # the rate did change
 
 
+@pytest.mark.parametrize("mode", ["min", "max"])
+def test_reduce_on_plateau_state_dict_and_epoch_as_torch(mode):
+    o_opt, t_opt = _optimizers()
+    ours = ours_sched.ReduceLROnPlateau(o_opt, mode=mode, patience=1)
+    theirs = torch.optim.lr_scheduler.ReduceLROnPlateau(t_opt, mode=mode, patience=1)
+    for metric in _metrics()[:12]:
+        ours.step(metric)
+        theirs.step(metric)
+    with pytest.warns(UserWarning, match="epoch parameter"):
+        ours.step(0.5, epoch=30)
+    with pytest.warns(UserWarning, match="epoch parameter"):
+        theirs.step(0.5, epoch=30)
+    o_sd, t_sd = ours.state_dict(), theirs.state_dict()
+    assert set(o_sd) == set(t_sd)
+    assert {k: v for k, v in o_sd.items() if _plain(v)} == {k: v for k, v in t_sd.items() if _plain(v)}
+    assert o_sd["last_epoch"] == 30
+
+
 def test_reduce_on_plateau_resume(tmp_path):
     make = lambda m, o: m.ReduceLROnPlateau(o, patience=2, cooldown=3, factor=0.5)  # noqa: E731
     seq_o, seq_t, _, _ = _run(make, metrics=_metrics(1), resume_at=25, tmp_path=tmp_path)
@@ -187,7 +249,7 @@ def test_bad_arguments_are_named():
 def test_state_dict_is_plain():
     o_opt, _ = _optimizers("Adam")
     sd = ours_sched.OneCycleLR(o_opt, max_lr=1.0, total_steps=10).state_dict()
-    assert "optimizer" not in sd and sd["last_epoch"] == 0 and sd["anneal_strategy"] == "cos"
+    assert "optimizer" not in sd and sd["last_epoch"] == 0 and sd["_anneal_func_type"] == "cos"
     assert math.isclose(o_opt.param_groups[0]["initial_lr"], 0.04)
 
 

@@ -46,11 +46,25 @@ class LRScheduler:
         """The step a scheduler takes when built (``SequentialLR`` repeats it when a schedule takes over)."""
         self._step_count = 0
         self._is_initial = True
+        self._get_lr_called_within_step = False
         self.step()
         self._is_initial = False
 
     def get_lr(self):
         raise NotImplementedError
+
+    def _rates_of_this_step(self):
+        """``get_lr()`` called by ``step()`` (torch warns when a user calls it: it is not the last rate)."""
+        self._get_lr_called_within_step = True
+        try:
+            return self.get_lr()
+        finally:
+            self._get_lr_called_within_step = False
+
+    def _warn_if_called_outside_step(self):
+        if not self._get_lr_called_within_step:
+            warnings.warn("To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
+                          UserWarning, stacklevel=3)
 
     def get_last_lr(self):
         """The learning rate of each group after the last ``step()``."""
@@ -68,10 +82,11 @@ class LRScheduler:
         """One step on (``epoch`` None), or the rates at ``epoch`` (the closed form where the schedule has one)."""
         if epoch is None:
             self.last_epoch += 1
-            values = self.get_lr()
+            values = self._rates_of_this_step()
         else:
             self.last_epoch = epoch
-            values = self._get_closed_form_lr() if hasattr(self, "_get_closed_form_lr") else self.get_lr()
+            values = (self._get_closed_form_lr() if hasattr(self, "_get_closed_form_lr")
+                      else self._rates_of_this_step())
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
@@ -96,6 +111,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        self._warn_if_called_outside_step()
         if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
             return self._group_lrs()
         return [lr * self.gamma for lr in self._group_lrs()]
@@ -112,6 +128,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        self._warn_if_called_outside_step()
         if self._is_initial:
             return self._group_lrs()
         return [lr * self.gamma for lr in self._group_lrs()]
@@ -136,6 +153,7 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        self._warn_if_called_outside_step()
         t, T, eta_min = self.last_epoch, self.T_max, self.eta_min
         if self._is_initial:
             return self._group_lrs()
@@ -197,7 +215,7 @@ class OneCycleLR(LRScheduler):
             raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
         if anneal_strategy not in ("cos", "linear"):
             raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy}")
-        self.anneal_strategy = anneal_strategy
+        self._anneal_func_type = anneal_strategy
         n = self.total_steps
         if three_phase:
             self._schedule_phases = [
@@ -233,6 +251,12 @@ class OneCycleLR(LRScheduler):
                     group["base_momentum"] = base
         super().__init__(optimizer, last_epoch)
 
+    def load_state_dict(self, state_dict):
+        state = dict(state_dict)
+        if "anneal_strategy" in state:   # minimlp's name for it before 2026-12-07
+            state["_anneal_func_type"] = state.pop("anneal_strategy")
+        super().load_state_dict(state)
+
     def _set_momentum(self, group, value):
         if self.use_beta1:
             group["betas"] = (value, *group["betas"][1:])
@@ -240,11 +264,12 @@ class OneCycleLR(LRScheduler):
             group["momentum"] = value
 
     def _anneal(self, start, end, pct):
-        if self.anneal_strategy == "cos":
+        if self._anneal_func_type == "cos":
             return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
         return (end - start) * pct + start
 
     def get_lr(self):
+        self._warn_if_called_outside_step()
         step = self.last_epoch
         if step > self.total_steps:
             raise ValueError(f"Tried to step {step} times. The specified number of total steps "
@@ -322,6 +347,7 @@ class CyclicLR(LRScheduler):
         return self.gamma ** x
 
     def get_lr(self):
+        self._warn_if_called_outside_step()
         cycle = math.floor(1 + self.last_epoch / self.total_size)
         x = 1.0 + self.last_epoch / self.total_size - cycle
         height = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
@@ -384,7 +410,8 @@ class ReduceLROnPlateau(LRScheduler):
         self.patience, self.cooldown, self.eps = patience, cooldown, eps
         self.last_epoch = 0
         self._last_lr = self._group_lrs()
-        self.best = math.inf if mode == "min" else -math.inf
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+        self.best = self.mode_worse
         self.cooldown_counter = 0
         self.num_bad_epochs = 0
 
@@ -393,9 +420,12 @@ class ReduceLROnPlateau(LRScheduler):
             return a < best * (1.0 - self.threshold) if self.threshold_mode == "rel" else a < best - self.threshold
         return a > best * (self.threshold + 1.0) if self.threshold_mode == "rel" else a > best + self.threshold
 
-    def step(self, metrics):
+    def step(self, metrics, epoch=None):
+        """One epoch's metric; ``epoch``, deprecated as in torch, sets ``last_epoch`` (with torch's warning)."""
         current = float(metrics)
-        self.last_epoch += 1
+        if epoch is not None:
+            warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         if self._is_better(current, self.best):
             self.best = current
             self.num_bad_epochs = 0
@@ -435,6 +465,7 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        self._warn_if_called_outside_step()
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
 
     def state_dict(self):
@@ -456,8 +487,10 @@ class MultiplicativeLR(LambdaLR):
     """η_t = η_{t−1} · λ(t) for t ≥ 1, one function λ per group (or one for all); ``state_dict`` as LambdaLR's."""
 
     def get_lr(self):
+        self._warn_if_called_outside_step()
         if self.last_epoch > 0:
-            return [group["lr"] * fn(self.last_epoch) for fn, group in zip(self.lr_lambdas, self.optimizer.param_groups)]
+            return [group["lr"] * fn(self.last_epoch)
+                    for fn, group in zip(self.lr_lambdas, self.optimizer.param_groups)]
         return self._group_lrs()
 
 
@@ -470,6 +503,7 @@ class MultiStepLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        self._warn_if_called_outside_step()
         if self.last_epoch not in self.milestones:
             return self._group_lrs()
         return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in self._group_lrs()]
@@ -493,6 +527,7 @@ class ConstantLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        self._warn_if_called_outside_step()
         if self.last_epoch == 0:
             return [lr * self.factor for lr in self._group_lrs()]
         if self.last_epoch != self.total_iters:
@@ -516,6 +551,7 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        self._warn_if_called_outside_step()
         if self.last_epoch == 0:
             return [lr * self.start_factor for lr in self._group_lrs()]
         if self._is_initial or self.last_epoch > self.total_iters:
@@ -537,6 +573,7 @@ class PolynomialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        self._warn_if_called_outside_step()
         if self._is_initial or self.last_epoch > self.total_iters:
             return self._group_lrs()
         t, T = self.last_epoch, self.total_iters
@@ -564,11 +601,12 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
+        self._warn_if_called_outside_step()
         return [self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2
                 for base in self.base_lrs]
 
     def step(self, epoch=None):
-        self._step_count += 1
+        """One step on, or to ``epoch`` (fractions allowed); as torch's, it leaves ``_step_count`` alone."""
         if epoch is None and self.last_epoch < 0:
             epoch = 0
         if epoch is None:
@@ -589,7 +627,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         else:
             self.T_i, self.T_cur = self.T_0, epoch
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+        for group, lr in zip(self.optimizer.param_groups, self._rates_of_this_step()):
             group["lr"] = lr
         self._last_lr = self._group_lrs()
 
