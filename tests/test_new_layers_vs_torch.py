@@ -28,6 +28,21 @@ CASES = {
     "Softplus-beta-threshold": (lambda m: m.Softplus(beta=2.5, threshold=1.5), lambda b: (b, 3, 7)),
     "Hardtanh": (lambda m: m.Hardtanh(), lambda b: (b, 21)),
     "Hardtanh-range": (lambda m: m.Hardtanh(-0.5, 2.0), lambda b: (b, 2, 3, 4)),
+    "SELU": (lambda m: m.SELU(), lambda b: (b, 13)),
+    "CELU": (lambda m: m.CELU(), lambda b: (b, 2, 6)),
+    "CELU-alpha": (lambda m: m.CELU(alpha=0.4), lambda b: (b, 11)),
+    "Mish": (lambda m: m.Mish(), lambda b: (b, 3, 5)),
+    "LogSigmoid": (lambda m: m.LogSigmoid(), lambda b: (b, 15)),
+    "Softsign": (lambda m: m.Softsign(), lambda b: (b, 4, 4)),
+    "Tanhshrink": (lambda m: m.Tanhshrink(), lambda b: (b, 9)),
+    "ReLU6": (lambda m: m.ReLU6(), lambda b: (b, 3, 7)),
+    "Hardswish": (lambda m: m.Hardswish(), lambda b: (b, 23)),
+    "Hardsigmoid": (lambda m: m.Hardsigmoid(), lambda b: (b, 2, 11)),
+    "Threshold": (lambda m: m.Threshold(0.3, -2.0), lambda b: (b, 14)),
+    "PReLU": (lambda m: m.PReLU(), lambda b: (b, 3, 6)),
+    "PReLU-per-channel": (lambda m: m.PReLU(4, init=0.1), lambda b: (b, 4, 3, 5)),
+    "PReLU-per-channel-2d": (lambda m: m.PReLU(5), lambda b: (b, 5)),
+    "PReLU-unbatched": (lambda m: m.PReLU(), lambda b: (b + 3,)),
     "Softmax-1": (lambda m: m.Softmax(dim=1), lambda b: (b, 10)),
     "Softmax-last": (lambda m: m.Softmax(dim=-1), lambda b: (b, 3, 7)),
     "Softmax-0": (lambda m: m.Softmax(dim=0), lambda b: (b, 5)),
@@ -95,11 +110,14 @@ def test_gradcheck(name):
 
 def test_activations_at_their_corners_and_extremes_match_torch():
     """x at 0, at Hardtanh's corners, at Softplus's threshold, and far out (no overflow, no NaN)."""
-    x = np.array([-800.0, -40.0, -20.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 20.0, 21.0, 40.0, 800.0])
+    x = np.array([-800.0, -40.0, -20.0, -3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0, 6.0, 20.0, 21.0, 40.0, 800.0])
     for factory in (lambda m: m.GELU(), lambda m: m.GELU(approximate="tanh"), lambda m: m.SiLU(),
                     lambda m: m.ELU(), lambda m: m.Softplus(), lambda m: m.Softplus(beta=0.5, threshold=10),
-                    lambda m: m.Hardtanh(-0.5, 1.0), lambda m: m.Softmax(dim=0), lambda m: m.LogSoftmax(dim=0)):
-        ours, theirs = factory(nn), factory(T)
+                    lambda m: m.Hardtanh(-0.5, 1.0), lambda m: m.Softmax(dim=0), lambda m: m.LogSoftmax(dim=0),
+                    lambda m: m.SELU(), lambda m: m.CELU(alpha=0.5), lambda m: m.Mish(), lambda m: m.LogSigmoid(),
+                    lambda m: m.Softsign(), lambda m: m.Tanhshrink(), lambda m: m.ReLU6(), lambda m: m.Hardswish(),
+                    lambda m: m.Hardsigmoid(), lambda m: m.Threshold(1.0, 7.0), lambda m: m.PReLU()):
+        ours, theirs = factory(nn).to(dtype=np.float64), factory(T).double()
         xt = torch.tensor(x, requires_grad=True)
         yt = theirs(xt)
         g = np.linspace(-1, 1, x.size)
@@ -124,7 +142,9 @@ def test_erf_matches_the_c_library_to_rounding():
 def test_float32_stays_float32():
     x = np.random.default_rng(0).normal(size=(4, 5)).astype(np.float32)
     for module in (nn.GELU(), nn.GELU("tanh"), nn.SiLU(), nn.ELU(), nn.Softplus(), nn.Hardtanh(), nn.Softmax(1),
-                   nn.LogSoftmax(1), nn.LayerNorm(5), nn.GroupNorm(1, 5)):
+                   nn.LogSoftmax(1), nn.LayerNorm(5), nn.GroupNorm(1, 5), nn.SELU(), nn.CELU(), nn.Mish(),
+                   nn.LogSigmoid(), nn.Softsign(), nn.Tanhshrink(), nn.ReLU6(), nn.Hardswish(), nn.Hardsigmoid(),
+                   nn.Threshold(0.0, 1.0), nn.PReLU(5)):
         assert module(x).dtype == np.float32, module
         assert module.backward(np.ones_like(x)).dtype == np.float32, module
 
@@ -132,7 +152,9 @@ def test_float32_stays_float32():
 def test_inplace_false_is_accepted_where_torch_has_it():
     x = np.array([-1.0, 2.0])
     for module in (nn.ReLU(inplace=False), nn.LeakyReLU(0.1, False), nn.ELU(1.0, False), nn.SiLU(inplace=False),
-                   nn.Hardtanh(-1, 1, False), nn.Dropout(0.5, False), nn.Dropout2d(0.5, inplace=False)):
+                   nn.Hardtanh(-1, 1, False), nn.Dropout(0.5, False), nn.Dropout2d(0.5, inplace=False),
+                   nn.SELU(False), nn.CELU(1.0, False), nn.Mish(False), nn.ReLU6(False), nn.Hardswish(False),
+                   nn.Hardsigmoid(False), nn.Threshold(0.0, 0.0, False)):
         module.eval()
         assert module(x[None, :, None] if isinstance(module, nn.Dropout2d) else x) is not None
 
@@ -158,6 +180,13 @@ def test_softmax_without_dim_takes_torchs_implicit_axis_and_warns():
      r"ReLU: inplace=True is not supported \(minimlp keeps the input for backward\); leave it False"),
     (lambda: nn.ELU(1.0, True), None, ValueError, r"ELU: inplace=True is not supported"),
     (lambda: nn.Dropout2d(0.2, inplace=True), None, ValueError, r"Dropout2d: inplace=True is not supported"),
+    (lambda: nn.Mish(inplace=True), None, ValueError, r"Mish: inplace=True is not supported"),
+    (lambda: nn.CELU(alpha=0.0), None, ValueError, r"CELU: alpha cannot be 0"),
+    (lambda: nn.PReLU(3), np.zeros((2, 4), np.float32), ValueError,
+     r"PReLU\(num_parameters=3\): Mismatch of parameter numbers and input channel size. Found parameter numbers = 3 "
+     r"and channel size = 4"),
+    (lambda: nn.PReLU(3), np.zeros(3, np.float32), ValueError, r"Found parameter numbers = 3 and channel size = 1"),
+    (lambda: nn.PReLU(0), None, ValueError, r"PReLU: num_parameters must be at least 1, got 0"),
     (lambda: nn.LayerNorm((3, 4)), np.zeros((2, 4, 3), np.float32), ValueError,
      r"LayerNorm\(\(3, 4\).*expected an input whose last 2 axes are \(3, 4\), got input of shape \(2, 4, 3\)"),
     (lambda: nn.LayerNorm(0), None, ValueError, r"LayerNorm: normalized_shape must be one or more positive sizes"),
@@ -174,3 +203,37 @@ def test_bad_arguments_get_one_line_errors(make, call, error, pattern):
     with pytest.raises(error, match=pattern):
         module = make()
         module(call)
+
+
+@pytest.mark.parametrize("name,args", [
+    ("ELU", ()), ("ELU", (2,)), ("LeakyReLU", ()), ("LeakyReLU", (1,)), ("Hardtanh", ()), ("Hardtanh", (-2, 2)),
+    ("Softplus", ()), ("Softplus", (2, 10)), ("CELU", ()), ("CELU", (2,)), ("Threshold", (1, 2)),
+    ("Threshold", (0.5, -1.0)), ("PReLU", ()), ("PReLU", (3, 0.1)), ("ReLU6", ()), ("SELU", ()), ("Mish", ()),
+    ("Hardswish", ()), ("Hardsigmoid", ()), ("LogSigmoid", ()), ("Softsign", ()), ("Tanhshrink", ()),
+    ("GELU", ("tanh",)), ("SiLU", ()),
+])
+def test_repr_is_torchs(name, args):
+    assert repr(getattr(nn, name)(*args)) == repr(getattr(T, name)(*args))
+
+
+def test_relu6_is_a_hardtanh_from_0_to_6_as_torchs():
+    ours = nn.ReLU6()
+    assert isinstance(ours, nn.Hardtanh) and (ours.min_val, ours.max_val) == (0.0, 6.0)
+    assert isinstance(T.ReLU6(), T.Hardtanh)
+
+
+def test_prelu_slopes_learn_with_an_optimizer_as_torchs():
+    rng = np.random.default_rng(3)
+    ours, theirs = nn.PReLU(3).to(dtype=np.float64), T.PReLU(3).double()
+    o_opt, t_opt = minimlp.optim.SGD(ours.parameters(), lr=0.5), torch.optim.SGD(theirs.parameters(), lr=0.5)
+    for _ in range(5):
+        x = rng.normal(size=(4, 3, 5))
+        o_opt.zero_grad()
+        ours.backward(ours(x) - 1.0)
+        o_opt.step()
+        t_opt.zero_grad()
+        yt = theirs(torch.tensor(x))
+        (0.5 * ((yt - 1.0) ** 2).sum()).backward()
+        t_opt.step()
+    np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), rtol=1e-12)
+    assert not np.allclose(ours.weight.data, 0.25)

@@ -75,7 +75,9 @@ def test_adaptive_pooling_keeps_a_none_size():
 
 
 @pytest.mark.parametrize("name,args", [("ReLU", ()), ("Hardtanh", (-1.0, 2.0)), ("ELU", (0.7,)),
-                                       ("LeakyReLU", (0.1,))])
+                                       ("LeakyReLU", (0.1,)), ("ReLU6", ()), ("SELU", ()), ("CELU", (0.5,)),
+                                       ("Hardswish", ()), ("Hardsigmoid", ()), ("Threshold", (0.25, -1.0)),
+                                       ("Softsign", ()), ("Tanhshrink", ()), ("Mish", ()), ("LogSigmoid", ())])
 def test_a_nan_input_passes_the_gradient_where_torch_passes_it(name, args):
     x = np.array([np.nan, -3.0, -1.0, 0.0, 0.5, 2.0, 3.0])
     g = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, np.nan])

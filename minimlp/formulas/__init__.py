@@ -7,9 +7,10 @@ against, itself tested against the direct one.
 """
 
 from . import (activation, adam, batch_norm, conv, cross_entropy, dropout, embedding, gelu, im2col, linear,
-               loss, nll, norm, pointwise_loss, pooling, resample, rmsprop, sgd, soft_cross_entropy, soft_encoding,
-               softmax, special, winograd)
+               loss, nll, norm, piecewise_activation, pointwise_loss, pooling, resample, rmsprop, sgd,
+               smooth_activation, soft_cross_entropy, soft_encoding, softmax, special, winograd)
 
 __all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "embedding", "gelu", "im2col",
-           "linear", "loss", "nll", "norm", "pointwise_loss", "pooling", "resample", "rmsprop", "sgd",
-           "soft_cross_entropy", "soft_encoding", "softmax", "special", "winograd"]
+           "linear", "loss", "nll", "norm", "piecewise_activation", "pointwise_loss", "pooling", "resample",
+           "rmsprop", "sgd", "smooth_activation", "soft_cross_entropy", "soft_encoding", "softmax", "special",
+           "winograd"]

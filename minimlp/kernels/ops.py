@@ -127,6 +127,21 @@ silu = Op("silu", forward=f.activation.silu, backward=f.activation.silu_backward
 elu = Op("elu", forward=f.activation.elu, backward=f.activation.elu_backward)
 softplus = Op("softplus", forward=f.activation.softplus, backward=f.activation.softplus_backward)
 hardtanh = Op("hardtanh", forward=f.activation.hardtanh, backward=f.activation.hardtanh_backward)
+selu = Op("selu", forward=f.smooth_activation.selu, backward=f.smooth_activation.selu_backward)
+celu = Op("celu", forward=f.smooth_activation.celu, backward=f.smooth_activation.celu_backward)
+mish = Op("mish", forward=f.smooth_activation.mish, backward=f.smooth_activation.mish_backward)
+log_sigmoid = Op("log_sigmoid", forward=f.smooth_activation.log_sigmoid,
+                 backward=f.smooth_activation.log_sigmoid_backward)
+softsign = Op("softsign", forward=f.smooth_activation.softsign, backward=f.smooth_activation.softsign_backward)
+tanhshrink = Op("tanhshrink", forward=f.smooth_activation.tanhshrink,
+                backward=f.smooth_activation.tanhshrink_backward)
+hardswish = Op("hardswish", forward=f.piecewise_activation.hardswish,
+               backward=f.piecewise_activation.hardswish_backward)
+hardsigmoid = Op("hardsigmoid", forward=f.piecewise_activation.hardsigmoid,
+                 backward=f.piecewise_activation.hardsigmoid_backward)
+threshold = Op("threshold", forward=f.piecewise_activation.threshold,
+               backward=f.piecewise_activation.threshold_backward)
+prelu = Op("prelu", forward=f.piecewise_activation.prelu, backward=f.piecewise_activation.prelu_backward)
 gelu = Op("gelu", forward=f.gelu.gelu, backward=f.gelu.gelu_backward)
 gelu.register("cpu-compiled", exact_gelu, training, compiled=True, forward="cpu.gelu:gelu")
 gelu.register("cpu-compiled-gradient", exact_gelu_pair, compiled=True, backward="cpu.gelu:gelu_backward")

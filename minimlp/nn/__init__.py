@@ -28,6 +28,7 @@ from .module import Module
 from .nll import NLLLoss
 from .parameter import Parameter
 from .parameter_containers import ParameterDict, ParameterList
+from .piecewise_activation import Hardsigmoid, Hardswish, PReLU, ReLU6, Threshold
 from .pointwise_loss import (
            BCELoss,
            BCEWithLogitsLoss,
@@ -38,6 +39,7 @@ from .pointwise_loss import (
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from .shape import Flatten, Unflatten
 from .skip import Concat, GlobalFusion, Residual
+from .smooth_activation import CELU, SELU, LogSigmoid, Mish, Softsign, Tanhshrink
 from .softmax import LogSoftmax, Softmax
 from .upsample import Upsample
 
@@ -91,6 +93,17 @@ __all__ = [
            "Tanh",
            "Unflatten",
            "Upsample",
+           "CELU",
+           "SELU",
+           "LogSigmoid",
+           "Mish",
+           "Softsign",
+           "Tanhshrink",
+           "Hardsigmoid",
+           "Hardswish",
+           "PReLU",
+           "ReLU6",
+           "Threshold",
            "init",
            "utils",
 ]

@@ -88,10 +88,10 @@ class LeakyReLU(_Activation):
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__(inplace)
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = negative_slope
 
     def _args(self):
-        return (self.negative_slope,)
+        return (float(self.negative_slope),)
 
     def extra_repr(self):
         return f"negative_slope={self.negative_slope}"
@@ -130,10 +130,10 @@ class ELU(_Activation):
 
     def __init__(self, alpha=1.0, inplace=False):
         super().__init__(inplace)
-        self.alpha = float(alpha)
+        self.alpha = alpha
 
     def _args(self):
-        return (self.alpha,)
+        return (float(self.alpha),)
 
     def extra_repr(self):
         return f"alpha={self.alpha}"
@@ -148,10 +148,10 @@ class Softplus(_Activation):
         super().__init__()
         if float(beta) == 0:
             raise ValueError("Softplus: beta must be non-zero")
-        self.beta, self.threshold = float(beta), float(threshold)
+        self.beta, self.threshold = beta, threshold
 
     def _args(self):
-        return (self.beta, self.threshold)
+        return (float(self.beta), float(self.threshold))
 
     def extra_repr(self):
         return f"beta={self.beta}, threshold={self.threshold}"
@@ -166,10 +166,10 @@ class Hardtanh(_Activation):
         super().__init__(inplace)
         if not float(max_val) > float(min_val):
             raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})")
-        self.min_val, self.max_val = float(min_val), float(max_val)
+        self.min_val, self.max_val = min_val, max_val
 
     def _args(self):
-        return (self.min_val, self.max_val)
+        return (float(self.min_val), float(self.max_val))
 
     def extra_repr(self):
         return f"min_val={self.min_val}, max_val={self.max_val}"
