@@ -67,6 +67,18 @@ CASES = {
     "InstanceNorm2d-tracked": (lambda m: m.InstanceNorm2d(3, affine=True, track_running_stats=True, momentum=0.3),
                                lambda b: (b, 3, 4, 5)),
     "InstanceNorm2d-unbatched": (lambda m: m.InstanceNorm2d(2, affine=True), lambda b: (2, 3 + b, 4)),
+    "InstanceNorm1d": (lambda m: m.InstanceNorm1d(3), lambda b: (b, 3, 7)),
+    "InstanceNorm1d-affine-tracked": (lambda m: m.InstanceNorm1d(4, affine=True, track_running_stats=True),
+                                      lambda b: (b, 4, 5)),
+    "InstanceNorm1d-unbatched": (lambda m: m.InstanceNorm1d(2, affine=True), lambda b: (2, 3 + b)),
+    "InstanceNorm3d": (lambda m: m.InstanceNorm3d(2, affine=True), lambda b: (b, 2, 3, 4, 2)),
+    "InstanceNorm3d-tracked-nobias": (lambda m: m.InstanceNorm3d(3, affine=True, bias=False, track_running_stats=True,
+                                                                 momentum=0.25), lambda b: (b, 3, 2, 2, 3)),
+    "RMSNorm": (lambda m: m.RMSNorm(8), lambda b: (b, 8)),
+    "RMSNorm-sequence-eps": (lambda m: m.RMSNorm(16, eps=1e-3), lambda b: (b, 5, 16)),
+    "RMSNorm-2d-shape": (lambda m: m.RMSNorm([3, 4]), lambda b: (b, 2, 3, 4)),
+    "RMSNorm-noaffine": (lambda m: m.RMSNorm(6, elementwise_affine=False), lambda b: (b, 6)),
+    "RMSNorm-unbatched": (lambda m: m.RMSNorm(5), lambda b: (5,)),
 }
 
 PARAMS = [pytest.param(name, batch, mode, id=f"{name}-{batch}-{mode}") for name in CASES for batch in BATCHES
@@ -139,12 +151,21 @@ def test_erf_matches_the_c_library_to_rounding():
     assert erf(x.astype(np.float32)).dtype == np.float32
 
 
+def test_rms_norm_default_eps_is_the_dtypes_machine_epsilon_as_torchs():
+    for dtype, torch_dtype, value in ((np.float32, torch.float32, 1e-5), (np.float64, torch.float64, 1e-9)):
+        x = np.full((2, 3), value)
+        ours = nn.RMSNorm(3, dtype=dtype)(x.astype(dtype))
+        theirs = T.RMSNorm(3, dtype=torch_dtype)(torch.tensor(x, dtype=torch_dtype)).detach().numpy()
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6 if dtype == np.float32 else 1e-14)
+        assert abs(float(ours[0, 0]) - 1.0) > 1e-3   # x² is below ε here: ε is the dtype's, not a constant
+
+
 def test_float32_stays_float32():
     x = np.random.default_rng(0).normal(size=(4, 5)).astype(np.float32)
     for module in (nn.GELU(), nn.GELU("tanh"), nn.SiLU(), nn.ELU(), nn.Softplus(), nn.Hardtanh(), nn.Softmax(1),
                    nn.LogSoftmax(1), nn.LayerNorm(5), nn.GroupNorm(1, 5), nn.SELU(), nn.CELU(), nn.Mish(),
                    nn.LogSigmoid(), nn.Softsign(), nn.Tanhshrink(), nn.ReLU6(), nn.Hardswish(), nn.Hardsigmoid(),
-                   nn.Threshold(0.0, 1.0), nn.PReLU(5)):
+                   nn.Threshold(0.0, 1.0), nn.PReLU(5), nn.RMSNorm(5)):
         assert module(x).dtype == np.float32, module
         assert module.backward(np.ones_like(x)).dtype == np.float32, module
 
@@ -198,6 +219,13 @@ def test_softmax_without_dim_takes_torchs_implicit_axis_and_warns():
      r"InstanceNorm2d\(3.*expected 3 input channels, got input of shape \(2, 4, 3, 3\)"),
     (lambda: nn.InstanceNorm2d(3), np.zeros((2, 3, 1, 1), np.float32), ValueError,
      r"expected more than 1 spatial element when training"),
+    (lambda: nn.InstanceNorm1d(3), np.zeros((2, 3, 4, 5), np.float32), ValueError,
+     r"InstanceNorm1d\(3.*expected a 2-D \(C, L\) or 3-D \(N, C, L\) input with C = 3, got a 4-D input"),
+    (lambda: nn.InstanceNorm3d(2), np.zeros((2, 3, 4, 5, 2), np.float32), ValueError,
+     r"expected 2 input channels, got input of shape \(2, 3, 4, 5, 2\) with 3 channels"),
+    (lambda: nn.RMSNorm(5), np.zeros((2, 4), np.float32), ValueError,
+     r"RMSNorm\(\(5,\), eps=None, elementwise_affine=True\): expected an input whose last 1 axes are \(5,\)"),
+    (lambda: nn.RMSNorm(0), None, ValueError, r"RMSNorm: normalized_shape must be one or more positive sizes"),
 ])
 def test_bad_arguments_get_one_line_errors(make, call, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -210,7 +238,9 @@ def test_bad_arguments_get_one_line_errors(make, call, error, pattern):
     ("Softplus", ()), ("Softplus", (2, 10)), ("CELU", ()), ("CELU", (2,)), ("Threshold", (1, 2)),
     ("Threshold", (0.5, -1.0)), ("PReLU", ()), ("PReLU", (3, 0.1)), ("ReLU6", ()), ("SELU", ()), ("Mish", ()),
     ("Hardswish", ()), ("Hardsigmoid", ()), ("LogSigmoid", ()), ("Softsign", ()), ("Tanhshrink", ()),
-    ("GELU", ("tanh",)), ("SiLU", ()),
+    ("GELU", ("tanh",)), ("SiLU", ()), ("RMSNorm", (4,)), ("RMSNorm", ((2, 3), 1e-4, False)),
+    ("InstanceNorm1d", (3,)), ("InstanceNorm3d", (3, 1e-3, None, True)), ("LayerNorm", (3,)), ("GroupNorm", (1, 3)),
+    ("Dropout", ()), ("Dropout2d", (1,)),
 ])
 def test_repr_is_torchs(name, args):
     assert repr(getattr(nn, name)(*args)) == repr(getattr(T, name)(*args))

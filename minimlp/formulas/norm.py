@@ -1,4 +1,5 @@
-"""Normalisation within each sample: LayerNorm, GroupNorm and InstanceNorm share one standardisation.
+"""Normalisation within each sample: LayerNorm, GroupNorm and InstanceNorm share one standardisation; RMSNorm
+scales without centring (its own pair at the end).
 
 Over a set S of M values, x̂ = (x − μ)/√(σ² + ε) with μ and the biased σ² taken over S. Its backward, for
 Ĝ = ∂L/∂x̂: ∂L/∂x = (1/√(σ² + ε))·(Ĝ − mean_S Ĝ − x̂·mean_S(Ĝ·x̂)). The affine map y = γ·x̂ + β gives
@@ -104,3 +105,23 @@ def update_running_stats(running_mean, running_var, mean, var, count, momentum):
     running_mean += momentum * mean.mean(axis=0)
     running_var *= 1.0 - momentum
     running_var += (momentum * count / max(count - 1, 1)) * var.mean(axis=0)
+
+
+def rms_norm(x, weight, ndim, eps):
+    """(y, saved): x̂ = x/√(mean(x²) + ε) over the last ``ndim`` axes, y = γ·x̂ (γ of those axes' shape)."""
+    xp = get_array_module(x)
+    axes = tuple(range(x.ndim - ndim, x.ndim))
+    inv = 1.0 / xp.sqrt((x * x).mean(axis=axes, keepdims=True) + eps)
+    xhat = x * inv
+    return affine(xhat, weight, None, x.shape[x.ndim - ndim:]), (xhat, inv, ndim)
+
+
+def rms_norm_backward(g, saved, weight, bias, want_dx=True):
+    """∂L/∂γ = Σ G·x̂ over the leading axes; ∂L/∂x = (Ĝ − x̂·mean(Ĝ·x̂))/√(mean(x²) + ε) over the last ones."""
+    xhat, inv, ndim = saved
+    g_hat = affine_backward(g, xhat, weight, None, g.shape[g.ndim - ndim:], tuple(range(g.ndim - ndim)))
+    if not want_dx:
+        return None
+    dx = g_hat - xhat * (g_hat * xhat).mean(axis=tuple(range(g.ndim - ndim, g.ndim)), keepdims=True)
+    dx *= inv
+    return dx

@@ -167,6 +167,7 @@ group_norm = Op("group_norm", forward=f.norm.group_norm, backward=f.norm.group_n
 group_norm.register("cpu-compiled", flat, training, compiled=True, forward="cpu.group_norm:group_norm")
 group_norm.register("cpu-compiled-gradient", flat_saved, training, compiled=True,
                     backward="cpu.group_norm:group_norm_backward")
+rms_norm = Op("rms_norm", forward=f.norm.rms_norm, backward=f.norm.rms_norm_backward)
 instance_norm = Op("instance_norm", forward_eval=f.norm.channel_norm_eval,
                    backward_eval=f.norm.channel_norm_eval_backward, update_running_stats=f.norm.update_running_stats)
 

@@ -20,7 +20,7 @@ from .cross_entropy import CrossEntropyLoss
 from .dropout import Dropout, Dropout2d
 from .embedding import Embedding
 from .groupnorm import GroupNorm
-from .instancenorm import InstanceNorm2d
+from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .layernorm import LayerNorm
 from .linear import Linear
 from .loss import L1Loss, MSELoss
@@ -37,6 +37,7 @@ from .pointwise_loss import (
            SmoothL1Loss,
 )
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
+from .rmsnorm import RMSNorm
 from .shape import Flatten, Unflatten
 from .skip import Concat, GlobalFusion, Residual
 from .smooth_activation import CELU, SELU, LogSigmoid, Mish, Softsign, Tanhshrink
@@ -65,7 +66,9 @@ __all__ = [
            "Hardtanh",
            "HuberLoss",
            "Identity",
+           "InstanceNorm1d",
            "InstanceNorm2d",
+           "InstanceNorm3d",
            "KLDivLoss",
            "L1Loss",
            "LayerNorm",
@@ -104,6 +107,7 @@ __all__ = [
            "PReLU",
            "ReLU6",
            "Threshold",
+           "RMSNorm",
            "init",
            "utils",
 ]

@@ -128,4 +128,4 @@ class CrossEntropyLoss:
         return grad[0] if self._unbatched else grad
 
     def __repr__(self):
-        return f"CrossEntropyLoss(reduction={self.reduction!r}, label_smoothing={self.label_smoothing})"
+        return "CrossEntropyLoss()"  # torch's: a loss's repr names no argument

@@ -22,7 +22,7 @@ class Dropout(Module):
                              f"leave it False")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout probability has to be between 0 and 1, but got {p}")
-        self.p = float(p)
+        self.p, self.inplace = p, False
         self._mask = None
 
     def forward(self, x):
@@ -53,7 +53,7 @@ class Dropout(Module):
         self._mask = None
 
     def extra_repr(self):
-        return f"p={self.p}"
+        return f"p={self.p}, inplace={self.inplace}"
 
 
 class Dropout2d(Dropout):

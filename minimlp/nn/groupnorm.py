@@ -41,7 +41,8 @@ class GroupNorm(Normalization):
         return y
 
     def extra_repr(self):
-        return f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}"
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
 
 
 BACKWARD = functools.partial(ops.group_norm.run, "backward")

@@ -40,7 +40,8 @@ class LayerNorm(Normalization):
         return y
 
     def extra_repr(self):
-        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
 
 
 BACKWARD = functools.partial(ops.layer_norm.run, "backward")

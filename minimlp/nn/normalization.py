@@ -1,5 +1,5 @@
 """What the normalisation layers share: γ and β, the running statistics, and a backward that checks G's shape
-and hands it to the kernel the forward chose (``BatchNorm1d``, ``LayerNorm``, ``GroupNorm``, ``InstanceNorm2d``)."""
+and hands it to the kernel the forward chose (``BatchNorm1d``, ``LayerNorm``, ``GroupNorm``, ``InstanceNorm1d/2d/3d``, ``RMSNorm``)."""
 import numpy as np
 
 from ..backend import get_array_module
