@@ -54,8 +54,8 @@ def _time_fused_pairs(net):
     forward, backward = fusion.forward, fusion.backward
     fusion.forward = lambda first, second, x: timed(f"fwd  BatchNorm2d+ReLU {names[id(first)]}", forward)(
         first, second, x)
-    fusion.backward = lambda first, dout, want_dx=True: timed(f"bwd  BatchNorm2d+ReLU {names[id(first)]}", backward)(
-        first, dout, want_dx)
+    fusion.backward = lambda first, second, dout, want_dx=True: timed(
+        f"bwd  BatchNorm2d+ReLU {names[id(first)]}", backward)(first, second, dout, want_dx)
     return paired
 
 

@@ -59,7 +59,7 @@ PLANTS = [
  ('BatchNorm2d + ReLU backward sums', 'minimlp/kernels/cpu/batch_norm.py', 'acc_gh += gm * h[k]', 'acc_gh += g[k] * h[k]', 'tests/test_kernels.py', 'batch_norm_relu'),
  ('BatchNorm1d + ReLU forward', 'minimlp/kernels/cpu/batch_norm.py', 'y_row[c] = zero if p <= zero else p', 'y_row[c] = p', 'tests/test_kernels.py', 'batch_norm_relu'),
  ('BatchNorm1d + ReLU backward', 'minimlp/kernels/cpu/batch_norm.py', 'gm = zero if p <= zero else g_row[c]           #', 'gm = g_row[c]           #', 'tests/test_kernels.py', 'batch_norm_relu'),
- ("Sequential's fused backward", 'minimlp/nn/container.py', 'dout = fusion.backward(modules[first], dout, want_dx)', 'dout = modules[i].backward(dout)', 'tests/test_fusion.py', ''),
+ ("Sequential's fused backward", 'minimlp/nn/container.py', 'dout = fusion.backward(modules[first], modules[i], dout, want_dx)', 'dout = modules[i].backward(dout)', 'tests/test_fusion.py', ''),
 ]
 only = sys.argv[1:]
 for name, f, old, new, tests, k in PLANTS:

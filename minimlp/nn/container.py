@@ -3,7 +3,7 @@ import operator
 from collections import OrderedDict
 
 from . import fusion
-from .module import Module
+from .module import Module, backward_of
 
 
 class Sequential(Module):
@@ -121,11 +121,9 @@ class Sequential(Module):
             want_dx = first > 0 or input_grad
             try:
                 if first != i:
-                    dout = fusion.backward(modules[first], dout, want_dx)
-                elif want_dx:
-                    dout = modules[i].backward(dout)
+                    dout = fusion.backward(modules[first], modules[i], dout, want_dx)
                 else:
-                    modules[i].backward_parameters(dout)
+                    dout = backward_of(modules[i], dout, want_dx)
             except (ValueError, TypeError, RuntimeError) as exc:
                 _note(exc, f"(in the backward of layer {first} of the Sequential: {modules[first]!r})")
                 raise

@@ -9,6 +9,7 @@ run one after the other. Only the exact classes are fused: a subclass, a layer w
 from .activation import ReLU
 from .batchnorm import BatchNorm1d
 from .batchnorm2d import BatchNorm2d
+from .module import claim_backward
 
 _REPLACEABLE = ("forward", "backward", "backward_parameters")
 
@@ -23,10 +24,13 @@ def fuses(first, second, x):
 
 def forward(first, second, x):
     """``second(first(x))`` in one pass."""
+    first.__dict__["_backward_due"] = second.__dict__["_backward_due"] = True
     return first._forward_relu(x, second)
 
 
-def backward(first, dout, want_dx=True):
-    """∂L/∂x of the pair whose first layer is ``first`` (None unless ``want_dx``), the parameters' gradients
-    added."""
+def backward(first, second, dout, want_dx=True):
+    """∂L/∂x of the pair ``first``, ``second`` (None unless ``want_dx``), the parameters' gradients added; refused
+    where either already ran backward since its last call (``module.claim_backward``)."""
+    claim_backward(second)
+    claim_backward(first)
     return first._backward_relu(dout, want_dx)

@@ -171,6 +171,7 @@ class Module:
         ``input=``, torch's name for it."""
         if not args and "input" in kwargs:
             args = (kwargs.pop("input"),)
+        self.__dict__["_backward_due"] = True
         pre, post = self.__dict__.get("_forward_pre_hooks"), self.__dict__.get("_forward_hooks")
         if not pre and not post:
             return self.forward(*args, **kwargs)
@@ -512,3 +513,24 @@ def _as_array(value):
     if _is_torch(value):
         return value.detach().cpu().numpy()
     return np.asarray(value)
+
+
+def backward_of(module, dout, want_dx=True):
+    """A container's call of ``module.backward(dout)`` (``backward_parameters`` unless ``want_dx``), after
+    ``claim_backward``."""
+    claim_backward(module)
+    return module.backward(dout) if want_dx else module.backward_parameters(dout)
+
+
+def claim_backward(module):
+    """Note that ``module``'s backward runs for its last call; RuntimeError where it already ran since that call:
+    a module object used at two places of one forward pass keeps the cache of its last call only, so the other
+    place's gradient would be silently wrong (torch, with a graph per call, gets it right)."""
+    if module.__dict__.get("_backward_due") is False:
+        raise RuntimeError(
+            f"{module!r}: backward reached this module a second time since its last forward. A module object used "
+            f"at two places in one forward pass keeps only its last call's cache, so minimlp cannot backpropagate "
+            f"through it: give each place its own instance (to share weights, share the Parameter: "
+            f"second.weight = first.weight)")
+    module.__dict__["_backward_due"] = False
+

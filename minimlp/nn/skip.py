@@ -5,7 +5,7 @@ the skip in ``forward`` (docs/layers.md).
 """
 from ..backend import get_array_module
 from .checks import check_grad_like
-from .module import Module
+from .module import Module, backward_of
 
 
 class Residual(Module):
@@ -28,11 +28,11 @@ class Residual(Module):
 
     def backward(self, dout):
         check_grad_like(self, dout, self._shape)
-        return dout + self.block.backward(dout)
+        return dout + backward_of(self.block, dout)
 
     def backward_parameters(self, dout):
         check_grad_like(self, dout, self._shape)
-        self.block.backward_parameters(dout)
+        backward_of(self.block, dout, want_dx=False)
 
 
 class Concat(Module):
@@ -69,10 +69,10 @@ class Concat(Module):
 
     def backward(self, dout):
         g_x, g_f = self._parts(dout)
-        return g_x + self.block.backward(g_f)
+        return g_x + backward_of(self.block, g_f)
 
     def backward_parameters(self, dout):
-        self.block.backward_parameters(self._parts(dout)[1])
+        backward_of(self.block, self._parts(dout)[1], want_dx=False)
 
     def extra_repr(self):
         return f"dim={self.dim}"
