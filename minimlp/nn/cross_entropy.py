@@ -69,9 +69,6 @@ class CrossEntropyLoss:
         if kind in ("i", "u") and tshape == (shape[0],) + shape[2:]:
             return "index"
         if kind == "f" and tshape == shape:
-            if target.dtype != logits.dtype:
-                raise InputTypeError(f"{self!r}: probability targets of dtype {target.dtype} and logits of dtype "
-                                     f"{logits.dtype} differ")
             if self.ignore_index >= 0:   # torch's rule: a negative one never matches a class
                 raise InputError(f"{self!r}: ignore_index is not supported for floating point target")
             return "probability"
@@ -86,6 +83,8 @@ class CrossEntropyLoss:
             logits, target = logits[None], target[None]
         if target.dtype.kind in "iu":
             self._check_classes(target, logits.shape[1])
+        else:   # probabilities: torch promotes; ∂L/∂logits keeps the logits' dtype
+            target = target.astype(logits.dtype, copy=False)
         losses, saved, divisor = ops.cross_entropy.run("forward", logits, target, self.weight, self.label_smoothing,
                                                        self.ignore_index)
         divisor = divisor if divisor != 0 else math.nan

@@ -26,14 +26,13 @@ class _Loss:
         if tuple(prediction.shape) != tuple(target.shape):
             raise ValueError(f"{self!r}: prediction shape {tuple(prediction.shape)} and target shape "
                              f"{tuple(target.shape)} differ (minimlp does not broadcast losses)")
-        if prediction.dtype != target.dtype:
-            raise TypeError(f"{self!r}: prediction dtype {prediction.dtype} and target dtype {target.dtype} differ")
         if device_of(prediction) != device_of(target):
             raise TypeError(f"{self!r}: prediction is on the {device_of(prediction)}, "
                             f"target on the {device_of(target)}")
+        return target.astype(prediction.dtype, copy=False)   # torch promotes; ∂L/∂prediction keeps its dtype
 
     def forward(self, prediction, target):
-        self._check(prediction, target)
+        target = self._check(prediction, target)
         if prediction.size == 0:   # no elements: Σ = 0, the mean NaN (torch's), not a diverged training
             self._diff = prediction - target
             if self.reduction == "none":

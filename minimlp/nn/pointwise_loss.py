@@ -6,7 +6,7 @@ import numpy as np
 
 from ..backend import device_of, get_array_module
 from ..kernels import ops
-from .checks import check_floating
+from .checks import InputError, InputTypeError, check_floating
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -34,10 +34,9 @@ class _PointwiseLoss:
         if tuple(x.shape) != tuple(y.shape):
             raise ValueError(f"{self!r}: input shape {tuple(x.shape)} and target shape {tuple(y.shape)} differ "
                              f"(minimlp does not broadcast losses)")
-        if x.dtype != y.dtype:
-            raise TypeError(f"{self!r}: input dtype {x.dtype} and target dtype {y.dtype} differ")
         if device_of(x) != device_of(y):
             raise TypeError(f"{self!r}: input is on the {device_of(x)}, target on the {device_of(y)}")
+        return y.astype(x.dtype, copy=False)   # torch promotes; ∂L/∂input keeps the input's dtype
 
     def _arguments(self, x):
         return ()
@@ -47,7 +46,7 @@ class _PointwiseLoss:
         return loss.size
 
     def forward(self, input, target):
-        self._check(input, target)
+        target = self._check(input, target)
         loss, saved = self._op.run("forward", input, target, *self._arguments(input))
         self._cache = (saved, tuple(loss.shape), self._divisor(loss))
         if self.reduction == "none":
@@ -127,11 +126,10 @@ class _Weighted(_PointwiseLoss):
             shape = _broadcast_shape(value.shape, x.shape)
         except ValueError:
             shape = None
-        if shape != tuple(x.shape) or value.dtype != x.dtype or device_of(value) != device_of(x):
-            raise ValueError(f"{self!r}: {name} of shape {tuple(value.shape)} ({value.dtype}, {device_of(value)}) "
-                             f"must broadcast to the input's shape {tuple(x.shape)} with its dtype {x.dtype} and "
-                             f"device")
-        return value
+        if shape != tuple(x.shape) or device_of(value) != device_of(x):
+            raise InputError(f"{self!r}: {name} of shape {tuple(value.shape)} ({device_of(value)}) must broadcast "
+                             f"to the input's shape {tuple(x.shape)}, on its device")
+        return value.astype(x.dtype, copy=False)
 
     def _arguments(self, x):
         return (self._broadcast("weight", self.weight, x),)
@@ -144,10 +142,15 @@ class BCELoss(_Weighted):
     _op = ops.bce
 
     def _check(self, x, y):
-        super()._check(x, y)
+        check_floating(self, y)
+        if x.dtype != y.dtype:   # torch's BCELoss, unlike the other losses, does not promote the target
+            raise InputTypeError(f"{self!r}: Found dtype {y.dtype} but expected {x.dtype} (the target's dtype must "
+                                 f"be the input's)")
+        y = super()._check(x, y)
         if x.size and (float(x.min()) < 0 or float(x.max()) > 1):
-            raise ValueError(f"{self!r}: all elements of input should be between 0 and 1 (probabilities; "
+            raise InputError(f"{self!r}: all elements of input should be between 0 and 1 (probabilities; "
                              f"BCEWithLogitsLoss takes logits)")
+        return y
 
 
 class BCEWithLogitsLoss(_Weighted):
