@@ -39,10 +39,12 @@ class _Activation(Module):
 
 
 def _refuse_inplace(module, inplace):
-    """torch's ``inplace=True`` overwrites the input; minimlp's layers keep theirs for backward."""
+    """torch's ``inplace=True`` overwrites the input; minimlp's layers keep theirs for backward (``inplace`` is
+    then False, as torch's attribute)."""
     if inplace:
         raise ValueError(f"{type(module).__name__}: inplace=True is not supported (minimlp keeps the input for "
                          f"backward); leave it False")
+    module.inplace = False
 
 
 def _at_least_1d(x):

@@ -37,8 +37,7 @@ class BatchNorm1d(Normalization):
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         self._affine(self.num_features, self.affine, bias, dtype)
-        if self.track_running_stats:
-            self._running_statistics(self.num_features, dtype)
+        self._running_statistics(self.num_features, dtype, self.track_running_stats)
         self._fused_backward = None   # the backward of a forward fused with the next ReLU (``nn.fusion``)
 
     def _reference(self):

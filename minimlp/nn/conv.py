@@ -39,16 +39,19 @@ class _ConvBase(Module):
                 raise ValueError(f"{name}: {label} must be positive, got {value}")
         self.weight = Parameter(np.empty(weight_shape, dtype=dtype))
         self.bias = Parameter(np.empty(self.out_channels, dtype=dtype)) if bias else None
-        # torch's _ConvNd.reset_parameters: kaiming_uniform_(a=√5), bias ~ U(±1/√fan_in)
+        self.reset_parameters()
+        self._scratch = Scratch()
+        self._cache = None
+        self._consumed = False
+        self._unbatched = False
+
+    def reset_parameters(self):
+        """W ~ kaiming_uniform_(a=√5), b ~ U(±1/√fan_in) again, in place (torch's ``_ConvNd.reset_parameters``)."""
         init.kaiming_uniform_(self.weight.data, a=math.sqrt(5))
         if self.bias is not None:
             fan_in = init._fans(self.weight.data)[0]
             bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
             init.uniform_(self.bias.data, -bound, bound)
-        self._scratch = Scratch()
-        self._cache = None
-        self._consumed = False
-        self._unbatched = False
 
     def _run_forward(self, x, out_shape, geometry=None):
         """The op's forward on the batch ``x`` (with ``geometry``, default the layer's); an unbatched input

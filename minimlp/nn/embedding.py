@@ -19,7 +19,7 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
-                 scale_grad_by_freq=False, sparse=False, dtype=np.float32):
+                 scale_grad_by_freq=False, sparse=False, dtype=np.float32, _weight=None, _freeze=False):
         super().__init__()
         self.num_embeddings = whole(num_embeddings, "num_embeddings")
         self.embedding_dim = whole(embedding_dim, "embedding_dim")
@@ -38,11 +38,34 @@ class Embedding(Module):
             raise ValueError("Embedding: scale_grad_by_freq and sparse are not supported; leave them False")
         self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, float(norm_type)
         self.scale_grad_by_freq, self.sparse = False, False
-        weight = rng_for(np).standard_normal((self.num_embeddings, self.embedding_dim)).astype(dtype)
-        if padding_idx is not None:
-            weight[padding_idx] = 0
-        self.weight = Parameter(weight)
+        if _weight is None:
+            self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dtype=dtype))
+            self.reset_parameters()
+        elif tuple(_weight.shape) != (self.num_embeddings, self.embedding_dim):
+            raise ValueError(f"Embedding: _weight of shape {tuple(_weight.shape)} is not ({num_embeddings}, "
+                             f"{embedding_dim})")
+        else:
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
         self._cache = None
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
+                        scale_grad_by_freq=False, sparse=False):
+        """An Embedding whose table is the 2-d array ``embeddings`` (its padding row kept as given, as torch);
+        ``freeze`` (the default) leaves it out of training (``requires_grad=False``)."""
+        if getattr(embeddings, "ndim", None) != 2:
+            raise ValueError(f"Embeddings parameter is expected to be 2-dimensional, got "
+                             f"{getattr(embeddings, 'ndim', type(embeddings).__name__)}")
+        rows, cols = embeddings.shape
+        return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
+                   _weight=embeddings, _freeze=freeze)
+
+    def reset_parameters(self):
+        """W ~ N(0, 1) again, the ``padding_idx`` row zero, in place (torch's ``reset_parameters``)."""
+        xp = get_array_module(self.weight.data)
+        self.weight.data[...] = rng_for(xp).standard_normal(self.weight.data.shape).astype(self.weight.data.dtype)
+        if self.padding_idx is not None:
+            self.weight.data[self.padding_idx] = 0
 
     def forward(self, indices):
         kind = getattr(getattr(indices, "dtype", None), "kind", None)

@@ -34,8 +34,7 @@ class _InstanceNorm(Normalization):
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
         self._affine(self.num_features, self.affine, bias, dtype)
-        if self.track_running_stats:
-            self._running_statistics(self.num_features, dtype)
+        self._running_statistics(self.num_features, dtype, self.track_running_stats)
 
     def _check(self, x):
         check_floating(self, x)

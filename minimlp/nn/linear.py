@@ -23,8 +23,12 @@ class Linear(Module):
         self.out_features = whole(out_features, "out_features")
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
         self.bias = Parameter(np.empty(self.out_features, dtype=dtype)) if bias else None
-        init.linear_default_(self.weight.data, None if self.bias is None else self.bias.data)
+        self.reset_parameters()
         self._x = None
+
+    def reset_parameters(self):
+        """W, b ~ U(−1/√in_features, 1/√in_features) again, in place (torch's ``reset_parameters``)."""
+        init.linear_default_(self.weight.data, None if self.bias is None else self.bias.data)
 
     def forward(self, x):
         check_floating(self, x)

@@ -23,6 +23,8 @@ class Module:
     ("0.weight", "1.running_mean", ...) and shapes.
     """
 
+    _optional_state = ()   # buffer names ``load_state_dict`` leaves as they are when the state_dict lacks them
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
@@ -421,7 +423,8 @@ class Module:
         if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         targets = OrderedDict((key, (module, name, is_param)) for key, module, name, is_param in self._state_entries())
-        missing = [k for k in targets if k not in state_dict]
+        missing = [k for k, (module, name, _) in targets.items()
+                   if k not in state_dict and name not in module._optional_state]
         unexpected = [k for k in state_dict if k not in targets]
         errors = []
         if strict and missing:

@@ -1,5 +1,6 @@
 """What the normalisation layers share: γ and β, the running statistics, and a backward that checks G's shape
-and hands it to the kernel the forward chose (``BatchNorm1d``, ``LayerNorm``, ``GroupNorm``, ``InstanceNorm1d/2d/3d``, ``RMSNorm``)."""
+and hands it to the kernel the forward chose (``BatchNorm1d``, ``LayerNorm``, ``GroupNorm``, ``InstanceNorm1d/2d/3d``,
+``RMSNorm``)."""
 import numpy as np
 
 from ..backend import get_array_module
@@ -12,6 +13,8 @@ class Normalization(Module):
     """A layer y = γ·x̂ + β whose forward keeps (backward, saved, input shape) with ``_keep``; backward runs
     ``backward(G, saved, weight, bias, want_dx)``, the input gradient only when asked."""
 
+    _optional_state = ("num_batches_tracked",)   # torch fills it in when a state_dict lacks it
+
     def __init__(self):
         super().__init__()
         self._cache = None
@@ -21,11 +24,27 @@ class Normalization(Module):
         self.weight = Parameter(np.ones(shape, dtype=dtype)) if weight else None
         self.bias = Parameter(np.zeros(shape, dtype=dtype)) if weight and bias else None
 
-    def _running_statistics(self, count, dtype):
-        """running_mean = 0, running_var = 1 and num_batches_tracked = 0 as buffers (torch's names)."""
-        self.register_buffer("running_mean", np.zeros(count, dtype=dtype))
-        self.register_buffer("running_var", np.ones(count, dtype=dtype))
-        self.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64))
+    def _running_statistics(self, count, dtype, track):
+        """running_mean = 0, running_var = 1 and num_batches_tracked = 0 as buffers (torch's names), or the three
+        names bound to None where the statistics are not tracked (as torch)."""
+        self.register_buffer("running_mean", np.zeros(count, dtype=dtype) if track else None)
+        self.register_buffer("running_var", np.ones(count, dtype=dtype) if track else None)
+        self.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64) if track else None)
+
+    def reset_running_stats(self):
+        """running_mean = 0, running_var = 1 and num_batches_tracked = 0 again, in place (torch's)."""
+        if self._buffers.get("running_mean") is not None:
+            self.running_mean[...] = 0
+            self.running_var[...] = 1
+            self.num_batches_tracked[...] = 0
+
+    def reset_parameters(self):
+        """The running statistics reset, γ = 1 and β = 0 again, in place (torch's ``reset_parameters``)."""
+        self.reset_running_stats()
+        if self.weight is not None:
+            self.weight.data[...] = 1
+        if self.bias is not None:
+            self.bias.data[...] = 0
 
     def _keep(self, backward, saved, shape):
         self._cache = (backward, saved, tuple(shape))
