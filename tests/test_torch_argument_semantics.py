@@ -209,3 +209,22 @@ def test_pooling_keeps_its_arguments_as_given_as_torch(make):
     for name in ("kernel_size", "stride", "padding"):
         assert getattr(ours, name) == getattr(theirs, name), name
     assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+def test_nearest_upsampling_reads_the_pixels_torchs_cpu_kernel_reads(mode):
+    """Every size 1-24 by scale factors whose float32 products land near integers, and by sizes 1-40: the same
+    source pixel as torch's (which rounds the scale and, for nearest-exact, the product to float32, and copies
+    an output as large as the input, or twice as large, straight)."""
+    for n in range(1, 25):
+        x = np.arange(float(n)).reshape(1, 1, 1, n)
+        for sf in (0.3, 0.7, 1.1, 1.9, 2.1, 2.3, 2.7, 3.3):
+            if int(n * sf) < 1:
+                continue
+            ours = nn.Upsample(scale_factor=(1, sf), mode=mode)(x)
+            theirs = torch.nn.Upsample(scale_factor=(1, sf), mode=mode)(torch.tensor(x)).numpy()
+            np.testing.assert_array_equal(ours, theirs, err_msg=f"{n} by {sf}")
+        for m in range(1, 41):
+            ours = nn.Upsample(size=(1, m), mode=mode)(x)
+            theirs = torch.nn.Upsample(size=(1, m), mode=mode)(torch.tensor(x)).numpy()
+            np.testing.assert_array_equal(ours, theirs, err_msg=f"{n} to {m}")

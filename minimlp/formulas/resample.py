@@ -67,8 +67,11 @@ def adaptive_average(size, out):
 
 def nearest(size, out, scale):
     """Output o reads input ⌊o·r⌋ with r = ``scale`` (1/scale_factor, or in/out), computed in float32 as torch,
-    clamped."""
+    clamped; as torch's CPU kernel, an output as large as the input reads o, and one twice as large ⌊o/2⌋,
+    whatever the scale factor."""
     o = np.arange(out)
+    if out == size or out == 2 * size:
+        return AxisTaps((o // (out // size))[:, None], np.ones((out, 1)), np.ones((out, 1), bool), size)
     src = np.minimum(np.floor(o.astype(np.float32) * np.float32(scale)).astype(np.int64), size - 1)
     return AxisTaps(src[:, None], np.ones((out, 1)), np.ones((out, 1), bool), size)
 
@@ -89,9 +92,10 @@ def bilinear(size, out, scale, align_corners):
 
 
 def nearest_exact(size, out, scale):
-    """Output o reads input ⌊(o + ½)·r⌋ with r = ``scale`` rounded to float32 as torch, clamped to in − 1."""
+    """Output o reads input ⌊(o + ½)·r⌋ with r = ``scale`` rounded to float32 and the product too (torch's
+    ``floorf``), clamped to in − 1."""
     o = np.arange(out)
-    src = np.minimum(np.floor((o + 0.5) * float(np.float32(scale))).astype(np.int64), size - 1)
+    src = np.minimum(np.floor(((o + 0.5) * float(np.float32(scale))).astype(np.float32)).astype(np.int64), size - 1)
     return AxisTaps(src[:, None], np.ones((out, 1)), np.ones((out, 1), bool), size)
 
 

@@ -1,4 +1,6 @@
 """Upsample: nearest, bilinear, bicubic and area resampling as a separable linear map."""
+import numpy as np
+
 from ..kernels import ops
 from .checks import pair
 from .separable import SeparableMap
@@ -69,6 +71,8 @@ class Upsample(SeparableMap):
     def _axis_taps(self, size, out, axis):
         scale_factor = self._scales()[axis]
         scale = 1.0 / scale_factor if scale_factor is not None else size / out
+        if self.mode.startswith("nearest") and scale_factor is None:
+            scale = np.float32(size) / np.float32(out)   # torch divides in float32 for the nearest modes
         if self.mode == "area":
             return ops.separable_map.run("adaptive_average", size, out)
         if self.mode in INTERPOLATING:
