@@ -228,3 +228,12 @@ def test_nearest_upsampling_reads_the_pixels_torchs_cpu_kernel_reads(mode):
             ours = nn.Upsample(size=(1, m), mode=mode)(x)
             theirs = torch.nn.Upsample(size=(1, m), mode=mode)(torch.tensor(x)).numpy()
             np.testing.assert_array_equal(ours, theirs, err_msg=f"{n} to {m}")
+
+
+def test_conv_reprs_are_torchs():
+    cases = [("Conv2d", dict(padding="same", dilation=2)), ("Conv2d", dict(padding="valid")),
+             ("Conv2d", dict(padding=(1, 2), groups=2, bias=False, padding_mode="reflect")),
+             ("ConvTranspose2d", dict(stride=3, dilation=2, output_padding=2, padding=1)),
+             ("ConvTranspose2d", dict(groups=2, bias=False))]
+    for name, kwargs in cases:
+        assert repr(getattr(nn, name)(4, 4, 3, **kwargs)) == repr(getattr(torch.nn, name)(4, 4, 3, **kwargs))

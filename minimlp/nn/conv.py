@@ -94,11 +94,16 @@ class _ConvBase(Module):
         self._cache = None
         self._scratch.clear()
 
-    def _describe(self, before=(), after=()):
-        """torch's extra_repr: channels, kernel, stride, then each option not at its default (None: at it)."""
-        options = [*before, ("dilation", None if self.dilation == (1, 1) else self.dilation),
+    def extra_repr(self):
+        """torch's: channels, kernel, stride, then each option not at its default, in torch's order (a string
+        padding, "same" or "valid", printed bare)."""
+        output_padding = getattr(self, "output_padding", (0, 0))
+        options = [("padding", None if self.padding == (0, 0) else self.padding),
+                   ("dilation", None if self.dilation == (1, 1) else self.dilation),
+                   ("output_padding", None if output_padding == (0, 0) else output_padding),
                    ("groups", None if self.groups == 1 else self.groups),
-                   ("bias", False if self.bias is None else None), *after]
+                   ("bias", False if self.bias is None else None),
+                   ("padding_mode", None if self.padding_mode == "zeros" else self.padding_mode)]
         return f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}" + \
             "".join(f", {name}={value}" for name, value in options if value is not None)
 
@@ -174,12 +179,6 @@ class Conv2d(_ConvBase):
                                        f"most the input's size along its axis (it would wrap around more than once)")
         return self._run_forward(x, (x.shape[0] if x.ndim == 4 else 1, self.out_channels, ho, wo))
 
-    def extra_repr(self):
-        padding = None if self.padding in ((0, 0), "valid") else \
-            repr(self.padding) if isinstance(self.padding, str) else self.padding
-        return self._describe(before=[("padding", padding)],
-                              after=[("padding_mode", None if self.padding_mode == "zeros" else self.padding_mode)])
-
 
 class ConvTranspose2d(_ConvBase):
     """The adjoint of Conv2d in x: y = col2im(W_gᵀ x_g) cropped by ``padding``, plus b.
@@ -246,6 +245,3 @@ class ConvTranspose2d(_ConvBase):
         return Geometry(self.kernel_size, self.stride, self.dilation, (ph, ph, pw, pw), self.groups, "zeros",
                         tuple(n - m for n, m in zip(size, smallest)))
 
-    def extra_repr(self):
-        return self._describe(before=[("padding", None if self.padding == (0, 0) else self.padding),
-                                      ("output_padding", None if self.output_padding == (0, 0) else self.output_padding)])
