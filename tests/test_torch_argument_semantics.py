@@ -237,3 +237,21 @@ def test_conv_reprs_are_torchs():
              ("ConvTranspose2d", dict(groups=2, bias=False))]
     for name, kwargs in cases:
         assert repr(getattr(nn, name)(4, 4, 3, **kwargs)) == repr(getattr(torch.nn, name)(4, 4, 3, **kwargs))
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, a: m.Conv2d(1, 1, 3)(a(np.zeros((1, 1, 2, 2), np.float32))),
+    lambda m, a: m.Conv2d(1, 1, 3, padding=2, padding_mode="reflect")(a(np.zeros((1, 1, 2, 2), np.float32))),
+    lambda m, a: m.Conv2d(1, 1, 3, stride=0)(a(np.zeros((1, 1, 4, 4), np.float32))),
+    lambda m, a: m.ConvTranspose2d(1, 1, 3, stride=1, output_padding=1)(a(np.zeros((1, 1, 2, 2), np.float32))),
+    lambda m, a: m.HuberLoss(delta=0)(a(np.zeros(3, np.float32)), a(np.zeros(3, np.float32))),
+    lambda m, a: m.SmoothL1Loss(beta=-1)(a(np.zeros(3, np.float32)), a(np.zeros(3, np.float32))),
+    lambda m, a: m.AvgPool2d(2, divisor_override=0)(a(np.zeros((1, 1, 2, 2), np.float32))),
+    lambda m, a: m.Unflatten(1, (2, 2))(a(np.zeros((1, 3), np.float32))),
+    lambda m, a: m.KLDivLoss(reduction="sum")(a(np.zeros((2, 3), np.float32)), a(np.zeros((3, 2), np.float32))),
+    lambda m, a: m.BCELoss()(a(np.full(3, 2.0, np.float32)), a(np.zeros(3, np.float32))),
+])
+def test_errors_torch_raises_as_runtime_error_are_runtime_errors(call):
+    for module, array in ((torch.nn, torch.tensor), (nn, np.asarray)):
+        with pytest.raises(RuntimeError):
+            call(module, array)

@@ -8,7 +8,7 @@ from ..formulas.conv import Geometry
 from ..kernels import ops
 from ..scratch import Scratch
 from . import init
-from .checks import check_grad_like, check_image, pair, whole, with_batch_axis
+from .checks import InputError, check_grad_like, check_image, pair, whole, with_batch_axis
 from .module import Module
 from .normalization import zero_gradients
 from .parameter import Parameter
@@ -36,7 +36,7 @@ class _ConvBase(Module):
         self.dilation = pair(dilation, "dilation")
         for label, value in (("kernel_size", self.kernel_size), ("stride", self.stride), ("dilation", self.dilation)):
             if min(value) < 1:
-                raise ValueError(f"{name}: {label} must be positive, got {value}")
+                raise InputError(f"{name}: {label} must be positive, got {value}")
         self.weight = Parameter(np.empty(weight_shape, dtype=dtype))
         self.bias = Parameter(np.empty(self.out_channels, dtype=dtype)) if bias else None
         self.reset_parameters()
@@ -108,7 +108,7 @@ class _ConvBase(Module):
             "".join(f", {name}={value}" for name, value in options if value is not None)
 
     def _shape_error(self, x, what):
-        return ValueError(f"{self!r}: input of shape {tuple(x.shape)} {what}")
+        return InputError(f"{self!r}: input of shape {tuple(x.shape)} {what}")
 
 
 class Conv2d(_ConvBase):
@@ -157,7 +157,7 @@ class Conv2d(_ConvBase):
         else:
             self.padding = pair(padding, "padding")
             if min(self.padding) < 0:
-                raise ValueError(f"Conv2d: padding must be non-negative, got {self.padding}")
+                raise InputError(f"Conv2d: padding must be non-negative, got {self.padding}")
             ph, pw = self.padding
             pads = (ph, ph, pw, pw)
         self._geometry = Geometry(self.kernel_size, self.stride, self.dilation, pads, self.groups, padding_mode)
@@ -208,10 +208,10 @@ class ConvTranspose2d(_ConvBase):
         self.padding = pair(padding, "padding")
         self.output_padding = pair(output_padding, "output_padding")
         if min(self.padding) < 0 or min(self.output_padding) < 0:
-            raise ValueError("ConvTranspose2d: padding and output_padding must be non-negative")
+            raise InputError("ConvTranspose2d: padding and output_padding must be non-negative")
         for op, s, d in zip(self.output_padding, self.stride, self.dilation):
             if op >= s and op >= d:
-                raise ValueError(f"ConvTranspose2d: output padding must be smaller than either stride or dilation, "
+                raise InputError(f"ConvTranspose2d: output padding must be smaller than either stride or dilation, "
                                  f"got output_padding={self.output_padding}, stride={self.stride}, "
                                  f"dilation={self.dilation}")
         ph, pw = self.padding

@@ -32,7 +32,7 @@ class _PointwiseLoss:
         check_floating(self, x)
         check_floating(self, y)
         if tuple(x.shape) != tuple(y.shape):
-            raise ValueError(f"{self!r}: input shape {tuple(x.shape)} and target shape {tuple(y.shape)} differ "
+            raise InputError(f"{self!r}: input shape {tuple(x.shape)} and target shape {tuple(y.shape)} differ "
                              f"(minimlp does not broadcast losses)")
         if device_of(x) != device_of(y):
             raise TypeError(f"{self!r}: input is on the {device_of(x)}, target on the {device_of(y)}")
@@ -88,7 +88,7 @@ class HuberLoss(_PointwiseLoss):
     def __init__(self, reduction="mean", delta=1.0):
         super().__init__(reduction)
         if not float(delta) > 0:
-            raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
+            raise InputError(f"HuberLoss: delta must be positive, got {delta}")
         self.delta = float(delta)
 
     def _arguments(self, x):
@@ -104,7 +104,7 @@ class SmoothL1Loss(_PointwiseLoss):
     def __init__(self, reduction="mean", beta=1.0):
         super().__init__(reduction)
         if float(beta) < 0:
-            raise ValueError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
+            raise InputError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
         self.beta = float(beta)
 
     def _arguments(self, x):

@@ -33,7 +33,7 @@ class _Pool2d(Module):
         stride = kernel if self.stride is None or self.stride == [] else pair(self.stride, "stride")
         padding, dilation = pair(self.padding, "padding"), pair(self.dilation, "dilation")
         if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1:
-            raise ValueError(f"{name}: kernel_size, stride and dilation must be positive")
+            raise InputError(f"{name}: kernel_size, stride and dilation must be positive")
         for p, k, d in zip(padding, kernel, dilation):
             if p < 0 or p > (d * (k - 1) + 1) // 2:
                 raise InputError(f"{name}: pad should be at most half of effective kernel size, but got "
@@ -132,7 +132,7 @@ class AvgPool2d(_Pool2d):
         super().__init__(kernel_size, stride, padding, 1, ceil_mode)
         self.count_include_pad = bool(count_include_pad)
         if divisor_override is not None and int(divisor_override) == 0:
-            raise ValueError("AvgPool2d: divisor_override must not be zero")
+            raise InputError("AvgPool2d: divisor_override must not be zero")
         self.divisor_override = divisor_override
 
     def _arguments(self, x, geometry):

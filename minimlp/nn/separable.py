@@ -2,7 +2,7 @@
 from ..backend import get_array_module
 from ..formulas import resample
 from ..kernels import ops
-from .checks import check_grad_like, check_image, with_batch_axis
+from .checks import InputError, check_grad_like, check_image, with_batch_axis
 from .module import Module
 
 
@@ -32,7 +32,7 @@ class SeparableMap(Module):
         if key not in self._matrices:
             ho, wo = self._out_size(h, w)
             if ho < 1 or wo < 1:
-                raise ValueError(f"{self!r}: input of shape {tuple(x.shape)} gives an empty output ({ho}x{wo})")
+                raise InputError(f"{self!r}: input of shape {tuple(x.shape)} gives an empty output ({ho}x{wo})")
             xp = get_array_module(x)
             axes = (self._axis_taps(h, ho, 0), self._axis_taps(w, wo, 1))
             taps = tuple((xp.asarray(t.index), xp.asarray(t.weight.astype(x.dtype)),

@@ -1,5 +1,5 @@
 """Flatten and Unflatten: reshapes, whose backward is the inverse reshape."""
-from .checks import check_floating, check_grad_like, whole
+from .checks import InputError, check_floating, check_grad_like, whole
 from .module import Module
 
 
@@ -57,7 +57,7 @@ class Unflatten(Module):
         self.dim = whole(dim, "dim")
         self.unflattened_size = tuple(whole(s, "unflattened_size") for s in unflattened_size)
         if self.unflattened_size.count(-1) > 1 or any(s < -1 for s in self.unflattened_size):
-            raise ValueError(f"Unflatten: unflattened_size {self.unflattened_size} may hold one -1 and otherwise "
+            raise InputError(f"Unflatten: unflattened_size {self.unflattened_size} may hold one -1 and otherwise "
                              "sizes of 0 or more")
         self._shapes = None
 
@@ -69,7 +69,7 @@ class Unflatten(Module):
             known *= s if s != -1 else 1
         inferred = -1 not in self.unflattened_size or (known > 0 and x.shape[dim] % known == 0)
         if not inferred or (-1 not in self.unflattened_size and x.shape[dim] != known):
-            raise ValueError(f"{self!r}: dim {self.dim} of the input of shape {tuple(x.shape)} has size "
+            raise InputError(f"{self!r}: dim {self.dim} of the input of shape {tuple(x.shape)} has size "
                              f"{x.shape[dim]}, which {self.unflattened_size} cannot split")
         sizes = tuple(x.shape[dim] // known if s == -1 else s for s in self.unflattened_size)
         y = x.reshape(tuple(x.shape[:dim]) + sizes + tuple(x.shape[dim + 1:]))
