@@ -2,6 +2,7 @@
 dims must be in range, a size has as many entries as the input has spatial axes, a NaN passes the gradient of
 the activations that torch lets it through, and torch's initialisers' checks. Each case is run in torch too."""
 import contextlib
+import inspect
 import warnings
 
 import numpy as np
@@ -255,3 +256,29 @@ def test_errors_torch_raises_as_runtime_error_are_runtime_errors(call):
     for module, array in ((torch.nn, torch.tensor), (nn, np.asarray)):
         with pytest.raises(RuntimeError):
             call(module, array)
+
+
+LOSSES = ["L1Loss", "MSELoss", "NLLLoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss",
+          "SmoothL1Loss", "HuberLoss"]
+
+
+def _parameters(cls):
+    return [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "device", "dtype")]
+
+
+def test_every_shared_layer_takes_torchs_arguments_in_torchs_order():
+    skip = {"Module", "Parameter", "init", "utils", "Residual", "Concat", "GlobalFusion", "Sequential"}
+    differ = {name: (_parameters(getattr(nn, name)), _parameters(getattr(torch.nn, name)))
+              for name in sorted(set(nn.__all__) - skip)
+              if [p for p in _parameters(getattr(nn, name)) if p not in ("args", "kwargs")]
+              != [p for p in _parameters(getattr(torch.nn, name)) if p not in ("args", "kwargs")]}
+    assert set(differ) <= {"Hardtanh"}, differ   # torch's Hardtanh also takes the long-deprecated min_value
+
+
+@pytest.mark.parametrize("name", [n for n in LOSSES if n != "HuberLoss"])
+@pytest.mark.parametrize("size_average,reduce", [(False, None), (None, False), (True, True), (False, True)])
+def test_the_deprecated_size_average_and_reduce_read_as_torchs(name, size_average, reduce):
+    with pytest.warns(UserWarning, match="size_average and reduce args will be deprecated"):
+        theirs = getattr(torch.nn, name)(size_average=size_average, reduce=reduce).reduction
+    with pytest.warns(UserWarning, match=f"please use reduction='{theirs}' instead"):
+        assert getattr(nn, name)(size_average=size_average, reduce=reduce).reduction == theirs

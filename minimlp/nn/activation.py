@@ -65,11 +65,17 @@ class Sigmoid(_Activation):
 
     _op = ops.sigmoid
 
+    def __init__(self):
+        super().__init__()
+
 
 class Tanh(_Activation):
     """y = tanh(x);  ∂L/∂x = G·(1 − y²). Keeps y."""
 
     _op = ops.tanh
+
+    def __init__(self):
+        super().__init__()
 
 
 class ReLU(_Activation):

@@ -7,6 +7,7 @@ import numpy as np
 from ..backend import device_of, get_array_module
 from ..kernels import ops
 from .checks import InputError, InputTypeError, check_floating
+from .reduction import legacy_reduction
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -19,7 +20,8 @@ class _PointwiseLoss:
     _op = None
     _reductions = REDUCTIONS
 
-    def __init__(self, reduction="mean"):
+    def __init__(self, size_average=None, reduce=None, reduction="mean"):
+        reduction = legacy_reduction(size_average, reduce, reduction)
         if reduction not in self._reductions:
             raise ValueError(f"{type(self).__name__}: reduction must be one of {self._reductions}, got {reduction!r}")
         self.reduction = reduction
@@ -86,7 +88,7 @@ class HuberLoss(_PointwiseLoss):
     _op = ops.huber
 
     def __init__(self, reduction="mean", delta=1.0):
-        super().__init__(reduction)
+        super().__init__(reduction=reduction)
         if not float(delta) > 0:
             raise InputError(f"HuberLoss: delta must be positive, got {delta}")
         self.delta = float(delta)
@@ -101,8 +103,8 @@ class SmoothL1Loss(_PointwiseLoss):
 
     _op = ops.smooth_l1
 
-    def __init__(self, reduction="mean", beta=1.0):
-        super().__init__(reduction)
+    def __init__(self, size_average=None, reduce=None, reduction="mean", beta=1.0):
+        super().__init__(size_average, reduce, reduction)
         if float(beta) < 0:
             raise InputError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
         self.beta = float(beta)
@@ -114,8 +116,8 @@ class SmoothL1Loss(_PointwiseLoss):
 class _Weighted(_PointwiseLoss):
     """A ``weight`` array broadcast against the input (checked at forward)."""
 
-    def __init__(self, weight=None, reduction="mean"):
-        super().__init__(reduction)
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
         self.weight = weight
 
     def _broadcast(self, name, value, x):
@@ -160,8 +162,8 @@ class BCEWithLogitsLoss(_Weighted):
 
     _op = ops.bce_with_logits
 
-    def __init__(self, weight=None, reduction="mean", pos_weight=None):
-        super().__init__(weight, reduction)
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean", pos_weight=None):
+        super().__init__(weight, size_average, reduce, reduction)
         self.pos_weight = pos_weight
 
     def _arguments(self, x):
@@ -176,8 +178,8 @@ class KLDivLoss(_PointwiseLoss):
     _op = ops.kl_div
     _reductions = ("mean", "batchmean", "sum", "none")
 
-    def __init__(self, reduction="mean", log_target=False):
-        super().__init__(reduction)
+    def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
+        super().__init__(size_average, reduce, reduction)
         self.log_target = bool(log_target)
 
     def _arguments(self, x):
