@@ -267,3 +267,11 @@ def test_prelu_slopes_learn_with_an_optimizer_as_torchs():
         t_opt.step()
     np.testing.assert_allclose(ours.weight.data, theirs.weight.detach().numpy(), rtol=1e-12)
     assert not np.allclose(ours.weight.data, 0.25)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_of_huge_inputs_is_the_input_not_inf(approximate):
+    x = np.array([1e308, 1e103, -1e308])
+    with np.errstate(over="ignore"):
+        y = nn.GELU(approximate).eval()(x)
+    np.testing.assert_array_equal(y, T.GELU(approximate)(torch.tensor(x)).numpy())

@@ -23,8 +23,8 @@ def gelu(x, approximate):
     else:
         t = erf(x * SQRT_HALF)
     t += 1.0
+    t *= 0.5   # Φ(x) before the product: x·Φ(x) cannot overflow where x does not
     t *= x
-    t *= 0.5
     return t, x
 
 
