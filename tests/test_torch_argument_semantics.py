@@ -282,3 +282,17 @@ def test_the_deprecated_size_average_and_reduce_read_as_torchs(name, size_averag
         theirs = getattr(torch.nn, name)(size_average=size_average, reduce=reduce).reduction
     with pytest.warns(UserWarning, match=f"please use reduction='{theirs}' instead"):
         assert getattr(nn, name)(size_average=size_average, reduce=reduce).reduction == theirs
+
+
+@pytest.mark.parametrize("call,error", [
+    (lambda m: m.Embedding(3, 2, padding_idx=5), AssertionError),
+    (lambda m: m.Upsample(scale_factor=2, mode="foo")(np.zeros((1, 1, 2, 2), np.float32)), NotImplementedError),
+])
+def test_errors_of_torchs_other_classes(call, error):
+    with pytest.raises(error):
+        call(torch.nn) if error is AssertionError else torch.nn.Upsample(scale_factor=2, mode="foo")(
+            torch.zeros(1, 1, 2, 2))
+    with pytest.raises(error):
+        call(nn)
+    with pytest.raises(ValueError):   # and minimlp's own convention for a bad argument
+        call(nn)

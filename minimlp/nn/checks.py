@@ -17,6 +17,16 @@ class TargetIndexError(ValueError, IndexError):
     """A class index out of range: a ValueError that is also torch's IndexError for it."""
 
 
+class ArgumentAssertionError(ValueError, AssertionError):
+    """An argument torch checks with ``assert`` (Embedding's padding_idx): a ValueError that is also its
+    AssertionError."""
+
+
+class UnsupportedModeError(ValueError, NotImplementedError):
+    """A mode torch or minimlp does not implement (Upsample's): a ValueError that is also torch's
+    NotImplementedError for it."""
+
+
 def whole(value, name="value"):
     """``value`` as an int (a Python or NumPy integer); TypeError for a float or anything else, as torch, which
     never truncates a size."""

@@ -4,7 +4,7 @@ import numpy as np
 from ..backend import device_of, get_array_module
 from ..kernels import ops
 from ..random import rng_for
-from .checks import InputError, InputTypeError, check_grad_like, whole
+from .checks import ArgumentAssertionError, InputError, InputTypeError, check_grad_like, whole
 from .module import Module
 from .parameter import Parameter
 
@@ -28,8 +28,8 @@ class Embedding(Module):
                              f"{min(self.num_embeddings, self.embedding_dim)}: [{num_embeddings}, {embedding_dim}]")
         if padding_idx is not None:
             if not -self.num_embeddings <= padding_idx < self.num_embeddings:
-                raise ValueError(f"Embedding: padding_idx must be within num_embeddings ({num_embeddings}), got "
-                                 f"{padding_idx}")
+                raise ArgumentAssertionError(f"Embedding: padding_idx must be within num_embeddings "
+                                             f"({num_embeddings}), got {padding_idx}")
             padding_idx = int(padding_idx) % self.num_embeddings
         if max_norm is not None:
             raise ValueError("Embedding: max_norm is not supported (minimlp does not renormalise rows during "

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..kernels import ops
-from .checks import pair
+from .checks import UnsupportedModeError, pair
 from .separable import SeparableMap
 
 MODES = ("nearest", "nearest-exact", "bilinear", "bicubic", "area")
@@ -34,7 +34,7 @@ class Upsample(SeparableMap):
                  recompute_scale_factor=None):
         super().__init__()
         if mode not in MODES:
-            raise ValueError(f"Upsample: mode must be one of {MODES} in minimlp, got {mode!r}")
+            raise UnsupportedModeError(f"Upsample: mode must be one of {MODES} in minimlp, got {mode!r}")
         if scale_factor is not None and not isinstance(scale_factor, (tuple, list)) and not scale_factor:
             scale_factor = None   # torch keeps a scale factor of 0 as None
         if (size is None) == (scale_factor is None):
