@@ -43,6 +43,12 @@ CASES = {
     "PReLU-per-channel": (lambda m: m.PReLU(4, init=0.1), lambda b: (b, 4, 3, 5)),
     "PReLU-per-channel-2d": (lambda m: m.PReLU(5), lambda b: (b, 5)),
     "PReLU-unbatched": (lambda m: m.PReLU(), lambda b: (b + 3,)),
+    "Softmin": (lambda m: m.Softmin(dim=1), lambda b: (b, 7)),
+    "Softmin-last": (lambda m: m.Softmin(dim=-1), lambda b: (b, 3, 5)),
+    "Softmax2d": (lambda m: m.Softmax2d(), lambda b: (b, 4, 3, 2)),
+    "Softmax2d-unbatched": (lambda m: m.Softmax2d(), lambda b: (3, b + 1, 2)),
+    "GLU": (lambda m: m.GLU(), lambda b: (b, 8)),
+    "GLU-dim1": (lambda m: m.GLU(dim=1), lambda b: (b, 6, 3)),
     "Softmax-1": (lambda m: m.Softmax(dim=1), lambda b: (b, 10)),
     "Softmax-last": (lambda m: m.Softmax(dim=-1), lambda b: (b, 3, 7)),
     "Softmax-0": (lambda m: m.Softmax(dim=0), lambda b: (b, 5)),
@@ -226,6 +232,9 @@ def test_softmax_without_dim_takes_torchs_implicit_axis_and_warns():
     (lambda: nn.RMSNorm(5), np.zeros((2, 4), np.float32), ValueError,
      r"RMSNorm\(\(5,\), eps=None, elementwise_affine=True\): expected an input whose last 1 axes are \(5,\)"),
     (lambda: nn.RMSNorm(0), None, ValueError, r"RMSNorm: normalized_shape must be one or more positive sizes"),
+    (lambda: nn.GLU(), np.zeros((2, 3)), RuntimeError, r"GLU\(dim=-1\): Halving dimension must be even, but dimension 1 "
+                                                       r"is size 3"),
+    (lambda: nn.Softmax2d(), np.zeros((2, 3)), ValueError, r"Softmax2d: expected input to be 3D or 4D, got 2D instead"),
 ])
 def test_bad_arguments_get_one_line_errors(make, call, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -240,7 +249,7 @@ def test_bad_arguments_get_one_line_errors(make, call, error, pattern):
     ("Hardswish", ()), ("Hardsigmoid", ()), ("LogSigmoid", ()), ("Softsign", ()), ("Tanhshrink", ()),
     ("GELU", ("tanh",)), ("SiLU", ()), ("RMSNorm", (4,)), ("RMSNorm", ((2, 3), 1e-4, False)),
     ("InstanceNorm1d", (3,)), ("InstanceNorm3d", (3, 1e-3, None, True)), ("LayerNorm", (3,)), ("GroupNorm", (1, 3)),
-    ("Dropout", ()), ("Dropout2d", (1,)),
+    ("Dropout", ()), ("Dropout2d", (1,)), ("Softmin", (1,)), ("Softmax2d", ()), ("GLU", ()), ("GLU", (1,)),
 ])
 def test_repr_is_torchs(name, args):
     assert repr(getattr(nn, name)(*args)) == repr(getattr(T, name)(*args))

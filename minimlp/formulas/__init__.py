@@ -6,11 +6,36 @@ add ∂L/∂θ into them and return ∂L/∂x; optimizer updates change the para
 against, itself tested against the direct one.
 """
 
-from . import (activation, adam, batch_norm, conv, cross_entropy, dropout, embedding, gelu, im2col, linear,
-               loss, nll, norm, piecewise_activation, pointwise_loss, pooling, resample, rmsprop, sgd,
-               smooth_activation, soft_cross_entropy, soft_encoding, softmax, special, winograd)
+from . import (
+               activation,
+               adam,
+               batch_norm,
+               conv,
+               cross_entropy,
+               dropout,
+               embedding,
+               gelu,
+               glu,
+               im2col,
+               linear,
+               loss,
+               nll,
+               norm,
+               piecewise_activation,
+               pointwise_loss,
+               pooling,
+               resample,
+               rmsprop,
+               sgd,
+               smooth_activation,
+               soft_cross_entropy,
+               soft_encoding,
+               softmax,
+               special,
+               winograd,
+)
 
-__all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "embedding", "gelu", "im2col",
+__all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "embedding", "gelu", "glu", "im2col",
            "linear", "loss", "nll", "norm", "piecewise_activation", "pointwise_loss", "pooling", "resample",
            "rmsprop", "sgd", "smooth_activation", "soft_cross_entropy", "soft_encoding", "softmax", "special",
            "winograd"]

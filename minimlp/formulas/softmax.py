@@ -34,3 +34,15 @@ def log_softmax_backward(g, y, dim):
     dx *= g.sum(axis=dim, keepdims=True)
     xp.subtract(g, dx, out=dx)
     return dx
+
+
+def softmin(x, dim):
+    """(y, y): y = softmax(−x) along ``dim``."""
+    return softmax(-x, dim)
+
+
+def softmin_backward(g, y, dim):
+    """∂L/∂x = −y·(G − Σ G·y) along ``dim`` (softmax's, through −x)."""
+    dx = softmax_backward(g, y, dim)
+    dx *= -1
+    return dx

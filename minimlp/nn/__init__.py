@@ -41,7 +41,7 @@ from .rmsnorm import RMSNorm
 from .shape import Flatten, Unflatten
 from .skip import Concat, GlobalFusion, Residual
 from .smooth_activation import CELU, SELU, LogSigmoid, Mish, Softsign, Tanhshrink
-from .softmax import LogSoftmax, Softmax
+from .softmax import GLU, LogSoftmax, Softmax, Softmax2d, Softmin
 from .upsample import Upsample
 
 __all__ = [
@@ -108,6 +108,9 @@ __all__ = [
            "ReLU6",
            "Threshold",
            "RMSNorm",
+           "GLU",
+           "Softmax2d",
+           "Softmin",
            "init",
            "utils",
 ]
