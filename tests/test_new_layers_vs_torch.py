@@ -49,6 +49,11 @@ CASES = {
     "Softmax2d-unbatched": (lambda m: m.Softmax2d(), lambda b: (3, b + 1, 2)),
     "GLU": (lambda m: m.GLU(), lambda b: (b, 8)),
     "GLU-dim1": (lambda m: m.GLU(dim=1), lambda b: (b, 6, 3)),
+    "PixelShuffle": (lambda m: m.PixelShuffle(2), lambda b: (b, 8, 3, 5)),
+    "PixelShuffle-unbatched-3": (lambda m: m.PixelShuffle(3), lambda b: (9 * b, 2, 1)),
+    "PixelShuffle-5d": (lambda m: m.PixelShuffle(2), lambda b: (b, 2, 4, 2, 3)),
+    "PixelUnshuffle": (lambda m: m.PixelUnshuffle(2), lambda b: (b, 3, 4, 6)),
+    "PixelUnshuffle-unbatched-3": (lambda m: m.PixelUnshuffle(3), lambda b: (b, 3, 6)),
     "Softmax-1": (lambda m: m.Softmax(dim=1), lambda b: (b, 10)),
     "Softmax-last": (lambda m: m.Softmax(dim=-1), lambda b: (b, 3, 7)),
     "Softmax-0": (lambda m: m.Softmax(dim=0), lambda b: (b, 5)),
@@ -235,6 +240,12 @@ def test_softmax_without_dim_takes_torchs_implicit_axis_and_warns():
     (lambda: nn.GLU(), np.zeros((2, 3)), RuntimeError, r"GLU\(dim=-1\): Halving dimension must be even, but dimension 1 "
                                                        r"is size 3"),
     (lambda: nn.Softmax2d(), np.zeros((2, 3)), ValueError, r"Softmax2d: expected input to be 3D or 4D, got 2D instead"),
+    (lambda: nn.PixelShuffle(2), np.zeros((1, 5, 2, 2)), RuntimeError,
+     r"'channel' dimension to be divisible by the square of upscale_factor, but input.size\(-3\)=5 is not divisible"),
+    (lambda: nn.PixelShuffle(2), np.zeros((4, 2)), RuntimeError, r"at least 3 dimensions, but got input with 2"),
+    (lambda: nn.PixelUnshuffle(2), np.zeros((1, 1, 3, 4)), RuntimeError,
+     r"pixel_unshuffle expects height to be divisible by downscale_factor, but input.size\(-2\)=3"),
+    (lambda: nn.PixelShuffle(0), np.zeros((1, 4, 2, 2)), RuntimeError, r"expects a positive upscale_factor, but got 0"),
 ])
 def test_bad_arguments_get_one_line_errors(make, call, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -250,6 +261,7 @@ def test_bad_arguments_get_one_line_errors(make, call, error, pattern):
     ("GELU", ("tanh",)), ("SiLU", ()), ("RMSNorm", (4,)), ("RMSNorm", ((2, 3), 1e-4, False)),
     ("InstanceNorm1d", (3,)), ("InstanceNorm3d", (3, 1e-3, None, True)), ("LayerNorm", (3,)), ("GroupNorm", (1, 3)),
     ("Dropout", ()), ("Dropout2d", (1,)), ("Softmin", (1,)), ("Softmax2d", ()), ("GLU", ()), ("GLU", (1,)),
+    ("PixelShuffle", (2,)), ("PixelUnshuffle", (3,)),
 ])
 def test_repr_is_torchs(name, args):
     assert repr(getattr(nn, name)(*args)) == repr(getattr(T, name)(*args))

@@ -27,6 +27,7 @@ from . import (
                resample,
                rmsprop,
                sgd,
+               shuffle,
                smooth_activation,
                soft_cross_entropy,
                soft_encoding,
@@ -35,7 +36,7 @@ from . import (
                winograd,
 )
 
-__all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "embedding", "gelu", "glu", "im2col",
-           "linear", "loss", "nll", "norm", "piecewise_activation", "pointwise_loss", "pooling", "resample",
-           "rmsprop", "sgd", "smooth_activation", "soft_cross_entropy", "soft_encoding", "softmax", "special",
-           "winograd"]
+__all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "embedding", "gelu", "glu",
+           "im2col", "linear", "loss", "nll", "norm", "piecewise_activation", "pointwise_loss", "pooling",
+           "resample", "rmsprop", "sgd", "shuffle", "smooth_activation", "soft_cross_entropy", "soft_encoding",
+           "softmax", "special", "winograd"]

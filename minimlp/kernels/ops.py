@@ -147,6 +147,8 @@ gelu.register("cpu-compiled", exact_gelu, training, compiled=True, forward="cpu.
 gelu.register("cpu-compiled-gradient", exact_gelu_pair, compiled=True, backward="cpu.gelu:gelu_backward")
 softmax = Op("softmax", forward=f.softmax.softmax, backward=f.softmax.softmax_backward)
 softmax.register("cpu-compiled-gradient", last_axis_pair, compiled=True, backward="cpu.softmax:softmax_backward")
+pixel_shuffle = Op("pixel_shuffle", forward=f.shuffle.pixel_shuffle, backward=f.shuffle.pixel_unshuffle)
+pixel_unshuffle = Op("pixel_unshuffle", forward=f.shuffle.pixel_unshuffle, backward=f.shuffle.pixel_shuffle)
 softmin = Op("softmin", forward=f.softmax.softmin, backward=f.softmax.softmin_backward)
 glu = Op("glu", forward=f.glu.glu, backward=f.glu.glu_backward)
 log_softmax = Op("log_softmax", forward=f.softmax.log_softmax, backward=f.softmax.log_softmax_backward)

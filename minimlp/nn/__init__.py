@@ -39,6 +39,7 @@ from .pointwise_loss import (
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from .rmsnorm import RMSNorm
 from .shape import Flatten, Unflatten
+from .shuffle import PixelShuffle, PixelUnshuffle
 from .skip import Concat, GlobalFusion, Residual
 from .smooth_activation import CELU, SELU, LogSigmoid, Mish, Softsign, Tanhshrink
 from .softmax import GLU, LogSoftmax, Softmax, Softmax2d, Softmin
@@ -109,6 +110,8 @@ __all__ = [
            "Threshold",
            "RMSNorm",
            "GLU",
+           "PixelShuffle",
+           "PixelUnshuffle",
            "Softmax2d",
            "Softmin",
            "init",

@@ -1,0 +1,82 @@
+"""PixelShuffle and PixelUnshuffle: (…, C·r², H, W) ⇄ (…, C, H·r, W·r) (``minimlp.formulas.shuffle``)."""
+from ..kernels import ops
+from .checks import InputError, check_floating, check_grad_like, whole
+from .module import Module
+
+
+class _Shuffle(Module):
+    """A permutation of the input's values; its backward is the inverse permutation of G."""
+
+    _name = None
+
+    def __init__(self):
+        super().__init__()
+        self._shape = None
+
+    @property
+    def _factor(self):
+        return getattr(self, self._argument)
+
+    def forward(self, x):
+        check_floating(self, x)
+        r = self._factor
+        if r < 1:
+            raise InputError(f"{self._name} expects a positive {self._argument}, but got {r}")
+        if x.ndim < 3:
+            raise InputError(f"{self._name} expects input to have at least 3 dimensions, but got input with "
+                             f"{x.ndim} dimension(s)")
+        self._check(x, r)
+        self._shape = tuple(x.shape)
+        return self._op.run("forward", x, r)
+
+    def backward(self, dout):
+        check_grad_like(self, dout, None if self._shape is None else self._expected_grad_shape())
+        return self._op.run("backward", dout, self._factor)
+
+    def extra_repr(self):
+        return f"{self._argument}={self._factor}"
+
+
+class PixelShuffle(_Shuffle):
+    """y[…, c, h·r + i, w·r + j] = x[…, c·r² + i·r + j, h, w] for r = ``upscale_factor``;
+    ∂L/∂x = PixelUnshuffle(r)(G)."""
+
+    _op = ops.pixel_shuffle
+    _name, _argument = "pixel_shuffle", "upscale_factor"
+
+    def __init__(self, upscale_factor):
+        super().__init__()
+        self.upscale_factor = whole(upscale_factor, "upscale_factor")
+
+    def _check(self, x, r):
+        if x.shape[-3] % (r * r):
+            raise InputError(f"pixel_shuffle expects its input's 'channel' dimension to be divisible by the square "
+                             f"of upscale_factor, but input.size(-3)={x.shape[-3]} is not divisible by {r * r}")
+
+    def _expected_grad_shape(self):
+        *lead, c, h, w = self._shape
+        r = self._factor
+        return (*lead, c // (r * r), h * r, w * r)
+
+
+class PixelUnshuffle(_Shuffle):
+    """y[…, c·r² + i·r + j, h, w] = x[…, c, h·r + i, w·r + j] for r = ``downscale_factor``;
+    ∂L/∂x = PixelShuffle(r)(G)."""
+
+    _op = ops.pixel_unshuffle
+    _name, _argument = "pixel_unshuffle", "downscale_factor"
+
+    def __init__(self, downscale_factor):
+        super().__init__()
+        self.downscale_factor = whole(downscale_factor, "downscale_factor")
+
+    def _check(self, x, r):
+        for axis, name in ((-2, "height"), (-1, "width")):
+            if x.shape[axis] % r:
+                raise InputError(f"pixel_unshuffle expects {name} to be divisible by downscale_factor, but "
+                                 f"input.size({axis})={x.shape[axis]} is not divisible by {r}")
+
+    def _expected_grad_shape(self):
+        *lead, c, h, w = self._shape
+        r = self._factor
+        return (*lead, c * r * r, h // r, w // r)
