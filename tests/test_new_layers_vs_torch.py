@@ -54,6 +54,15 @@ CASES = {
     "PixelShuffle-5d": (lambda m: m.PixelShuffle(2), lambda b: (b, 2, 4, 2, 3)),
     "PixelUnshuffle": (lambda m: m.PixelUnshuffle(2), lambda b: (b, 3, 4, 6)),
     "PixelUnshuffle-unbatched-3": (lambda m: m.PixelUnshuffle(3), lambda b: (b, 3, 6)),
+    "ZeroPad2d": (lambda m: m.ZeroPad2d(1), lambda b: (b, 2, 3, 4)),
+    "ZeroPad2d-crop": (lambda m: m.ZeroPad2d((-1, 2, 0, -1)), lambda b: (b, 2, 3, 4)),
+    "ZeroPad2d-plane": (lambda m: m.ZeroPad2d((1, 0, 2, 1)), lambda b: (b + 1, 3)),
+    "ConstantPad2d": (lambda m: m.ConstantPad2d((1, 2, 0, 3), 0.5), lambda b: (b, 3, 2, 2)),
+    "ReflectionPad2d": (lambda m: m.ReflectionPad2d(2), lambda b: (b, 2, 3, 4)),
+    "ReflectionPad2d-uneven": (lambda m: m.ReflectionPad2d((3, 1, 2, 0)), lambda b: (b, 1, 4, 5)),
+    "ReplicationPad2d": (lambda m: m.ReplicationPad2d((1, 0, 2, 3)), lambda b: (b, 2, 3, 3)),
+    "ReplicationPad2d-unbatched": (lambda m: m.ReplicationPad2d(2), lambda b: (b, 2, 3)),
+    "CircularPad2d": (lambda m: m.CircularPad2d((5, 1, 4, 0)), lambda b: (b, 2, 4, 5)),
     "Softmax-1": (lambda m: m.Softmax(dim=1), lambda b: (b, 10)),
     "Softmax-last": (lambda m: m.Softmax(dim=-1), lambda b: (b, 3, 7)),
     "Softmax-0": (lambda m: m.Softmax(dim=0), lambda b: (b, 5)),
@@ -246,6 +255,10 @@ def test_softmax_without_dim_takes_torchs_implicit_axis_and_warns():
     (lambda: nn.PixelUnshuffle(2), np.zeros((1, 1, 3, 4)), RuntimeError,
      r"pixel_unshuffle expects height to be divisible by downscale_factor, but input.size\(-2\)=3"),
     (lambda: nn.PixelShuffle(0), np.zeros((1, 4, 2, 2)), RuntimeError, r"expects a positive upscale_factor, but got 0"),
+    (lambda: nn.ReflectionPad2d(2), np.zeros((1, 1, 2, 3)), RuntimeError,
+     r"Padding size should be less than the corresponding input dimension"),
+    (lambda: nn.CircularPad2d(4), np.zeros((1, 1, 2, 3)), RuntimeError, r"wrapping around more than once"),
+    (lambda: nn.ZeroPad2d((1, 2)), None, ValueError, r"padding must be an int or a 4-tuple"),
 ])
 def test_bad_arguments_get_one_line_errors(make, call, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -261,7 +274,8 @@ def test_bad_arguments_get_one_line_errors(make, call, error, pattern):
     ("GELU", ("tanh",)), ("SiLU", ()), ("RMSNorm", (4,)), ("RMSNorm", ((2, 3), 1e-4, False)),
     ("InstanceNorm1d", (3,)), ("InstanceNorm3d", (3, 1e-3, None, True)), ("LayerNorm", (3,)), ("GroupNorm", (1, 3)),
     ("Dropout", ()), ("Dropout2d", (1,)), ("Softmin", (1,)), ("Softmax2d", ()), ("GLU", ()), ("GLU", (1,)),
-    ("PixelShuffle", (2,)), ("PixelUnshuffle", (3,)),
+    ("PixelShuffle", (2,)), ("PixelUnshuffle", (3,)), ("ZeroPad2d", (1,)), ("ConstantPad2d", ((1, 2, 0, 3), 0.5)),
+    ("ReflectionPad2d", (2,)), ("ReplicationPad2d", ((1, 0, 2, 0),)), ("CircularPad2d", (1,)),
 ])
 def test_repr_is_torchs(name, args):
     assert repr(getattr(nn, name)(*args)) == repr(getattr(T, name)(*args))

@@ -130,6 +130,23 @@ def bicubic(size, out, scale, align_corners):
     return AxisTaps(index, cubic_weights(t), np.ones((out, 4), bool), size)
 
 
+def pad(size, before, after, mode):
+    """Output o of before + size + after reads input o − before; outside the input it reads nothing
+    ("constant": the padding value is added afterwards), its mirror image without the edge ("reflect", for
+    paddings under ``size``), the edge ("replicate") or the other side ("circular", for paddings up to
+    ``size``). A negative ``before`` or ``after`` crops."""
+    i = np.arange(before + size + after) - before
+    if mode == "reflect":
+        i = np.abs(i)
+        i = np.where(i >= size, 2 * (size - 1) - i, i)
+    elif mode == "replicate":
+        i = np.clip(i, 0, size - 1)
+    elif mode == "circular":
+        i = i % size
+    used = (i >= 0) & (i < size)
+    return AxisTaps(np.clip(i, 0, size - 1)[:, None], np.ones((i.size, 1)), used[:, None], size)
+
+
 def upsample_size(size, scale_factor):
     """⌊size·scale_factor⌋, torch's output size for a scale factor."""
     return int(np.floor(size * scale_factor))

@@ -209,7 +209,7 @@ avg_pool2d = Op("avg_pool2d", inverse_divisor=f.pooling.avg_pool_inverse_divisor
                 backward=f.pooling.avg_pool2d_backward)
 separable_map = Op("separable_map", adaptive_average=f.resample.adaptive_average, nearest=f.resample.nearest,
                    nearest_exact=f.resample.nearest_exact, bilinear=f.resample.bilinear, bicubic=f.resample.bicubic,
-                   scaled_size=f.resample.upsample_size, forward=f.resample.separable_map,
+                   pad=f.resample.pad, scaled_size=f.resample.upsample_size, forward=f.resample.separable_map,
                    backward=f.resample.separable_map_backward)
 separable_map.register("cpu-one-blas-thread", numpy_float, training, backward="cpu.separable:separable_map_backward")
 

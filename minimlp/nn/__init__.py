@@ -26,6 +26,7 @@ from .linear import Linear
 from .loss import L1Loss, MSELoss
 from .module import Module
 from .nll import NLLLoss
+from .padding import CircularPad2d, ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
 from .parameter import Parameter
 from .parameter_containers import ParameterDict, ParameterList
 from .piecewise_activation import Hardsigmoid, Hardswish, PReLU, ReLU6, Threshold
@@ -110,6 +111,11 @@ __all__ = [
            "Threshold",
            "RMSNorm",
            "GLU",
+           "ZeroPad2d",
+           "ConstantPad2d",
+           "ReflectionPad2d",
+           "ReplicationPad2d",
+           "CircularPad2d",
            "PixelShuffle",
            "PixelUnshuffle",
            "Softmax2d",
