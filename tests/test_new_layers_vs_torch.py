@@ -63,6 +63,15 @@ CASES = {
     "ReplicationPad2d": (lambda m: m.ReplicationPad2d((1, 0, 2, 3)), lambda b: (b, 2, 3, 3)),
     "ReplicationPad2d-unbatched": (lambda m: m.ReplicationPad2d(2), lambda b: (b, 2, 3)),
     "CircularPad2d": (lambda m: m.CircularPad2d((5, 1, 4, 0)), lambda b: (b, 2, 4, 5)),
+    "Conv1d": (lambda m: m.Conv1d(3, 5, 3), lambda b: (b, 3, 11)),
+    "Conv1d-same-dilated": (lambda m: m.Conv1d(4, 4, 4, padding="same", dilation=2), lambda b: (b, 4, 9)),
+    "Conv1d-strided-grouped": (lambda m: m.Conv1d(4, 6, 3, stride=2, padding=1, groups=2, bias=False),
+                               lambda b: (b, 4, 10)),
+    "Conv1d-reflect": (lambda m: m.Conv1d(2, 3, 5, padding=2, padding_mode="reflect"), lambda b: (b, 2, 7)),
+    "Conv1d-circular-unbatched": (lambda m: m.Conv1d(2, 3, 3, padding=1, padding_mode="circular"),
+                                  lambda b: (2, 4 + b)),
+    "Conv1d-replicate-wide": (lambda m: m.Conv1d(16, 24, 3, padding=1, padding_mode="replicate"),
+                              lambda b: (b, 16, 33)),
     "Softmax-1": (lambda m: m.Softmax(dim=1), lambda b: (b, 10)),
     "Softmax-last": (lambda m: m.Softmax(dim=-1), lambda b: (b, 3, 7)),
     "Softmax-0": (lambda m: m.Softmax(dim=0), lambda b: (b, 5)),
@@ -259,6 +268,11 @@ def test_softmax_without_dim_takes_torchs_implicit_axis_and_warns():
      r"Padding size should be less than the corresponding input dimension"),
     (lambda: nn.CircularPad2d(4), np.zeros((1, 1, 2, 3)), RuntimeError, r"wrapping around more than once"),
     (lambda: nn.ZeroPad2d((1, 2)), None, ValueError, r"padding must be an int or a 4-tuple"),
+    (lambda: nn.Conv1d(2, 3, 3), np.zeros((1, 2, 3, 4), np.float32), RuntimeError,
+     r"Expected 2D \(unbatched\) or 3D \(batched\) input to conv1d, but got input of size: \[1, 2, 3, 4\]"),
+    (lambda: nn.Conv1d(2, 3, 3), np.zeros((1, 4, 5), np.float32), RuntimeError, r"expected input with 2 channels"),
+    (lambda: nn.Conv1d(2, 3, 5), np.zeros((1, 2, 3), np.float32), RuntimeError, r"smaller than the dilated kernel 5"),
+    (lambda: nn.Conv1d(2, 3, 3, stride=2, padding="same"), None, ValueError, r"not supported for strided"),
 ])
 def test_bad_arguments_get_one_line_errors(make, call, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -276,6 +290,7 @@ def test_bad_arguments_get_one_line_errors(make, call, error, pattern):
     ("Dropout", ()), ("Dropout2d", (1,)), ("Softmin", (1,)), ("Softmax2d", ()), ("GLU", ()), ("GLU", (1,)),
     ("PixelShuffle", (2,)), ("PixelUnshuffle", (3,)), ("ZeroPad2d", (1,)), ("ConstantPad2d", ((1, 2, 0, 3), 0.5)),
     ("ReflectionPad2d", (2,)), ("ReplicationPad2d", ((1, 0, 2, 0),)), ("CircularPad2d", (1,)),
+    ("Conv1d", (2, 3, 3)), ("Conv1d", (4, 4, 2, 2, "valid", 3, 2, False, "reflect")), ("Conv1d", (2, 2, 3, 1, "same")),
 ])
 def test_repr_is_torchs(name, args):
     assert repr(getattr(nn, name)(*args)) == repr(getattr(T, name)(*args))

@@ -16,6 +16,7 @@ from .batchnorm import BatchNorm1d
 from .batchnorm2d import BatchNorm2d
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
+from .conv1d import Conv1d
 from .cross_entropy import CrossEntropyLoss
 from .dropout import Dropout, Dropout2d
 from .embedding import Embedding
@@ -111,6 +112,7 @@ __all__ = [
            "Threshold",
            "RMSNorm",
            "GLU",
+           "Conv1d",
            "ZeroPad2d",
            "ConstantPad2d",
            "ReflectionPad2d",

@@ -62,7 +62,7 @@ class _ConvBase(Module):
             self._cache, self._consumed = (None, x.shape, out_shape, geometry), False
             return get_array_module(x).zeros(out_shape, dtype=x.dtype)
         bias = None if self.bias is None else self.bias.data
-        args = (x, self.weight.data, bias, geometry, self._scratch)
+        args = (x, self._kernel().data, bias, geometry, self._scratch)
         impl = self._op.pick("forward", *args, training=self.training)
         y, saved = impl.forward(*args)
         if self._unbatched:
@@ -80,9 +80,13 @@ class _ConvBase(Module):
         (impl, saved, _, geometry), self._cache, self._consumed = self._cache, None, True
         if impl is None:
             return zero_gradients(dout, saved, self.weight, self.bias, want_dx)
-        dx = impl.backward(dout[None] if self._unbatched else dout, saved, self.weight, self.bias, geometry,
+        dx = impl.backward(dout[None] if self._unbatched else dout, saved, self._kernel(), self.bias, geometry,
                            self._scratch, want_dx)
         return dx[0] if self._unbatched and dx is not None else dx
+
+    def _kernel(self):
+        """The weight as the 2-d kernels see it (its ``data``, and ``accumulate`` for its gradient)."""
+        return self.weight
 
     def backward(self, dout):
         return self._backward(dout, want_dx=True)
@@ -97,10 +101,10 @@ class _ConvBase(Module):
     def extra_repr(self):
         """torch's: channels, kernel, stride, then each option not at its default, in torch's order (a string
         padding, "same" or "valid", printed bare)."""
-        output_padding = getattr(self, "output_padding", (0, 0))
-        options = [("padding", None if self.padding == (0, 0) else self.padding),
-                   ("dilation", None if self.dilation == (1, 1) else self.dilation),
-                   ("output_padding", None if output_padding == (0, 0) else output_padding),
+        output_padding = getattr(self, "output_padding", ())
+        options = [("padding", None if self.padding == (0,) * len(self.padding) else self.padding),
+                   ("dilation", None if self.dilation == (1,) * len(self.dilation) else self.dilation),
+                   ("output_padding", None if output_padding == (0,) * len(output_padding) else output_padding),
                    ("groups", None if self.groups == 1 else self.groups),
                    ("bias", False if self.bias is None else None),
                    ("padding_mode", None if self.padding_mode == "zeros" else self.padding_mode)]
