@@ -255,8 +255,8 @@ def test_softmax_without_dim_takes_torchs_implicit_axis_and_warns():
     (lambda: nn.RMSNorm(5), np.zeros((2, 4), np.float32), ValueError,
      r"RMSNorm\(\(5,\), eps=None, elementwise_affine=True\): expected an input whose last 1 axes are \(5,\)"),
     (lambda: nn.RMSNorm(0), None, ValueError, r"RMSNorm: normalized_shape must be one or more positive sizes"),
-    (lambda: nn.GLU(), np.zeros((2, 3)), RuntimeError, r"GLU\(dim=-1\): Halving dimension must be even, but dimension 1 "
-                                                       r"is size 3"),
+    (lambda: nn.GLU(), np.zeros((2, 3)), RuntimeError,
+     r"GLU\(dim=-1\): Halving dimension must be even, but dimension 1 is size 3"),
     (lambda: nn.Softmax2d(), np.zeros((2, 3)), ValueError, r"Softmax2d: expected input to be 3D or 4D, got 2D instead"),
     (lambda: nn.PixelShuffle(2), np.zeros((1, 5, 2, 2)), RuntimeError,
      r"'channel' dimension to be divisible by the square of upscale_factor, but input.size\(-3\)=5 is not divisible"),
