@@ -72,6 +72,13 @@ CASES = {
                                   lambda b: (2, 4 + b)),
     "Conv1d-replicate-wide": (lambda m: m.Conv1d(16, 24, 3, padding=1, padding_mode="replicate"),
                               lambda b: (b, 16, 33)),
+    "MaxPool1d": (lambda m: m.MaxPool1d(3), lambda b: (b, 2, 11)),
+    "MaxPool1d-padded-dilated-ceil": (lambda m: m.MaxPool1d(3, 2, 1, 2, ceil_mode=True), lambda b: (b, 3, 12)),
+    "MaxPool1d-unbatched": (lambda m: m.MaxPool1d(2, 1), lambda b: (3, b + 4)),
+    "AvgPool1d": (lambda m: m.AvgPool1d(3), lambda b: (b, 2, 11)),
+    "AvgPool1d-padded-exclusive-ceil": (lambda m: m.AvgPool1d(3, 2, 1, True, False), lambda b: (b, 3, 10)),
+    "AdaptiveAvgPool1d": (lambda m: m.AdaptiveAvgPool1d(4), lambda b: (b, 2, 11)),
+    "AdaptiveAvgPool1d-up-unbatched": (lambda m: m.AdaptiveAvgPool1d(7), lambda b: (2, b + 2)),
     "Softmax-1": (lambda m: m.Softmax(dim=1), lambda b: (b, 10)),
     "Softmax-last": (lambda m: m.Softmax(dim=-1), lambda b: (b, 3, 7)),
     "Softmax-0": (lambda m: m.Softmax(dim=0), lambda b: (b, 5)),
@@ -273,6 +280,8 @@ def test_softmax_without_dim_takes_torchs_implicit_axis_and_warns():
     (lambda: nn.Conv1d(2, 3, 3), np.zeros((1, 4, 5), np.float32), RuntimeError, r"expected input with 2 channels"),
     (lambda: nn.Conv1d(2, 3, 5), np.zeros((1, 2, 3), np.float32), RuntimeError, r"smaller than the dilated kernel 5"),
     (lambda: nn.Conv1d(2, 3, 3, stride=2, padding="same"), None, ValueError, r"not supported for strided"),
+    (lambda: nn.MaxPool1d(2), np.zeros((1, 1, 2, 3)), RuntimeError, r"Expected 2D or 3D \(batch mode\) tensor"),
+    (lambda: nn.AvgPool1d(4), np.zeros((1, 2, 3)), RuntimeError, r"smaller than the kernel"),
 ])
 def test_bad_arguments_get_one_line_errors(make, call, error, pattern):
     with pytest.raises(error, match=pattern):
@@ -291,6 +300,8 @@ def test_bad_arguments_get_one_line_errors(make, call, error, pattern):
     ("PixelShuffle", (2,)), ("PixelUnshuffle", (3,)), ("ZeroPad2d", (1,)), ("ConstantPad2d", ((1, 2, 0, 3), 0.5)),
     ("ReflectionPad2d", (2,)), ("ReplicationPad2d", ((1, 0, 2, 0),)), ("CircularPad2d", (1,)),
     ("Conv1d", (2, 3, 3)), ("Conv1d", (4, 4, 2, 2, "valid", 3, 2, False, "reflect")), ("Conv1d", (2, 2, 3, 1, "same")),
+    ("MaxPool1d", (3, 2, 1, 2, False, True)), ("AvgPool1d", (3,)), ("AvgPool1d", (3, 2, 1, True, False)),
+    ("AdaptiveAvgPool1d", (4,)), ("AdaptiveAvgPool1d", ((3,),)),
 ])
 def test_repr_is_torchs(name, args):
     assert repr(getattr(nn, name)(*args)) == repr(getattr(T, name)(*args))
@@ -325,3 +336,14 @@ def test_gelu_of_huge_inputs_is_the_input_not_inf(approximate):
     with np.errstate(over="ignore"):
         y = nn.GELU(approximate).eval()(x)
     np.testing.assert_array_equal(y, T.GELU(approximate)(torch.tensor(x)).numpy())
+
+
+@pytest.mark.parametrize("shape", [(3, 2, 9), (2, 9)])
+def test_max_pool1d_indices_are_torchs(shape):
+    x = np.random.default_rng(1).integers(0, 4, shape).astype(np.float64)   # ties: the first maximum
+    y, indices = nn.MaxPool1d(3, 2, 1, return_indices=True)(x)
+    yt, it = T.MaxPool1d(3, 2, 1, return_indices=True)(torch.tensor(x))
+    np.testing.assert_array_equal(y, yt.numpy())
+    np.testing.assert_array_equal(indices, it.numpy())
+    assert indices.dtype == np.int64
+

@@ -39,6 +39,7 @@ from .pointwise_loss import (
            SmoothL1Loss,
 )
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
+from .pooling1d import AdaptiveAvgPool1d, AvgPool1d, MaxPool1d
 from .rmsnorm import RMSNorm
 from .shape import Flatten, Unflatten
 from .shuffle import PixelShuffle, PixelUnshuffle
@@ -113,6 +114,9 @@ __all__ = [
            "RMSNorm",
            "GLU",
            "Conv1d",
+           "MaxPool1d",
+           "AvgPool1d",
+           "AdaptiveAvgPool1d",
            "ZeroPad2d",
            "ConstantPad2d",
            "ReflectionPad2d",

@@ -1,0 +1,63 @@
+"""MaxPool1d, AvgPool1d and AdaptiveAvgPool1d: the 2-d poolings run on signals one pixel high."""
+from .checks import InputError, check_floating
+from .conv1d import _single
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+
+
+class _Along1d:
+    """A 2-d pooling of (N, C, 1, L) for an input (N, C, L) or (C, L): its windows (1, k), strides (1, s),
+    paddings (0, p) and dilations (1, d); its output and gradient without the height axis."""
+
+    def _pairs(self):
+        kernel = _single(self.kernel_size, "kernel_size")
+        stride = kernel if self.stride is None or self.stride == [] else _single(self.stride, "stride")
+        padding, dilation = _single(self.padding, "padding"), _single(self.dilation, "dilation")
+        if min(kernel + stride + dilation) < 1:
+            raise InputError(f"{type(self).__name__}: kernel_size, stride and dilation must be positive")
+        if padding[0] < 0 or padding[0] > (dilation[0] * (kernel[0] - 1) + 1) // 2:
+            raise InputError(f"{type(self).__name__}: pad should be at most half of effective kernel size, but got "
+                             f"pad={self.padding}, kernel_size={self.kernel_size} and dilation={self.dilation}")
+        return (1,) + kernel, (1,) + stride, (0,) + padding, (1,) + dilation
+
+    def forward(self, x):
+        check_floating(self, x)
+        if x.ndim not in (2, 3):
+            raise InputError(f"{self!r}: Expected 2D or 3D (batch mode) tensor for input, but got: "
+                             f"{list(x.shape)}")
+        y = super().forward(x[..., None, :])
+        if isinstance(y, tuple):
+            return y[0][..., 0, :], y[1][..., 0, :]
+        return y[..., 0, :]
+
+    def backward(self, dout):
+        return super().backward(dout[..., None, :])[..., 0, :]
+
+    def backward_parameters(self, dout):
+        super().backward_parameters(dout[..., None, :])
+
+
+class MaxPool1d(_Along1d, MaxPool2d):
+    """y[n, c, l] = max_k x̃[n, c, l·s + k·d], x̃ padded with −∞ (MaxPool2d's formula, rule for ties and NaN,
+    ``ceil_mode`` and ``return_indices``, the indices along L)."""
+
+
+class AvgPool1d(_Along1d, AvgPool2d):
+    """y[n, c, l] = (1/D) Σ_k x̃[n, c, l·s + k], x̃ zero-padded (AvgPool2d's divisors D, ``count_include_pad``
+    and ``ceil_mode``). Keeps its sizes as 1-tuples, as torch's."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        kernel = _single(kernel_size, "kernel_size")
+        super().__init__(kernel, kernel if stride is None else _single(stride, "stride"),
+                         _single(padding, "padding"), ceil_mode, count_include_pad)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AdaptiveAvgPool1d(_Along1d, AdaptiveAvgPool2d):
+    """y[n, c, i] = mean of x[n, c, ⌊i·L/L_out⌋ : ⌈(i+1)·L/L_out⌉] (AdaptiveAvgPool2d's bins, along L)."""
+
+    def __init__(self, output_size):
+        size = output_size[0] if isinstance(output_size, (tuple, list)) and len(output_size) == 1 else output_size
+        super().__init__((1, size))
+        self.output_size = output_size
