@@ -210,3 +210,49 @@ def test_bce_weights_of_another_float_dtype_are_taken_as_torch():
                                                                                             torch.tensor(y))
         assert ours == pytest.approx(theirs.item(), rel=1e-6), name
 
+
+
+MARGIN_CASES = [{}, {"p": 2}, {"margin": 0.3}, {"weight": np.linspace(0.5, 2.0, 5)},
+                {"p": 2, "weight": np.linspace(2.0, 0.5, 5), "reduction": "sum"}, {"reduction": "none"}]
+
+
+@pytest.mark.parametrize("kwargs", MARGIN_CASES, ids=lambda k: "-".join(f"{a}" for a in k) or "default")
+@pytest.mark.parametrize("shape", [(6, 5), (5,)], ids=["batch", "one"])
+def test_multi_margin_loss_matches_torch(kwargs, shape):
+    rng = np.random.default_rng(len(shape) + len(kwargs))
+    x = rng.normal(size=shape)
+    y = rng.integers(0, 5, shape[:-1])
+    ours = nn.MultiMarginLoss(**kwargs)
+    theirs = torch.nn.MultiMarginLoss(**{k: torch.tensor(v) if k == "weight" else v for k, v in kwargs.items()})
+    xt = torch.tensor(x, requires_grad=True)
+    expected = theirs(xt, torch.tensor(y))
+    value = ours(x, y)
+    if kwargs.get("reduction") == "none":
+        g = rng.normal(size=tuple(expected.shape))
+        expected.backward(torch.tensor(g))
+        np.testing.assert_allclose(value, expected.detach().numpy(), rtol=1e-14)
+        grad = ours.backward(np.asarray(g))
+    else:
+        expected.backward()
+        assert value == pytest.approx(expected.item(), rel=1e-14)
+        grad = ours.backward()
+    np.testing.assert_allclose(grad, xt.grad.numpy(), rtol=1e-13, atol=1e-16)
+
+
+@pytest.mark.parametrize("p", [1, 2])
+def test_multi_margin_loss_gradcheck(p):
+    rng = np.random.default_rng(p)
+    y = rng.integers(0, 4, 3)
+    loss = nn.MultiMarginLoss(p=p, margin=0.7, weight=rng.uniform(0.5, 2, 4))
+    assert minimlp.gradcheck((lambda z: np.asarray(loss(z, y)), lambda g: loss.backward() * float(g)),
+                             rng.normal(size=(3, 4)))
+
+
+def test_multi_margin_loss_errors_as_torchs():
+    with pytest.raises(ValueError, match="only p == 1 and p == 2 supported"):
+        nn.MultiMarginLoss(p=3)
+    with pytest.raises(RuntimeError, match="target out of range"):
+        nn.MultiMarginLoss()(np.zeros((1, 4)), np.array([4]))
+    with pytest.raises(RuntimeError, match=r"scores \(N, C\) or \(C,\)"):
+        nn.MultiMarginLoss()(np.zeros((2, 3, 4)), np.array([0, 1]))
+    assert repr(nn.MultiMarginLoss(p=2)) == repr(torch.nn.MultiMarginLoss(p=2))

@@ -19,6 +19,7 @@ from . import (
                im2col,
                linear,
                loss,
+               margin,
                nll,
                norm,
                piecewise_activation,
@@ -37,6 +38,6 @@ from . import (
 )
 
 __all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "embedding", "gelu", "glu",
-           "im2col", "linear", "loss", "nll", "norm", "piecewise_activation", "pointwise_loss", "pooling",
+           "im2col", "linear", "loss", "margin", "nll", "norm", "piecewise_activation", "pointwise_loss", "pooling",
            "resample", "rmsprop", "sgd", "shuffle", "smooth_activation", "soft_cross_entropy", "soft_encoding",
            "softmax", "special", "winograd"]

@@ -149,6 +149,7 @@ softmax = Op("softmax", forward=f.softmax.softmax, backward=f.softmax.softmax_ba
 softmax.register("cpu-compiled-gradient", last_axis_pair, compiled=True, backward="cpu.softmax:softmax_backward")
 pixel_shuffle = Op("pixel_shuffle", forward=f.shuffle.pixel_shuffle, backward=f.shuffle.pixel_unshuffle)
 pixel_unshuffle = Op("pixel_unshuffle", forward=f.shuffle.pixel_unshuffle, backward=f.shuffle.pixel_shuffle)
+multi_margin = Op("multi_margin", forward=f.margin.multi_margin, backward=f.margin.multi_margin_backward)
 softmin = Op("softmin", forward=f.softmax.softmin, backward=f.softmax.softmin_backward)
 glu = Op("glu", forward=f.glu.glu, backward=f.glu.glu_backward)
 log_softmax = Op("log_softmax", forward=f.softmax.log_softmax, backward=f.softmax.log_softmax_backward)

@@ -25,6 +25,7 @@ from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .layernorm import LayerNorm
 from .linear import Linear
 from .loss import L1Loss, MSELoss
+from .margin_loss import MultiMarginLoss
 from .module import Module
 from .nll import NLLLoss
 from .padding import CircularPad2d, ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
@@ -114,6 +115,7 @@ __all__ = [
            "RMSNorm",
            "GLU",
            "Conv1d",
+           "MultiMarginLoss",
            "MaxPool1d",
            "AvgPool1d",
            "AdaptiveAvgPool1d",
