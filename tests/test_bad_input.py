@@ -79,3 +79,22 @@ def test_loss_shape_and_dtype_mismatches():
 def test_sequential_refuses_things_that_are_not_modules():
     with pytest.raises(TypeError, match="argument 1"):
         nn.Sequential(nn.ReLU(), lambda x: x)
+
+
+def test_a_torch_tensor_is_named_as_such():
+    import torch
+    for call in (lambda: nn.Linear(3, 2)(torch.zeros(4, 3)), lambda: nn.ReLU()(torch.zeros(2)),
+                 lambda: nn.MSELoss()(np.zeros(3, np.float32), torch.zeros(3))):
+        with pytest.raises(TypeError, match=r"is a torch Tensor; minimlp takes NumPy or CuPy arrays"):
+            call()
+
+
+def test_a_loss_names_the_target_when_the_target_is_wrong():
+    with pytest.raises(TypeError, match="expected a floating-point target"):
+        nn.MSELoss()(np.zeros(3, np.float32), np.zeros(3, np.int64))
+
+
+def test_numpy_functions_take_a_parameter_as_its_array():
+    p = nn.Linear(3, 2).weight
+    assert np.asarray(p).dtype == np.float32 and np.asarray(p).shape == (2, 3)
+    assert np.allclose(p, p.data) and np.abs(p).shape == (2, 3) and p.ndim == 2

@@ -45,13 +45,16 @@ def pair(value, name="value"):
     return whole(value, name), whole(value, name)
 
 
-def check_floating(module, x):
-    """Reject non-arrays and non-floating dtypes, naming the module."""
+def check_floating(module, x, what="input"):
+    """Reject non-arrays (a torch tensor named as such) and non-floating dtypes, naming the module and ``what``."""
     dtype = getattr(x, "dtype", None)
-    if dtype is None or not hasattr(x, "shape"):
-        raise TypeError(f"{module!r}: expected a NumPy or CuPy array, got {type(x).__name__}")
+    if type(x).__module__.startswith("torch"):
+        raise TypeError(f"{module!r}: the {what} is a torch {type(x).__name__}; minimlp takes NumPy or CuPy "
+                        f"arrays (tensor.detach().cpu().numpy())")
+    if dtype is None or not hasattr(x, "shape") or not hasattr(dtype, "kind"):
+        raise TypeError(f"{module!r}: expected a NumPy or CuPy array as the {what}, got {type(x).__name__}")
     if dtype.kind != "f":
-        raise InputTypeError(f"{module!r}: expected a floating-point input (float32 or float64), got dtype {dtype}")
+        raise InputTypeError(f"{module!r}: expected a floating-point {what} (float32 or float64), got dtype {dtype}")
 
 
 def check_image(module, x, channels, reference, unbatched=False):
@@ -92,5 +95,6 @@ def check_grad_like(module, dout, expected_shape):
     if expected_shape is None:
         raise RuntimeError(f"{module!r}: backward called before forward")
     if tuple(dout.shape) != tuple(expected_shape):
-        raise ValueError(f"{module!r}: backward expected a gradient of shape {tuple(expected_shape)}, "
-                         f"got {tuple(dout.shape)}")
+        raise ValueError(f"{module!r}: backward expected a gradient of shape {tuple(expected_shape)}, got "
+                         f"{tuple(dout.shape)} (the shape of its last forward's output: backward runs through each "
+                         f"module's most recent forward call, so run again the forward you differentiate)")

@@ -24,7 +24,7 @@ class _Loss:
 
     def _check(self, prediction, target):
         check_floating(self, prediction)
-        check_floating(self, target)
+        check_floating(self, target, "target")
         if tuple(prediction.shape) != tuple(target.shape):
             raise ValueError(f"{self!r}: prediction shape {tuple(prediction.shape)} and target shape "
                              f"{tuple(target.shape)} differ (minimlp does not broadcast losses)")

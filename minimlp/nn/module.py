@@ -211,7 +211,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
     def backward(self, dout):
-        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement backward: minimlp has no autograd, so a module of your own "
+            f"writes backward(dout), returning ∂L/∂input and adding each parameter's gradient "
+            f"(parameter.accumulate(...)), or is built from layers that have one (Sequential, Residual, Concat); "
+            f"see examples/custom_module.py")
 
     def backward_parameters(self, dout):
         """The backward pass for the parameters only: accumulate ∂L/∂θ, skip ∂L/∂x, return None.

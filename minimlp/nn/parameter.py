@@ -54,6 +54,16 @@ class Parameter:
     def size(self):
         return self.data.size
 
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    def __array__(self, dtype=None, copy=None):
+        """The data, for NumPy functions (``np.asarray(p)``, ``np.allclose(p, w)``, ``np.save``); arithmetic and
+        indexing take ``p.data``, the array itself (torch's name)."""
+        import numpy as np
+        return np.asarray(self.data, dtype=dtype)
+
     def grad_buffer(self):
         """The gradient storage (allocated on first use), whatever it holds."""
         g = self._grad

@@ -32,7 +32,7 @@ class _PointwiseLoss:
 
     def _check(self, x, y):
         check_floating(self, x)
-        check_floating(self, y)
+        check_floating(self, y, "target")
         if tuple(x.shape) != tuple(y.shape):
             raise InputError(f"{self!r}: input shape {tuple(x.shape)} and target shape {tuple(y.shape)} differ "
                              f"(minimlp does not broadcast losses)")
@@ -123,7 +123,7 @@ class _Weighted(_PointwiseLoss):
     def _broadcast(self, name, value, x):
         if value is None:
             return None
-        check_floating(self, value)
+        check_floating(self, value, name)
         try:
             shape = _broadcast_shape(value.shape, x.shape)
         except ValueError:
@@ -144,7 +144,7 @@ class BCELoss(_Weighted):
     _op = ops.bce
 
     def _check(self, x, y):
-        check_floating(self, y)
+        check_floating(self, y, "target")
         if x.dtype != y.dtype:   # torch's BCELoss, unlike the other losses, does not promote the target
             raise InputTypeError(f"{self!r}: Found dtype {y.dtype} but expected {x.dtype} (the target's dtype must "
                                  f"be the input's)")
