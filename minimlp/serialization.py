@@ -47,7 +47,8 @@ def _encode(obj, arrays):
         return {"t": "dict", "v": items}
     if isinstance(obj, (list, tuple)):
         return {"t": "list" if isinstance(obj, list) else "tuple", "v": [_encode(v, arrays) for v in obj]}
-    raise TypeError(f"save: cannot store an object of type {type(obj).__name__}")
+    hint = " (save its state: model.state_dict())" if hasattr(obj, "state_dict") else ""
+    raise TypeError(f"save: cannot store an object of type {type(obj).__name__}{hint}")
 
 
 def _decode(node, arrays):

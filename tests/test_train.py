@@ -94,3 +94,20 @@ def test_stop_training_from_a_callback_ends_cleanly(tmp_path):
     history = fit(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), Batches(x, y, 32), epochs=10,
                   quiet=True, callbacks=[stop], checkpoint_dir=str(tmp_path))
     assert len(history) == 2 and minimlp.load(str(tmp_path / "last.npz"))["epoch"] == 2
+
+
+def test_resuming_a_run_that_already_has_the_epochs_asked_for_says_so(tmp_path):
+    x, y = problem()
+
+    def go(epochs, lines):
+        minimlp.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 3))
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        return fit(model, nn.MSELoss(), opt, Batches(x, y, 32, shuffle=False), epochs=epochs,
+                   checkpoint_dir=str(tmp_path), resume=True, quiet=True, log=lines.append)
+
+    go(3, [])
+    lines = []
+    history = go(2, lines)
+    assert [r["epoch"] for r in history.rows] == [1, 2, 3]
+    assert any("nothing to train: the run already has 3 epochs and 2 were asked for" in line for line in lines), lines

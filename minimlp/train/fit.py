@@ -130,6 +130,9 @@ def fit(model, loss_fn, optimizer, train_batches, valid_batches=None, epochs=1, 
             history = History(rows)
             best_valid = math.inf if best_valid is None else best_valid
             log(f"resuming from {last_path} after epoch {start_epoch}")
+            if start_epoch >= epochs:
+                log(f"nothing to train: the run already has {start_epoch} epochs and {epochs} were asked for "
+                    f"(give a larger epoch count to train on)")
     for epoch in range(start_epoch + 1, epochs + 1):
         started = time.perf_counter()
         train_batches.epoch = epoch - 1

@@ -88,7 +88,7 @@ def train_all(args, todo, out, device, what):
     runs. ``OUT/runs/.gitignore`` keeps the checkpoints out of git.
     """
     with executor_from_args(args, device) as executor:
-        print(f"{what}{len(todo)} runs into {out}/runs ({executor.describe()})", file=sys.stderr)
+        print(f"{what}{len(todo)} runs into {os.path.join(out, 'runs')} ({executor.describe()})", file=sys.stderr)
         folder = os.path.join(out, "runs")
         os.makedirs(folder, exist_ok=True)
         ignore = os.path.join(folder, ".gitignore")
