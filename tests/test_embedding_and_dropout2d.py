@@ -82,3 +82,23 @@ def test_dropout2d_drops_whole_channels_at_the_rate_and_scales_the_rest(shape, d
     drop.eval()
     assert drop(x) is x and drop.backward(g) is g
     assert nn.Dropout2d(1.0)(x).max() == 0.0
+
+
+@pytest.mark.parametrize("shape", [(64, 32, 9), (300, 7)], ids=["batch", "one-sample"])
+def test_dropout1d_drops_whole_channels_at_the_rate_and_scales_the_rest(shape):
+    minimlp.manual_seed(4)
+    p = 0.4
+    drop = nn.Dropout1d(p)
+    x = np.random.default_rng(0).uniform(1, 2, shape).astype(np.float32)
+    y = drop(x)
+    m = drop.backward(np.ones_like(x))
+    np.testing.assert_array_equal(y, x * m)
+    assert np.all(m == m[..., :1])                           # one value per channel (and sample)
+    assert set(np.unique(m).tolist()) == {0.0, float(np.float32(1) / np.float32(1 - p))}
+    assert abs(np.mean(m[..., 0] == 0) - p) < 0.06
+    drop.eval()
+    assert drop(x) is x
+    assert repr(drop) == repr(torch.nn.Dropout1d(p))
+    with pytest.raises(RuntimeError, match="dropout1d: Expected 2D or 3D input, but received a 4D input"):
+        nn.Dropout1d()(np.zeros((1, 2, 3, 4)))
+

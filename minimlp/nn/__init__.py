@@ -18,7 +18,7 @@ from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .conv1d import Conv1d
 from .cross_entropy import CrossEntropyLoss
-from .dropout import Dropout, Dropout2d
+from .dropout import Dropout, Dropout1d, Dropout2d
 from .embedding import Embedding
 from .groupnorm import GroupNorm
 from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
@@ -115,6 +115,7 @@ __all__ = [
            "RMSNorm",
            "GLU",
            "Conv1d",
+           "Dropout1d",
            "MultiMarginLoss",
            "MaxPool1d",
            "AvgPool1d",

@@ -4,7 +4,7 @@ import warnings
 from ..backend import get_array_module
 from ..kernels import ops
 from ..random import rng_for
-from .checks import check_floating, check_grad_like
+from .checks import InputError, check_floating, check_grad_like
 from .module import Module
 
 
@@ -73,12 +73,16 @@ class Dropout2d(Dropout):
                           "dim. This behavior will change in a future release to interpret the input as one without "
                           "a batch dimension, i.e. shape (C, H, W). To maintain the 1D channel-wise dropout "
                           "behavior, please switch to using dropout1d instead.", UserWarning, stacklevel=3)
+        return self._drop_channels(x, 2)
+
+    def _drop_channels(self, x, lead):
+        """One mask value per entry of x's first ``lead`` axes (sample and channel, or the channel alone)."""
         self._shape = tuple(x.shape)
         if not self.training or self.p == 0.0:
             self._mask = None
             return x
         xp = get_array_module(x)
-        shape = x.shape[:2] + (1,) * (x.ndim - 2)
+        shape = x.shape[:lead] + (1,) * (x.ndim - lead)
         keep = rng_for(xp).random(shape, dtype=x.dtype) >= self.p
         self._mask = ops.dropout.run("mask", keep, self.p, x.dtype) if self.p < 1.0 else xp.zeros(shape, x.dtype)
         return ops.dropout.run("forward", x, self._mask)
@@ -90,3 +94,15 @@ class Dropout2d(Dropout):
     def backward_parameters(self, dout):
         """No parameters: only checks ``dout``."""
         check_grad_like(self, dout, getattr(self, "_shape", None))
+
+
+class Dropout1d(Dropout2d):
+    """Whole channels dropped, as Dropout2d, of x (N, C, L) or one sample (C, L): y[n, c] = x[n, c]·m[n, c]/(1 − p)
+    in training, y = x in evaluation; ∂L/∂x = G ⊙ m/(1 − p)."""
+
+    def forward(self, x):
+        check_floating(self, x)
+        if x.ndim not in (2, 3):
+            raise InputError(f"{self!r}: dropout1d: Expected 2D or 3D input, but received a {x.ndim}D input")
+        return self._drop_channels(x, x.ndim - 1)
+
