@@ -46,6 +46,15 @@ CASES = {
                         lambda r, s: (log_probabilities(r, s), np.exp(log_probabilities(r, s)))),
     "KLDiv-log-target": ("KLDivLoss", {"log_target": True},
                          lambda r, s: (log_probabilities(r, s), log_probabilities(r, s))),
+    "SoftMargin": ("SoftMarginLoss", {}, lambda r, s: (r.normal(0, 4, s), r.choice([-1.0, 1.0], s))),
+    "PoissonNLL": ("PoissonNLLLoss", {}, lambda r, s: (r.normal(0, 1, s), r.poisson(3, s) * 1.0)),
+    "PoissonNLL-rates-full": ("PoissonNLLLoss", {"log_input": False, "full": True},
+                              lambda r, s: (r.uniform(0.1, 5, s), r.poisson(3, s) * 1.0)),
+    "PoissonNLL-full-eps": ("PoissonNLLLoss", {"full": True, "eps": 1e-3},
+                            lambda r, s: (r.normal(0, 1, s), r.poisson(2, s) * 1.0)),
+    "HingeEmbedding": ("HingeEmbeddingLoss", {}, lambda r, s: (r.normal(0.5, 1, s), r.choice([-1.0, 1.0], s))),
+    "HingeEmbedding-margin": ("HingeEmbeddingLoss", {"margin": 0.3},
+                              lambda r, s: (r.normal(0.5, 1, s), r.choice([-1.0, 1.0], s))),
 }
 SHAPES = [(5,), (1, 5), (2, 5), (7, 5), (16, 5), (3, 4, 5)]
 REDUCTIONS = ["mean", "sum", "none"]
@@ -256,3 +265,27 @@ def test_multi_margin_loss_errors_as_torchs():
     with pytest.raises(RuntimeError, match=r"scores \(N, C\) or \(C,\)"):
         nn.MultiMarginLoss()(np.zeros((2, 3, 4)), np.array([0, 1]))
     assert repr(nn.MultiMarginLoss(p=2)) == repr(torch.nn.MultiMarginLoss(p=2))
+
+
+def test_hinge_embedding_loss_at_its_corner_and_other_labels_as_torchs():
+    x, y = np.array([0.5, 1.0, 1.5, -1.0, 2.0]), np.array([-1.0, -1.0, 1.0, -1.0, 0.5])
+    ours = nn.HingeEmbeddingLoss(reduction="sum")
+    xt = torch.tensor(x, requires_grad=True)
+    expected = torch.nn.HingeEmbeddingLoss(reduction="sum")(xt, torch.tensor(y))
+    expected.backward()
+    assert ours(x, y) == expected.item()
+    np.testing.assert_array_equal(ours.backward(), xt.grad.numpy())
+
+
+def test_soft_margin_loss_does_not_overflow():
+    x, y = np.array([800.0, -800.0, 3.0]), np.array([-1.0, -1.0, 1.0])
+    loss = nn.SoftMarginLoss(reduction="none")(x, y)
+    np.testing.assert_allclose(loss, [800.0, 0.0, np.log1p(np.exp(-3.0))], rtol=1e-15)
+
+
+
+@pytest.mark.parametrize("name", ["SoftMarginLoss", "HingeEmbeddingLoss"])
+def test_integer_labels_are_taken_as_torch_takes_them(name):
+    x, y = np.linspace(-2, 2, 9), np.array([1, -1, 1, 1, -1, -1, 1, -1, 1])
+    assert getattr(nn, name)()(x, y) == pytest.approx(getattr(torch.nn, name)()(torch.tensor(x), torch.tensor(y)).item(),
+                                                      rel=1e-14)

@@ -259,7 +259,7 @@ def test_errors_torch_raises_as_runtime_error_are_runtime_errors(call):
 
 
 LOSSES = ["L1Loss", "MSELoss", "NLLLoss", "CrossEntropyLoss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss",
-          "SmoothL1Loss", "HuberLoss"]
+          "SmoothL1Loss", "HuberLoss", "SoftMarginLoss", "PoissonNLLLoss", "HingeEmbeddingLoss", "MultiMarginLoss"]
 
 
 def _parameters(cls):

@@ -94,3 +94,51 @@ def kl_div_backward(g, saved):
     t, log_target = saved
     p = get_array_module(t).exp(t) if log_target else t
     return -p * g
+
+
+def soft_margin(x, y):
+    """ℓ = log(1 + e^{−y·x}) for labels y = ±1, computed as softplus(−y·x) without overflow."""
+    xp = get_array_module(x)
+    z = -y * x
+    return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z))), (x, y)
+
+
+def soft_margin_backward(g, saved):
+    """∂ℓ/∂x = −y·σ(−y·x)."""
+    x, y = saved
+    xp = get_array_module(x)
+    z = -y * x
+    e = xp.exp(-xp.abs(z))
+    sigma = xp.where(z >= 0, 1.0, e) / (1.0 + e)
+    return -y * sigma * g
+
+
+def poisson_nll(x, y, log_input, full, eps):
+    """ℓ = e^x − y·x (``log_input``: x is log λ) or x − y·log(x + ε) (x is λ); with ``full``, Stirling's
+    y·log y − y + ½·log(2πy) added where y > 1, as torch."""
+    xp = get_array_module(x)
+    loss = xp.exp(x) - y * x if log_input else x - y * xp.log(x + eps)
+    if full:
+        safe = xp.where(y > 1, y, 1)
+        loss = loss + xp.where(y > 1, safe * xp.log(safe) - safe + 0.5 * xp.log(2 * np.pi * safe), 0)
+    return loss, (x, y, log_input, eps)
+
+
+def poisson_nll_backward(g, saved):
+    """∂ℓ/∂x = e^x − y, or 1 − y/(x + ε)."""
+    x, y, log_input, eps = saved
+    xp = get_array_module(x)
+    return (xp.exp(x) - y if log_input else 1 - y / (x + eps)) * g
+
+
+def hinge_embedding(x, y, margin):
+    """ℓ = max(0, margin − x) where y ≠ 1, plus x where y ≠ −1 (torch's reading: for y = ±1, one term)."""
+    xp = get_array_module(x)
+    return (xp.where(y != 1, xp.maximum(margin - x, 0), 0) + xp.where(y != -1, x, 0)), (x, y, margin)
+
+
+def hinge_embedding_backward(g, saved):
+    """∂ℓ/∂x = −1 where y ≠ 1 and x ≤ margin (at x = margin too, as torch's clamp), plus 1 where y ≠ −1."""
+    x, y, margin = saved
+    xp = get_array_module(x)
+    return (xp.where((y != 1) & (margin - x >= 0), -1.0, 0.0) + xp.where(y != -1, 1.0, 0.0)).astype(x.dtype) * g

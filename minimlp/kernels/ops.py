@@ -189,6 +189,10 @@ smooth_l1 = Op("smooth_l1", forward=f.pointwise_loss.smooth_l1, backward=f.point
 bce = Op("bce", forward=f.pointwise_loss.bce, backward=f.pointwise_loss.bce_backward)
 bce_with_logits = Op("bce_with_logits", forward=f.pointwise_loss.bce_with_logits,
                      backward=f.pointwise_loss.bce_with_logits_backward)
+soft_margin = Op("soft_margin", forward=f.pointwise_loss.soft_margin, backward=f.pointwise_loss.soft_margin_backward)
+poisson_nll = Op("poisson_nll", forward=f.pointwise_loss.poisson_nll, backward=f.pointwise_loss.poisson_nll_backward)
+hinge_embedding = Op("hinge_embedding", forward=f.pointwise_loss.hinge_embedding,
+                     backward=f.pointwise_loss.hinge_embedding_backward)
 kl_div = Op("kl_div", forward=f.pointwise_loss.kl_div, backward=f.pointwise_loss.kl_div_backward)
 nll = Op("nll", forward=f.nll.nll, backward=f.nll.nll_backward)
 cross_entropy = Op("cross_entropy", forward=f.cross_entropy.forward, backward=f.cross_entropy.backward)

@@ -35,9 +35,12 @@ from .piecewise_activation import Hardsigmoid, Hardswish, PReLU, ReLU6, Threshol
 from .pointwise_loss import (
            BCELoss,
            BCEWithLogitsLoss,
+           HingeEmbeddingLoss,
            HuberLoss,
            KLDivLoss,
+           PoissonNLLLoss,
            SmoothL1Loss,
+           SoftMarginLoss,
 )
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from .pooling1d import AdaptiveAvgPool1d, AvgPool1d, MaxPool1d
@@ -115,6 +118,9 @@ __all__ = [
            "RMSNorm",
            "GLU",
            "Conv1d",
+           "SoftMarginLoss",
+           "PoissonNLLLoss",
+           "HingeEmbeddingLoss",
            "Dropout1d",
            "MultiMarginLoss",
            "MaxPool1d",

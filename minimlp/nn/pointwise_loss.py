@@ -1,4 +1,5 @@
-"""Losses with one term per element (Huber, SmoothL1, BCE, BCE with logits, KL divergence), reduced as torch."""
+"""Losses with one term per element (Huber, SmoothL1, BCE, BCE with logits, KL divergence, soft margin, Poisson
+NLL, hinge embedding), reduced as torch."""
 import math
 import warnings
 
@@ -30,9 +31,12 @@ class _PointwiseLoss:
     def __call__(self, input, target):
         return self.forward(input, target)
 
+    _label_targets = False   # integer targets (labels ±1) taken, as torch takes them
+
     def _check(self, x, y):
         check_floating(self, x)
-        check_floating(self, y, "target")
+        if not (self._label_targets and getattr(getattr(y, "dtype", None), "kind", None) in ("i", "u")):
+            check_floating(self, y, "target")
         if tuple(x.shape) != tuple(y.shape):
             raise InputError(f"{self!r}: input shape {tuple(x.shape)} and target shape {tuple(y.shape)} differ "
                              f"(minimlp does not broadcast losses)")
@@ -197,6 +201,43 @@ class KLDivLoss(_PointwiseLoss):
         if self.reduction == "batchmean":
             return loss.shape[0] if loss.ndim else 1
         return loss.size
+
+
+class SoftMarginLoss(_PointwiseLoss):
+    """ℓ = log(1 + e^{−y·x}) for labels y = ±1 (the logistic loss of a margin), computed without overflow;
+    ∂ℓ/∂x = −y·σ(−y·x)."""
+
+    _op = ops.soft_margin
+    _label_targets = True
+
+
+class PoissonNLLLoss(_PointwiseLoss):
+    """ℓ = e^x − y·x with ``log_input`` (x = log λ, the default) or x − y·log(x + ε) (x = λ, ε = ``eps``) for counts
+    y; ``full`` adds Stirling's y·log y − y + ½·log(2πy) where y > 1. ∂ℓ/∂x = e^x − y, or 1 − y/(x + ε)."""
+
+    _op = ops.poisson_nll
+
+    def __init__(self, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.log_input, self.full, self.eps = bool(log_input), bool(full), eps
+
+    def _arguments(self, x):
+        return (self.log_input, self.full, float(self.eps))
+
+
+class HingeEmbeddingLoss(_PointwiseLoss):
+    """ℓ = x where y = 1 and max(0, margin − x) where y = −1 (x a distance, y = ±1); ∂ℓ/∂x = 1, or −1 where
+    x ≤ margin (torch's sum of both terms for other labels)."""
+
+    _op = ops.hinge_embedding
+    _label_targets = True
+
+    def __init__(self, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def _arguments(self, x):
+        return (float(self.margin),)
 
 
 def _broadcast_shape(a, b):
