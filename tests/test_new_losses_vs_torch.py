@@ -287,5 +287,5 @@ def test_soft_margin_loss_does_not_overflow():
 @pytest.mark.parametrize("name", ["SoftMarginLoss", "HingeEmbeddingLoss"])
 def test_integer_labels_are_taken_as_torch_takes_them(name):
     x, y = np.linspace(-2, 2, 9), np.array([1, -1, 1, 1, -1, -1, 1, -1, 1])
-    assert getattr(nn, name)()(x, y) == pytest.approx(getattr(torch.nn, name)()(torch.tensor(x), torch.tensor(y)).item(),
-                                                      rel=1e-14)
+    expected = getattr(torch.nn, name)()(torch.tensor(x), torch.tensor(y)).item()
+    assert getattr(nn, name)()(x, y) == pytest.approx(expected, rel=1e-14)
