@@ -98,3 +98,6 @@ def test_numpy_functions_take_a_parameter_as_its_array():
     p = nn.Linear(3, 2).weight
     assert np.asarray(p).dtype == np.float32 and np.asarray(p).shape == (2, 3)
     assert np.allclose(p, p.data) and np.abs(p).shape == (2, 3) and p.ndim == 2
+    copied = np.array(p)
+    copied[...] = 7.0
+    assert not np.any(p.data == 7.0)   # np.array copies, as for an array

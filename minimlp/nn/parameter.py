@@ -62,7 +62,7 @@ class Parameter:
         """The data, for NumPy functions (``np.asarray(p)``, ``np.allclose(p, w)``, ``np.save``); arithmetic and
         indexing take ``p.data``, the array itself (torch's name)."""
         import numpy as np
-        return np.asarray(self.data, dtype=dtype)
+        return np.array(self.data, dtype=dtype, copy=True) if copy else np.asarray(self.data, dtype=dtype)
 
     def grad_buffer(self):
         """The gradient storage (allocated on first use), whatever it holds."""
