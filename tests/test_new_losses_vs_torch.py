@@ -289,3 +289,11 @@ def test_integer_labels_are_taken_as_torch_takes_them(name):
     x, y = np.linspace(-2, 2, 9), np.array([1, -1, 1, 1, -1, -1, 1, -1, 1])
     expected = getattr(torch.nn, name)()(torch.tensor(x), torch.tensor(y)).item()
     assert getattr(nn, name)()(x, y) == pytest.approx(expected, rel=1e-14)
+
+
+@pytest.mark.parametrize("name", ["SoftMarginLoss", "PoissonNLLLoss", "BCEWithLogitsLoss", "HuberLoss"])
+def test_an_unreduced_loss_gradient_keeps_the_inputs_dtype(name):
+    loss = getattr(nn, name)(reduction="none")
+    loss(np.full(3, 0.5, np.float32), np.ones(3, np.float32))
+    assert loss.backward(np.ones(3)).dtype == np.float32
+

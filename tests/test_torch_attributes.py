@@ -28,7 +28,8 @@ def test_inplace_is_an_attribute_as_torchs(name):
 
 @pytest.mark.parametrize("make", [lambda: nn.Linear(5, 3), lambda: nn.Linear(4, 2, bias=False),
                                   lambda: nn.Conv2d(2, 4, 3), lambda: nn.ConvTranspose2d(3, 2, 2, stride=2),
-                                  lambda: nn.Embedding(6, 3, padding_idx=2), lambda: nn.Conv1d(3, 4, 3, groups=1)])
+                                  lambda: nn.Embedding(6, 3, padding_idx=2), lambda: nn.Conv1d(3, 4, 3, groups=1),
+                                  lambda: nn.PReLU(3, 0.2)])
 def test_reset_parameters_draws_as_construction_does(make):
     minimlp.manual_seed(7)
     fresh = make()

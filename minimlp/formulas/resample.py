@@ -134,15 +134,16 @@ def pad(size, before, after, mode):
     """Output o of before + size + after reads input o − before; outside the input it reads nothing
     ("constant": the padding value is added afterwards), its mirror image without the edge ("reflect", for
     paddings under ``size``), the edge ("replicate") or the other side ("circular", for paddings up to
-    ``size``). A negative ``before`` or ``after`` crops."""
+    ``size``). A negative ``before`` or ``after`` crops ("circular" wraps within what is left, as torch)."""
     i = np.arange(before + size + after) - before
-    if mode == "reflect":
+    if mode == "circular":
+        lo, kept = max(-before, 0), size - max(-before, 0) - max(-after, 0)
+        i = lo + (np.arange(before + size + after) - max(before, 0)) % kept
+    elif mode == "reflect":
         i = np.abs(i)
         i = np.where(i >= size, 2 * (size - 1) - i, i)
     elif mode == "replicate":
         i = np.clip(i, 0, size - 1)
-    elif mode == "circular":
-        i = i % size
     used = (i >= 0) & (i < size)
     return AxisTaps(np.clip(i, 0, size - 1)[:, None], np.ones((i.size, 1)), used[:, None], size)
 

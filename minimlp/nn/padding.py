@@ -57,10 +57,12 @@ class ConstantPad2d(_Pad2d):
         self.value = value
 
     def forward(self, x):
-        if getattr(x, "ndim", None) == 2:
-            self._plane = True
-            return super().forward(x[None])[0]
-        self._plane = False
+        plane = getattr(x, "ndim", None) == 2
+        y = self._padded(x[None] if plane else x)
+        self._plane = plane
+        return y[0] if plane else y
+
+    def _padded(self, x):
         y = super().forward(x)
         if self.value:
             xp = get_array_module(y)

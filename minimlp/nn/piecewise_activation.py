@@ -62,6 +62,10 @@ class PReLU(Module):
         self.weight = Parameter(np.full(self.num_parameters, init, dtype=dtype))
         self._x = None
 
+    def reset_parameters(self):
+        """Every slope back to ``init``, in place (torch's ``reset_parameters``)."""
+        self.weight.data[...] = self.init
+
     def forward(self, x):
         check_floating(self, x)
         check_like(self, x, self.weight.data)

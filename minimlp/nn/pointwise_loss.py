@@ -54,6 +54,7 @@ class _PointwiseLoss:
     def forward(self, input, target):
         target = self._check(input, target)
         loss, saved = self._op.run("forward", input, target, *self._arguments(input))
+        self._dtype = input.dtype
         self._cache = (saved, tuple(loss.shape), self._divisor(loss))
         if self.reduction == "none":
             return loss
@@ -77,7 +78,7 @@ class _PointwiseLoss:
             if grad_output is None or tuple(getattr(grad_output, "shape", (None,))) != shape:
                 raise ValueError(f"{self!r}: backward needs grad_output of the loss's shape {shape}, got "
                                  f"{None if grad_output is None else tuple(getattr(grad_output, 'shape', ()))}")
-            return self._op.run("backward", grad_output, saved)
+            return self._op.run("backward", grad_output.astype(self._dtype, copy=False), saved)
         scale = 1.0 if grad_output is None else float(grad_output)
         return self._op.run("backward", scale if self.reduction == "sum" else scale / divisor if divisor else math.nan,
                             saved)
