@@ -22,7 +22,8 @@ def multi_margin_backward(g, saved):
     z, active, target, w, p = saved
     xp = get_array_module(z)
     n, c = z.shape
-    d = xp.where(active, 1.0 if p == 1 else 2 * z, 0) * w * (g.reshape(-1, 1) / c)
-    d = d.astype(z.dtype, copy=False)
+    d = active.astype(z.dtype) if p == 1 else 2 * z * active
+    d *= w
+    d *= g.reshape(-1, 1) / c
     d[xp.arange(n), target] = -d.sum(axis=1)
     return d

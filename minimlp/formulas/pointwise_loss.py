@@ -140,5 +140,6 @@ def hinge_embedding(x, y, margin):
 def hinge_embedding_backward(g, saved):
     """∂ℓ/∂x = −1 where y ≠ 1 and x ≤ margin (at x = margin too, as torch's clamp), plus 1 where y ≠ −1."""
     x, y, margin = saved
-    xp = get_array_module(x)
-    return (xp.where((y != 1) & (margin - x >= 0), -1.0, 0.0) + xp.where(y != -1, 1.0, 0.0)).astype(x.dtype) * g
+    d = (y != -1).astype(x.dtype)
+    d -= (y != 1) & (margin - x >= 0)
+    return d * g

@@ -135,10 +135,11 @@ def pad(size, before, after, mode):
     ("constant": the padding value is added afterwards), its mirror image without the edge ("reflect", for
     paddings under ``size``), the edge ("replicate") or the other side ("circular", for paddings up to
     ``size``). A negative ``before`` or ``after`` crops ("circular" wraps within what is left, as torch)."""
-    i = np.arange(before + size + after) - before
+    o = np.arange(before + size + after)
+    i = o - before
     if mode == "circular":
         lo, kept = max(-before, 0), size - max(-before, 0) - max(-after, 0)
-        i = lo + (np.arange(before + size + after) - max(before, 0)) % kept
+        i = lo + (o - max(before, 0)) % kept
     elif mode == "reflect":
         i = np.abs(i)
         i = np.where(i >= size, 2 * (size - 1) - i, i)

@@ -45,6 +45,15 @@ def pair(value, name="value"):
     return whole(value, name), whole(value, name)
 
 
+def single(value, name="value"):
+    """An int or a 1-tuple of ints as a 1-tuple (a,), as torch's ``_single``."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 1:
+            raise ValueError(f"{name} must be an int or a 1-tuple, got {value!r}")
+        value = value[0]
+    return (whole(value, name),)
+
+
 def check_floating(module, x, what="input"):
     """Reject non-arrays (a torch tensor named as such) and non-floating dtypes, naming the module and ``what``."""
     dtype = getattr(x, "dtype", None)

@@ -3,18 +3,9 @@ import numpy as np
 
 from ..formulas.conv import Geometry
 from ..kernels import ops
-from .checks import InputError, check_floating, check_like, whole
+from .checks import InputError, check_floating, check_like, single, whole
 from .conv import PADDING_MODES, _ConvBase
 from .parameter import Parameter
-
-
-def _single(value, name):
-    """An int or a 1-tuple of ints as a 1-tuple, as torch's ``_single``."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 1:
-            raise ValueError(f"{name} must be an int or a 1-tuple, got {value!r}")
-        value = value[0]
-    return (whole(value, name),)
 
 
 class Conv1d(_ConvBase):
@@ -30,8 +21,8 @@ class Conv1d(_ConvBase):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode="zeros", dtype=np.float32):
-        (k,), (s,), (d,) = (_single(kernel_size, "kernel_size"), _single(stride, "stride"),
-                            _single(dilation, "dilation"))
+        (k,), (s,), (d,) = (single(kernel_size, "kernel_size"), single(stride, "stride"),
+                            single(dilation, "dilation"))
         super().__init__(in_channels, out_channels, (1, k), (1, s), (1, d), groups, bias,
                          (whole(out_channels, "out_channels"), whole(in_channels, "in_channels") // max(int(groups), 1),
                           1, k), dtype)
@@ -47,7 +38,7 @@ class Conv1d(_ConvBase):
             total = d * (k - 1) if padding == "same" else 0
             self.padding, pads = padding, (0, 0, total // 2, total - total // 2)
         else:
-            self.padding = _single(padding, "padding")
+            self.padding = single(padding, "padding")
             if self.padding[0] < 0:
                 raise InputError(f"Conv1d: padding must be non-negative, got {self.padding}")
             pads = (0, 0, self.padding[0], self.padding[0])

@@ -4,7 +4,7 @@ import math
 from ..backend import device_of, get_array_module
 from ..kernels import ops
 from .checks import InputError, InputTypeError, TargetIndexError, check_floating
-from .reduction import legacy_reduction
+from .reduction import reduction_argument
 
 
 class CrossEntropyLoss:
@@ -36,9 +36,7 @@ class CrossEntropyLoss:
 
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean",
                  label_smoothing=0.0):
-        reduction = legacy_reduction(size_average, reduce, reduction)
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"CrossEntropyLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        reduction = reduction_argument("CrossEntropyLoss", size_average, reduce, reduction)
         if not 0.0 <= label_smoothing <= 1.0:
             raise InputError(f"CrossEntropyLoss: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
         self.weight = weight

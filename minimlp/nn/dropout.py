@@ -105,4 +105,3 @@ class Dropout1d(Dropout2d):
         if x.ndim not in (2, 3):
             raise InputError(f"{self!r}: dropout1d: Expected 2D or 3D input, but received a {x.ndim}D input")
         return self._drop_channels(x, x.ndim - 1)
-

@@ -9,7 +9,7 @@ run one after the other. Only the exact classes are fused: a subclass, a layer w
 from .activation import ReLU
 from .batchnorm import BatchNorm1d
 from .batchnorm2d import BatchNorm2d
-from .module import claim_backward
+from .module import claim_backward, mark_forward
 
 _REPLACEABLE = ("forward", "backward", "backward_parameters")
 
@@ -24,7 +24,8 @@ def fuses(first, second, x):
 
 def forward(first, second, x):
     """``second(first(x))`` in one pass."""
-    first.__dict__["_backward_due"] = second.__dict__["_backward_due"] = True
+    mark_forward(first)
+    mark_forward(second)
     return first._forward_relu(x, second)
 
 

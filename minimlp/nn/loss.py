@@ -4,7 +4,7 @@ import math
 from ..backend import device_of, get_array_module
 from ..kernels import ops
 from .checks import check_floating
-from .reduction import legacy_reduction
+from .reduction import reduction_argument
 
 
 class _Loss:
@@ -13,10 +13,7 @@ class _Loss:
     _op = None
 
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
-        reduction = legacy_reduction(size_average, reduce, reduction)
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-        self.reduction = reduction
+        self.reduction = reduction_argument(type(self).__name__, size_average, reduce, reduction)
         self._diff = None
 
     def __call__(self, input, target):

@@ -4,7 +4,7 @@ import math
 from ..backend import get_array_module
 from ..kernels import ops
 from .checks import InputError, check_floating
-from .reduction import legacy_reduction
+from .reduction import reduction_argument
 
 
 class MultiMarginLoss:
@@ -16,10 +16,8 @@ class MultiMarginLoss:
     def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean"):
         if p not in (1, 2):
             raise ValueError("only p == 1 and p == 2 supported")
-        reduction = legacy_reduction(size_average, reduce, reduction)
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"MultiMarginLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-        self.p, self.margin, self.weight, self.reduction = p, margin, weight, reduction
+        self.p, self.margin, self.weight = p, margin, weight
+        self.reduction = reduction_argument("MultiMarginLoss", size_average, reduce, reduction)
         self._cache = None
 
     def __call__(self, input, target):

@@ -173,7 +173,7 @@ class Module:
         ``input=``, torch's name for it."""
         if not args and "input" in kwargs:
             args = (kwargs.pop("input"),)
-        self.__dict__["_backward_due"] = True
+        mark_forward(self)
         pre, post = self.__dict__.get("_forward_pre_hooks"), self.__dict__.get("_forward_hooks")
         if not pre and not post:
             return self.forward(*args, **kwargs)
@@ -522,6 +522,11 @@ def _as_array(value):
     return np.asarray(value)
 
 
+def mark_forward(module):
+    """Note that ``module`` ran forward: its next backward is due (``claim_backward``)."""
+    module.__dict__["_backward_due"] = True
+
+
 def backward_of(module, dout, want_dx=True):
     """A container's call of ``module.backward(dout)`` (``backward_parameters`` unless ``want_dx``), after
     ``claim_backward``."""
@@ -540,4 +545,3 @@ def claim_backward(module):
             f"through it: give each place its own instance (to share weights, share the Parameter: "
             f"second.weight = first.weight)")
     module.__dict__["_backward_due"] = False
-

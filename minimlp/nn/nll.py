@@ -4,7 +4,7 @@ import math
 from ..backend import device_of, get_array_module
 from ..kernels import ops
 from .checks import InputError, InputTypeError, TargetIndexError, check_floating
-from .reduction import legacy_reduction
+from .reduction import reduction_argument
 
 
 class NLLLoss:
@@ -17,9 +17,7 @@ class NLLLoss:
     """
 
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
-        reduction = legacy_reduction(size_average, reduce, reduction)
-        if reduction not in ("mean", "sum", "none"):
-            raise ValueError(f"NLLLoss: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        reduction = reduction_argument("NLLLoss", size_average, reduce, reduction)
         self.weight, self.ignore_index, self.reduction = weight, int(ignore_index), reduction
         self._cache = None
 

@@ -55,6 +55,7 @@ class ConstantPad2d(_Pad2d):
     def __init__(self, padding, value):
         super().__init__(padding)
         self.value = value
+        self._plane = False
 
     def forward(self, x):
         plane = getattr(x, "ndim", None) == 2
@@ -72,7 +73,7 @@ class ConstantPad2d(_Pad2d):
         return y
 
     def backward(self, dout):
-        if getattr(self, "_plane", False):
+        if self._plane:
             return super().backward(dout[None])[0]
         return super().backward(dout)
 

@@ -8,9 +8,7 @@ import numpy as np
 from ..backend import device_of, get_array_module
 from ..kernels import ops
 from .checks import InputError, InputTypeError, check_floating
-from .reduction import legacy_reduction
-
-REDUCTIONS = ("mean", "sum", "none")
+from .reduction import REDUCTIONS, reduction_argument
 
 
 class _PointwiseLoss:
@@ -20,18 +18,14 @@ class _PointwiseLoss:
 
     _op = None
     _reductions = REDUCTIONS
+    _label_targets = False   # integer targets (labels ±1) taken, as torch takes them
 
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
-        reduction = legacy_reduction(size_average, reduce, reduction)
-        if reduction not in self._reductions:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {self._reductions}, got {reduction!r}")
-        self.reduction = reduction
+        self.reduction = reduction_argument(type(self).__name__, size_average, reduce, reduction, self._reductions)
         self._cache = None
 
     def __call__(self, input, target):
         return self.forward(input, target)
-
-    _label_targets = False   # integer targets (labels ±1) taken, as torch takes them
 
     def _check(self, x, y):
         check_floating(self, x)
@@ -54,8 +48,7 @@ class _PointwiseLoss:
     def forward(self, input, target):
         target = self._check(input, target)
         loss, saved = self._op.run("forward", input, target, *self._arguments(input))
-        self._dtype = input.dtype
-        self._cache = (saved, tuple(loss.shape), self._divisor(loss))
+        self._cache = (saved, tuple(loss.shape), self._divisor(loss), input.dtype)
         if self.reduction == "none":
             return loss
         total = float(loss.sum())
@@ -73,12 +66,12 @@ class _PointwiseLoss:
     def backward(self, grad_output=None):
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward called before forward")
-        saved, shape, divisor = self._cache
+        saved, shape, divisor, dtype = self._cache
         if self.reduction == "none":
             if grad_output is None or tuple(getattr(grad_output, "shape", (None,))) != shape:
                 raise ValueError(f"{self!r}: backward needs grad_output of the loss's shape {shape}, got "
                                  f"{None if grad_output is None else tuple(getattr(grad_output, 'shape', ()))}")
-            return self._op.run("backward", grad_output.astype(self._dtype, copy=False), saved)
+            return self._op.run("backward", grad_output.astype(dtype, copy=False), saved)
         scale = 1.0 if grad_output is None else float(grad_output)
         return self._op.run("backward", scale if self.reduction == "sum" else scale / divisor if divisor else math.nan,
                             saved)

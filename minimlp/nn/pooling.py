@@ -29,9 +29,7 @@ class _Pool2d(Module):
         """(kernel, stride, padding, dilation) as pairs, from the attributes as they are now (torch reads them at
         every call, so a stride set after construction counts), checked as torch checks them."""
         name = type(self).__name__
-        kernel = pair(self.kernel_size, "kernel_size")
-        stride = kernel if self.stride is None or self.stride == [] else pair(self.stride, "stride")
-        padding, dilation = pair(self.padding, "padding"), pair(self.dilation, "dilation")
+        kernel, stride, padding, dilation = self._as_pairs()
         if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1:
             raise InputError(f"{name}: kernel_size, stride and dilation must be positive")
         for p, k, d in zip(padding, kernel, dilation):
@@ -39,6 +37,12 @@ class _Pool2d(Module):
                 raise InputError(f"{name}: pad should be at most half of effective kernel size, but got "
                                  f"pad={self.padding}, kernel_size={self.kernel_size} and dilation={self.dilation}")
         return kernel, stride, padding, dilation
+
+    def _as_pairs(self):
+        """(kernel, stride, padding, dilation) as pairs from the attributes (stride None or []: the kernel's)."""
+        kernel = pair(self.kernel_size, "kernel_size")
+        stride = kernel if self.stride is None or self.stride == [] else pair(self.stride, "stride")
+        return kernel, stride, pair(self.padding, "padding"), pair(self.dilation, "dilation")
 
     def _geometry(self, h, w):
         key = (h, w, self._pairs(), self.ceil_mode)

@@ -1,6 +1,5 @@
 """MaxPool1d, AvgPool1d and AdaptiveAvgPool1d: the 2-d poolings run on signals one pixel high."""
-from .checks import InputError, check_floating
-from .conv1d import _single
+from .checks import InputError, check_floating, single
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 
 
@@ -8,16 +7,11 @@ class _Along1d:
     """A 2-d pooling of (N, C, 1, L) for an input (N, C, L) or (C, L): its windows (1, k), strides (1, s),
     paddings (0, p) and dilations (1, d); its output and gradient without the height axis."""
 
-    def _pairs(self):
-        kernel = _single(self.kernel_size, "kernel_size")
-        stride = kernel if self.stride is None or self.stride == [] else _single(self.stride, "stride")
-        padding, dilation = _single(self.padding, "padding"), _single(self.dilation, "dilation")
-        if min(kernel + stride + dilation) < 1:
-            raise InputError(f"{type(self).__name__}: kernel_size, stride and dilation must be positive")
-        if padding[0] < 0 or padding[0] > (dilation[0] * (kernel[0] - 1) + 1) // 2:
-            raise InputError(f"{type(self).__name__}: pad should be at most half of effective kernel size, but got "
-                             f"pad={self.padding}, kernel_size={self.kernel_size} and dilation={self.dilation}")
-        return (1,) + kernel, (1,) + stride, (0,) + padding, (1,) + dilation
+    def _as_pairs(self):
+        kernel = single(self.kernel_size, "kernel_size")
+        stride = kernel if self.stride is None or self.stride == [] else single(self.stride, "stride")
+        return (1,) + kernel, (1,) + stride, (0,) + single(self.padding, "padding"), \
+            (1,) + single(self.dilation, "dilation")
 
     def forward(self, x):
         check_floating(self, x)
@@ -46,9 +40,9 @@ class AvgPool1d(_Along1d, AvgPool2d):
     and ``ceil_mode``). Keeps its sizes as 1-tuples, as torch's."""
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
-        kernel = _single(kernel_size, "kernel_size")
-        super().__init__(kernel, kernel if stride is None else _single(stride, "stride"),
-                         _single(padding, "padding"), ceil_mode, count_include_pad)
+        kernel = single(kernel_size, "kernel_size")
+        super().__init__(kernel, kernel if stride is None else single(stride, "stride"),
+                         single(padding, "padding"), ceil_mode, count_include_pad)
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

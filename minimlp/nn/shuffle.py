@@ -11,7 +11,7 @@ class _Shuffle(Module):
 
     def __init__(self):
         super().__init__()
-        self._shape = None
+        self._shape = None   # the last forward's output shape, G's
 
     @property
     def _factor(self):
@@ -26,11 +26,12 @@ class _Shuffle(Module):
             raise InputError(f"{self._name} expects input to have at least 3 dimensions, but got input with "
                              f"{x.ndim} dimension(s)")
         self._check(x, r)
-        self._shape = tuple(x.shape)
-        return self._op.run("forward", x, r)
+        y = self._op.run("forward", x, r)
+        self._shape = tuple(y.shape)
+        return y
 
     def backward(self, dout):
-        check_grad_like(self, dout, None if self._shape is None else self._expected_grad_shape())
+        check_grad_like(self, dout, self._shape)
         return self._op.run("backward", dout, self._factor)
 
     def extra_repr(self):
@@ -53,12 +54,6 @@ class PixelShuffle(_Shuffle):
             raise InputError(f"pixel_shuffle expects its input's 'channel' dimension to be divisible by the square "
                              f"of upscale_factor, but input.size(-3)={x.shape[-3]} is not divisible by {r * r}")
 
-    def _expected_grad_shape(self):
-        *lead, c, h, w = self._shape
-        r = self._factor
-        return (*lead, c // (r * r), h * r, w * r)
-
-
 class PixelUnshuffle(_Shuffle):
     """y[…, c·r² + i·r + j, h, w] = x[…, c, h·r + i, w·r + j] for r = ``downscale_factor``;
     ∂L/∂x = PixelShuffle(r)(G)."""
@@ -75,8 +70,3 @@ class PixelUnshuffle(_Shuffle):
             if x.shape[axis] % r:
                 raise InputError(f"pixel_unshuffle expects {name} to be divisible by downscale_factor, but "
                                  f"input.size({axis})={x.shape[axis]} is not divisible by {r}")
-
-    def _expected_grad_shape(self):
-        *lead, c, h, w = self._shape
-        r = self._factor
-        return (*lead, c * r * r, h // r, w // r)
