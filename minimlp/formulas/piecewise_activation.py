@@ -63,3 +63,41 @@ def prelu_backward(g, x, weight, want_dx=True):
         da = negative.sum().reshape(weight.data.shape)
     weight.accumulate(da.astype(weight.data.dtype, copy=False))
     return xp.where(x > 0, g, _per_channel(weight.data, x) * g) if want_dx else None
+
+
+def hardshrink(x, lambd):
+    """y = x where |x| > λ, 0 where −λ ≤ x ≤ λ (a NaN stays NaN, as torch)."""
+    xp = get_array_module(x)
+    return xp.where((x >= -lambd) & (x <= lambd), xp.zeros((), dtype=x.dtype), x), x
+
+
+def hardshrink_backward(g, x, lambd):
+    """∂L/∂x = G where |x| > λ (or x is NaN), 0 where −λ ≤ x ≤ λ."""
+    return get_array_module(g).where((x >= -lambd) & (x <= lambd), 0, g).astype(g.dtype, copy=False)
+
+
+def softshrink(x, lambd):
+    """y = x − λ for x > λ, x + λ for x < −λ, 0 between (λ ≥ 0; a NaN stays NaN, as torch)."""
+    xp = get_array_module(x)
+    return xp.where(x > lambd, x - lambd, xp.where(x < -lambd, x + lambd, x * 0)), x
+
+
+def softshrink_backward(g, x, lambd):
+    """∂L/∂x = G where |x| > λ (or x is NaN), 0 where −λ ≤ x ≤ λ: Hardshrink's mask."""
+    return hardshrink_backward(g, x, lambd)
+
+
+def rrelu(x, slope, drawn):
+    """y = x·a where x ≤ 0, x elsewhere, with a the slope drawn for each element (``drawn``, training) or the
+    one slope (lower + upper)/2 (evaluation, torch's LeakyReLU: a NaN takes the slope there, not in training).
+    Keeps the factor each element's gradient takes (a or 1)."""
+    xp = get_array_module(x)
+    one = xp.ones((), dtype=x.dtype)
+    factor = xp.where(x <= 0, slope, one) if drawn else xp.where(x > 0, one, xp.asarray(slope, dtype=x.dtype))
+    factor = factor.astype(x.dtype, copy=False)
+    return x * factor, factor
+
+
+def rrelu_backward(g, factor):
+    """∂L/∂x = G·a where x ≤ 0, G elsewhere (the factor forward kept)."""
+    return g * factor

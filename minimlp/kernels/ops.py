@@ -142,6 +142,11 @@ hardsigmoid = Op("hardsigmoid", forward=f.piecewise_activation.hardsigmoid,
 threshold = Op("threshold", forward=f.piecewise_activation.threshold,
                backward=f.piecewise_activation.threshold_backward)
 prelu = Op("prelu", forward=f.piecewise_activation.prelu, backward=f.piecewise_activation.prelu_backward)
+hardshrink = Op("hardshrink", forward=f.piecewise_activation.hardshrink,
+                backward=f.piecewise_activation.hardshrink_backward)
+softshrink = Op("softshrink", forward=f.piecewise_activation.softshrink,
+                backward=f.piecewise_activation.softshrink_backward)
+rrelu = Op("rrelu", forward=f.piecewise_activation.rrelu, backward=f.piecewise_activation.rrelu_backward)
 gelu = Op("gelu", forward=f.gelu.gelu, backward=f.gelu.gelu_backward)
 gelu.register("cpu-compiled", exact_gelu, training, compiled=True, forward="cpu.gelu:gelu")
 gelu.register("cpu-compiled-gradient", exact_gelu_pair, compiled=True, backward="cpu.gelu:gelu_backward")

@@ -29,9 +29,10 @@ from .margin_loss import MultiMarginLoss
 from .module import Module
 from .nll import NLLLoss
 from .padding import CircularPad2d, ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
+from .padding1d import CircularPad1d, ConstantPad1d, ReflectionPad1d, ReplicationPad1d, ZeroPad1d
 from .parameter import Parameter
 from .parameter_containers import ParameterDict, ParameterList
-from .piecewise_activation import Hardsigmoid, Hardswish, PReLU, ReLU6, Threshold
+from .piecewise_activation import Hardshrink, Hardsigmoid, Hardswish, PReLU, ReLU6, RReLU, Softshrink, Threshold
 from .pointwise_loss import (
            BCELoss,
            BCEWithLogitsLoss,
@@ -113,6 +114,9 @@ __all__ = [
            "Hardsigmoid",
            "Hardswish",
            "PReLU",
+           "Hardshrink",
+           "Softshrink",
+           "RReLU",
            "ReLU6",
            "Threshold",
            "RMSNorm",
@@ -131,6 +135,11 @@ __all__ = [
            "ReflectionPad2d",
            "ReplicationPad2d",
            "CircularPad2d",
+           "ZeroPad1d",
+           "ConstantPad1d",
+           "ReflectionPad1d",
+           "ReplicationPad1d",
+           "CircularPad1d",
            "PixelShuffle",
            "PixelUnshuffle",
            "Softmax2d",

@@ -28,12 +28,16 @@ class _Pad2d(SeparableMap):
         super().__init__()
         self.padding = _four(padding)
 
+    def _sides(self):
+        """(left, right, top, bottom)."""
+        return self.padding
+
     def _out_size(self, h, w):
-        left, right, top, bottom = self.padding
+        left, right, top, bottom = self._sides()
         return h + top + bottom, w + left + right
 
     def _axis_taps(self, size, out, axis):
-        left, right, top, bottom = self.padding
+        left, right, top, bottom = self._sides()
         before, after = (top, bottom) if axis == 0 else (left, right)
         if self._mode == "reflect" and max(before, after) >= size:
             raise InputError(f"{self!r}: Padding size should be less than the corresponding input dimension, but "

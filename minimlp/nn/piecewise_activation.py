@@ -1,8 +1,10 @@
-"""ReLU6, Hardswish, Hardsigmoid, Threshold and PReLU: piecewise activations with torch's names, arguments and
-sides at the corners (``minimlp.formulas.piecewise_activation``)."""
+"""ReLU6, Hardswish, Hardsigmoid, Threshold, PReLU, Hardshrink, Softshrink and RReLU: piecewise activations
+with torch's names, arguments and sides at the corners (``minimlp.formulas.piecewise_activation``)."""
 import numpy as np
 
+from ..backend import get_array_module
 from ..kernels import ops
+from ..random import rng_for
 from .activation import Hardtanh, _Activation, _at_least_1d
 from .checks import InputError, check_floating, check_grad_like, check_like
 from .module import Module
@@ -93,3 +95,57 @@ class PReLU(Module):
 
     def _on_moved(self):
         self._x = None
+
+
+class Hardshrink(_Activation):
+    """y = x where |x| > λ (``lambd``), 0 where −λ ≤ x ≤ λ;  ∂L/∂x = G where |x| > λ, else 0."""
+
+    _op = ops.hardshrink
+
+    def __init__(self, lambd=0.5):
+        super().__init__()
+        self.lambd = lambd
+
+    def _args(self):
+        return (float(self.lambd),)
+
+    def extra_repr(self):
+        return f"{self.lambd}"
+
+
+class Softshrink(Hardshrink):
+    """y = x − λ for x > λ, x + λ for x < −λ, 0 between (λ = ``lambd`` ≥ 0);  ∂L/∂x = G where |x| > λ, else 0."""
+
+    _op = ops.softshrink
+
+    def forward(self, x):
+        if not 0 <= self.lambd <= np.finfo(getattr(x, "dtype", np.float32)).max:
+            raise InputError(f"{self!r}: lambda must be in range [0, largest float], but found {self.lambd}")
+        return super().forward(x)
+
+
+class RReLU(_Activation):
+    """Randomized leaky ReLU: y = x for x > 0, a·x otherwise. In training a ~ U(``lower``, ``upper``) is drawn
+    for each element from minimlp's generator (``minimlp.manual_seed``); in evaluation a = (lower + upper)/2.
+    ∂L/∂x = G·a where x ≤ 0, G elsewhere, with the same a. Keeps the factor (a or 1) of each element."""
+
+    _op = ops.rrelu
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__(inplace)
+        self.lower, self.upper = lower, upper
+
+    def forward(self, x):
+        check_floating(self, x)
+        self._shape = x.shape
+        x1 = _at_least_1d(x)
+        if self.training:
+            draw = rng_for(get_array_module(x)).random(x1.shape, dtype=x.dtype)
+            slope = draw * (self.upper - self.lower) + self.lower
+        else:
+            slope = (self.lower + self.upper) / 2
+        y, self._kept = self._op.run("forward", x1, slope, self.training, training=self.training)
+        return y.reshape(()) if x.ndim == 0 else y
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}"

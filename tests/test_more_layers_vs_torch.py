@@ -1,0 +1,127 @@
+"""Hardshrink, Softshrink, RReLU and the 1-d padding layers against torch in float64.
+
+``compare`` (tests/test_conv_vs_torch.py) checks the forward and the input gradient for a random upstream
+gradient at batch sizes 1, 2, 7 and 16, training and evaluation; then finite differences, RReLU's random slopes
+by their statistics, the corners and the one-line errors.
+"""
+import numpy as np
+import pytest
+import torch
+from test_conv_vs_torch import compare
+
+import minimlp
+from minimlp import nn
+
+T = torch.nn
+BATCHES = [1, 2, 7, 16]
+
+# name -> (factory of the module from nn or torch.nn, input shape for a batch size)
+CASES = {
+    "Hardshrink": (lambda m: m.Hardshrink(), lambda b: (b, 17)),
+    "Hardshrink-lambd": (lambda m: m.Hardshrink(1.2), lambda b: (b, 3, 6)),
+    "Softshrink": (lambda m: m.Softshrink(), lambda b: (b, 2, 9)),
+    "Softshrink-zero": (lambda m: m.Softshrink(0.0), lambda b: (b, 11)),
+    "Softshrink-lambd-unbatched": (lambda m: m.Softshrink(0.8), lambda b: (b + 3,)),
+    "RReLU-fixed-slope": (lambda m: m.RReLU(0.2, 0.2), lambda b: (b, 3, 5)),
+    "RReLU-eval": (lambda m: m.RReLU(0.1, 0.3), lambda b: (b, 13)),
+    "ZeroPad1d": (lambda m: m.ZeroPad1d(2), lambda b: (b, 3, 5)),
+    "ZeroPad1d-crop-unbatched": (lambda m: m.ZeroPad1d((-1, 3)), lambda b: (3, b + 2)),
+    "ConstantPad1d": (lambda m: m.ConstantPad1d((1, 3), 2.5), lambda b: (b, 2, 4)),
+    "ConstantPad1d-4d": (lambda m: m.ConstantPad1d(2, -1.0), lambda b: (b, 2, 3, 5)),
+    "ConstantPad1d-1d": (lambda m: m.ConstantPad1d((0, 2), 0.5), lambda b: (b + 1,)),
+    "ReflectionPad1d": (lambda m: m.ReflectionPad1d((3, 1)), lambda b: (b, 2, 5)),
+    "ReflectionPad1d-unbatched": (lambda m: m.ReflectionPad1d(2), lambda b: (2, b + 3)),
+    "ReplicationPad1d": (lambda m: m.ReplicationPad1d(4), lambda b: (b, 3, 3)),
+    "CircularPad1d": (lambda m: m.CircularPad1d((5, 2)), lambda b: (b, 2, 5)),
+    "CircularPad1d-crop-then-wrap": (lambda m: m.CircularPad1d((2, -1)), lambda b: (b, 2, 6)),
+}
+
+RANDOM_IN_TRAINING = {"RReLU-eval"}
+PARAMS = [pytest.param(name, batch, mode, id=f"{name}-{batch}-{mode}") for name in CASES for batch in BATCHES
+          for mode in ("train", "eval") if not (mode == "train" and name in RANDOM_IN_TRAINING)]
+
+
+@pytest.mark.parametrize("name,batch,mode", PARAMS)
+def test_module_matches_torch(name, batch, mode, device):
+    factory, shape = CASES[name]
+    compare(factory(nn), factory(T), shape(batch), mode, device, f"{name} batch={batch} {mode}", seed=batch)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_gradcheck(name):
+    factory, shape = CASES[name]
+    x = np.random.default_rng(2).normal(0, 1.5, shape(3))
+    module = factory(nn)
+    assert minimlp.gradcheck(module.eval() if name in RANDOM_IN_TRAINING else module, x)
+
+
+@pytest.mark.parametrize("make", [lambda m: m.Hardshrink(0.5), lambda m: m.Softshrink(0.5),
+                                  lambda m: m.RReLU(0.1, 0.3).eval(), lambda m: m.RReLU(0.25, 0.25)])
+def test_shrinks_and_rrelu_at_their_corners_match_torch(make):
+    """x exactly at ±λ and at 0 (where torch's sides are chosen), far out, and a 0-d input."""
+    x = np.array([-1e300, -3.0, -0.5, -0.2, -0.0, 0.0, 0.2, 0.5, 0.7, 3.0, 1e300])
+    ours, theirs = make(nn).to(dtype=np.float64), make(T).double()
+    xt = torch.tensor(x, requires_grad=True)
+    yt = theirs(xt)
+    g = np.linspace(-1, 1, x.size)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_array_equal(ours(x), yt.detach().numpy())
+    np.testing.assert_array_equal(ours.backward(g), xt.grad.numpy())
+    scalar = ours(np.array(-0.9))
+    assert scalar.shape == () and ours.backward(np.array(2.0)).shape == ()
+    np.testing.assert_array_equal(np.isnan(ours(np.array([np.nan, 1.0]))), [True, False])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rrelu_draws_each_negative_slope_uniformly_and_backward_uses_the_same_slope(dtype):
+    minimlp.manual_seed(3)
+    m = nn.RReLU(0.1, 0.4)
+    x = np.random.default_rng(0).normal(size=(64, 300)).astype(dtype)
+    y = m(x)
+    assert y.dtype == dtype
+    slopes = (y / x)[x < 0]
+    assert slopes.min() >= 0.1 - 1e-6 and slopes.max() <= 0.4 + 1e-6
+    assert abs(slopes.mean() - 0.25) < 0.005 and abs(slopes.std() - 0.3 / np.sqrt(12)) < 0.005
+    np.testing.assert_array_equal(y[x > 0], x[x > 0])
+    g = np.random.default_rng(1).normal(size=x.shape).astype(dtype)
+    dx = m.backward(g)
+    assert dx.dtype == dtype
+    np.testing.assert_allclose(dx[x < 0], (g * y / x)[x < 0], rtol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_array_equal(dx[x > 0], g[x > 0])
+    minimlp.manual_seed(3)
+    np.testing.assert_array_equal(nn.RReLU(0.1, 0.4)(x), y)        # seeded: the same slopes again
+    assert not np.array_equal(m(x), y)                               # a new forward draws new slopes
+
+
+def test_reprs_and_attributes_are_torchs():
+    for make in (lambda m: m.Hardshrink(), lambda m: m.Softshrink(1), lambda m: m.RReLU(),
+                 lambda m: m.RReLU(0.2, 0.3), lambda m: m.ZeroPad1d(2), lambda m: m.ConstantPad1d((1, 2), 3.5),
+                 lambda m: m.ReflectionPad1d([1, 0]), lambda m: m.ReplicationPad1d(3), lambda m: m.CircularPad1d(1)):
+        ours, theirs = make(nn), make(T)
+        assert repr(ours) == repr(theirs)
+        assert getattr(ours, "padding", None) == getattr(theirs, "padding", None)
+    assert nn.RReLU().inplace is False and nn.RReLU().lower == 0.125
+
+
+@pytest.mark.parametrize("call,error,words", [
+    (lambda: nn.Softshrink(-1.0)(np.zeros(3)), RuntimeError, "lambda must be in range"),
+    (lambda: nn.ReflectionPad1d(3)(np.zeros((1, 2, 3))), RuntimeError, "Padding size should be less"),
+    (lambda: nn.CircularPad1d(4)(np.zeros((1, 2, 3))), RuntimeError, "wrapping around more than once"),
+    (lambda: nn.ReplicationPad1d(1)(np.zeros(3)), NotImplementedError, "2D (C, L) or 3D (N, C, L)"),
+    (lambda: nn.ReflectionPad1d(1)(np.zeros((1, 2, 3, 4))), NotImplementedError, "2D (C, L) or 3D (N, C, L)"),
+    (lambda: nn.ZeroPad1d((1, 2, 3)), ValueError, "2-tuple"),
+    (lambda: nn.ZeroPad1d(1.5), TypeError, "padding"),
+    (lambda: nn.ZeroPad1d(1)(np.zeros((2, 3), dtype=np.int64)), TypeError, "floating"),
+    (lambda: nn.RReLU(inplace=True), ValueError, "inplace"),
+])
+def test_bad_input_is_a_one_line_error(call, error, words):
+    with pytest.raises(error, match=words.replace("(", r"\(").replace(")", r"\)")) as info:
+        call()
+    assert "\n" not in str(info.value)
+
+
+def test_a_gradient_of_the_wrong_shape_is_refused_by_a_1d_pad():
+    pad = nn.ZeroPad1d(1)
+    pad(np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match="shape"):
+        pad.backward(np.zeros((3, 2, 6)))
