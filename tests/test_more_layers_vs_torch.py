@@ -1,4 +1,4 @@
-"""Hardshrink, Softshrink, RReLU and the 1-d padding layers against torch in float64.
+"""Hardshrink, Softshrink, RReLU, the 1-d padding layers and adaptive max pooling against torch in float64.
 
 ``compare`` (tests/test_conv_vs_torch.py) checks the forward and the input gradient for a random upstream
 gradient at batch sizes 1, 2, 7 and 16, training and evaluation; then finite differences, RReLU's random slopes
@@ -34,6 +34,11 @@ CASES = {
     "ReplicationPad1d": (lambda m: m.ReplicationPad1d(4), lambda b: (b, 3, 3)),
     "CircularPad1d": (lambda m: m.CircularPad1d((5, 2)), lambda b: (b, 2, 5)),
     "CircularPad1d-crop-then-wrap": (lambda m: m.CircularPad1d((2, -1)), lambda b: (b, 2, 6)),
+    "AdaptiveMaxPool2d": (lambda m: m.AdaptiveMaxPool2d((3, 4)), lambda b: (b, 3, 7, 9)),
+    "AdaptiveMaxPool2d-global": (lambda m: m.AdaptiveMaxPool2d(1), lambda b: (b, 4, 8, 8)),
+    "AdaptiveMaxPool2d-up-keep-unbatched": (lambda m: m.AdaptiveMaxPool2d((None, 7)), lambda b: (2, b + 1, 3)),
+    "AdaptiveMaxPool1d": (lambda m: m.AdaptiveMaxPool1d(4), lambda b: (b, 2, 11)),
+    "AdaptiveMaxPool1d-unbatched": (lambda m: m.AdaptiveMaxPool1d(3), lambda b: (3, b + 5)),
 }
 
 RANDOM_IN_TRAINING = {"RReLU-eval"}
@@ -113,6 +118,10 @@ def test_reprs_and_attributes_are_torchs():
     (lambda: nn.ZeroPad1d(1.5), TypeError, "padding"),
     (lambda: nn.ZeroPad1d(1)(np.zeros((2, 3), dtype=np.int64)), TypeError, "floating"),
     (lambda: nn.RReLU(inplace=True), ValueError, "inplace"),
+    (lambda: nn.AdaptiveMaxPool2d((1, 2, 3)), ValueError, "output_size"),
+    (lambda: nn.AdaptiveMaxPool2d(2)(np.zeros((2, 3))), RuntimeError, "3-D"),
+    (lambda: nn.AdaptiveMaxPool1d(2)(np.zeros((1, 2, 3, 4))), RuntimeError, "Expected 2D or 3D"),
+    (lambda: nn.AdaptiveMaxPool2d(2)(np.zeros((1, 2, 0, 4))), RuntimeError, "non-empty"),
 ])
 def test_bad_input_is_a_one_line_error(call, error, words):
     with pytest.raises(error, match=words.replace("(", r"\(").replace(")", r"\)")) as info:
@@ -125,3 +134,25 @@ def test_a_gradient_of_the_wrong_shape_is_refused_by_a_1d_pad():
     pad(np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match="shape"):
         pad.backward(np.zeros((3, 2, 6)))
+
+
+@pytest.mark.parametrize("make,shape", [(lambda m: m.AdaptiveMaxPool2d((3, 4), return_indices=True), (2, 3, 7, 9)),
+                                        (lambda m: m.AdaptiveMaxPool2d((5, 2), True), (3, 4, 6)),
+                                        (lambda m: m.AdaptiveMaxPool1d(4, return_indices=True), (2, 3, 9))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adaptive_max_pool_ties_nans_and_indices_are_torchs(make, shape, dtype):
+    """Integer-valued inputs tie often; a NaN in a bin is its maximum (its last NaN takes the gradient)."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 3, shape).astype(dtype)
+    x.flat[rng.choice(x.size, 4, replace=False)] = np.nan
+    ours, theirs = make(nn), make(T)
+    y, indices = ours(x)
+    xt = torch.tensor(x, requires_grad=True)
+    yt, it = theirs(xt)
+    np.testing.assert_array_equal(y, yt.detach().numpy())
+    np.testing.assert_array_equal(indices, it.numpy())
+    assert y.dtype == dtype and indices.dtype == np.int64
+    g = rng.normal(size=y.shape).astype(dtype)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), rtol=1e-6)
+    assert repr(ours) == repr(theirs)

@@ -9,6 +9,7 @@ against, itself tested against the direct one.
 from . import (
                activation,
                adam,
+               adaptive_max,
                batch_norm,
                conv,
                cross_entropy,
@@ -40,4 +41,5 @@ from . import (
 __all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "embedding", "gelu", "glu",
            "im2col", "linear", "loss", "margin", "nll", "norm", "piecewise_activation", "pointwise_loss", "pooling",
            "resample", "rmsprop", "sgd", "shuffle", "smooth_activation", "soft_cross_entropy", "soft_encoding",
-           "softmax", "special", "winograd"]
+           "softmax", "special", "winograd",
+           "adaptive_max"]

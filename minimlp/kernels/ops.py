@@ -147,6 +147,8 @@ hardshrink = Op("hardshrink", forward=f.piecewise_activation.hardshrink,
 softshrink = Op("softshrink", forward=f.piecewise_activation.softshrink,
                 backward=f.piecewise_activation.softshrink_backward)
 rrelu = Op("rrelu", forward=f.piecewise_activation.rrelu, backward=f.piecewise_activation.rrelu_backward)
+adaptive_max_pool = Op("adaptive_max_pool", bins=f.adaptive_max.bins, forward=f.adaptive_max.forward,
+                       backward=f.adaptive_max.backward)
 gelu = Op("gelu", forward=f.gelu.gelu, backward=f.gelu.gelu_backward)
 gelu.register("cpu-compiled", exact_gelu, training, compiled=True, forward="cpu.gelu:gelu")
 gelu.register("cpu-compiled-gradient", exact_gelu_pair, compiled=True, backward="cpu.gelu:gelu_backward")

@@ -12,6 +12,7 @@ from .activation import (
            Softplus,
            Tanh,
 )
+from .adaptive_max_pool import AdaptiveMaxPool1d, AdaptiveMaxPool2d
 from .batchnorm import BatchNorm1d
 from .batchnorm2d import BatchNorm2d
 from .container import ModuleDict, ModuleList, Sequential
@@ -140,6 +141,8 @@ __all__ = [
            "ReflectionPad1d",
            "ReplicationPad1d",
            "CircularPad1d",
+           "AdaptiveMaxPool1d",
+           "AdaptiveMaxPool2d",
            "PixelShuffle",
            "PixelUnshuffle",
            "Softmax2d",
