@@ -1,4 +1,5 @@
-"""Hardshrink, Softshrink, RReLU, the 1-d padding layers and adaptive max pooling against torch in float64.
+"""Hardshrink, Softshrink, RReLU, the 1-d padding layers, adaptive max pooling, BatchNorm3d, LocalResponseNorm,
+ChannelShuffle, the Upsampling layers, Dropout3d and the alpha dropouts against torch in float64.
 
 ``compare`` (tests/test_conv_vs_torch.py) checks the forward and the input gradient for a random upstream
 gradient at batch sizes 1, 2, 7 and 16, training and evaluation; then finite differences, RReLU's random slopes
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from test_conv_vs_torch import compare
+from torch_reference import assert_state_dict_round_trips
 
 import minimlp
 from minimlp import nn
@@ -39,9 +41,27 @@ CASES = {
     "AdaptiveMaxPool2d-up-keep-unbatched": (lambda m: m.AdaptiveMaxPool2d((None, 7)), lambda b: (2, b + 1, 3)),
     "AdaptiveMaxPool1d": (lambda m: m.AdaptiveMaxPool1d(4), lambda b: (b, 2, 11)),
     "AdaptiveMaxPool1d-unbatched": (lambda m: m.AdaptiveMaxPool1d(3), lambda b: (3, b + 5)),
+    "BatchNorm3d": (lambda m: m.BatchNorm3d(3), lambda b: (b, 3, 2, 3, 4)),
+    "BatchNorm3d-momentum-noaffine": (lambda m: m.BatchNorm3d(2, momentum=0.3, affine=False),
+                                      lambda b: (b, 2, 3, 2, 2)),
+    "BatchNorm3d-untracked": (lambda m: m.BatchNorm3d(4, track_running_stats=False), lambda b: (b, 4, 2, 2, 3)),
+    "LocalResponseNorm": (lambda m: m.LocalResponseNorm(3), lambda b: (b, 7, 4, 5)),
+    "LocalResponseNorm-even-strong": (lambda m: m.LocalResponseNorm(4, alpha=0.5, beta=0.6, k=2.0),
+                                      lambda b: (b, 6, 5)),
+    "LocalResponseNorm-wide-5d": (lambda m: m.LocalResponseNorm(9, alpha=0.3), lambda b: (b, 5, 2, 2, 3)),
+    "ChannelShuffle": (lambda m: m.ChannelShuffle(3), lambda b: (b, 6, 3, 2)),
+    "ChannelShuffle-1d": (lambda m: m.ChannelShuffle(2), lambda b: (b, 8, 3)),
+    "UpsamplingNearest2d": (lambda m: m.UpsamplingNearest2d(scale_factor=2), lambda b: (b, 3, 4, 5)),
+    "UpsamplingNearest2d-size": (lambda m: m.UpsamplingNearest2d(size=(7, 3)), lambda b: (b, 2, 4, 5)),
+    "UpsamplingBilinear2d": (lambda m: m.UpsamplingBilinear2d(scale_factor=3), lambda b: (b, 2, 4, 5)),
+    "UpsamplingBilinear2d-size": (lambda m: m.UpsamplingBilinear2d(size=(7, 9)), lambda b: (b, 3, 4, 5)),
+    "Dropout3d-eval": (lambda m: m.Dropout3d(0.4), lambda b: (b, 3, 2, 2, 2)),
+    "AlphaDropout-eval": (lambda m: m.AlphaDropout(0.3), lambda b: (b, 9)),
+    "AlphaDropout-p0": (lambda m: m.AlphaDropout(0.0), lambda b: (b, 9)),
+    "FeatureAlphaDropout-eval": (lambda m: m.FeatureAlphaDropout(0.3), lambda b: (b, 4, 3)),
 }
 
-RANDOM_IN_TRAINING = {"RReLU-eval"}
+RANDOM_IN_TRAINING = {"RReLU-eval", "Dropout3d-eval", "AlphaDropout-eval", "FeatureAlphaDropout-eval"}
 PARAMS = [pytest.param(name, batch, mode, id=f"{name}-{batch}-{mode}") for name in CASES for batch in BATCHES
           for mode in ("train", "eval") if not (mode == "train" and name in RANDOM_IN_TRAINING)]
 
@@ -101,7 +121,11 @@ def test_rrelu_draws_each_negative_slope_uniformly_and_backward_uses_the_same_sl
 def test_reprs_and_attributes_are_torchs():
     for make in (lambda m: m.Hardshrink(), lambda m: m.Softshrink(1), lambda m: m.RReLU(),
                  lambda m: m.RReLU(0.2, 0.3), lambda m: m.ZeroPad1d(2), lambda m: m.ConstantPad1d((1, 2), 3.5),
-                 lambda m: m.ReflectionPad1d([1, 0]), lambda m: m.ReplicationPad1d(3), lambda m: m.CircularPad1d(1)):
+                 lambda m: m.ReflectionPad1d([1, 0]), lambda m: m.ReplicationPad1d(3), lambda m: m.CircularPad1d(1),
+                 lambda m: m.LocalResponseNorm(3), lambda m: m.ChannelShuffle(2), lambda m: m.Dropout3d(0.1),
+                 lambda m: m.AlphaDropout(), lambda m: m.FeatureAlphaDropout(0.2), lambda m: m.BatchNorm3d(4),
+                 lambda m: m.UpsamplingNearest2d(size=3), lambda m: m.UpsamplingBilinear2d(scale_factor=2),
+                 lambda m: m.AdaptiveMaxPool2d((2, None)), lambda m: m.AdaptiveMaxPool1d(5)):
         ours, theirs = make(nn), make(T)
         assert repr(ours) == repr(theirs)
         assert getattr(ours, "padding", None) == getattr(theirs, "padding", None)
@@ -122,6 +146,15 @@ def test_reprs_and_attributes_are_torchs():
     (lambda: nn.AdaptiveMaxPool2d(2)(np.zeros((2, 3))), RuntimeError, "3-D"),
     (lambda: nn.AdaptiveMaxPool1d(2)(np.zeros((1, 2, 3, 4))), RuntimeError, "Expected 2D or 3D"),
     (lambda: nn.AdaptiveMaxPool2d(2)(np.zeros((1, 2, 0, 4))), RuntimeError, "non-empty"),
+    (lambda: nn.BatchNorm3d(2)(np.zeros((2, 2, 3, 4))), ValueError, "expected 5D input"),
+    (lambda: nn.BatchNorm3d(2)(np.zeros((2, 3, 3, 4, 1))), RuntimeError, "expected 5D input (N, 2"),
+    (lambda: nn.LocalResponseNorm(2)(np.zeros((2, 3))), ValueError, "Expected 3D or higher"),
+    (lambda: nn.ChannelShuffle(2)(np.zeros((2, 5, 4))), RuntimeError, "divisible by groups"),
+    (lambda: nn.ChannelShuffle(2)(np.zeros((1, 6))), RuntimeError, "> 2 dims"),
+    (lambda: nn.ChannelShuffle(0)(np.zeros((1, 6, 2))), RuntimeError, "must be positive"),
+    (lambda: nn.Dropout3d()(np.zeros((2, 3, 4))), ValueError, "4-D"),
+    (lambda: nn.FeatureAlphaDropout()(np.zeros(3)), RuntimeError, "at least 2 dimensions"),
+    (lambda: nn.UpsamplingNearest2d(), ValueError, "exactly one of size and scale_factor"),
 ])
 def test_bad_input_is_a_one_line_error(call, error, words):
     with pytest.raises(error, match=words.replace("(", r"\(").replace(")", r"\)")) as info:
@@ -156,3 +189,47 @@ def test_adaptive_max_pool_ties_nans_and_indices_are_torchs(make, shape, dtype):
     yt.backward(torch.tensor(g))
     np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), rtol=1e-6)
     assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("name", [n for n in CASES if n.startswith("BatchNorm3d")])
+def test_batch_norm_3d_state_dict_has_torchs_keys_and_round_trips(name):
+    assert_state_dict_round_trips(CASES[name][0])
+
+
+@pytest.mark.parametrize("make,shape,per_channel", [(lambda m: m.AlphaDropout(0.2), (4000, 25), False),
+                                                     (lambda m: m.FeatureAlphaDropout(0.3), (400, 50, 5), True)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_alpha_dropout_keeps_zero_mean_unit_variance_with_torchs_two_values(make, shape, per_channel, dtype):
+    """On zeros, torch's output takes exactly two values (kept: α′·a·p; dropped: α′·a·(p − 1)); ours the same
+    two, in the right proportion, one per channel for the feature variant; a standard input keeps mean 0 and
+    variance 1; backward scales G by what forward multiplied x by."""
+    minimlp.manual_seed(0)
+    ours, theirs = make(nn), make(T)
+    zeros = np.zeros(shape, dtype=dtype)
+    values = np.unique(ours(zeros))
+    np.testing.assert_allclose(values, np.unique(theirs(torch.tensor(zeros)).numpy()), rtol=1e-6)
+    assert len(values) == 2
+    dropped = (ours(zeros) == values[0])
+    assert abs(dropped.mean() - ours.p) < 0.02
+    if per_channel:
+        assert (dropped == dropped[:, :, :1]).all()
+    x = np.random.default_rng(1).normal(size=shape).astype(dtype)
+    y = ours(x)
+    assert y.dtype == dtype and abs(float(y.mean())) < 0.02 and abs(float(y.std()) - 1) < 0.02
+    g = np.random.default_rng(2).normal(size=shape).astype(dtype)
+    scale = ours.backward(g) / g
+    np.testing.assert_allclose(y, x * scale + (y - x * scale), rtol=1e-6)
+    kept = scale != 0
+    np.testing.assert_allclose((y - x * scale)[kept], values[1], rtol=1e-5)
+    np.testing.assert_allclose(y[~kept], values[0], rtol=1e-5)
+
+
+def test_dropout_3d_drops_whole_channels_of_a_volume_or_one_sample():
+    minimlp.manual_seed(4)
+    layer = nn.Dropout3d(0.5)
+    for shape in ((6, 8, 2, 3, 2), (8, 2, 3, 2)):
+        y = layer(np.ones(shape))
+        lead = len(shape) - 3
+        flat = y.reshape(shape[:lead] + (-1,))
+        assert set(np.unique(flat)) <= {0.0, 2.0} and (flat == flat[..., :1]).all()
+        np.testing.assert_array_equal(layer.backward(np.ones(shape)), y)

@@ -19,6 +19,7 @@ from . import (
                glu,
                im2col,
                linear,
+               local_response_norm,
                loss,
                margin,
                nll,
@@ -42,4 +43,4 @@ __all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout
            "im2col", "linear", "loss", "margin", "nll", "norm", "piecewise_activation", "pointwise_loss", "pooling",
            "resample", "rmsprop", "sgd", "shuffle", "smooth_activation", "soft_cross_entropy", "soft_encoding",
            "softmax", "special", "winograd",
-           "adaptive_max"]
+           "adaptive_max", "local_response_norm"]

@@ -16,3 +16,16 @@ def pixel_unshuffle(x, r):
     k = len(lead)
     y = x.reshape(*lead, c, h // r, r, w // r, r).transpose(*range(k), k, k + 2, k + 4, k + 1, k + 3)
     return y.reshape(*lead, c * r * r, h // r, w // r)
+
+
+def channel_shuffle(x, groups):
+    """y[n, k·g + i] = x[n, i·(C/g) + k] for x (N, C, …) and g = ``groups``: the channels read as a (g, C/g)
+    table, transposed. Its inverse (and backward) is the shuffle with C/g groups."""
+    n, c = x.shape[:2]
+    rest = x.shape[2:]
+    return x.reshape(n, groups, c // groups, *rest).swapaxes(1, 2).reshape(x.shape)
+
+
+def channel_unshuffle(g, groups):
+    """∂L/∂x of ``channel_shuffle``: G shuffled with C/g groups."""
+    return channel_shuffle(g, g.shape[1] // groups)

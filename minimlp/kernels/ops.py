@@ -156,11 +156,15 @@ softmax = Op("softmax", forward=f.softmax.softmax, backward=f.softmax.softmax_ba
 softmax.register("cpu-compiled-gradient", last_axis_pair, compiled=True, backward="cpu.softmax:softmax_backward")
 pixel_shuffle = Op("pixel_shuffle", forward=f.shuffle.pixel_shuffle, backward=f.shuffle.pixel_unshuffle)
 pixel_unshuffle = Op("pixel_unshuffle", forward=f.shuffle.pixel_unshuffle, backward=f.shuffle.pixel_shuffle)
+channel_shuffle = Op("channel_shuffle", forward=f.shuffle.channel_shuffle, backward=f.shuffle.channel_unshuffle)
+local_response_norm = Op("local_response_norm", forward=f.local_response_norm.forward,
+                         backward=f.local_response_norm.backward)
 multi_margin = Op("multi_margin", forward=f.margin.multi_margin, backward=f.margin.multi_margin_backward)
 softmin = Op("softmin", forward=f.softmax.softmin, backward=f.softmax.softmin_backward)
 glu = Op("glu", forward=f.glu.glu, backward=f.glu.glu_backward)
 log_softmax = Op("log_softmax", forward=f.softmax.log_softmax, backward=f.softmax.log_softmax_backward)
 dropout = Op("dropout", mask=f.dropout.scaled_mask, forward=f.dropout.apply, backward=f.dropout.apply)
+alpha_dropout = Op("alpha_dropout", scale_and_shift=f.dropout.alpha_scale_and_shift)
 
 batch_norm = Op("batch_norm", forward_train=f.batch_norm.forward_train, backward_train=f.batch_norm.backward_train,
                 forward_eval=f.batch_norm.forward_eval, backward_eval=f.batch_norm.backward_eval,

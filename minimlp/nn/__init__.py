@@ -13,18 +13,21 @@ from .activation import (
            Tanh,
 )
 from .adaptive_max_pool import AdaptiveMaxPool1d, AdaptiveMaxPool2d
+from .alpha_dropout import AlphaDropout, FeatureAlphaDropout
 from .batchnorm import BatchNorm1d
 from .batchnorm2d import BatchNorm2d
+from .batchnorm3d import BatchNorm3d
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .conv1d import Conv1d
 from .cross_entropy import CrossEntropyLoss
-from .dropout import Dropout, Dropout1d, Dropout2d
+from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from .embedding import Embedding
 from .groupnorm import GroupNorm
 from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .layernorm import LayerNorm
 from .linear import Linear
+from .local_response_norm import LocalResponseNorm
 from .loss import L1Loss, MSELoss
 from .margin_loss import MultiMarginLoss
 from .module import Module
@@ -48,11 +51,11 @@ from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from .pooling1d import AdaptiveAvgPool1d, AvgPool1d, MaxPool1d
 from .rmsnorm import RMSNorm
 from .shape import Flatten, Unflatten
-from .shuffle import PixelShuffle, PixelUnshuffle
+from .shuffle import ChannelShuffle, PixelShuffle, PixelUnshuffle
 from .skip import Concat, GlobalFusion, Residual
 from .smooth_activation import CELU, SELU, LogSigmoid, Mish, Softsign, Tanhshrink
 from .softmax import GLU, LogSoftmax, Softmax, Softmax2d, Softmin
-from .upsample import Upsample
+from .upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
            "ELU",
@@ -143,6 +146,14 @@ __all__ = [
            "CircularPad1d",
            "AdaptiveMaxPool1d",
            "AdaptiveMaxPool2d",
+           "BatchNorm3d",
+           "Dropout3d",
+           "AlphaDropout",
+           "FeatureAlphaDropout",
+           "LocalResponseNorm",
+           "ChannelShuffle",
+           "UpsamplingNearest2d",
+           "UpsamplingBilinear2d",
            "PixelShuffle",
            "PixelUnshuffle",
            "Softmax2d",

@@ -105,3 +105,15 @@ class Dropout1d(Dropout2d):
         if x.ndim not in (2, 3):
             raise InputError(f"{self!r}: dropout1d: Expected 2D or 3D input, but received a {x.ndim}D input")
         return self._drop_channels(x, x.ndim - 1)
+
+
+class Dropout3d(Dropout2d):
+    """Whole channels dropped, as Dropout2d, of x (N, C, D, H, W) or one sample (C, D, H, W):
+    y[n, c] = x[n, c]·m[n, c]/(1 − p) in training, y = x in evaluation; ∂L/∂x = G ⊙ m/(1 − p)."""
+
+    def forward(self, x):
+        check_floating(self, x)
+        if x.ndim not in (4, 5):
+            raise InputError(f"{self!r}: expected a 4-D (C, D, H, W) or 5-D (N, C, D, H, W) input, got a "
+                             f"{x.ndim}-D input of shape {tuple(x.shape)}")
+        return self._drop_channels(x, x.ndim - 3)

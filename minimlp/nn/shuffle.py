@@ -1,4 +1,5 @@
-"""PixelShuffle and PixelUnshuffle: (…, C·r², H, W) ⇄ (…, C, H·r, W·r) (``minimlp.formulas.shuffle``)."""
+"""PixelShuffle and PixelUnshuffle: (…, C·r², H, W) ⇄ (…, C, H·r, W·r), and ChannelShuffle
+(``minimlp.formulas.shuffle``)."""
 from ..kernels import ops
 from .checks import InputError, check_floating, check_grad_like, whole
 from .module import Module
@@ -70,3 +71,33 @@ class PixelUnshuffle(_Shuffle):
             if x.shape[axis] % r:
                 raise InputError(f"pixel_unshuffle expects {name} to be divisible by downscale_factor, but "
                                  f"input.size({axis})={x.shape[axis]} is not divisible by {r}")
+
+
+class ChannelShuffle(Module):
+    """y[n, k·g + i] = x[n, i·(C/g) + k] for x (N, C, …) and g = ``groups`` (ShuffleNet's channel mix);
+    ∂L/∂x = G shuffled back (the shuffle with C/g groups)."""
+
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = whole(groups, "groups")
+        self._shape = None
+
+    def forward(self, x):
+        check_floating(self, x)
+        if self.groups < 1:
+            raise InputError(f"Number of groups to divide channels in must be positive. Value of groups:{self.groups}")
+        if x.ndim < 3:
+            raise InputError(f"channel_shuffle expects input with > 2 dims, but got input with sizes "
+                             f"{list(x.shape)}")
+        if x.shape[1] % self.groups:
+            raise InputError(f"Number of channels must be divisible by groups. Got {x.shape[1]} channels and "
+                             f"{self.groups} groups.")
+        self._shape = tuple(x.shape)
+        return ops.channel_shuffle.run("forward", x, self.groups)
+
+    def backward(self, dout):
+        check_grad_like(self, dout, self._shape)
+        return ops.channel_shuffle.run("backward", dout, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"

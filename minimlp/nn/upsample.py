@@ -82,3 +82,18 @@ class Upsample(SeparableMap):
     def extra_repr(self):
         what = f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None else f"size={self.size!r}"
         return f"{what}, mode={self.mode!r}"
+
+
+class UpsamplingNearest2d(Upsample):
+    """``Upsample(size, scale_factor, mode="nearest")``, under torch's older name: A[o, ⌊o·r⌋] = 1."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """``Upsample(size, scale_factor, mode="bilinear", align_corners=True)``, under torch's older name: source
+    coordinate u = o·(in − 1)/(out − 1), A[o, ⌊u⌋] = 1 − λ, A[o, ⌊u⌋ + 1] = λ with λ = u − ⌊u⌋."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
