@@ -1,10 +1,12 @@
 """Hardshrink, Softshrink, RReLU, the 1-d padding layers, adaptive max pooling, BatchNorm3d, LocalResponseNorm,
-ChannelShuffle, the Upsampling layers, Dropout3d and the alpha dropouts against torch in float64.
+ChannelShuffle, the Upsampling layers, Dropout3d, the alpha dropouts, Unfold and Fold against torch in float64.
 
 ``compare`` (tests/test_conv_vs_torch.py) checks the forward and the input gradient for a random upstream
 gradient at batch sizes 1, 2, 7 and 16, training and evaluation; then finite differences, RReLU's random slopes
 by their statistics, the corners and the one-line errors.
 """
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -59,6 +61,13 @@ CASES = {
     "AlphaDropout-eval": (lambda m: m.AlphaDropout(0.3), lambda b: (b, 9)),
     "AlphaDropout-p0": (lambda m: m.AlphaDropout(0.0), lambda b: (b, 9)),
     "FeatureAlphaDropout-eval": (lambda m: m.FeatureAlphaDropout(0.3), lambda b: (b, 4, 3)),
+    "Unfold": (lambda m: m.Unfold(3), lambda b: (b, 3, 5, 6)),
+    "Unfold-dilated-padded-strided": (lambda m: m.Unfold((2, 3), dilation=2, padding=1, stride=(2, 1)),
+                                      lambda b: (b, 3, 7, 6)),
+    "Unfold-unbatched": (lambda m: m.Unfold(2, stride=2), lambda b: (3, b + 3, 6)),
+    "Fold": (lambda m: m.Fold((4, 5), (2, 3)), lambda b: (b, 12, 9)),
+    "Fold-overlapping-padded": (lambda m: m.Fold(7, 3, dilation=2, padding=2, stride=2), lambda b: (b, 18, 16)),
+    "Fold-unbatched": (lambda m: m.Fold(6, 2, stride=2), lambda b: (8, 9)),
 }
 
 RANDOM_IN_TRAINING = {"RReLU-eval", "Dropout3d-eval", "AlphaDropout-eval", "FeatureAlphaDropout-eval"}
@@ -125,7 +134,8 @@ def test_reprs_and_attributes_are_torchs():
                  lambda m: m.LocalResponseNorm(3), lambda m: m.ChannelShuffle(2), lambda m: m.Dropout3d(0.1),
                  lambda m: m.AlphaDropout(), lambda m: m.FeatureAlphaDropout(0.2), lambda m: m.BatchNorm3d(4),
                  lambda m: m.UpsamplingNearest2d(size=3), lambda m: m.UpsamplingBilinear2d(scale_factor=2),
-                 lambda m: m.AdaptiveMaxPool2d((2, None)), lambda m: m.AdaptiveMaxPool1d(5)):
+                 lambda m: m.AdaptiveMaxPool2d((2, None)), lambda m: m.AdaptiveMaxPool1d(5),
+                 lambda m: m.Unfold((2, 3), padding=1), lambda m: m.Fold(5, 2, stride=(1, 2))):
         ours, theirs = make(nn), make(T)
         assert repr(ours) == repr(theirs)
         assert getattr(ours, "padding", None) == getattr(theirs, "padding", None)
@@ -155,9 +165,15 @@ def test_reprs_and_attributes_are_torchs():
     (lambda: nn.Dropout3d()(np.zeros((2, 3, 4))), ValueError, "4-D"),
     (lambda: nn.FeatureAlphaDropout()(np.zeros(3)), RuntimeError, "at least 2 dimensions"),
     (lambda: nn.UpsamplingNearest2d(), ValueError, "exactly one of size and scale_factor"),
+    (lambda: nn.Unfold(2)(np.zeros((2, 3))), RuntimeError, "3-D (C, H, W) or 4-D"),
+    (lambda: nn.Unfold(5)(np.zeros((1, 2, 3, 3))), RuntimeError, "must be at least one"),
+    (lambda: nn.Unfold(2, stride=0)(np.zeros((1, 2, 3, 3))), RuntimeError, "stride should be at least 1"),
+    (lambda: nn.Fold((4, 5), 2)(np.zeros((1, 5, 12))), RuntimeError, "divisible by the product of kernel_size"),
+    (lambda: nn.Fold((4, 5), 2)(np.zeros((1, 4, 11))), RuntimeError, "sliding blocks 3 * 4 = 12"),
+    (lambda: nn.Fold((4, 5), 2)(np.zeros(4)), RuntimeError, "Expected 2D or 3D"),
 ])
 def test_bad_input_is_a_one_line_error(call, error, words):
-    with pytest.raises(error, match=words.replace("(", r"\(").replace(")", r"\)")) as info:
+    with pytest.raises(error, match=re.escape(words)) as info:
         call()
     assert "\n" not in str(info.value)
 
@@ -233,3 +249,13 @@ def test_dropout_3d_drops_whole_channels_of_a_volume_or_one_sample():
         flat = y.reshape(shape[:lead] + (-1,))
         assert set(np.unique(flat)) <= {0.0, 2.0} and (flat == flat[..., :1]).all()
         np.testing.assert_array_equal(layer.backward(np.ones(shape)), y)
+
+
+def test_fold_of_unfold_counts_how_many_blocks_hold_each_pixel():
+    """Fold is Unfold's adjoint: folding the unfolded ones gives each pixel's number of blocks (torch's example)."""
+    ones = np.ones((1, 2, 5, 6))
+    cols = nn.Unfold(3, padding=1, stride=2)(ones)
+    counts = nn.Fold((5, 6), 3, padding=1, stride=2)(cols)
+    expected = T.Fold((5, 6), 3, padding=1, stride=2)(T.Unfold(3, padding=1, stride=2)(torch.ones(1, 2, 5, 6)))
+    np.testing.assert_array_equal(counts, expected.numpy())
+    assert counts.max() == 4 and counts.min() == 1

@@ -15,6 +15,7 @@ from . import (
                cross_entropy,
                dropout,
                embedding,
+               fold,
                gelu,
                glu,
                im2col,
@@ -43,4 +44,4 @@ __all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout
            "im2col", "linear", "loss", "margin", "nll", "norm", "piecewise_activation", "pointwise_loss", "pooling",
            "resample", "rmsprop", "sgd", "shuffle", "smooth_activation", "soft_cross_entropy", "soft_encoding",
            "softmax", "special", "winograd",
-           "adaptive_max", "local_response_norm"]
+           "adaptive_max", "local_response_norm", "fold"]

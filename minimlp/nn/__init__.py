@@ -23,6 +23,7 @@ from .conv1d import Conv1d
 from .cross_entropy import CrossEntropyLoss
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from .embedding import Embedding
+from .fold import Fold, Unfold
 from .groupnorm import GroupNorm
 from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .layernorm import LayerNorm
@@ -154,6 +155,8 @@ __all__ = [
            "ChannelShuffle",
            "UpsamplingNearest2d",
            "UpsamplingBilinear2d",
+           "Unfold",
+           "Fold",
            "PixelShuffle",
            "PixelUnshuffle",
            "Softmax2d",
