@@ -3,6 +3,7 @@ dims must be in range, a size has as many entries as the input has spatial axes,
 the activations that torch lets it through, and torch's initialisers' checks. Each case is run in torch too."""
 import contextlib
 import inspect
+import typing
 import warnings
 
 import numpy as np
@@ -263,7 +264,12 @@ LOSSES = ["L1Loss", "MSELoss", "NLLLoss", "CrossEntropyLoss", "BCELoss", "BCEWit
 
 
 def _parameters(cls):
-    return [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "device", "dtype")]
+    """The argument names of ``cls``, in order; where torch's ``__init__`` takes only ``*args, **kwargs`` (RNN, LSTM,
+    GRU), those of its first ``typing.overload``, the signature torch documents."""
+    init = cls.__init__
+    if set(inspect.signature(init).parameters) == {"self", "args", "kwargs"} and typing.get_overloads(init):
+        init = typing.get_overloads(init)[0]
+    return [p for p in inspect.signature(init).parameters if p not in ("self", "device", "dtype")]
 
 
 def test_every_shared_layer_takes_torchs_arguments_in_torchs_order():

@@ -194,6 +194,10 @@ embedding = Op("embedding", forward=f.embedding.lookup, backward=f.embedding.loo
 squared_error = Op("squared_error", forward=f.loss.squared_error, backward=f.loss.squared_error_backward,
                    elements=f.loss.squared_error_elements)
 squared_error.register("cpu-compiled", matrix, compiled=True, forward="cpu.loss:squared_error")
+rnn = Op("rnn", forward=f.rnn_cell.forward, backward=f.rnn_cell.backward)
+lstm = Op("lstm", forward=f.lstm_cell.forward, backward=f.lstm_cell.backward)
+gru = Op("gru", forward=f.gru_cell.forward, backward=f.gru_cell.backward)
+
 squared_error.register("cpu-compiled-gradient", flat, compiled=True, backward="cpu.loss:squared_error_backward")
 absolute_error = Op("absolute_error", forward=f.loss.absolute_error, backward=f.loss.absolute_error_backward,
                     elements=f.loss.absolute_error_elements)

@@ -51,6 +51,8 @@ from .pointwise_loss import (
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from .pooling1d import AdaptiveAvgPool1d, AvgPool1d, MaxPool1d
 from .rmsnorm import RMSNorm
+from .rnn import GRU, LSTM, RNN
+from .rnn_cell import GRUCell, LSTMCell, RNNCell
 from .shape import Flatten, Unflatten
 from .shuffle import ChannelShuffle, PixelShuffle, PixelUnshuffle
 from .skip import Concat, GlobalFusion, Residual
@@ -157,6 +159,12 @@ __all__ = [
            "UpsamplingBilinear2d",
            "Unfold",
            "Fold",
+           "RNNCell",
+           "LSTMCell",
+           "GRUCell",
+           "RNN",
+           "LSTM",
+           "GRU",
            "PixelShuffle",
            "PixelUnshuffle",
            "Softmax2d",
