@@ -215,6 +215,19 @@ nll = Op("nll", forward=f.nll.nll, backward=f.nll.nll_backward)
 cross_entropy = Op("cross_entropy", forward=f.cross_entropy.forward, backward=f.cross_entropy.backward)
 
 conv2d = Op("conv2d", forward=f.conv.conv2d, backward=f.conv.conv2d_backward)
+pairwise_distance = Op("pairwise_distance", forward=f.distance.pairwise_distance,
+                       backward=f.distance.pairwise_distance_backward)
+cosine_similarity = Op("cosine_similarity", forward=f.distance.cosine_similarity,
+                       backward=f.distance.cosine_similarity_backward)
+margin_ranking = Op("margin_ranking", forward=f.ranking.margin_ranking, backward=f.ranking.margin_ranking_backward)
+cosine_embedding = Op("cosine_embedding", forward=f.ranking.cosine_embedding,
+                      backward=f.ranking.cosine_embedding_backward)
+triplet_hinge = Op("triplet_hinge", forward=f.ranking.triplet_hinge, backward=f.ranking.triplet_hinge_backward)
+gaussian_nll = Op("gaussian_nll", forward=f.gaussian_nll.gaussian_nll, backward=f.gaussian_nll.gaussian_nll_backward)
+multilabel_soft_margin = Op("multilabel_soft_margin", forward=f.multilabel.multilabel_soft_margin,
+                            backward=f.multilabel.multilabel_soft_margin_backward)
+multilabel_margin = Op("multilabel_margin", forward=f.multilabel.multilabel_margin,
+                       backward=f.multilabel.multilabel_margin_backward)
 conv2d.register("cpu-winograd", winograd_fits, winograd_wins, compiled=True, forward="cpu.winograd:conv2d",
                 backward="cpu.winograd:conv2d_backward")
 conv2d.register("cpu-compiled", conv_gemm, training, compiled=True, forward="cpu.conv:conv2d",

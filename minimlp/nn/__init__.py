@@ -21,9 +21,11 @@ from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .conv1d import Conv1d
 from .cross_entropy import CrossEntropyLoss
+from .distance import CosineSimilarity, PairwiseDistance
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from .embedding import Embedding
 from .fold import Fold, Unfold
+from .gaussian_nll import GaussianNLLLoss
 from .groupnorm import GroupNorm
 from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .layernorm import LayerNorm
@@ -32,6 +34,7 @@ from .local_response_norm import LocalResponseNorm
 from .loss import L1Loss, MSELoss
 from .margin_loss import MultiMarginLoss
 from .module import Module
+from .multilabel_loss import MultiLabelMarginLoss, MultiLabelSoftMarginLoss
 from .nll import NLLLoss
 from .padding import CircularPad2d, ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
 from .padding1d import CircularPad1d, ConstantPad1d, ReflectionPad1d, ReplicationPad1d, ZeroPad1d
@@ -50,6 +53,7 @@ from .pointwise_loss import (
 )
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from .pooling1d import AdaptiveAvgPool1d, AvgPool1d, MaxPool1d
+from .ranking_loss import CosineEmbeddingLoss, MarginRankingLoss
 from .rmsnorm import RMSNorm
 from .rnn import GRU, LSTM, RNN
 from .rnn_cell import GRUCell, LSTMCell, RNNCell
@@ -58,6 +62,7 @@ from .shuffle import ChannelShuffle, PixelShuffle, PixelUnshuffle
 from .skip import Concat, GlobalFusion, Residual
 from .smooth_activation import CELU, SELU, LogSigmoid, Mish, Softsign, Tanhshrink
 from .softmax import GLU, LogSoftmax, Softmax, Softmax2d, Softmin
+from .triplet_loss import TripletMarginLoss, TripletMarginWithDistanceLoss
 from .upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
 __all__ = [
@@ -165,6 +170,15 @@ __all__ = [
            "RNN",
            "LSTM",
            "GRU",
+           "MultiLabelSoftMarginLoss",
+           "MultiLabelMarginLoss",
+           "MarginRankingLoss",
+           "CosineEmbeddingLoss",
+           "TripletMarginLoss",
+           "TripletMarginWithDistanceLoss",
+           "GaussianNLLLoss",
+           "PairwiseDistance",
+           "CosineSimilarity",
            "PixelShuffle",
            "PixelUnshuffle",
            "Softmax2d",
