@@ -1,5 +1,6 @@
 """Hardshrink, Softshrink, RReLU, the 1-d padding layers, adaptive max pooling, BatchNorm3d, LocalResponseNorm,
-ChannelShuffle, the Upsampling layers, Dropout3d, the alpha dropouts, Unfold and Fold against torch in float64.
+ChannelShuffle, the Upsampling layers, Dropout3d, the alpha dropouts, Unfold, Fold and ConvTranspose1d against torch
+in float64.
 
 ``compare`` (tests/test_conv_vs_torch.py) checks the forward and the input gradient for a random upstream
 gradient at batch sizes 1, 2, 7 and 16, training and evaluation; then finite differences, RReLU's random slopes
@@ -68,6 +69,12 @@ CASES = {
     "Fold": (lambda m: m.Fold((4, 5), (2, 3)), lambda b: (b, 12, 9)),
     "Fold-overlapping-padded": (lambda m: m.Fold(7, 3, dilation=2, padding=2, stride=2), lambda b: (b, 18, 16)),
     "Fold-unbatched": (lambda m: m.Fold(6, 2, stride=2), lambda b: (8, 9)),
+    "ConvTranspose1d": (lambda m: m.ConvTranspose1d(2, 3, 3), lambda b: (b, 2, 5)),
+    "ConvTranspose1d-strided-grouped-dilated": (
+        lambda m: m.ConvTranspose1d(2, 4, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=2),
+        lambda b: (b, 2, 6)),
+    "ConvTranspose1d-unbatched-nobias": (lambda m: m.ConvTranspose1d(3, 2, 2, stride=3, bias=False),
+                                         lambda b: (3, b + 2)),
 }
 
 RANDOM_IN_TRAINING = {"RReLU-eval", "Dropout3d-eval", "AlphaDropout-eval", "FeatureAlphaDropout-eval"}
@@ -135,7 +142,8 @@ def test_reprs_and_attributes_are_torchs():
                  lambda m: m.AlphaDropout(), lambda m: m.FeatureAlphaDropout(0.2), lambda m: m.BatchNorm3d(4),
                  lambda m: m.UpsamplingNearest2d(size=3), lambda m: m.UpsamplingBilinear2d(scale_factor=2),
                  lambda m: m.AdaptiveMaxPool2d((2, None)), lambda m: m.AdaptiveMaxPool1d(5),
-                 lambda m: m.Unfold((2, 3), padding=1), lambda m: m.Fold(5, 2, stride=(1, 2))):
+                 lambda m: m.Unfold((2, 3), padding=1), lambda m: m.Fold(5, 2, stride=(1, 2)),
+                 lambda m: m.ConvTranspose1d(2, 4, 3, stride=2, groups=2, bias=False)):
         ours, theirs = make(nn), make(T)
         assert repr(ours) == repr(theirs)
         assert getattr(ours, "padding", None) == getattr(theirs, "padding", None)
@@ -171,6 +179,9 @@ def test_reprs_and_attributes_are_torchs():
     (lambda: nn.Fold((4, 5), 2)(np.zeros((1, 5, 12))), RuntimeError, "divisible by the product of kernel_size"),
     (lambda: nn.Fold((4, 5), 2)(np.zeros((1, 4, 11))), RuntimeError, "sliding blocks 3 * 4 = 12"),
     (lambda: nn.Fold((4, 5), 2)(np.zeros(4)), RuntimeError, "Expected 2D or 3D"),
+    (lambda: nn.ConvTranspose1d(2, 3, 3)(np.zeros((1, 2, 3, 4), np.float32)), RuntimeError, "Expected 2D (unbatched)"),
+    (lambda: nn.ConvTranspose1d(2, 3, 3, stride=2)(np.zeros((1, 2, 3), np.float32), [9]), ValueError,
+     "valid sizes range from [7] to [8]"),
 ])
 def test_bad_input_is_a_one_line_error(call, error, words):
     with pytest.raises(error, match=re.escape(words)) as info:
@@ -259,3 +270,19 @@ def test_fold_of_unfold_counts_how_many_blocks_hold_each_pixel():
     expected = T.Fold((5, 6), 3, padding=1, stride=2)(T.Unfold(3, padding=1, stride=2)(torch.ones(1, 2, 5, 6)))
     np.testing.assert_array_equal(counts, expected.numpy())
     assert counts.max() == 4 and counts.min() == 1
+
+
+@pytest.mark.parametrize("output_size", [[7], [8], (2, 3, 8)])
+def test_conv_transpose_1d_output_size_picks_the_length_as_torch(output_size):
+    theirs = T.ConvTranspose1d(2, 3, 3, stride=2).double()
+    ours = nn.ConvTranspose1d(2, 3, 3, stride=2).to(dtype=np.float64)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(0).normal(size=(2, 2, 3))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = theirs(xt, output_size=list(output_size))
+    y = ours(x, output_size)
+    np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-12, atol=1e-14)
+    g = np.random.default_rng(1).normal(size=y.shape)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-12, atol=1e-14)

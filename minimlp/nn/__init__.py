@@ -19,7 +19,7 @@ from .batchnorm2d import BatchNorm2d
 from .batchnorm3d import BatchNorm3d
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
-from .conv1d import Conv1d
+from .conv1d import Conv1d, ConvTranspose1d
 from .cross_entropy import CrossEntropyLoss
 from .distance import CosineSimilarity, PairwiseDistance
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
@@ -164,6 +164,7 @@ __all__ = [
            "UpsamplingBilinear2d",
            "Unfold",
            "Fold",
+           "ConvTranspose1d",
            "RNNCell",
            "LSTMCell",
            "GRUCell",

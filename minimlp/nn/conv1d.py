@@ -1,10 +1,10 @@
-"""Conv1d: a convolution along one axis, run as a Conv2d over images one pixel high."""
+"""Conv1d and ConvTranspose1d: convolutions along one axis, run as the 2-d ones over images one pixel high."""
 import numpy as np
 
 from ..formulas.conv import Geometry
 from ..kernels import ops
 from .checks import InputError, check_floating, check_like, single, whole
-from .conv import PADDING_MODES, _ConvBase
+from .conv import PADDING_MODES, ConvTranspose2d, _ConvBase
 from .parameter import Parameter
 
 
@@ -74,6 +74,57 @@ class Conv1d(_ConvBase):
 
     def backward_parameters(self, dout):
         self._backward(dout[..., None, :], want_dx=False)
+
+
+class ConvTranspose1d(ConvTranspose2d):
+    """The adjoint of Conv1d in x: y[n, o, l·s + k·d − p] += Σ_{c ∈ group(o)} W[c, o, k] · x[n, c, l], plus b.
+
+    Shapes: x (N, C_in, L) or (C_in, L) → y (N, C_out, L_out), L_out = (L − 1)·s − 2p + d·(k − 1) +
+    output_padding + 1; W is (C_in, C_out/groups, k), initialised as torch.nn.ConvTranspose1d. It runs as
+    ConvTranspose2d's op on x viewed as (N, C_in, 1, L), so its maths and backward are ConvTranspose2d's.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", dtype=np.float32):
+        (k,), (s,), (d,) = (single(kernel_size, "kernel_size"), single(stride, "stride"),
+                            single(dilation, "dilation"))
+        (p,), (extra,) = single(padding, "padding"), single(output_padding, "output_padding")
+        super().__init__(in_channels, out_channels, (1, k), (1, s), (0, p), (0, extra), groups, bias, (1, d),
+                         padding_mode, dtype)
+        self.weight = Parameter(self.weight.data.reshape(self.weight.data.shape[:2] + (k,)))
+        self.kernel_size, self.stride, self.padding, self.output_padding, self.dilation = \
+            (k,), (s,), (p,), (extra,), (d,)
+
+    def _kernel(self):
+        return _AsKernel(self.weight)
+
+    def forward(self, x, output_size=None):
+        """``output_size`` (L_out,), or with the batch and channel axes in front, picks among the lengths the
+        stride allows (torch's ``_output_padding``)."""
+        check_floating(self, x)
+        if x.ndim not in (2, 3):
+            raise InputError(f"{self!r}: Expected 2D (unbatched) or 3D (batched) input to conv_transpose1d, but "
+                             f"got input of size: {list(x.shape)}")
+        return super().forward(x[..., None, :], output_size)[..., 0, :]
+
+    def _sized_geometry(self, x, output_size):
+        given = list(output_size[-1:]) if len(output_size) == x.ndim - 1 else list(output_size)
+        if len(given) != 1:
+            raise ValueError(f"ConvTranspose1D: for {x.ndim - 1}D input, output_size must have 1 or {x.ndim - 1} "
+                             f"elements (got {len(output_size)})")
+        (k,), (s,), (p,), (d,) = self.kernel_size, self.stride, self.padding, self.dilation
+        length = whole(given[0], "output_size")
+        smallest = (x.shape[-1] - 1) * s - 2 * p + d * (k - 1) + 1
+        if not smallest <= length <= smallest + s - 1:
+            raise ValueError(f"requested an output size of {given}, but valid sizes range from [{smallest}] to "
+                             f"[{smallest + s - 1}] (for an input of {x.shape[-1]})")
+        return Geometry((1, k), (1, s), (1, d), (0, 0, p, p), self.groups, "zeros", (0, length - smallest))
+
+    def backward(self, dout):
+        return super().backward(dout[..., None, :])[..., 0, :]
+
+    def backward_parameters(self, dout):
+        super().backward_parameters(dout[..., None, :])
 
 
 class _AsKernel:
