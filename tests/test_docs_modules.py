@@ -24,3 +24,11 @@ def test_every_schedule_is_listed():
              and n != "LRScheduler"]
     assert len(names) == 15
     assert all(re.search(rf"\b{n}\b", DOC) for n in names), names
+
+
+def test_every_optimizer_is_listed_with_its_torch_twin():
+    from minimlp import optim
+    names = [n for n in optim.__all__ if n not in ("Optimizer", "lr_scheduler")]
+    table = "\n".join(line for line in DOC.splitlines() if line.startswith("| `optim."))
+    assert [n for n in names if not re.search(rf"\b{n}\b", table)] == []
+    assert all(hasattr(torch.optim, n) for n in names)

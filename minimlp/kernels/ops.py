@@ -266,3 +266,10 @@ adam.register("cpu-compiled", numpy_float, compiled=True, update="cpu.optimizers
 adam.register("gpu-elementwise", on_gpu, update="gpu.optimizers:adam")
 
 ALL = [value for value in list(globals().values()) if isinstance(value, Op)]
+adagrad = Op("adagrad", update=f.adagrad.update)
+adadelta = Op("adadelta", update=f.adadelta.update)
+adamax = Op("adamax", update=f.adamax.update)
+nadam = Op("nadam", update=f.nadam.update)
+radam = Op("radam", update=f.radam.update)
+asgd = Op("asgd", update=f.asgd.update)
+rprop = Op("rprop", update=f.rprop.update)

@@ -1,14 +1,23 @@
 """Optimizers matching ``torch.optim``, updating flat buffers in one call per run of parameters.
 
-``SGD``, ``RMSprop``, ``Adam`` and ``AdamW`` take ``model.parameters()`` (or
+``SGD``, ``RMSprop``, ``Adam``, ``AdamW``, ``Adagrad``, ``Adadelta``, ``Adamax``, ``NAdam``, ``RAdam``,
+``ASGD`` and ``Rprop`` take ``model.parameters()`` (or
 torch's list-of-dicts parameter groups); schedules are in
 ``minimlp.optim.lr_scheduler``. Each update's maths is in ``minimlp.formulas``;
 ``fused=False`` runs that formula even where a compiled kernel exists.
 """
-from .optimizer import Optimizer
-from .sgd import SGD
-from .rmsprop import RMSprop
-from .adam import Adam, AdamW
 from . import lr_scheduler
+from .adadelta import Adadelta
+from .adagrad import Adagrad
+from .adam import Adam, AdamW
+from .adamax import Adamax
+from .asgd import ASGD
+from .nadam import NAdam
+from .optimizer import Optimizer
+from .radam import RAdam
+from .rmsprop import RMSprop
+from .rprop import Rprop
+from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
+           "ASGD", "Rprop", "lr_scheduler"]

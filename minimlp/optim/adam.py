@@ -2,7 +2,7 @@
 import numbers
 
 from ..kernels import ops
-from .optimizer import Optimizer, check_nonnegative, implementation_flags
+from .optimizer import Optimizer, check_betas, check_nonnegative, implementation_flags
 
 
 class Adam(Optimizer):
@@ -41,14 +41,9 @@ class Adam(Optimizer):
     def _validate(self, group):
         super()._validate(group)
         check_nonnegative("epsilon value", group["eps"])
-        betas = group["betas"] = tuple(group["betas"])
-        if len(betas) != 2:
-            raise ValueError(f"Invalid betas: {betas} (must be a pair)")
-        if isinstance(betas[0], numbers.Real) != isinstance(betas[1], numbers.Real):
+        check_betas(group)
+        if isinstance(group["betas"][0], numbers.Real) != isinstance(group["betas"][1], numbers.Real):
             raise ValueError("betas must be either both floats or both Tensors")
-        for i, beta in enumerate(betas):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {i}: {beta} (must be in [0, 1))")
 
     def _state_names(self, group):
         return ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if group["amsgrad"] else [])

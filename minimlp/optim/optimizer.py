@@ -35,10 +35,15 @@ class Optimizer:
     as None), and define ``_state_names(group)`` (the arrays each parameter needs) and
     ``_hyper(group, step)`` (the update's keyword arguments at that step). ``fused=False`` runs the
     formula (``minimlp.formulas``) whatever kernels exist; None or True, the compiled kernel where one exists.
+
+    ``_scalars`` names the numbers a parameter keeps beside its ``step`` (NAdam's ``mu_product``, ASGD's
+    ``eta`` and ``mu``): a subclass's ``_init_state`` sets them, the update takes them by name and returns their
+    new values (a dict), and one update call covers only neighbours whose step and scalars agree.
     """
 
     _op = None
     _arguments = ()
+    _scalars = ()
 
     _saves_step = True   # False: the state_dict leaves the step count out (torch's SGD keeps none)
 
@@ -180,7 +185,7 @@ class Optimizer:
                     self._init_state(i, group)
                 else:
                     self._add_state(i, names)
-                if run and states[i]["step"] != states[run[0]]["step"]:
+                if run and self._counters(states[i]) != self._counters(states[run[0]]):
                     runs.append(run)
                     run = []
                 run.append(i)
@@ -191,9 +196,16 @@ class Optimizer:
                 bucket, lo, hi = self._flat.span(run)
                 step = states[run[0]]["step"] + 1
                 arrays = [bucket.state[name][lo:hi] if name in names else None for name in self._arguments]
-                update(bucket.data[lo:hi], bucket.grad[lo:hi], *arrays, **self._hyper(group, step))
+                scalars = {name: states[run[0]][name] for name in self._scalars}
+                scalars = update(bucket.data[lo:hi], bucket.grad[lo:hi], *arrays, **self._hyper(group, step),
+                                 **scalars) or {}
                 for i in run:
                     states[i]["step"] = step
+                    states[i].update(scalars)
+
+    def _counters(self, state):
+        """What one update call shares across its parameters: the step count and the ``_scalars``."""
+        return (state["step"],) + tuple(state[name] for name in self._scalars)
 
     def can_step_in_backward(self):
         """True unless a subclass overrides ``step`` (clipping, say), which a step inside backward would skip."""
@@ -219,7 +231,7 @@ class Optimizer:
         """
         self._check_views()
         offers = {}
-        if self.fused:
+        if self.fused and not self._scalars:   # an update that keeps scalars is never taken in backward
             offers = {id(p): PendingUpdate(self._op.name, functools.partial(self._arguments_in_backward, i))
                       for i, p in enumerate(self._params) if p.requires_grad}
         with offered(offers):
@@ -234,7 +246,8 @@ class Optimizer:
             self._add_state(i, names)
         state = self.state[i] or self._init_state(i, group)
         state["step"] += 1
-        return tuple(state[name] if name in names else None for name in self._arguments), self._hyper(group, state["step"])
+        arrays = tuple(state[name] if name in names else None for name in self._arguments)
+        return arrays, self._hyper(group, state["step"])
 
     # ----------------------------------------------------------------- state
     def _group_state(self, group, first):
@@ -247,7 +260,7 @@ class Optimizer:
         so a parameter without a momentum buffer has no entry)."""
         state = {}
         for i, s in enumerate(self.state):
-            saved = {k: (v if k == "step" else v.copy()) for k, v in s.items()
+            saved = {k: (v if k == "step" or k in self._scalars else v.copy()) for k, v in s.items()
                      if k != "step" or self._saves_step}
             if saved:
                 state[i] = saved
@@ -271,7 +284,7 @@ class Optimizer:
         for saved, group in zip(groups, self.param_groups):
             for key, value in saved.items():
                 if key != "params":
-                    group[key] = tuple(value) if key == "betas" else value
+                    group[key] = tuple(value) if key in ("betas", "etas", "step_sizes") else value
         saved_state = {int(k): v for k, v in state_dict["state"].items()}
         position, first = {}, 0  # saved parameter key -> (position here, its group)
         for saved, group in zip(groups, self.param_groups):
@@ -288,6 +301,9 @@ class Optimizer:
             for name, value in entries.items():
                 if name == "step":
                     state["step"] = int(value)
+                    continue
+                if name in self._scalars:   # torch keeps them as 0-d tensors
+                    state[name] = float(value)
                     continue
                 if value is None:
                     continue
@@ -309,6 +325,16 @@ class Optimizer:
 def check_nonnegative(name, value):
     if not value >= 0.0:
         raise ValueError(f"Invalid {name}: {value} (must be >= 0)")
+
+
+def check_betas(group):
+    """A group's ``betas``, made a tuple: a pair, each in [0, 1), as torch's Adam family checks."""
+    betas = group["betas"] = tuple(group["betas"])
+    if len(betas) != 2:
+        raise ValueError(f"Invalid betas: {betas} (must be a pair)")
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta} (must be in [0, 1))")
 
 
 def implementation_flags(foreach=None, capturable=False, differentiable=False):
