@@ -286,3 +286,42 @@ def test_conv_transpose_1d_output_size_picks_the_length_as_torch(output_size):
     yt.backward(torch.tensor(g))
     np.testing.assert_allclose(ours.backward(g), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(ours.weight.grad, theirs.weight.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("args,shape1,shape2", [((3, 4, 5), (7, 3), (7, 4)), ((2, 3, 4, False), (2, 6, 2), (2, 6, 3)),
+                                                ((3, 2, 1), (3,), (2,)), ((16, 8, 12), (1, 16), (1, 8))])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bilinear_matches_torch(args, shape1, shape2, dtype):
+    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    theirs = T.Bilinear(*args).to(tdtype)
+    ours = nn.Bilinear(*args, dtype=dtype)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=shape1).astype(dtype), rng.normal(size=shape2).astype(dtype)
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    yt = theirs(ta, tb)
+    y = ours(a, b)
+    g = rng.normal(size=y.shape).astype(dtype)
+    yt.backward(torch.tensor(g))
+    da, db = ours.backward(g)
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    for mine, ref in ((y, yt), (da, ta.grad), (db, tb.grad), (ours.weight.grad, theirs.weight.grad)) + (
+            () if theirs.bias is None else ((ours.bias.grad, theirs.bias.grad),)):
+        assert mine.dtype == dtype
+        np.testing.assert_allclose(mine, ref.detach().numpy(), rtol=tol, atol=tol)
+    assert repr(ours) == repr(theirs)
+
+
+def test_bilinear_gradcheck_init_and_errors():
+    assert minimlp.gradcheck(nn.Bilinear(3, 4, 2), (np.random.default_rng(0).normal(size=(5, 3)),
+                                                      np.random.default_rng(1).normal(size=(5, 4))))
+    layer = nn.Bilinear(9, 2, 3)
+    assert np.abs(layer.weight.data).max() <= 1 / 3 and layer.weight.shape == (3, 9, 2)
+    for call, words in ((lambda: layer(np.zeros((2, 9), np.float32), np.zeros((3, 2), np.float32)),
+                         "batch dimensions do not match"),
+                        (lambda: layer(np.zeros((2, 2), np.float32), np.zeros((2, 2), np.float32)),
+                         "input1 size does not match weight size: got 2 but expected 9"),
+                        (lambda: nn.Bilinear(0, 2, 3), "in1_features must be > 0")):
+        with pytest.raises(ValueError, match=re.escape(words)):
+            call()

@@ -15,6 +15,7 @@ from . import (
                adaptive_max,
                asgd,
                batch_norm,
+               bilinear,
                conv,
                cross_entropy,
                distance,
@@ -60,5 +61,5 @@ __all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout
            "resample", "rmsprop", "sgd", "shuffle", "smooth_activation", "soft_cross_entropy", "soft_encoding",
            "softmax", "special", "winograd",
            "adaptive_max", "local_response_norm", "fold", "distance", "gaussian_nll", "multilabel", "ranking",
-           "adadelta", "adagrad", "adamax", "asgd", "nadam", "radam", "rprop",
+           "adadelta", "adagrad", "adamax", "asgd", "nadam", "radam", "rprop", "bilinear",
            "recurrent", "rnn_cell", "lstm_cell", "gru_cell"]

@@ -157,6 +157,7 @@ softmax.register("cpu-compiled-gradient", last_axis_pair, compiled=True, backwar
 pixel_shuffle = Op("pixel_shuffle", forward=f.shuffle.pixel_shuffle, backward=f.shuffle.pixel_unshuffle)
 pixel_unshuffle = Op("pixel_unshuffle", forward=f.shuffle.pixel_unshuffle, backward=f.shuffle.pixel_shuffle)
 channel_shuffle = Op("channel_shuffle", forward=f.shuffle.channel_shuffle, backward=f.shuffle.channel_unshuffle)
+bilinear = Op("bilinear", forward=f.bilinear.forward, backward=f.bilinear.backward)
 unfold = Op("unfold", forward=f.fold.unfold, backward=f.fold.fold)
 fold = Op("fold", forward=f.fold.fold, backward=f.fold.unfold)
 local_response_norm = Op("local_response_norm", forward=f.local_response_norm.forward,

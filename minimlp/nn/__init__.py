@@ -17,6 +17,7 @@ from .alpha_dropout import AlphaDropout, FeatureAlphaDropout
 from .batchnorm import BatchNorm1d
 from .batchnorm2d import BatchNorm2d
 from .batchnorm3d import BatchNorm3d
+from .bilinear import Bilinear
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .conv1d import Conv1d, ConvTranspose1d
@@ -165,6 +166,7 @@ __all__ = [
            "Unfold",
            "Fold",
            "ConvTranspose1d",
+           "Bilinear",
            "RNNCell",
            "LSTMCell",
            "GRUCell",
