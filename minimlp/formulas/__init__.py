@@ -14,6 +14,7 @@ from . import (
                adamax,
                adaptive_max,
                asgd,
+               attention,
                batch_norm,
                bilinear,
                conv,
@@ -56,10 +57,9 @@ from . import (
                winograd,
 )
 
-__all__ = ["activation", "adam", "batch_norm", "conv", "cross_entropy", "dropout", "embedding", "gelu", "glu",
-           "im2col", "linear", "loss", "margin", "nll", "norm", "piecewise_activation", "pointwise_loss", "pooling",
-           "resample", "rmsprop", "sgd", "shuffle", "smooth_activation", "soft_cross_entropy", "soft_encoding",
-           "softmax", "special", "winograd",
-           "adaptive_max", "local_response_norm", "fold", "distance", "gaussian_nll", "multilabel", "ranking",
-           "adadelta", "adagrad", "adamax", "asgd", "nadam", "radam", "rprop", "bilinear",
-           "recurrent", "rnn_cell", "lstm_cell", "gru_cell"]
+__all__ = ["activation", "adadelta", "adagrad", "adam", "adamax", "adaptive_max", "asgd", "attention", "batch_norm",
+           "bilinear", "conv", "cross_entropy", "distance", "dropout", "embedding", "fold", "gaussian_nll", "gelu",
+           "glu", "gru_cell", "im2col", "linear", "local_response_norm", "loss", "lstm_cell", "margin", "multilabel",
+           "nadam", "nll", "norm", "piecewise_activation", "pointwise_loss", "pooling", "radam", "ranking", "recurrent",
+           "resample", "rmsprop", "rnn_cell", "rprop", "sgd", "shuffle", "smooth_activation", "soft_cross_entropy",
+           "soft_encoding", "softmax", "special", "winograd"]

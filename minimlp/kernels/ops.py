@@ -168,6 +168,9 @@ glu = Op("glu", forward=f.glu.glu, backward=f.glu.glu_backward)
 log_softmax = Op("log_softmax", forward=f.softmax.log_softmax, backward=f.softmax.log_softmax_backward)
 dropout = Op("dropout", mask=f.dropout.scaled_mask, forward=f.dropout.apply, backward=f.dropout.apply)
 alpha_dropout = Op("alpha_dropout", scale_and_shift=f.dropout.alpha_scale_and_shift)
+attention = Op("attention", forward=f.attention.scaled_dot_product,
+                 backward=f.attention.scaled_dot_product_backward, project=f.attention.in_projection,
+                 project_backward=f.attention.in_projection_backward)
 
 batch_norm = Op("batch_norm", forward_train=f.batch_norm.forward_train, backward_train=f.batch_norm.backward_train,
                 forward_eval=f.batch_norm.forward_eval, backward_eval=f.batch_norm.backward_eval,
@@ -192,13 +195,13 @@ instance_norm = Op("instance_norm", forward_eval=f.norm.channel_norm_eval,
 
 embedding = Op("embedding", forward=f.embedding.lookup, backward=f.embedding.lookup_backward)
 
-squared_error = Op("squared_error", forward=f.loss.squared_error, backward=f.loss.squared_error_backward,
-                   elements=f.loss.squared_error_elements)
-squared_error.register("cpu-compiled", matrix, compiled=True, forward="cpu.loss:squared_error")
 rnn = Op("rnn", forward=f.rnn_cell.forward, backward=f.rnn_cell.backward)
 lstm = Op("lstm", forward=f.lstm_cell.forward, backward=f.lstm_cell.backward)
 gru = Op("gru", forward=f.gru_cell.forward, backward=f.gru_cell.backward)
 
+squared_error = Op("squared_error", forward=f.loss.squared_error, backward=f.loss.squared_error_backward,
+                   elements=f.loss.squared_error_elements)
+squared_error.register("cpu-compiled", matrix, compiled=True, forward="cpu.loss:squared_error")
 squared_error.register("cpu-compiled-gradient", flat, compiled=True, backward="cpu.loss:squared_error_backward")
 absolute_error = Op("absolute_error", forward=f.loss.absolute_error, backward=f.loss.absolute_error_backward,
                     elements=f.loss.absolute_error_elements)
@@ -213,9 +216,6 @@ hinge_embedding = Op("hinge_embedding", forward=f.pointwise_loss.hinge_embedding
                      backward=f.pointwise_loss.hinge_embedding_backward)
 kl_div = Op("kl_div", forward=f.pointwise_loss.kl_div, backward=f.pointwise_loss.kl_div_backward)
 nll = Op("nll", forward=f.nll.nll, backward=f.nll.nll_backward)
-cross_entropy = Op("cross_entropy", forward=f.cross_entropy.forward, backward=f.cross_entropy.backward)
-
-conv2d = Op("conv2d", forward=f.conv.conv2d, backward=f.conv.conv2d_backward)
 pairwise_distance = Op("pairwise_distance", forward=f.distance.pairwise_distance,
                        backward=f.distance.pairwise_distance_backward)
 cosine_similarity = Op("cosine_similarity", forward=f.distance.cosine_similarity,
@@ -229,6 +229,9 @@ multilabel_soft_margin = Op("multilabel_soft_margin", forward=f.multilabel.multi
                             backward=f.multilabel.multilabel_soft_margin_backward)
 multilabel_margin = Op("multilabel_margin", forward=f.multilabel.multilabel_margin,
                        backward=f.multilabel.multilabel_margin_backward)
+cross_entropy = Op("cross_entropy", forward=f.cross_entropy.forward, backward=f.cross_entropy.backward)
+
+conv2d = Op("conv2d", forward=f.conv.conv2d, backward=f.conv.conv2d_backward)
 conv2d.register("cpu-winograd", winograd_fits, winograd_wins, compiled=True, forward="cpu.winograd:conv2d",
                 backward="cpu.winograd:conv2d_backward")
 conv2d.register("cpu-compiled", conv_gemm, training, compiled=True, forward="cpu.conv:conv2d",
@@ -265,8 +268,6 @@ rmsprop.register("gpu-elementwise", on_gpu, update="gpu.optimizers:rmsprop")
 adam = Op("adam", update=f.adam.update)
 adam.register("cpu-compiled", numpy_float, compiled=True, update="cpu.optimizers:adam")
 adam.register("gpu-elementwise", on_gpu, update="gpu.optimizers:adam")
-
-ALL = [value for value in list(globals().values()) if isinstance(value, Op)]
 adagrad = Op("adagrad", update=f.adagrad.update)
 adadelta = Op("adadelta", update=f.adadelta.update)
 adamax = Op("adamax", update=f.adamax.update)
@@ -274,3 +275,5 @@ nadam = Op("nadam", update=f.nadam.update)
 radam = Op("radam", update=f.radam.update)
 asgd = Op("asgd", update=f.asgd.update)
 rprop = Op("rprop", update=f.rprop.update)
+
+ALL = [value for value in list(globals().values()) if isinstance(value, Op)]

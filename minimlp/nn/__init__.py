@@ -14,6 +14,7 @@ from .activation import (
 )
 from .adaptive_max_pool import AdaptiveMaxPool1d, AdaptiveMaxPool2d
 from .alpha_dropout import AlphaDropout, FeatureAlphaDropout
+from .attention import MultiheadAttention
 from .batchnorm import BatchNorm1d
 from .batchnorm2d import BatchNorm2d
 from .batchnorm3d import BatchNorm3d
@@ -63,6 +64,8 @@ from .shuffle import ChannelShuffle, PixelShuffle, PixelUnshuffle
 from .skip import Concat, GlobalFusion, Residual
 from .smooth_activation import CELU, SELU, LogSigmoid, Mish, Softsign, Tanhshrink
 from .softmax import GLU, LogSoftmax, Softmax, Softmax2d, Softmin
+from .transformer import TransformerEncoder, TransformerEncoderLayer
+from .transformer_decoder import Transformer, TransformerDecoder, TransformerDecoderLayer
 from .triplet_loss import TripletMarginLoss, TripletMarginWithDistanceLoss
 from .upsample import Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 
@@ -167,6 +170,10 @@ __all__ = [
            "Fold",
            "ConvTranspose1d",
            "Bilinear",
+           "PixelShuffle",
+           "PixelUnshuffle",
+           "Softmax2d",
+           "Softmin",
            "RNNCell",
            "LSTMCell",
            "GRUCell",
@@ -182,10 +189,12 @@ __all__ = [
            "GaussianNLLLoss",
            "PairwiseDistance",
            "CosineSimilarity",
-           "PixelShuffle",
-           "PixelUnshuffle",
-           "Softmax2d",
-           "Softmin",
+           "MultiheadAttention",
+           "TransformerEncoderLayer",
+           "TransformerEncoder",
+           "TransformerDecoderLayer",
+           "TransformerDecoder",
+           "Transformer",
            "init",
            "utils",
 ]

@@ -166,6 +166,21 @@ class ModuleList(Module):
     def forward(self, x):
         raise NotImplementedError("ModuleList has no forward: call its modules from the model that holds it")
 
+    def __repr__(self):
+        """torch's: a run of equal entries shown once, as "(0-5): 6 x Layer(...)"."""
+        runs = []                                         # [first, last, repr]
+        for i, m in enumerate(self):
+            text = repr(m)
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        if not runs:
+            return f"{type(self).__name__}()"
+        lines = [(f"({a}): " if a == b else f"({a}-{b}): {b - a + 1} x ") + text.replace("\n", "\n  ")
+                 for a, b, text in runs]
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
 
 class ModuleDict(Module):
     """Modules by name, in insertion order (registered, so their parameters are the model's); no forward of its
