@@ -325,3 +325,34 @@ def test_bilinear_gradcheck_init_and_errors():
                         (lambda: nn.Bilinear(0, 2, 3), "in1_features must be > 0")):
         with pytest.raises(ValueError, match=re.escape(words)):
             call()
+
+
+@pytest.mark.parametrize("make,shape", [(lambda m: m.AdaptiveMaxPool2d(2), (0, 3, 4, 4)),
+                                        (lambda m: m.AdaptiveMaxPool1d(3), (0, 2, 5)),
+                                        (lambda m: m.LocalResponseNorm(2), (0, 3, 4)),
+                                        (lambda m: m.ChannelShuffle(2), (0, 4, 3)),
+                                        (lambda m: m.Unfold(2), (0, 2, 3, 3))])
+def test_an_empty_batch_gives_an_empty_output_and_gradient_as_torch(make, shape):
+    layer = make(nn)
+    y = layer(np.zeros(shape))
+    assert y.shape == tuple(make(T)(torch.zeros(shape)).shape)
+    assert layer.backward(np.zeros(y.shape)).shape == shape
+
+
+@pytest.mark.parametrize("kernel,stride,padding,output_size,shape", [
+    (2, None, 0, None, (2, 3, 9)), (3, 2, 1, None, (2, 3, 9)), (2, 2, 0, [9], (2, 3, 9)), (3, 1, 0, None, (3, 7)),
+    (2, 2, 0, (2, 3, 9), (2, 3, 8))])
+def test_max_unpool_1d_inverts_max_pool_1d_as_torch(kernel, stride, padding, output_size, shape):
+    pooled, indices = T.MaxPool1d(kernel, stride, padding, return_indices=True)(
+        torch.tensor(np.random.default_rng(0).normal(size=shape)))
+    theirs, ours = T.MaxUnpool1d(kernel, stride, padding), nn.MaxUnpool1d(kernel, stride, padding)
+    xt = pooled.detach().clone().requires_grad_(True)
+    yt = theirs(xt, indices, output_size=output_size)
+    y = ours(pooled.numpy(), indices.numpy(), output_size)
+    np.testing.assert_array_equal(y, yt.detach().numpy())
+    g = np.random.default_rng(1).normal(size=y.shape)
+    yt.backward(torch.tensor(g))
+    np.testing.assert_array_equal(ours.backward(g), xt.grad.numpy())
+    assert repr(ours) == repr(theirs)
+    with pytest.raises(ValueError, match="invalid output_size"):
+        ours(pooled.numpy(), indices.numpy(), [y.shape[-1] + 5])

@@ -21,7 +21,7 @@ def forward(x, rows, cols):
     n, c, h, w = x.shape
     grid_h, grid_w = rows[:, None, :, None], cols[None, :, None, :]
     windows = x[:, :, grid_h, grid_w]
-    windows = windows.reshape(windows.shape[:4] + (-1,))
+    windows = windows.reshape(windows.shape[:4] + (rows.shape[1] * cols.shape[1],))
     k = xp.argmax(windows, axis=-1)
     if windows.dtype.kind == "f":
         nan = xp.isnan(windows)
@@ -39,6 +39,6 @@ def backward(g, positions, in_hw):
     xp = get_array_module(g)
     n, c = g.shape[:2]
     plane = in_hw[0] * in_hw[1]
-    where = (positions.reshape(n * c, -1) + xp.arange(n * c)[:, None] * plane).ravel()
-    dx = xp.bincount(where, weights=g.reshape(-1), minlength=n * c * plane)
+    where = (positions.reshape(n * c, g.shape[2] * g.shape[3]) + xp.arange(n * c)[:, None] * plane).ravel()
+    dx = xp.bincount(where, weights=g.reshape(-1), minlength=n * c * plane)[:n * c * plane]
     return dx.astype(g.dtype, copy=False).reshape(n, c, *in_hw)

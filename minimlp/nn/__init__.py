@@ -54,7 +54,7 @@ from .pointwise_loss import (
            SoftMarginLoss,
 )
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
-from .pooling1d import AdaptiveAvgPool1d, AvgPool1d, MaxPool1d
+from .pooling1d import AdaptiveAvgPool1d, AvgPool1d, MaxPool1d, MaxUnpool1d
 from .ranking_loss import CosineEmbeddingLoss, MarginRankingLoss
 from .rmsnorm import RMSNorm
 from .rnn import GRU, LSTM, RNN
@@ -170,6 +170,7 @@ __all__ = [
            "Fold",
            "ConvTranspose1d",
            "Bilinear",
+           "MaxUnpool1d",
            "PixelShuffle",
            "PixelUnshuffle",
            "Softmax2d",

@@ -32,7 +32,7 @@ class AdaptiveMaxPool2d(Module):
         """The bins of each axis for x's size, on its device (kept per size)."""
         h, w = x.shape[-2:]
         ho, wo = self._out_size(h, w)
-        if min(h, w, ho, wo) < 1:
+        if min(h, w, ho, wo, x.shape[-3]) < 1:
             raise InputError(f"{self!r}: input of shape {tuple(x.shape)} and output size {(ho, wo)} must be "
                              f"non-empty")
         key = (h, w, ho, wo, type(x))

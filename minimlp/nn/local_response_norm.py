@@ -25,8 +25,6 @@ class LocalResponseNorm(Module):
         check_floating(self, x)
         if x.ndim < 3:
             raise InputError(f"{self!r}: Expected 3D or higher dimensionality input (got {x.ndim} dimensions)")
-        if x.size == 0:
-            raise InputError(f"{self!r}: empty input of shape {tuple(x.shape)}")
         y, self._saved = ops.local_response_norm.run("forward", x, *self._args())
         self._shape = tuple(x.shape)
         return y

@@ -160,19 +160,23 @@ class MaxUnpool2d(Module):
         self.padding = pair(padding, "padding")
         self._cache = None
 
+    def _unpool_pairs(self):
+        """(kernel, stride, padding) as pairs (height, width)."""
+        return self.kernel_size, self.stride, self.padding
+
     def _out_size(self, x, output_size):
-        default = tuple((size - 1) * s - 2 * p + k for size, s, p, k in
-                        zip(x.shape[-2:], self.stride, self.padding, self.kernel_size))
+        kernel, strides, padding = self._unpool_pairs()
+        default = tuple((size - 1) * s - 2 * p + k for size, s, p, k in zip(x.shape[-2:], strides, padding, kernel))
         if output_size is None:
             return default
         size = tuple(int(s) for s in output_size)[-2:]
         if len(tuple(output_size)) not in (2, x.ndim):
             raise ValueError(f"{self!r}: output_size must have 2 or {x.ndim} elements, got {tuple(output_size)}")
-        for got, d, s in zip(size, default, self.stride):
+        for got, d, s in zip(size, default, strides):
             if not d - s < got < d + s:
                 raise ValueError(f"{self!r}: invalid output_size {tuple(output_size)} (the height and width must "
-                                 f"lie strictly between {tuple(v - s for v, s in zip(default, self.stride))} and "
-                                 f"{tuple(v + s for v, s in zip(default, self.stride))})")
+                                 f"lie strictly between {tuple(v - s for v, s in zip(default, strides))} and "
+                                 f"{tuple(v + s for v, s in zip(default, strides))})")
         return size
 
     def forward(self, x, indices, output_size=None):

@@ -1,6 +1,6 @@
-"""MaxPool1d, AvgPool1d and AdaptiveAvgPool1d: the 2-d poolings run on signals one pixel high."""
+"""MaxPool1d, AvgPool1d, AdaptiveAvgPool1d and MaxUnpool1d: the 2-d poolings run on signals one pixel high."""
 from .checks import InputError, check_floating, single
-from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 
 
 class _Along1d:
@@ -55,3 +55,32 @@ class AdaptiveAvgPool1d(_Along1d, AdaptiveAvgPool2d):
         size = output_size[0] if isinstance(output_size, (tuple, list)) and len(output_size) == 1 else output_size
         super().__init__((1, size))
         self.output_size = output_size
+
+
+class MaxUnpool1d(MaxUnpool2d):
+    """The partial inverse of MaxPool1d: y = zeros with y[n, c, indices[n, c, l]] = x[n, c, l], of length
+    (L − 1)·s − 2p + k or ``output_size`` (MaxUnpool2d on signals one pixel high); ∂L/∂x = G at the indices.
+    Takes (N, C, L) or (C, L) and MaxPool1d's indices."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        kernel = single(kernel_size, "kernel_size")
+        stride = kernel if stride is None else single(stride, "stride")
+        super().__init__((1,) + kernel, (1,) + stride, (0,) + single(padding, "padding"))
+        self.kernel_size, self.stride, self.padding = kernel, stride, single(padding, "padding")
+
+    def _unpool_pairs(self):
+        return (1,) + self.kernel_size, (1,) + self.stride, (0,) + self.padding
+
+    def forward(self, x, indices, output_size=None):
+        check_floating(self, x)
+        if x.ndim not in (2, 3):
+            raise InputError(f"{self!r}: Expected 2D or 3D (batch mode) tensor for input, but got: "
+                             f"{list(x.shape)}")
+        size = None if output_size is None else (1, list(output_size)[-1])
+        return super().forward(x[..., None, :], indices[..., None, :], size)[..., 0, :]
+
+    def backward(self, dout):
+        return super().backward(dout[..., None, :])[..., 0, :]
+
+    def backward_parameters(self, dout):
+        super().backward_parameters(dout[..., None, :])
