@@ -629,3 +629,14 @@ def test_an_input_of_another_dtype_is_refused():
     x = np.zeros((3, 2, 4))
     with pytest.raises(RuntimeError, match="dtype"):
         ours(x, x, x)
+
+
+@pytest.mark.parametrize("activation", [torch.nn.functional.relu, torch.nn.functional.gelu, torch.relu])
+def test_torchs_own_activation_functions_are_taken_as_torch_takes_them(activation):
+    theirs = torch.nn.TransformerEncoderLayer(4, 2, 8, 0.0, activation).double()
+    ours = nn.TransformerEncoderLayer(4, 2, 8, 0.0, activation).to(dtype=np.float64)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(0).normal(size=(3, 2, 4))
+    np.testing.assert_allclose(ours(x), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-12, atol=1e-12)
+    with pytest.raises(TypeError, match="activation must be"):
+        nn.TransformerEncoderLayer(4, 2, 8, 0.0, lambda v: v)

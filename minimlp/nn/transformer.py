@@ -14,6 +14,13 @@ from .linear import Linear
 from .module import Module, backward_of
 
 
+def _torchs_own(activation):
+    """Whether ``activation`` is torch's ``relu`` or ``gelu`` function (torch.nn.functional's, torch's), which torch's
+    layers also take; minimlp runs its own ReLU or GELU (exact) for it."""
+    return (callable(activation) and getattr(activation, "__name__", None) in ("relu", "gelu")
+            and str(getattr(activation, "__module__", "")).startswith("torch"))
+
+
 class _TransformerLayer(Module):
     """What the encoder and decoder layers share: the activation and the feed-forward block
     FF(x) = dropout_ff(linear2(dropout(activation(linear1(x))))), with ``dropout_ff`` the layer's last dropout."""
@@ -21,6 +28,8 @@ class _TransformerLayer(Module):
     _ff_dropout = "dropout2"
 
     def _set_activation(self, activation):
+        if _torchs_own(activation):
+            activation = activation.__name__   # torch's F.relu or F.gelu given as a function: the same maths here
         if isinstance(activation, str):
             if activation not in ("relu", "gelu"):
                 raise RuntimeError(f"activation should be relu/gelu, not {activation}")
