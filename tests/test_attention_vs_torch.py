@@ -640,3 +640,18 @@ def test_torchs_own_activation_functions_are_taken_as_torch_takes_them(activatio
     np.testing.assert_allclose(ours(x), theirs(torch.tensor(x)).detach().numpy(), rtol=1e-12, atol=1e-12)
     with pytest.raises(TypeError, match="activation must be"):
         nn.TransformerEncoderLayer(4, 2, 8, 0.0, lambda v: v)
+
+
+@pytest.mark.parametrize("query_shape,key_shape", [((0, 4), (0, 4)), ((3, 4), (0, 4)), ((0, 4), (3, 4)),
+                                                   ((2, 3, 4), (2, 0, 4))])
+def test_no_queries_or_no_keys_give_torchs_shapes_and_values(query_shape, key_shape):
+    theirs = torch.nn.MultiheadAttention(4, 2, batch_first=True).double()
+    ours = nn.MultiheadAttention(4, 2, batch_first=True).to(dtype=np.float64)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    q, k = np.random.default_rng(0).normal(size=query_shape), np.random.default_rng(1).normal(size=key_shape)
+    out_t, weights_t = theirs(torch.tensor(q), torch.tensor(k), torch.tensor(k))
+    out, weights = ours(q, k, k)
+    np.testing.assert_allclose(out, out_t.detach().numpy(), rtol=1e-12, atol=1e-12)
+    assert weights.shape == tuple(weights_t.shape)
+    grads = ours.backward(np.ones(out.shape))
+    assert [g.shape for g in grads] == [q.shape, k.shape, k.shape]

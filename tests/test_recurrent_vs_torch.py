@@ -499,6 +499,8 @@ def test_refusals_are_one_line_and_name_the_layer():
         nn.GRU(4, 5)([[0.0] * 4])
     with pytest.raises(TypeError, match=r"GRU\(4, 5\): input dtype float64 does not match the layer's float32"):
         nn.GRU(4, 5)(np.zeros((3, 2, 4)))
+    with pytest.raises(ValueError, match="does not match the layer's float32"):   # torch's class for it
+        nn.LSTM(4, 5)(np.zeros((3, 2, 4)))
     layer = nn.RNN(4, 5)
     with pytest.raises(RuntimeError, match="backward called before forward"):
         layer.backward(f32(3, 2, 5))

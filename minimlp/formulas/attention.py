@@ -33,7 +33,7 @@ def scaled_dot_product(q, k, v, mask=None, keep=None, safe=False):
     s = (q * scale) @ k.transpose(0, 2, 1)
     if mask is not None:
         s += mask
-    top = s.max(axis=-1, keepdims=True)
+    top = s.max(axis=-1, keepdims=True) if s.size else s[..., :1]   # no keys (or no queries): nothing to weigh
     with np.errstate(invalid="ignore"):               # a row all −∞ gives NaN here, as in torch
         p = s - top
     xp.exp(p, out=p)

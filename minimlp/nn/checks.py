@@ -9,8 +9,9 @@ class InputError(ValueError, RuntimeError):
     the RuntimeError torch raises for it, so code written for either catches it."""
 
 
-class InputTypeError(TypeError, RuntimeError):
-    """An input of the wrong dtype or device: a TypeError that is also torch's RuntimeError for it."""
+class InputTypeError(TypeError, ValueError, RuntimeError):
+    """An input of the wrong dtype or device: a TypeError that is also torch's RuntimeError for it (and the
+    ValueError its recurrent layers raise)."""
 
 
 class TargetIndexError(ValueError, IndexError):
