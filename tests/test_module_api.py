@@ -232,3 +232,18 @@ def test_forward_hooks_run_as_torchs_on_a_model_and_its_children():
     for a, b in zip(ours_out, theirs_out):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     assert not np.allclose(ours_out[0], ours_out[1])
+
+
+@pytest.mark.parametrize("make,shape", [(lambda: nn.LayerNorm(4), (2, 4)), (lambda: nn.Conv1d(2, 3, 3), (1, 2, 5)),
+                                        (lambda: nn.ConvTranspose2d(2, 3, 3), (1, 2, 4, 4)),
+                                        (lambda: nn.TransformerEncoderLayer(8, 2, 16), (4, 2, 8))])
+def test_a_module_deep_copies_and_pickles_after_a_forward(make, shape):
+    """Its cache may hold the kernel that ran (torch's TransformerEncoder deep-copies a layer that may have run)."""
+    import copy
+    import pickle
+    module = make().eval()   # dropout off: the twins must give the same output
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    y = module(x)
+    for twin in (copy.deepcopy(module), pickle.loads(pickle.dumps(module))):
+        np.testing.assert_array_equal(twin(x), y)
+    assert len(nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 2).layers) == 2

@@ -152,6 +152,7 @@ def test_reprs_and_attributes_are_torchs():
 
 @pytest.mark.parametrize("call,error,words", [
     (lambda: nn.Softshrink(-1.0)(np.zeros(3)), RuntimeError, "lambda must be in range"),
+    (lambda: nn.Softshrink()(np.zeros(3, dtype=np.int64)), TypeError, "expected a floating-point input"),
     (lambda: nn.ReflectionPad1d(3)(np.zeros((1, 2, 3))), RuntimeError, "Padding size should be less"),
     (lambda: nn.CircularPad1d(4)(np.zeros((1, 2, 3))), RuntimeError, "wrapping around more than once"),
     (lambda: nn.ReplicationPad1d(1)(np.zeros(3)), NotImplementedError, "2D (C, L) or 3D (N, C, L)"),
@@ -167,6 +168,10 @@ def test_reprs_and_attributes_are_torchs():
     (lambda: nn.BatchNorm3d(2)(np.zeros((2, 2, 3, 4))), ValueError, "expected 5D input"),
     (lambda: nn.BatchNorm3d(2)(np.zeros((2, 3, 3, 4, 1))), RuntimeError, "expected 5D input (N, 2"),
     (lambda: nn.LocalResponseNorm(2)(np.zeros((2, 3))), ValueError, "Expected 3D or higher"),
+    (lambda: nn.LocalResponseNorm(0)(np.zeros((2, 3, 4))), RuntimeError, "kernel size should be greater than zero"),
+    (lambda: nn.LocalResponseNorm(-1)(np.zeros((2, 3, 4))), RuntimeError, "kernel size should be greater than zero"),
+    (lambda: nn.RReLU(0.5, 0.1)(np.zeros(3)), RuntimeError, "Lower bound should be less than or equal to the upper"),
+    (lambda: nn.RReLU(0.5, 0.1).eval()(np.zeros(3)), RuntimeError, "Lower bound should be less than or equal to"),
     (lambda: nn.ChannelShuffle(2)(np.zeros((2, 5, 4))), RuntimeError, "divisible by groups"),
     (lambda: nn.ChannelShuffle(2)(np.zeros((1, 6))), RuntimeError, "> 2 dims"),
     (lambda: nn.ChannelShuffle(0)(np.zeros((1, 6, 2))), RuntimeError, "must be positive"),
@@ -238,8 +243,9 @@ def test_alpha_dropout_keeps_zero_mean_unit_variance_with_torchs_two_values(make
     assert len(values) == 2
     dropped = (ours(zeros) == values[0])
     assert abs(dropped.mean() - ours.p) < 0.02
-    if per_channel:
+    if per_channel:   # one draw per sample and channel: constant along the rest, not shared by a sample's channels
         assert (dropped == dropped[:, :, :1]).all()
+        assert not (dropped == dropped[:, :1]).all()
     x = np.random.default_rng(1).normal(size=shape).astype(dtype)
     y = ours(x)
     assert y.dtype == dtype and abs(float(y.mean())) < 0.02 and abs(float(y.std()) - 1) < 0.02
@@ -331,7 +337,12 @@ def test_bilinear_gradcheck_init_and_errors():
                                         (lambda m: m.AdaptiveMaxPool1d(3), (0, 2, 5)),
                                         (lambda m: m.LocalResponseNorm(2), (0, 3, 4)),
                                         (lambda m: m.ChannelShuffle(2), (0, 4, 3)),
-                                        (lambda m: m.Unfold(2), (0, 2, 3, 3))])
+                                        (lambda m: m.Unfold(2), (0, 2, 3, 3)),
+                                        (lambda m: m.ZeroPad1d(2), (0, 3, 5)),
+                                        (lambda m: m.ConstantPad1d((1, 2), 0.5), (4, 0, 5)),
+                                        (lambda m: m.ReflectionPad1d((2, 1)), (0, 3, 5)),
+                                        (lambda m: m.ReplicationPad1d(2), (0, 3, 5)),
+                                        (lambda m: m.CircularPad1d(1), (0, 3, 5))])
 def test_an_empty_batch_gives_an_empty_output_and_gradient_as_torch(make, shape):
     layer = make(nn)
     y = layer(np.zeros(shape))

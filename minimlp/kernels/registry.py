@@ -55,8 +55,8 @@ class Implementation:
             target = roles[role] = getattr(importlib.import_module(f"minimlp.kernels.{module}"), function)
         return target
 
-    def __repr__(self):
-        return f"<{self.op} implementation {self.name!r}>"
+    def __repr__(self):   # from __dict__: a copy being unpickled has no attributes yet (__getattr__ would recurse)
+        return f"<{self.__dict__.get('op')} implementation {self.__dict__.get('name')!r}>"
 
 
 class Op:

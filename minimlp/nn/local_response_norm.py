@@ -25,6 +25,8 @@ class LocalResponseNorm(Module):
         check_floating(self, x)
         if x.ndim < 3:
             raise InputError(f"{self!r}: Expected 3D or higher dimensionality input (got {x.ndim} dimensions)")
+        if int(self.size) <= 0:   # an empty window would divide by k alone: torch refuses it
+            raise InputError(f"{self!r}: kernel size should be greater than zero, but got kH: {self.size} kW: 1")
         y, self._saved = ops.local_response_norm.run("forward", x, *self._args())
         self._shape = tuple(x.shape)
         return y

@@ -1,5 +1,7 @@
 """ZeroPad1d, ConstantPad1d, ReflectionPad1d, ReplicationPad1d and CircularPad1d: the 2-d padding layers on
 signals one pixel high (``padding``)."""
+import math
+
 from .checks import UnsupportedModeError, check_floating, check_grad_like, whole
 from .padding import CircularPad2d, ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
 
@@ -30,16 +32,17 @@ class _Along1d:
             raise UnsupportedModeError(f"{self!r}: expected a 2D (C, L) or 3D (N, C, L) input, got shape "
                                        f"{tuple(x.shape)}")
         self._leading = tuple(x.shape[:-1])
-        y = super().forward(x.reshape(-1, 1, 1, x.shape[-1]))
+        y = super().forward(x.reshape(math.prod(self._leading), 1, 1, x.shape[-1]))
         return y.reshape(self._leading + (y.shape[-1],))
 
     def _as_planes(self, dout):
         expected = None if self._cache is None else self._leading + (self._cache[1][-1],)
         check_grad_like(self, dout, expected)
-        return dout.reshape(-1, 1, 1, dout.shape[-1])
+        return dout.reshape(math.prod(dout.shape[:-1]), 1, 1, dout.shape[-1])
 
     def backward(self, dout):
-        return super().backward(self._as_planes(dout)).reshape(dout.shape[:-1] + (-1,))
+        dx = super().backward(self._as_planes(dout))
+        return dx.reshape(dout.shape[:-1] + (dx.shape[-1],))
 
     def backward_parameters(self, dout):
         super().backward_parameters(self._as_planes(dout))

@@ -119,7 +119,8 @@ class Softshrink(Hardshrink):
     _op = ops.softshrink
 
     def forward(self, x):
-        if not 0 <= self.lambd <= np.finfo(getattr(x, "dtype", np.float32)).max:
+        check_floating(self, x)
+        if not 0 <= self.lambd <= np.finfo(x.dtype).max:
             raise InputError(f"{self!r}: lambda must be in range [0, largest float], but found {self.lambd}")
         return super().forward(x)
 
@@ -137,6 +138,8 @@ class RReLU(_Activation):
 
     def forward(self, x):
         check_floating(self, x)
+        if self.lower > self.upper:   # torch refuses it in training and evaluation alike
+            raise InputError(f"{self!r}: Lower bound should be less than or equal to the upper bound")
         self._shape = x.shape
         x1 = _at_least_1d(x)
         if self.training:
