@@ -27,19 +27,23 @@ def multilabel_soft_margin_backward(g, saved):
 
 def multilabel_margin(x, target):
     """ℓₙ = (1/C)·Σ_j Σ_{i ∉ T} max(0, 1 − (x[n, yⱼ] − x[n, i])) for x (N, C): the labels yⱼ are target[n, :k]
-    up to the first −1 (T their set; a label given twice counts twice, as in torch's kernel)."""
+    up to the first −1 (T their set; a label given twice counts twice, as in torch's kernel). The pairs are
+    (label slot j, class i), N·K·C of them for K the most labels in a row, not N·C·C."""
     xp = get_array_module(x)
     c = x.shape[1]
     valid = xp.cumprod(target >= 0, axis=1).astype(bool)              # the entries before the first −1
-    counts = ((target[:, :, None] == xp.arange(c)) & valid[:, :, None]).sum(axis=1)   # how often c is a label
-    z = 1 - x[:, :, None] + x[:, None, :]                             # z[n, j, i] = 1 − x[n, j] + x[n, i]
-    active = (z > 0) & (counts[:, None, :] == 0) & (counts[:, :, None] > 0)
-    weight = (active * counts[:, :, None]).astype(x.dtype)
-    return (weight * z).sum(axis=(1, 2)) / c, (weight, c)
+    k = int(valid.sum(axis=1).max()) if valid.size else 0
+    labels, valid = target[:, :k], valid[:, :k]
+    onehot = (labels[:, :, None] == xp.arange(c)) & valid[:, :, None]  # onehot[n, j, i]: slot j holds label i
+    is_label = onehot.any(axis=1)
+    z = 1 - xp.take_along_axis(x, xp.where(valid, labels, 0), axis=1)[:, :, None] + x[:, None, :]
+    active = (z > 0) & ~is_label[:, None, :] & valid[:, :, None]       # z[n, j, i] = 1 − x[n, yⱼ] + x[n, i]
+    return xp.where(active, z, 0).sum(axis=(1, 2)) / c, (active, onehot, c)
 
 
 def multilabel_margin_backward(g, saved):
-    """∂ℓₙ/∂x[n, i] = Gₙ/C·(Σ_j [zⱼᵢ > 0] − [i ∈ T]·Σ_{i'} [zᵢᵢ' > 0]) (a hinge exactly at 0 passes nothing,
+    """∂ℓₙ/∂x[n, i] = Gₙ/C·(Σ_j [zⱼᵢ > 0] − Σ_{j: yⱼ = i} Σ_{i'} [zⱼᵢ' > 0]) (a hinge exactly at 0 passes nothing,
     as torch's kernel)."""
-    weight, c = saved
-    return (weight.sum(axis=1) - weight.sum(axis=2)) * (g[:, None] / c)
+    active, onehot, c = saved
+    per_class = active.sum(axis=1) - (active.sum(axis=2)[:, :, None] * onehot).sum(axis=1)
+    return per_class.astype(g.dtype) * (g[:, None] / c)
