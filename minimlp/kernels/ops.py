@@ -194,6 +194,7 @@ instance_norm = Op("instance_norm", forward_eval=f.norm.channel_norm_eval,
                    backward_eval=f.norm.channel_norm_eval_backward, update_running_stats=f.norm.update_running_stats)
 
 embedding = Op("embedding", forward=f.embedding.lookup, backward=f.embedding.lookup_backward)
+embedding_bag = Op("embedding_bag", forward=f.embedding_bag.forward, backward=f.embedding_bag.backward)
 
 rnn = Op("rnn", forward=f.rnn_cell.forward, backward=f.rnn_cell.backward)
 lstm = Op("lstm", forward=f.lstm_cell.forward, backward=f.lstm_cell.backward)
@@ -230,6 +231,7 @@ multilabel_soft_margin = Op("multilabel_soft_margin", forward=f.multilabel.multi
 multilabel_margin = Op("multilabel_margin", forward=f.multilabel.multilabel_margin,
                        backward=f.multilabel.multilabel_margin_backward)
 cross_entropy = Op("cross_entropy", forward=f.cross_entropy.forward, backward=f.cross_entropy.backward)
+ctc = Op("ctc", forward=f.ctc.forward, backward=f.ctc.backward)
 
 conv2d = Op("conv2d", forward=f.conv.conv2d, backward=f.conv.conv2d_backward)
 conv2d.register("cpu-winograd", winograd_fits, winograd_wins, compiled=True, forward="cpu.winograd:conv2d",
@@ -246,6 +248,9 @@ max_pool2d.register("cpu-compiled", flat, training, compiled=True, forward="cpu.
 max_unpool2d = Op("max_unpool2d", forward=f.pooling.max_unpool2d, backward=f.pooling.max_unpool2d_backward)
 avg_pool2d = Op("avg_pool2d", inverse_divisor=f.pooling.avg_pool_inverse_divisor, forward=f.pooling.avg_pool2d,
                 backward=f.pooling.avg_pool2d_backward)
+lp_pool = Op("lp_pool", power=f.lp_pool.power, power_backward=f.lp_pool.power_backward,
+             magnitude=f.lp_pool.magnitude, magnitude_backward=f.lp_pool.magnitude_backward, root=f.lp_pool.root,
+             root_backward=f.lp_pool.root_backward)
 separable_map = Op("separable_map", adaptive_average=f.resample.adaptive_average, nearest=f.resample.nearest,
                    nearest_exact=f.resample.nearest_exact, bilinear=f.resample.bilinear, bicubic=f.resample.bicubic,
                    pad=f.resample.pad, scaled_size=f.resample.upsample_size, forward=f.resample.separable_map,

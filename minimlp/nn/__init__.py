@@ -23,9 +23,11 @@ from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .conv1d import Conv1d, ConvTranspose1d
 from .cross_entropy import CrossEntropyLoss
+from .ctc_loss import CTCLoss
 from .distance import CosineSimilarity, PairwiseDistance
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from .embedding import Embedding
+from .embedding_bag import EmbeddingBag
 from .fold import Fold, Unfold
 from .gaussian_nll import GaussianNLLLoss
 from .groupnorm import GroupNorm
@@ -34,6 +36,7 @@ from .layernorm import LayerNorm
 from .linear import Linear
 from .local_response_norm import LocalResponseNorm
 from .loss import L1Loss, MSELoss
+from .lp_pool import LPPool1d, LPPool2d
 from .margin_loss import MultiMarginLoss
 from .module import Module
 from .multilabel_loss import MultiLabelMarginLoss, MultiLabelSoftMarginLoss
@@ -82,9 +85,11 @@ __all__ = [
            "Conv2d",
            "ConvTranspose2d",
            "CrossEntropyLoss",
+           "CTCLoss",
            "Dropout",
            "Dropout2d",
            "Embedding",
+           "EmbeddingBag",
            "Flatten",
            "GlobalFusion",
            "GroupNorm",
@@ -145,6 +150,8 @@ __all__ = [
            "MultiMarginLoss",
            "MaxPool1d",
            "AvgPool1d",
+           "LPPool1d",
+           "LPPool2d",
            "AdaptiveAvgPool1d",
            "ZeroPad2d",
            "ConstantPad2d",
