@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..backend import get_array_module
+from .adam import decayed_gradient, update_moments
 
 
 def update(p, g, exp_avg, exp_avg_sq, *, lr, beta1, beta2, eps, weight_decay, momentum_decay, decoupled, maximize,
@@ -17,18 +18,11 @@ def update(p, g, exp_avg, exp_avg_sq, *, lr, beta1, beta2, eps, weight_decay, mo
     Π is kept, as torch keeps it, as a float32 number (torch's default dtype), multiplied in float32.
     """
     xp = get_array_module(p)
-    if maximize:
-        g = -g
-    if weight_decay != 0:
-        if decoupled:
-            p *= 1 - lr * weight_decay
-        else:
-            g = g + weight_decay * p
+    g = decayed_gradient(p, g, lr=lr, weight_decay=weight_decay, decoupled=decoupled, maximize=maximize)
     mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
     mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
     mu_product = float(np.float32(mu_product) * np.float32(mu))
-    exp_avg += (1 - beta1) * (g - exp_avg)
-    exp_avg_sq[...] = exp_avg_sq * beta2 + (1 - beta2) * g * g
+    update_moments(exp_avg, exp_avg_sq, g, beta1, beta2)
     denom = xp.sqrt(exp_avg_sq / (1 - beta2 ** step)) + eps
     p -= lr * (1.0 - mu) / (1.0 - mu_product) * (g / denom)
     p -= lr * mu_next / (1.0 - mu_product * mu_next) * (exp_avg / denom)

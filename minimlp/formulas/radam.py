@@ -1,6 +1,7 @@
 """RAdam's update, as ``torch.optim.RAdam``: Adam whose adaptive step is rectified, or left out while the
 variance estimate is too young."""
 from ..backend import get_array_module
+from .adam import decayed_gradient, update_moments
 
 
 def update(p, g, exp_avg, exp_avg_sq, *, lr, beta1, beta2, eps, weight_decay, decoupled, maximize, step):
@@ -13,15 +14,8 @@ def update(p, g, exp_avg, exp_avg_sq, *, lr, beta1, beta2, eps, weight_decay, de
     else:  p ← p − γ m̂.
     """
     xp = get_array_module(p)
-    if maximize:
-        g = -g
-    if weight_decay != 0:
-        if decoupled:
-            p *= 1 - lr * weight_decay
-        else:
-            g = g + weight_decay * p
-    exp_avg += (1 - beta1) * (g - exp_avg)
-    exp_avg_sq[...] = exp_avg_sq * beta2 + (1 - beta2) * g * g
+    g = decayed_gradient(p, g, lr=lr, weight_decay=weight_decay, decoupled=decoupled, maximize=maximize)
+    update_moments(exp_avg, exp_avg_sq, g, beta1, beta2)
     bias_correction1, bias_correction2 = 1 - beta1 ** step, 1 - beta2 ** step
     rho_inf = 2 / (1 - beta2) - 1
     rho_t = rho_inf - 2 * step * beta2 ** step / bias_correction2

@@ -12,7 +12,7 @@ from .activation import (
            Softplus,
            Tanh,
 )
-from .adaptive_max_pool import AdaptiveMaxPool1d, AdaptiveMaxPool2d
+from .adaptive_max_pool import AdaptiveMaxPool2d
 from .alpha_dropout import AlphaDropout, FeatureAlphaDropout
 from .attention import MultiheadAttention
 from .batchnorm import BatchNorm1d
@@ -57,7 +57,7 @@ from .pointwise_loss import (
            SoftMarginLoss,
 )
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
-from .pooling1d import AdaptiveAvgPool1d, AvgPool1d, MaxPool1d, MaxUnpool1d
+from .pooling1d import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AvgPool1d, MaxPool1d, MaxUnpool1d
 from .ranking_loss import CosineEmbeddingLoss, MarginRankingLoss
 from .rmsnorm import RMSNorm
 from .rnn import GRU, LSTM, RNN

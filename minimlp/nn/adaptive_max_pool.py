@@ -1,8 +1,8 @@
-"""AdaptiveMaxPool2d and AdaptiveMaxPool1d: the maximum of each of torch's adaptive bins
-(``minimlp.formulas.adaptive_max``)."""
+"""AdaptiveMaxPool2d: the maximum of each of torch's adaptive bins (``minimlp.formulas.adaptive_max``);
+AdaptiveMaxPool1d is in ``pooling1d``."""
 from ..backend import get_array_module
 from ..kernels import ops
-from .checks import InputError, check_floating, check_grad_like, check_image, whole, with_batch_axis
+from .checks import InputError, check_grad_like, check_image, whole, with_batch_axis
 from .module import Module
 
 
@@ -67,29 +67,3 @@ class AdaptiveMaxPool2d(Module):
 
     def extra_repr(self):
         return f"output_size={self.output_size}"
-
-
-class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
-    """y[n, c, i] = max of x[n, c, ⌊i·L/L_out⌋ : ⌈(i+1)·L/L_out⌉] (AdaptiveMaxPool2d on signals one pixel
-    high; indices along L). Takes (N, C, L) or (C, L)."""
-
-    def __init__(self, output_size, return_indices=False):
-        size = output_size[0] if isinstance(output_size, (tuple, list)) and len(output_size) == 1 else output_size
-        super().__init__((1, size), return_indices)
-        self.output_size = output_size
-
-    def forward(self, x):
-        check_floating(self, x)
-        if x.ndim not in (2, 3):
-            raise InputError(f"{self!r}: Expected 2D or 3D (batch mode) tensor for input, but got: "
-                             f"{list(x.shape)}")
-        y = super().forward(x[..., None, :])
-        if isinstance(y, tuple):
-            return y[0][..., 0, :], y[1][..., 0, :]
-        return y[..., 0, :]
-
-    def backward(self, dout):
-        return super().backward(dout[..., None, :])[..., 0, :]
-
-    def backward_parameters(self, dout):
-        super().backward_parameters(dout[..., None, :])

@@ -1,4 +1,6 @@
-"""MaxPool1d, AvgPool1d, AdaptiveAvgPool1d and MaxUnpool1d: the 2-d poolings run on signals one pixel high."""
+"""MaxPool1d, AvgPool1d, AdaptiveAvgPool1d, AdaptiveMaxPool1d and MaxUnpool1d: the 2-d poolings run on signals
+one pixel high."""
+from .adaptive_max_pool import AdaptiveMaxPool2d
 from .checks import InputError, check_floating, single
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 
@@ -54,6 +56,16 @@ class AdaptiveAvgPool1d(_Along1d, AdaptiveAvgPool2d):
     def __init__(self, output_size):
         size = output_size[0] if isinstance(output_size, (tuple, list)) and len(output_size) == 1 else output_size
         super().__init__((1, size))
+        self.output_size = output_size
+
+
+class AdaptiveMaxPool1d(_Along1d, AdaptiveMaxPool2d):
+    """y[n, c, i] = max of x[n, c, ⌊i·L/L_out⌋ : ⌈(i+1)·L/L_out⌉] (AdaptiveMaxPool2d's bins, rule for ties and
+    NaN, and ``return_indices``, the indices along L)."""
+
+    def __init__(self, output_size, return_indices=False):
+        size = output_size[0] if isinstance(output_size, (tuple, list)) and len(output_size) == 1 else output_size
+        super().__init__((1, size), return_indices)
         self.output_size = output_size
 
 
