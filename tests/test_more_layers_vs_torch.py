@@ -367,3 +367,23 @@ def test_max_unpool_1d_inverts_max_pool_1d_as_torch(kernel, stride, padding, out
     assert repr(ours) == repr(theirs)
     with pytest.raises(ValueError, match="invalid output_size"):
         ours(pooled.numpy(), indices.numpy(), [y.shape[-1] + 5])
+
+
+@pytest.mark.parametrize("make,shape", [(lambda m: m.ZeroPad2d(2), (1, 2, 3, 0)), (lambda m: m.ZeroPad1d(2), (6, 0)),
+                                        (lambda m: m.ConstantPad2d(1, 3.0), (1, 2, 0, 0)),
+                                        (lambda m: m.ConstantPad1d((1, 2), 3.0), (2, 3, 0))])
+def test_a_constant_pad_of_an_empty_axis_is_all_padding_as_torch(make, shape):
+    layer = make(nn)
+    y = layer(np.zeros(shape, np.float32))
+    np.testing.assert_array_equal(y, make(T)(torch.zeros(shape)).numpy())
+    assert layer.backward(np.ones(y.shape, np.float32)).shape == shape
+
+
+@pytest.mark.parametrize("make,shape", [(lambda m: m.ReplicationPad1d(1), (2, 3, 0)),
+                                        (lambda m: m.ReflectionPad2d(1), (1, 2, 0, 3)),
+                                        (lambda m: m.CircularPad2d(1), (1, 2, 3, 0))])
+def test_the_other_pads_refuse_an_empty_axis_as_torch(make, shape):
+    with pytest.raises(RuntimeError):
+        make(T)(torch.zeros(shape))
+    with pytest.raises(RuntimeError, match="non-empty|should be less"):
+        make(nn)(np.zeros(shape, np.float32))

@@ -32,6 +32,10 @@ def matrix(taps):
 def along(x, index, weight, used, axis):
     """Σ_k weight[:, k]·x[index[:, k]] along ``axis`` (−1 or −2) over the used taps; ``used`` None: all are."""
     xp = get_array_module(x)
+    if x.shape[axis] == 0:   # an empty axis: every output reads nothing (a constant pad then fills it)
+        out = list(x.shape)
+        out[axis] = index.shape[0]
+        return xp.zeros(out, dtype=x.dtype)
     shape = (-1,) if axis == -1 else (-1, 1)
     y = None
     with np.errstate(invalid="ignore"):   # inf·0 on a tap of weight 0 is NaN in torch too; unused taps are dropped

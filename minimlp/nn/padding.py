@@ -39,6 +39,9 @@ class _Pad2d(SeparableMap):
     def _axis_taps(self, size, out, axis):
         left, right, top, bottom = self._sides()
         before, after = (top, bottom) if axis == 0 else (left, right)
+        if size == 0 and self._mode != "constant":
+            raise InputError(f"{self!r}: {self._mode} padding needs a non-empty input along each padded axis, as "
+                             f"torch's")
         if self._mode == "reflect" and max(before, after) >= size:
             raise InputError(f"{self!r}: Padding size should be less than the corresponding input dimension, but "
                              f"got: padding ({before}, {after}) at an axis of size {size}")
