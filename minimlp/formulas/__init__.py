@@ -16,6 +16,7 @@ from . import (
                adaptive_max,
                asgd,
                attention,
+               axis_map,
                batch_norm,
                bilinear,
                conv,
@@ -45,6 +46,7 @@ from . import (
                piecewise_activation,
                pointwise_loss,
                pooling,
+               pooling3d,
                radam,
                ranking,
                recurrent,
@@ -63,11 +65,11 @@ from . import (
 )
 
 __all__ = ["activation", "adadelta", "adafactor", "adagrad", "adam", "adamax", "adaptive_max", "asgd", "attention",
-           "batch_norm", "bilinear", "conv", "cross_entropy", "ctc",
+           "axis_map", "batch_norm", "bilinear", "conv", "cross_entropy", "ctc",
            "distance", "dropout", "embedding", "embedding_bag", "fold", "gaussian_nll", "gelu",
            "glu", "gru_cell", "im2col", "lbfgs", "linear", "local_response_norm", "loss", "lp_pool", "lstm_cell",
            "margin",
            "multilabel",
-           "nadam", "nll", "norm", "piecewise_activation", "pointwise_loss", "pooling", "radam", "ranking", "recurrent",
-           "resample", "rmsprop", "rnn_cell", "rprop", "sgd", "shuffle", "smooth_activation", "soft_cross_entropy",
-           "soft_encoding", "softmax", "special", "winograd"]
+           "nadam", "nll", "norm", "piecewise_activation", "pointwise_loss", "pooling", "pooling3d", "radam", "ranking",
+           "recurrent", "resample", "rmsprop", "rnn_cell", "rprop", "sgd", "shuffle", "smooth_activation",
+           "soft_cross_entropy", "soft_encoding", "softmax", "special", "winograd"]

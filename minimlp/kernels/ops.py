@@ -256,6 +256,12 @@ separable_map = Op("separable_map", adaptive_average=f.resample.adaptive_average
                    pad=f.resample.pad, scaled_size=f.resample.upsample_size, forward=f.resample.separable_map,
                    backward=f.resample.separable_map_backward)
 separable_map.register("cpu-one-blas-thread", numpy_float, training, backward="cpu.separable:separable_map_backward")
+axis_map = Op("axis_map", forward=f.axis_map.gather, backward=f.axis_map.gather_backward)
+pool3d = Op("pool3d", pooling_windows=f.pooling3d.pooling_windows, adaptive_windows=f.pooling3d.adaptive_windows,
+            volume_windows=f.pooling3d.volume_windows, inverse_divisor=f.pooling3d.inverse_divisor,
+            max_forward=f.pooling3d.max_pool, max_backward=f.pooling3d.max_pool_backward,
+            avg_forward=f.pooling3d.avg_pool, avg_backward=f.pooling3d.avg_pool_backward,
+            unpool_forward=f.pooling3d.max_unpool, unpool_backward=f.pooling3d.max_unpool_backward)
 
 soft_encode = Op("soft_encode", forward=f.soft_encoding.soft_encode)
 soft_encode.register("cpu-compiled", numpy_float, compiled=True, forward="cpu.soft_encoding:soft_encode")

@@ -13,6 +13,7 @@ from .activation import (
            Tanh,
 )
 from .adaptive_max_pool import AdaptiveMaxPool2d
+from .adaptive_pool3d import AdaptiveAvgPool3d, AdaptiveMaxPool3d
 from .alpha_dropout import AlphaDropout, FeatureAlphaDropout
 from .attention import MultiheadAttention
 from .batchnorm import BatchNorm1d
@@ -36,13 +37,14 @@ from .layernorm import LayerNorm
 from .linear import Linear
 from .local_response_norm import LocalResponseNorm
 from .loss import L1Loss, MSELoss
-from .lp_pool import LPPool1d, LPPool2d
+from .lp_pool import LPPool1d, LPPool2d, LPPool3d
 from .margin_loss import MultiMarginLoss
 from .module import Module
 from .multilabel_loss import MultiLabelMarginLoss, MultiLabelSoftMarginLoss
 from .nll import NLLLoss
 from .padding import CircularPad2d, ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
 from .padding1d import CircularPad1d, ConstantPad1d, ReflectionPad1d, ReplicationPad1d, ZeroPad1d
+from .padding3d import CircularPad3d, ConstantPad3d, ReflectionPad3d, ReplicationPad3d, ZeroPad3d
 from .parameter import Parameter
 from .parameter_containers import ParameterDict, ParameterList
 from .piecewise_activation import Hardshrink, Hardsigmoid, Hardswish, PReLU, ReLU6, RReLU, Softshrink, Threshold
@@ -58,6 +60,7 @@ from .pointwise_loss import (
 )
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d, MaxUnpool2d
 from .pooling1d import AdaptiveAvgPool1d, AdaptiveMaxPool1d, AvgPool1d, MaxPool1d, MaxUnpool1d
+from .pooling3d import AvgPool3d, MaxPool3d, MaxUnpool3d
 from .ranking_loss import CosineEmbeddingLoss, MarginRankingLoss
 from .rmsnorm import RMSNorm
 from .rnn import GRU, LSTM, RNN
@@ -203,6 +206,17 @@ __all__ = [
            "TransformerDecoderLayer",
            "TransformerDecoder",
            "Transformer",
+           "ZeroPad3d",
+           "ConstantPad3d",
+           "ReflectionPad3d",
+           "ReplicationPad3d",
+           "CircularPad3d",
+           "MaxPool3d",
+           "AvgPool3d",
+           "AdaptiveAvgPool3d",
+           "AdaptiveMaxPool3d",
+           "MaxUnpool3d",
+           "LPPool3d",
            "init",
            "utils",
 ]
