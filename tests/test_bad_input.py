@@ -101,3 +101,31 @@ def test_numpy_functions_take_a_parameter_as_its_array():
     copied = np.array(p)
     copied[...] = 7.0
     assert not np.any(p.data == 7.0)   # np.array copies, as for an array
+
+
+def test_a_gradient_that_is_not_one_array_is_named_in_one_line():
+    """A tuple (MultiheadAttention's (dq, dk, dv), a loss of several inputs) or a torch tensor given as backward's
+    gradient: one line saying what to pass, before any gradient is added."""
+    import torch
+    layer = nn.Linear(4, 3)
+    layer(np.zeros((2, 4), np.float32))
+    for gradient, words in (((np.ones((2, 3), np.float32),) * 3, "got a tuple of 3"),
+                            (torch.ones(2, 3), "the gradient is a torch Tensor"), (3.0, "takes an array, got float")):
+        with pytest.raises(TypeError, match=words) as info:
+            layer.backward(gradient)
+        assert "\n" not in str(info.value) and layer.weight.grad is None
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh())
+    model(np.zeros((2, 4), np.float32))
+    with pytest.raises(TypeError, match="torch Tensor"):
+        model.backward(torch.ones(2, 3))
+    assert model[0].weight.grad is None
+
+
+@pytest.mark.parametrize("make", ["CrossEntropyLoss", "NLLLoss", "MultiMarginLoss", "MultiLabelMarginLoss"])
+def test_a_torch_or_list_target_is_named_as_such(make):
+    import torch
+    loss = getattr(nn, make)()
+    with pytest.raises(TypeError, match="the target is a torch Tensor"):
+        loss(np.zeros((2, 3), np.float32), torch.tensor([0, 1]))
+    with pytest.raises(TypeError, match="array as the target, got list"):
+        loss(np.zeros((2, 3), np.float32), [0, 1])

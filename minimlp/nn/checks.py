@@ -55,14 +55,19 @@ def single(value, name="value"):
     return (whole(value, name),)
 
 
-def check_floating(module, x, what="input"):
-    """Reject non-arrays (a torch tensor named as such) and non-floating dtypes, naming the module and ``what``."""
-    dtype = getattr(x, "dtype", None)
+def check_array(module, x, what="input"):
+    """Reject what is not a NumPy or CuPy array (a torch tensor named as such, a list), naming ``what``."""
     if type(x).__module__.startswith("torch"):
         raise TypeError(f"{module!r}: the {what} is a torch {type(x).__name__}; minimlp takes NumPy or CuPy "
                         f"arrays (tensor.detach().cpu().numpy())")
-    if dtype is None or not hasattr(x, "shape") or not hasattr(dtype, "kind"):
+    if not hasattr(getattr(x, "dtype", None), "kind") or not hasattr(x, "shape"):
         raise TypeError(f"{module!r}: expected a NumPy or CuPy array as the {what}, got {type(x).__name__}")
+
+
+def check_floating(module, x, what="input"):
+    """Reject non-arrays (a torch tensor named as such) and non-floating dtypes, naming the module and ``what``."""
+    check_array(module, x, what)
+    dtype = x.dtype
     if dtype.kind != "f":
         raise InputTypeError(f"{module!r}: expected a floating-point {what} (float32 or float64), got dtype {dtype}")
 
@@ -104,6 +109,16 @@ def check_grad_like(module, dout, expected_shape):
     """The upstream gradient must match the shape of the last forward's output."""
     if expected_shape is None:
         raise RuntimeError(f"{module!r}: backward called before forward")
+    if isinstance(dout, (tuple, list)):
+        raise TypeError(f"{module!r}: backward takes one array, the gradient of this layer's output, got a "
+                        f"{type(dout).__name__} of {len(dout)} (a backward of several inputs, such as "
+                        f"MultiheadAttention's (dq, dk, dv) or a loss's, returns a tuple: pass its part for this "
+                        f"layer, or the sum of the parts that came from one array)")
+    if type(dout).__module__.startswith("torch"):
+        raise TypeError(f"{module!r}: the gradient is a torch {type(dout).__name__}; minimlp takes NumPy or CuPy "
+                        f"arrays (tensor.detach().cpu().numpy())")
+    if not hasattr(dout, "shape"):
+        raise TypeError(f"{module!r}: backward takes an array, got {type(dout).__name__}")
     if tuple(dout.shape) != tuple(expected_shape):
         raise ValueError(f"{module!r}: backward expected a gradient of shape {tuple(expected_shape)}, got "
                          f"{tuple(dout.shape)} (the shape of its last forward's output: backward runs through each "

@@ -3,7 +3,7 @@ import math
 
 from ..backend import device_of, get_array_module
 from ..kernels import ops
-from .checks import InputError, InputTypeError, TargetIndexError, check_floating
+from .checks import InputError, InputTypeError, TargetIndexError, check_array, check_floating
 from .reduction import reduction_argument
 
 
@@ -52,6 +52,7 @@ class CrossEntropyLoss:
     def _check(self, logits, target):
         """'index' or 'probability': which kind of target, after checking shapes, dtypes and devices."""
         check_floating(self, logits)
+        check_array(self, target, "target")
         kind = getattr(getattr(target, "dtype", None), "kind", None)
         if device_of(logits) != device_of(target):
             raise InputTypeError(f"{self!r}: logits are on the {device_of(logits)}, targets on the {device_of(target)}")

@@ -3,7 +3,7 @@ import math
 
 from ..backend import get_array_module
 from ..kernels import ops
-from .checks import InputError, check_floating
+from .checks import InputError, check_array, check_floating
 from .reduction import reduction_argument
 
 
@@ -25,6 +25,7 @@ class MultiMarginLoss:
 
     def _check(self, x, target):
         check_floating(self, x)
+        check_array(self, target, "target")
         kind = getattr(getattr(target, "dtype", None), "kind", None)
         expected = (x.shape[0],) if x.ndim == 2 else ()
         if x.ndim not in (1, 2) or x.shape[-1] == 0 or kind not in ("i", "u") or tuple(target.shape) != expected:

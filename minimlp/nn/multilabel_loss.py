@@ -1,7 +1,7 @@
 """MultiLabelSoftMarginLoss and MultiLabelMarginLoss: several right classes per sample
 (``minimlp.formulas.multilabel``)."""
 from ..kernels import ops
-from .checks import InputError, check_floating
+from .checks import InputError, check_array, check_floating
 from .several_inputs import _LossOfSeveral
 
 
@@ -57,6 +57,7 @@ class MultiLabelMarginLoss(_LossOfSeveral):
 
     def forward(self, input, target):
         check_floating(self, input)
+        check_array(self, target, "target")
         kind = getattr(getattr(target, "dtype", None), "kind", None)
         if input.ndim > 2 or (input.ndim and input.shape[-1] == 0):
             raise InputError(f"{self!r}: Expected non-empty vector or matrix with optional 0-dim batch size, but "

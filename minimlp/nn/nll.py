@@ -3,7 +3,7 @@ import math
 
 from ..backend import device_of, get_array_module
 from ..kernels import ops
-from .checks import InputError, InputTypeError, TargetIndexError, check_floating
+from .checks import InputError, InputTypeError, TargetIndexError, check_array, check_floating
 from .reduction import reduction_argument
 
 
@@ -26,6 +26,7 @@ class NLLLoss:
 
     def _check(self, x, target):
         check_floating(self, x)
+        check_array(self, target, "target")
         kind = getattr(getattr(target, "dtype", None), "kind", None)
         shape, tshape = tuple(x.shape), tuple(getattr(target, "shape", ()))
         expected = () if x.ndim == 1 else (shape[0],) + shape[2:]
