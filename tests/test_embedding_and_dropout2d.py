@@ -78,6 +78,8 @@ def test_dropout2d_drops_whole_channels_at_the_rate_and_scales_the_rest(shape, d
     assert set(np.unique(per_channel).tolist()) == {0.0, float(dtype(1) / dtype(1 - p))}
     assert abs(np.mean(per_channel == 0) - p) < 0.05
     g = np.random.default_rng(1).normal(size=shape).astype(dtype)
+    minimlp.manual_seed(3)
+    np.testing.assert_array_equal(drop(x), y)                 # the same seed: the same mask, for one more backward
     np.testing.assert_array_equal(drop.backward(g), g * m)
     drop.eval()
     assert drop(x) is x and drop.backward(g) is g

@@ -247,3 +247,38 @@ def test_a_module_deep_copies_and_pickles_after_a_forward(make, shape):
     for twin in (copy.deepcopy(module), pickle.loads(pickle.dumps(module))):
         np.testing.assert_array_equal(twin(x), y)
     assert len(nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16), 2).layers) == 2
+
+
+@pytest.mark.parametrize("make,shape", [(lambda: nn.Linear(4, 3), (2, 4)), (lambda: nn.LSTM(4, 3), (5, 2, 4)),
+                                        (lambda: nn.Embedding(6, 3), None), (lambda: nn.LayerNorm(4), (2, 4))])
+def test_a_second_backward_since_the_last_forward_is_refused_outside_a_container_too(make, shape):
+    """torch refuses a second backward through one graph; a module called by hand (not through a container) was
+    silently accumulating twice, or backpropagating an earlier call through its last cache."""
+    module = make()
+    x = np.arange(6).reshape(2, 3) if shape is None else np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    y = module(x)
+    y = y[0] if isinstance(y, tuple) else y
+    g = np.ones(y.shape, np.float32)
+    with pytest.raises(ValueError, match="shape"):
+        module.backward(np.ones((7,) + y.shape, np.float32))    # refused: the right gradient may still come
+    module.backward(g)
+    first = {name: p.grad.copy() for name, p in module.named_parameters()}
+    with pytest.raises(RuntimeError, match="second time since its last forward") as info:
+        module.backward(g)
+    assert "\n" not in str(info.value)
+    for name, p in module.named_parameters():
+        np.testing.assert_array_equal(p.grad, first[name])       # nothing added by the refused call
+    module(x)
+    module.backward_parameters(g)                                 # a new forward: one more backward
+    for name, p in module.named_parameters():
+        np.testing.assert_allclose(p.grad, 2 * first[name], rtol=1e-6)
+
+
+def test_a_cell_unrolled_in_a_loop_refuses_the_second_step_backward():
+    cell, x = nn.LSTMCell(3, 4), np.ones((5, 2, 3), np.float32)
+    state = None
+    for t in range(5):
+        state = cell(x[t], state)
+    cell.backward(np.ones((2, 4), np.float32), np.ones((2, 4), np.float32))
+    with pytest.raises(RuntimeError, match="second time"):
+        cell.backward(np.ones((2, 4), np.float32), np.ones((2, 4), np.float32))

@@ -1,4 +1,5 @@
 """Module: the base class of every layer, activation and container."""
+import functools
 from collections import OrderedDict, namedtuple
 
 import numpy as np
@@ -22,6 +23,17 @@ class Module:
     with ``register_buffer``. ``state_dict()`` uses torch's key names
     ("0.weight", "1.running_mean", ...) and shapes.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        """Each subclass's own ``forward`` notes that a backward is due, and its ``backward`` and
+        ``backward_parameters`` claim it (``claim_backward``): a second backward since the last forward, through
+        a container or called by hand, is refused instead of running through a stale cache."""
+        super().__init_subclass__(**kwargs)
+        for name, wrap in (("forward", _marking), ("backward", _claiming), ("backward_parameters", _claiming)):
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "_wrapped", False):
+                setattr(cls, name, wrap(method))
+
 
     _optional_state = ()   # buffer names ``load_state_dict`` leaves as they are when the state_dict lacks them
 
@@ -528,9 +540,8 @@ def mark_forward(module):
 
 
 def backward_of(module, dout, want_dx=True):
-    """A container's call of ``module.backward(dout)`` (``backward_parameters`` unless ``want_dx``), after
-    ``claim_backward``."""
-    claim_backward(module)
+    """A container's call of ``module.backward(dout)`` (``backward_parameters`` unless ``want_dx``), which claims
+    the backward due since the module's last forward (``claim_backward``)."""
     return module.backward(dout) if want_dx else module.backward_parameters(dout)
 
 
@@ -539,9 +550,48 @@ def claim_backward(module):
     a module object used at two places of one forward pass keeps the cache of its last call only, so the other
     place's gradient would be silently wrong (torch, with a graph per call, gets it right)."""
     if module.__dict__.get("_backward_due") is False:
+        text = repr(module)
+        name = text if "\n" not in text else type(module).__name__
         raise RuntimeError(
-            f"{module!r}: backward reached this module a second time since its last forward. A module object used "
-            f"at two places in one forward pass keeps only its last call's cache, so minimlp cannot backpropagate "
-            f"through it: give each place its own instance (to share weights, share the Parameter: "
-            f"second.weight = first.weight)")
+            f"{name}: backward reached this module a second time since its last forward. Run forward again before "
+            f"another backward; and a module object used at two places in one forward pass keeps only its last "
+            f"call's cache, so minimlp cannot backpropagate through it: give each place its own instance (to share "
+            f"weights, share the Parameter: second.weight = first.weight)")
     module.__dict__["_backward_due"] = False
+
+
+def _marking(forward):
+    """``forward``, noting at the outermost call on the instance that its backward is due (``mark_forward``)."""
+    @functools.wraps(forward)
+    def run(self, *args, **kwargs):
+        depth = self.__dict__.get("_forward_depth", 0)
+        if depth == 0:
+            mark_forward(self)
+        self.__dict__["_forward_depth"] = depth + 1
+        try:
+            return forward(self, *args, **kwargs)
+        finally:
+            self.__dict__["_forward_depth"] = depth
+    run._wrapped = True
+    return run
+
+
+def _claiming(backward):
+    """``backward`` (or ``backward_parameters``), refused where the module's backward already ran since its last
+    forward; the outermost call on the instance claims the backward when it succeeds (a gradient of the wrong
+    shape, refused, can be given again)."""
+    @functools.wraps(backward)
+    def run(self, *args, **kwargs):
+        depth = self.__dict__.get("_backward_depth", 0)
+        if depth == 0 and self.__dict__.get("_backward_due") is False:
+            claim_backward(self)   # raises, naming the module
+        self.__dict__["_backward_depth"] = depth + 1
+        try:
+            result = backward(self, *args, **kwargs)
+        finally:
+            self.__dict__["_backward_depth"] = depth
+        if depth == 0:
+            self.__dict__["_backward_due"] = False
+        return result
+    run._wrapped = True
+    return run
