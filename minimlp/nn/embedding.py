@@ -83,6 +83,8 @@ class Embedding(Module):
         return y
 
     def backward(self, dout):
+        """Adds ∂L/∂W (each looked-up row collects the gradient of its lookups) and returns None: integer indices
+        take no gradient, so an Embedding comes first in a model."""
         self.backward_parameters(dout)
 
     def backward_parameters(self, dout):

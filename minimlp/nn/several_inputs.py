@@ -67,6 +67,9 @@ class _LossOfSeveral:
         return value
 
     def backward(self, grad_output=None):
+        """A tuple of gradients, one per differentiable input of the last ``forward`` in its order (each of that
+        input's shape and dtype; targets and labels get none); ``grad_output`` a number for "mean"/"sum"
+        (default 1), an array of the loss's shape for "none" (required)."""
         if self._cache is None:
             raise RuntimeError(f"{self!r}: backward called before forward")
         saved, shape, dtype, dtypes, xp = self._cache
