@@ -387,3 +387,19 @@ def test_the_other_pads_refuse_an_empty_axis_as_torch(make, shape):
         make(T)(torch.zeros(shape))
     with pytest.raises(RuntimeError, match="non-empty|should be less"):
         make(nn)(np.zeros(shape, np.float32))
+
+
+def test_nll_loss_2d_is_nll_loss_under_its_deprecated_name_as_torchs():
+    probabilities = np.random.default_rng(0).dirichlet(np.ones(4), size=(2, 3, 5))
+    x = np.ascontiguousarray(np.log(probabilities).transpose(0, 3, 1, 2))
+    y = np.random.default_rng(1).integers(0, 4, (2, 3, 5))
+    with pytest.warns(FutureWarning, match="NLLLoss2d"):
+        ours = nn.NLLLoss2d(ignore_index=2)
+    with pytest.warns(FutureWarning):
+        theirs = T.NLLLoss2d(ignore_index=2)
+    xt = torch.tensor(x, requires_grad=True)
+    value = theirs(xt, torch.tensor(y))
+    value.backward()
+    np.testing.assert_allclose(ours(x, y), value.item(), rtol=1e-12)
+    np.testing.assert_allclose(ours.backward(), xt.grad.numpy(), rtol=1e-12)
+    assert repr(ours) == repr(theirs) == "NLLLoss2d()"

@@ -41,7 +41,7 @@ from .lp_pool import LPPool1d, LPPool2d, LPPool3d
 from .margin_loss import MultiMarginLoss
 from .module import Module
 from .multilabel_loss import MultiLabelMarginLoss, MultiLabelSoftMarginLoss
-from .nll import NLLLoss
+from .nll import NLLLoss, NLLLoss2d
 from .padding import CircularPad2d, ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
 from .padding1d import CircularPad1d, ConstantPad1d, ReflectionPad1d, ReplicationPad1d, ZeroPad1d
 from .padding3d import CircularPad3d, ConstantPad3d, ReflectionPad3d, ReplicationPad3d, ZeroPad3d
@@ -113,6 +113,7 @@ __all__ = [
            "MaxUnpool2d",
            "Module",
            "NLLLoss",
+           "NLLLoss2d",
            "Parameter",
            "ParameterDict",
            "ParameterList",

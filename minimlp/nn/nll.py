@@ -1,5 +1,7 @@
-"""NLLLoss: the negative log-likelihood of class indices, from log-probabilities (``minimlp.formulas.nll``)."""
+"""NLLLoss: the negative log-likelihood of class indices, from log-probabilities (``minimlp.formulas.nll``), and
+NLLLoss2d, its deprecated name."""
 import math
+import warnings
 
 from ..backend import device_of, get_array_module
 from ..kernels import ops
@@ -17,7 +19,7 @@ class NLLLoss:
     """
 
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
-        reduction = reduction_argument("NLLLoss", size_average, reduce, reduction)
+        reduction = reduction_argument(type(self).__name__, size_average, reduce, reduction)
         self.weight, self.ignore_index, self.reduction = weight, int(ignore_index), reduction
         self._cache = None
 
@@ -77,4 +79,14 @@ class NLLLoss:
         return grad[0] if unbatched else grad
 
     def __repr__(self):
-        return "NLLLoss()"  # torch's: a loss's repr names no argument
+        return f"{type(self).__name__}()"  # torch's: a loss's repr names no argument
+
+
+class NLLLoss2d(NLLLoss):
+    """``NLLLoss`` under its deprecated name (torch's, which warns so): the same loss, for (N, C, H, W) as for any
+    shape NLLLoss takes."""
+
+    def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+        warnings.warn("`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in replacement",
+                      FutureWarning, stacklevel=2)
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
