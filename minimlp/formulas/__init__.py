@@ -20,6 +20,7 @@ from . import (
                batch_norm,
                bilinear,
                conv,
+               conv3d,
                cross_entropy,
                ctc,
                distance,
@@ -65,7 +66,7 @@ from . import (
 )
 
 __all__ = ["activation", "adadelta", "adafactor", "adagrad", "adam", "adamax", "adaptive_max", "asgd", "attention",
-           "axis_map", "batch_norm", "bilinear", "conv", "cross_entropy", "ctc",
+           "axis_map", "batch_norm", "bilinear", "conv", "conv3d", "cross_entropy", "ctc",
            "distance", "dropout", "embedding", "embedding_bag", "fold", "gaussian_nll", "gelu",
            "glu", "gru_cell", "im2col", "lbfgs", "linear", "local_response_norm", "loss", "lp_pool", "lstm_cell",
            "margin",

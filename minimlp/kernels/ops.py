@@ -263,6 +263,11 @@ pool3d = Op("pool3d", pooling_windows=f.pooling3d.pooling_windows, adaptive_wind
             avg_forward=f.pooling3d.avg_pool, avg_backward=f.pooling3d.avg_pool_backward,
             unpool_forward=f.pooling3d.max_unpool, unpool_backward=f.pooling3d.max_unpool_backward)
 
+conv3d = Op("conv3d", axis=f.conv3d.conv_axis, windows=f.conv3d.windows, forward=f.conv3d.forward,
+            backward=f.conv3d.backward)
+conv_transpose3d = Op("conv_transpose3d", axis=f.conv3d.conv_axis, windows=f.conv3d.windows,
+                      forward=f.conv3d.transpose_forward, backward=f.conv3d.transpose_backward)
+
 soft_encode = Op("soft_encode", forward=f.soft_encoding.soft_encode)
 soft_encode.register("cpu-compiled", numpy_float, compiled=True, forward="cpu.soft_encoding:soft_encode")
 soft_cross_entropy = Op("soft_cross_entropy", forward=f.soft_cross_entropy.soft_cross_entropy,

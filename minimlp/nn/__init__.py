@@ -23,6 +23,7 @@ from .bilinear import Bilinear
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d, ConvTranspose2d
 from .conv1d import Conv1d, ConvTranspose1d
+from .conv3d import Conv3d, ConvTranspose3d
 from .cross_entropy import CrossEntropyLoss
 from .ctc_loss import CTCLoss
 from .distance import CosineSimilarity, PairwiseDistance
@@ -180,6 +181,8 @@ __all__ = [
            "Unfold",
            "Fold",
            "ConvTranspose1d",
+           "Conv3d",
+           "ConvTranspose3d",
            "Bilinear",
            "MaxUnpool1d",
            "PixelShuffle",
