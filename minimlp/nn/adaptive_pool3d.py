@@ -2,7 +2,7 @@
 (``minimlp.formulas.pooling3d``)."""
 from ..kernels import ops
 from .checks import whole
-from .pooling3d import _Windows3d
+from .pooling3d import _MaxOfWindows, _Windows3d
 
 
 class _Adaptive3d(_Windows3d):
@@ -40,7 +40,7 @@ class AdaptiveAvgPool3d(_Adaptive3d):
         return ops.pool3d.run("avg_backward", g, *saved, in_shape)
 
 
-class AdaptiveMaxPool3d(_Adaptive3d):
+class AdaptiveMaxPool3d(_MaxOfWindows, _Adaptive3d):
     """y[n, c, i, j, k] = the maximum of x over bin (i, j, k): the first in row-major order, or the last NaN, as
     torch's CPU kernel. Backward: each G goes to its bin's maximum; overlapping bins add up.
     ``return_indices=True`` returns (y, indices), indices = d·H·W + h·W + w of each maximum in its input volume
@@ -50,13 +50,3 @@ class AdaptiveMaxPool3d(_Adaptive3d):
         super().__init__(output_size)
         self.return_indices = bool(return_indices)
 
-    def _reduce(self, x, flat, valid, inverse):
-        return ops.pool3d.run("max_forward", x, flat, valid)
-
-    def _output(self, y, positions, unbatched):
-        if not self.return_indices:
-            return y
-        return y, (positions[0] if unbatched else positions)
-
-    def _back(self, g, positions, in_shape):
-        return ops.pool3d.run("max_backward", g, positions, in_shape)

@@ -1,4 +1,6 @@
 """Pooling: MaxPool2d, AvgPool2d (kernel-offset loops), MaxUnpool2d and AdaptiveAvgPool2d (a separable linear map)."""
+import math
+
 from ..formulas.pooling import pool_geometry
 from ..kernels import ops
 from ..scratch import Scratch
@@ -150,8 +152,11 @@ class MaxUnpool2d(Module):
     the output is (N, C, H_out, W_out) with H_out = (H − 1)·s − 2p + k (torch's default) or ``output_size``
     ((H_out, W_out), or a full shape). Backward: ∂L/∂x[n, c, h, w] = G[n, c].flat[indices[n, c, h, w]]
     (the indices get no gradient). Shapes (N, C, H, W) or (C, H, W). The maths is
-    ``minimlp.formulas.pooling``.
+    ``minimlp.formulas.pooling``. MaxUnpool1d and MaxUnpool3d are this module over 1 or 3 spatial axes
+    (``_rank``, ``_check``, ``_unpool``).
     """
+
+    _rank = 2
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
@@ -160,47 +165,55 @@ class MaxUnpool2d(Module):
         self.padding = pair(padding, "padding")
         self._cache = None
 
+    def _check(self, x):
+        check_image(self, x, None, None, unbatched=True)
+
+    def _unpool(self, role, *args):
+        return ops.max_unpool2d.run(role, *args)
+
     def _unpool_pairs(self):
-        """(kernel, stride, padding) as pairs (height, width)."""
+        """(kernel, stride, padding), one entry per spatial axis."""
         return self.kernel_size, self.stride, self.padding
 
     def _out_size(self, x, output_size):
+        rank = self._rank
         kernel, strides, padding = self._unpool_pairs()
-        default = tuple((size - 1) * s - 2 * p + k for size, s, p, k in zip(x.shape[-2:], strides, padding, kernel))
+        default = tuple((size - 1) * s - 2 * p + k
+                        for size, s, p, k in zip(x.shape[-rank:], strides, padding, kernel))
         if output_size is None:
             return default
-        size = tuple(int(s) for s in output_size)[-2:]
-        if len(tuple(output_size)) not in (2, x.ndim):
-            raise ValueError(f"{self!r}: output_size must have 2 or {x.ndim} elements, got {tuple(output_size)}")
+        size = tuple(int(s) for s in output_size)[-rank:]
+        if len(tuple(output_size)) not in (rank, x.ndim):
+            raise ValueError(f"{self!r}: output_size must have {rank} or {x.ndim} elements, got {tuple(output_size)}")
         for got, d, s in zip(size, default, strides):
             if not d - s < got < d + s:
-                raise ValueError(f"{self!r}: invalid output_size {tuple(output_size)} (the height and width must "
+                raise ValueError(f"{self!r}: invalid output_size {tuple(output_size)} (the spatial sizes must "
                                  f"lie strictly between {tuple(v - s for v, s in zip(default, strides))} and "
                                  f"{tuple(v + s for v, s in zip(default, strides))})")
         return size
 
     def forward(self, x, indices, output_size=None):
-        check_image(self, x, None, None, unbatched=True)
+        self._check(x)
         if getattr(getattr(indices, "dtype", None), "kind", None) not in ("i", "u") or indices.shape != x.shape:
             raise ValueError(f"{self!r}: expected integer indices of the input's shape {tuple(x.shape)} "
-                             f"(MaxPool2d's with return_indices=True), got "
+                             f"(the max pool's with return_indices=True), got "
                              f"{getattr(indices, 'dtype', type(indices).__name__)} of shape "
                              f"{tuple(getattr(indices, 'shape', ()))}")
-        out_hw = self._out_size(x, output_size)
-        if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= out_hw[0] * out_hw[1]):
-            raise ValueError(f"{self!r}: found an invalid max index {int(indices.max())} (or a negative one) for "
-                             f"an output of {out_hw[0]}x{out_hw[1]}")
-        x4, unbatched = with_batch_axis(x, 4)
-        i4 = indices[None] if unbatched else indices
-        y = ops.max_unpool2d.run("forward", x4, i4, out_hw)
-        self._cache = (i4, unbatched, y.shape[1:] if unbatched else y.shape)
+        out = self._out_size(x, output_size)
+        if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= math.prod(out)):
+            raise InputError(f"{self!r}: found an invalid max index {int(indices.max())} (or a negative one) for "
+                             f"an output of {'x'.join(map(str, out))}")
+        batched, unbatched = with_batch_axis(x, self._rank + 2)
+        batched_indices = indices[None] if unbatched else indices
+        y = self._unpool("forward", batched, batched_indices, out)
+        self._cache = (batched_indices, unbatched, y.shape[1:] if unbatched else y.shape)
         return y[0] if unbatched else y
 
     def backward(self, dout):
         check_grad_like(self, dout, None if self._cache is None else self._cache[2])
         check_floating(self, dout)
         indices, unbatched, _ = self._cache
-        dx = ops.max_unpool2d.run("backward", dout[None] if unbatched else dout, indices)
+        dx = self._unpool("backward", dout[None] if unbatched else dout, indices)
         return dx[0] if unbatched else dx
 
     def backward_parameters(self, dout):

@@ -6,6 +6,7 @@ from ..backend import get_array_module
 from ..kernels import ops
 from .checks import InputError, check_floating, check_grad_like, whole, with_batch_axis
 from .module import Module
+from .pooling import MaxUnpool2d
 
 
 def triple(value, name="value"):
@@ -126,7 +127,23 @@ class _Pool3d(_Windows3d):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class MaxPool3d(_Pool3d):
+class _MaxOfWindows:
+    """The maximum of each window (the 3-d max pools'): torch's first maximum in kernel order or the last NaN; its
+    position in the input volume is kept for backward and given as the index with ``return_indices``."""
+
+    def _reduce(self, x, flat, valid, inverse):
+        return ops.pool3d.run("max_forward", x, flat, valid)
+
+    def _output(self, y, positions, unbatched):
+        if not self.return_indices:
+            return y
+        return y, (positions[0] if unbatched else positions)
+
+    def _back(self, g, positions, in_shape):
+        return ops.pool3d.run("max_backward", g, positions, in_shape)
+
+
+class MaxPool3d(_MaxOfWindows, _Pool3d):
     """y[n, c, d, h, w] = max_{i,j,k} x̃[n, c, d·s_D + i·δ_D, h·s_H + j·δ_H, w·s_W + k·δ_W], x̃ padded with −∞.
 
     Backward: ∂L/∂x routes each G[n, c, d, h, w] to its window's maximum (the first in (i, j, k) row-major order
@@ -143,17 +160,6 @@ class MaxPool3d(_Pool3d):
 
     def _dilation(self):
         return self.dilation
-
-    def _reduce(self, x, flat, valid, inverse):
-        return ops.pool3d.run("max_forward", x, flat, valid)
-
-    def _output(self, y, positions, unbatched):
-        if not self.return_indices:
-            return y
-        return y, (positions[0] if unbatched else positions)
-
-    def _back(self, g, positions, in_shape):
-        return ops.pool3d.run("max_backward", g, positions, in_shape)
 
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -197,7 +203,7 @@ class AvgPool3d(_Pool3d):
         return ops.pool3d.run("avg_backward", g, *saved, in_shape)
 
 
-class MaxUnpool3d(Module):
+class MaxUnpool3d(MaxUnpool2d):
     """The partial inverse of MaxPool3d: y = zeros with y[n, c].flat[indices[n, c, d, h, w]] = x[n, c, d, h, w].
 
     ``forward(x, indices, output_size=None)`` takes MaxPool3d's output and indices (``return_indices=True``); the
@@ -206,59 +212,16 @@ class MaxUnpool3d(Module):
     indices get no gradient). Shapes (N, C, D, H, W) or (C, D, H, W). Keeps the indices.
     """
 
+    _rank = 3
+
     def __init__(self, kernel_size, stride=None, padding=0):
-        super().__init__()
+        super().__init__(1, 1, 0)
         self.kernel_size = triple(kernel_size, "kernel_size")
         self.stride = self.kernel_size if stride is None else triple(stride, "stride")
         self.padding = triple(padding, "padding")
-        self._cache = None
 
-    def _out_size(self, x, output_size):
-        default = tuple((size - 1) * s - 2 * p + k
-                        for size, s, p, k in zip(x.shape[-3:], self.stride, self.padding, self.kernel_size))
-        if output_size is None:
-            return default
-        if len(tuple(output_size)) not in (3, x.ndim):
-            raise ValueError(f"{self!r}: output_size must have 3 or {x.ndim} elements, got {tuple(output_size)}")
-        size = tuple(int(s) for s in output_size)[-3:]
-        for got, d, s in zip(size, default, self.stride):
-            if not d - s < got < d + s:
-                raise ValueError(f"{self!r}: invalid output_size {tuple(output_size)} (each of the last three must "
-                                 f"lie strictly between {tuple(v - s for v, s in zip(default, self.stride))} and "
-                                 f"{tuple(v + s for v, s in zip(default, self.stride))})")
-        return size
-
-    def forward(self, x, indices, output_size=None):
+    def _check(self, x):
         check_volume(self, x)
-        if getattr(getattr(indices, "dtype", None), "kind", None) not in ("i", "u") or indices.shape != x.shape:
-            raise ValueError(f"{self!r}: expected integer indices of the input's shape {tuple(x.shape)} "
-                             f"(MaxPool3d's with return_indices=True), got "
-                             f"{getattr(indices, 'dtype', type(indices).__name__)} of shape "
-                             f"{tuple(getattr(indices, 'shape', ()))}")
-        out = self._out_size(x, output_size)
-        volume = out[0] * out[1] * out[2]
-        if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= volume):
-            raise InputError(f"{self!r}: Found an invalid max index: {int(indices.max())} (or a negative one) for "
-                             f"an output of {'x'.join(map(str, out))}")
-        x5, unbatched = with_batch_axis(x, 5)
-        i5 = indices[None] if unbatched else indices
-        y = ops.pool3d.run("unpool_forward", x5, i5, out)
-        self._cache = (i5, unbatched, y.shape[1:] if unbatched else y.shape)
-        return y[0] if unbatched else y
 
-    def backward(self, dout):
-        check_grad_like(self, dout, None if self._cache is None else self._cache[2])
-        check_floating(self, dout)
-        indices, unbatched, _ = self._cache
-        dx = ops.pool3d.run("unpool_backward", dout[None] if unbatched else dout, indices)
-        return dx[0] if unbatched else dx
-
-    def backward_parameters(self, dout):
-        """No parameters: only checks ``dout``."""
-        check_grad_like(self, dout, None if self._cache is None else self._cache[2])
-
-    def _on_moved(self):
-        self._cache = None
-
-    def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+    def _unpool(self, role, *args):
+        return ops.pool3d.run("unpool_" + role, *args)
