@@ -492,10 +492,11 @@ def test_errors_as_torch(call, error, message):
 
 
 def test_refusals_are_one_line_and_name_the_layer():
-    with pytest.raises(TypeError, match="packed sequences are not supported") as info:
+    with pytest.raises(TypeError, match="the input is torch's PackedSequence; pack NumPy or CuPy arrays with "
+                                        "minimlp.nn.utils.rnn.pack_padded_sequence") as info:
         nn.LSTM(4, 5)(torch.nn.utils.rnn.pack_sequence([torch.zeros(3, 4)]))
     assert "\n" not in str(info.value)
-    with pytest.raises(TypeError, match="packed sequences are not supported"):
+    with pytest.raises(TypeError, match=r"or a PackedSequence \(minimlp.nn.utils.rnn\) as the input, got list"):
         nn.GRU(4, 5)([[0.0] * 4])
     with pytest.raises(TypeError, match=r"GRU\(4, 5\): input dtype float64 does not match the layer's float32"):
         nn.GRU(4, 5)(np.zeros((3, 2, 4)))

@@ -51,9 +51,10 @@ def step_backward(grad_state, saved, weight_hh):
     return dgi, dgh, (dh,)
 
 
-def forward(x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse=False):
-    """The cell along x (T, N, I) (``recurrent.forward``): (output (T, N, H), (h_T,), trace)."""
-    return recurrent.forward(step, x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse)
+def forward(x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse=False, sizes=None):
+    """The cell along x (T, N, I) (``recurrent.forward``, ``sizes`` for sequences of different lengths):
+    (output (T, N, H), (h_T,), trace)."""
+    return recurrent.forward(step, x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse, sizes=sizes)
 
 
 def backward(grad_output, grad_state, trace, weight_ih, weight_hh, bias_ih, bias_hh, want_dx=True):

@@ -51,10 +51,11 @@ def step_backward(grad_state, saved, weight_hh, weight_hr=None):
     return da, da, (da @ weight_hh, dc * f)
 
 
-def forward(x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse=False, weight_hr=None):
-    """The cell along x (T, N, I) from (h_0, c_0) (``recurrent.forward``): (output (T, N, H or P), (h_T, c_T),
-    trace); ``weight_hr`` (P, H) projects h."""
-    return recurrent.forward(step, x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse, weight_hr)
+def forward(x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse=False, weight_hr=None, sizes=None):
+    """The cell along x (T, N, I) from (h_0, c_0) (``recurrent.forward``, ``sizes`` for sequences of different
+    lengths): (output (T, N, H or P), (h_T, c_T), trace); ``weight_hr`` (P, H) projects h."""
+    return recurrent.forward(step, x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse, weight_hr,
+                             sizes=sizes)
 
 
 def backward(grad_output, grad_state, trace, weight_ih, weight_hh, bias_ih, bias_hh, want_dx=True, weight_hr=None):
@@ -65,6 +66,8 @@ def backward(grad_output, grad_state, trace, weight_ih, weight_hh, bias_ih, bias
                                                 None if weight_hr is None else weight_hr.data)
     if weight_hr is not None:
         xp = get_array_module(grad_h)
-        m = xp.stack([saved[-1] for saved in trace.saved])
+        m = xp.zeros(grad_h.shape[:2] + trace.saved[0][-1].shape[1:], dtype=grad_h.dtype)
+        for t, saved in enumerate(trace.saved):   # a step of fewer running sequences leaves the other rows 0
+            m[t, :saved[-1].shape[0]] = saved[-1]
         weight_hr.accumulate(grad_h.reshape(-1, grad_h.shape[-1]).T @ m.reshape(-1, m.shape[-1]))
     return dx, grad_state

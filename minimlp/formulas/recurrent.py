@@ -18,22 +18,29 @@ rows, and so are the weight gradients, summed over time::
 
 A reverse direction (bidirectional layers) runs the same recurrence over the sequence read backwards; its
 output at time t is the state after reading x_{T−1} … x_t, torch's alignment.
+
+Sequences of different lengths (a packed batch, sorted longest first and padded) pass ``sizes``: b_t, the number
+of sequences still running at step t. Step t updates the first b_t rows only and the others keep their state:
+in the forward direction a finished sequence keeps its last state, read backwards a sequence waits at h_0 until
+its own last step. In backward those rows pass ∂L/∂state through unchanged and their dgi, dgh are zero.
 """
 from ..backend import get_array_module
 
 
 class Trace:
     """What backward needs from a forward: x (T, N, I) in the order read, the hidden states hs (T + 1, N, H) from
-    h_0, each step's saved values, the final state, and whether the sequence was read backwards."""
+    h_0, each step's saved values, the final state, whether the sequence was read backwards, and the running
+    sequences per step in the order read (None: all)."""
 
-    __slots__ = ("x", "hs", "saved", "final", "reverse")
+    __slots__ = ("x", "hs", "saved", "final", "reverse", "sizes")
 
-    def __init__(self, x, hs, saved, final, reverse):
-        self.x, self.hs, self.saved, self.final, self.reverse = x, hs, saved, final, reverse
+    def __init__(self, x, hs, saved, final, reverse, sizes=None):
+        self.x, self.hs, self.saved, self.final, self.reverse, self.sizes = x, hs, saved, final, reverse, sizes
 
 
-def forward(step, x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse, *options):
-    """``step`` along x (T, N, I) from ``state`` (a tuple of (N, ·) arrays); x read backwards if ``reverse``.
+def forward(step, x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse, *options, sizes=None):
+    """``step`` along x (T, N, I) from ``state`` (a tuple of (N, ·) arrays); x read backwards if ``reverse``;
+    ``sizes`` (T,) the sequences running at each step of x (None: all N, else non-increasing: module docstring).
 
     Returns (output (T, N, H) in x's time order, the final state, a ``Trace`` for ``backward``).
     """
@@ -41,6 +48,8 @@ def forward(step, x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse, *op
     if reverse:
         x = x[::-1]
     T, N, width = x.shape
+    if sizes is not None:
+        sizes = [int(b) for b in (sizes[::-1] if reverse else sizes)]
     gi = x.reshape(T * N, width) @ weight_ih.T          # every step's input projection in one product
     if bias_ih is not None:
         gi += bias_ih
@@ -49,11 +58,23 @@ def forward(step, x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse, *op
     hs[0] = state[0]
     saved = []
     for t in range(T):
-        state, kept = step(gi[t], state, weight_hh, bias_hh, *options)
+        b = N if sizes is None else sizes[t]
+        if b == N:
+            state, kept = step(gi[t], state, weight_hh, bias_hh, *options)
+        else:
+            running, kept = step(gi[t, :b], tuple(s[:b] for s in state), weight_hh, bias_hh, *options)
+            state = tuple(_with_rows(s, r) for s, r in zip(state, running))
         hs[t + 1] = state[0]
         saved.append(kept)
     output = hs[:0:-1] if reverse else hs[1:]
-    return output, state, Trace(x, hs, saved, state, reverse)
+    return output, state, Trace(x, hs, saved, state, reverse, sizes)
+
+
+def _with_rows(whole, first):
+    """A copy of ``whole`` with its first rows replaced by ``first``."""
+    out = whole.copy()
+    out[:first.shape[0]] = first
+    return out
 
 
 def backward(step_backward, grad_output, grad_state, trace, weight_ih, weight_hh, bias_ih, bias_hh, want_dx,
@@ -79,7 +100,15 @@ def backward(step_backward, grad_output, grad_state, trace, weight_ih, weight_hh
         if grad_output is not None:
             grad_state = (grad_state[0] + grad_output[t],) + grad_state[1:]
         grad_h[t] = grad_state[0]
-        dgi[t], dgh[t], grad_state = step_backward(grad_state, saved[t], weight_hh.data, *options)
+        b = N if trace.sizes is None else trace.sizes[t]
+        if b == N:
+            dgi[t], dgh[t], grad_state = step_backward(grad_state, saved[t], weight_hh.data, *options)
+        else:
+            dgi[t, :b], dgh[t, :b], running = step_backward(tuple(g[:b] for g in grad_state), saved[t],
+                                                            weight_hh.data, *options)
+            dgi[t, b:] = 0
+            dgh[t, b:] = 0
+            grad_state = tuple(_with_rows(g, r) for g, r in zip(grad_state, running))
     dgi_rows, dgh_rows = dgi.reshape(T * N, G), dgh.reshape(T * N, G)
     weight_ih.accumulate(dgi_rows.T @ x.reshape(T * N, width))
     weight_hh.accumulate(dgh_rows.T @ hs[:-1].reshape(T * N, hs.shape[-1]))

@@ -23,9 +23,11 @@ def step_backward(grad_state, saved, weight_hh, nonlinearity="tanh"):
     return da, da, (da @ weight_hh,)
 
 
-def forward(x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse=False, nonlinearity="tanh"):
-    """The cell along x (T, N, I) (``recurrent.forward``): (output (T, N, H), (h_T,), trace)."""
-    return recurrent.forward(step, x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse, nonlinearity)
+def forward(x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse=False, nonlinearity="tanh", sizes=None):
+    """The cell along x (T, N, I) (``recurrent.forward``, ``sizes`` for sequences of different lengths):
+    (output (T, N, H), (h_T,), trace)."""
+    return recurrent.forward(step, x, state, weight_ih, weight_hh, bias_ih, bias_hh, reverse, nonlinearity,
+                             sizes=sizes)
 
 
 def backward(grad_output, grad_state, trace, weight_ih, weight_hh, bias_ih, bias_hh, want_dx=True,

@@ -12,6 +12,7 @@ from ..random import rng_for
 from . import init
 from .checks import InputError, check_floating, check_grad_like, check_like, whole
 from .module import Module
+from .packed_sequence import PackedSequence, pad_packed_sequence
 from .parameter import Parameter
 
 
@@ -92,7 +93,7 @@ class _RNNBase(Module):
         self.reset_parameters()
         if device is not None:
             self.to(device=device)
-        self._traces = None
+        self._traces, self._packing = None, None
         self.grad_hx = None
 
     def reset_parameters(self):
@@ -131,23 +132,15 @@ class _RNNBase(Module):
 
     # forward ----------------------------------------------------------------
     def forward(self, input, hx=None):
-        name = "RNN" if self.mode.startswith("RNN") else self.mode
-        if isinstance(input, tuple) or not hasattr(input, "ndim"):
-            raise TypeError(f"{self!r}: expected an array (T, N, I), (N, T, I) or (T, I) as the input, got "
-                            f"{type(input).__name__} (packed sequences are not supported: pad them)")
-        check_floating(self, input)
-        if input.ndim not in (2, 3):
-            raise InputError(f"{name}: Expected input to be 2D or 3D, got {input.ndim}D tensor instead")
-        if input.shape[-1] != self.input_size:
-            raise InputError(f"{self!r}: input.size(-1) must be equal to input_size. Expected {self.input_size}, "
-                             f"got {input.shape[-1]}")
-        check_like(self, input, getattr(self, self._flat_weights_names[0]).data)
-        batched = input.ndim == 3
-        x = input.transpose(1, 0, 2) if batched and self.batch_first else input if batched else input[:, None]
-        if x.shape[0] == 0:
-            raise InputError(f"{self!r}: Expected sequence length to be larger than 0 in RNN")
+        if isinstance(input, PackedSequence):
+            x, batched, packing = self._packed_input(input), True, input
+        else:
+            x, batched, packing = self._padded_input(input), input.ndim == 3, None
         state = self._initial_state(hx, x, batched)
+        if packing is not None and packing.sorted_indices is not None:
+            state = tuple(s[:, packing.sorted_indices] for s in state)
         xp = get_array_module(x)
+        sizes = None if packing is None else packing.batch_sizes
         directions = 2 if self.bidirectional else 1
         self._traces, self._masks, final = [], [], []
         for layer in range(self.num_layers):
@@ -157,7 +150,7 @@ class _RNNBase(Module):
                 arrays = tuple(None if p is None else p.data for p in self._weights(k))
                 options = tuple(o.data if isinstance(o, Parameter) else o for o in self._options(k))
                 out, last, trace = self._op.run("forward", x, tuple(s[k] for s in state), *arrays, direction == 1,
-                                                *options)
+                                                *options, sizes)
                 outputs.append(out)
                 final.append(last)
                 self._traces.append(trace)
@@ -167,15 +160,60 @@ class _RNNBase(Module):
                 mask = self._dropout_mask(x)
                 x = ops.dropout.run("forward", x, mask)
             self._masks.append(mask)
-        self._batched = batched
+        self._batched, self._packing = batched, packing
         self.grad_hx = None
-        output = x if batched and not self.batch_first else x.transpose(1, 0, 2) if batched else x[:, 0]
-        output = xp.ascontiguousarray(output)
         h_n = tuple(xp.stack([last[e] for last in final]) for e in range(len(self._states)))
+        if packing is not None:
+            output = x[tuple(xp.asarray(i) for i in packing.positions())]
+            if packing.unsorted_indices is not None:
+                h_n = tuple(h[:, packing.unsorted_indices] for h in h_n)
+        else:
+            output = x if batched and not self.batch_first else x.transpose(1, 0, 2) if batched else x[:, 0]
+            output = xp.ascontiguousarray(output)
         if not batched:
             h_n = tuple(h[:, 0] for h in h_n)
         self._shapes = (output.shape, tuple(h.shape for h in h_n))
+        if packing is not None:
+            output = PackedSequence(output, packing.batch_sizes, packing.sorted_indices, packing.unsorted_indices)
         return output, (h_n if len(h_n) > 1 else h_n[0])
+
+    def _padded_input(self, input):
+        """The input as (T, N, I) (a view), checked with torch's messages."""
+        name = "RNN" if self.mode.startswith("RNN") else self.mode
+        if type(input).__module__.startswith("torch") and isinstance(input, tuple):
+            raise TypeError(f"{self!r}: the input is torch's PackedSequence; pack NumPy or CuPy arrays with "
+                            f"minimlp.nn.utils.rnn.pack_padded_sequence or pack_sequence")
+        if isinstance(input, tuple) or not hasattr(input, "ndim"):
+            raise TypeError(f"{self!r}: expected an array (T, N, I), (N, T, I) or (T, I) or a PackedSequence "
+                            f"(minimlp.nn.utils.rnn) as the input, got {type(input).__name__}")
+        check_floating(self, input)
+        if input.ndim not in (2, 3):
+            raise InputError(f"{name}: Expected input to be 2D or 3D, got {input.ndim}D tensor instead")
+        self._check_features(input)
+        batched = input.ndim == 3
+        x = input.transpose(1, 0, 2) if batched and self.batch_first else input if batched else input[:, None]
+        if x.shape[0] == 0:
+            raise InputError(f"{self!r}: Expected sequence length to be larger than 0 in RNN")
+        return x
+
+    def _packed_input(self, input):
+        """A PackedSequence's data as the padded, sorted batch (T, N, I), zeros after each sequence's end."""
+        check_floating(self, input.data, "packed data")
+        if input.data.ndim != 2:
+            raise InputError(f"{self!r}: packed input data must be 2-D (steps, input_size), got shape "
+                             f"{tuple(input.data.shape)}")
+        self._check_features(input.data)
+        xp = get_array_module(input.data)
+        x = xp.zeros((input.batch_sizes.shape[0], int(input.batch_sizes[0]), input.data.shape[1]),
+                     dtype=input.data.dtype)
+        x[tuple(xp.asarray(i) for i in input.positions())] = input.data
+        return x
+
+    def _check_features(self, input):
+        if input.shape[-1] != self.input_size:
+            raise InputError(f"{self!r}: input.size(-1) must be equal to input_size. Expected {self.input_size}, "
+                             f"got {input.shape[-1]}")
+        check_like(self, input, getattr(self, self._flat_weights_names[0]).data)
 
     def _dropout_mask(self, x):
         xp = get_array_module(x)
@@ -228,18 +266,29 @@ class _RNNBase(Module):
         if grad_output is None and all(g is None for g in grad_state):
             raise ValueError(f"{self!r}: backward needs grad_output or the gradient of the final state")
         output_shape, state_shapes = self._shapes
+        packing = self._packing
+        if packing is not None and isinstance(grad_output, PackedSequence):
+            if not np.array_equal(grad_output.batch_sizes, packing.batch_sizes):
+                raise ValueError(f"{self!r}: the gradient's batch_sizes {grad_output.batch_sizes.tolist()} are not "
+                                 f"the output's {packing.batch_sizes.tolist()}")
+            grad_output = grad_output.data
         if grad_output is not None:
             check_grad_like(self, grad_output, output_shape)
         for g, shape in zip(grad_state, state_shapes):
             if g is not None:
                 check_grad_like(self, g, shape)
         batched = self._batched
+        xp = get_array_module(self._traces[0].hs)
         g_above = grad_output
-        if g_above is not None:
+        if packing is not None:
+            if g_above is not None:
+                g_above = pad_packed_sequence(PackedSequence(g_above, packing.batch_sizes))[0]
+            if packing.sorted_indices is not None:
+                grad_state = tuple(g if g is None else g[:, packing.sorted_indices] for g in grad_state)
+        elif g_above is not None:
             g_above = g_above.transpose(1, 0, 2) if batched and self.batch_first else g_above if batched \
                 else g_above[:, None]
         grad_state = tuple(g if g is None or batched else g[:, None] for g in grad_state)
-        xp = get_array_module(self._traces[0].hs)
         grad_hx = [xp.empty((len(self._traces),) + tuple(s.shape), dtype=s.dtype) for s in self._traces[0].final]
         directions = 2 if self.bidirectional else 1
         width = self._width()
@@ -257,10 +306,15 @@ class _RNNBase(Module):
                     grad_hx[e][k] = d
                 g_below = dx if g_below is None else g_below + dx
             g_above = g_below
+        if packing is not None and packing.unsorted_indices is not None:
+            grad_hx = [g[:, packing.unsorted_indices] for g in grad_hx]
         grad_hx = tuple(g if batched else g[:, 0] for g in grad_hx)
         self.grad_hx = grad_hx if len(grad_hx) > 1 else grad_hx[0]
         if not want_dx:
             return None
+        if packing is not None:
+            return PackedSequence(g_above[tuple(xp.asarray(i) for i in packing.positions())], packing.batch_sizes,
+                                  packing.sorted_indices, packing.unsorted_indices)
         dx = g_above.transpose(1, 0, 2) if batched and self.batch_first else g_above if batched else g_above[:, 0]
         return xp.ascontiguousarray(dx)
 
@@ -342,7 +396,7 @@ class LSTM(_RNNBase):
 
     def _options(self, k):
         if self.proj_size == 0:
-            return ()
+            return (None,)
         layer, direction = divmod(k, 2 if self.bidirectional else 1)
         return (getattr(self, f"weight_hr_l{layer}{'_reverse' if direction else ''}"),)
 

@@ -5,8 +5,8 @@ import math
 
 import numpy as np
 
-from ..backend import get_array_module
-from .parameter import Parameter
+from ...backend import get_array_module
+from ..parameter import Parameter
 
 
 def _listed(items):
