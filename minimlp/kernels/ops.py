@@ -162,6 +162,7 @@ unfold = Op("unfold", forward=f.fold.unfold, backward=f.fold.fold)
 fold = Op("fold", forward=f.fold.fold, backward=f.fold.unfold)
 local_response_norm = Op("local_response_norm", forward=f.local_response_norm.forward,
                          backward=f.local_response_norm.backward)
+cross_map_lrn = Op("cross_map_lrn", forward=f.cross_map_lrn.forward, backward=f.cross_map_lrn.backward)
 multi_margin = Op("multi_margin", forward=f.margin.multi_margin, backward=f.margin.multi_margin_backward)
 softmin = Op("softmin", forward=f.softmax.softmin, backward=f.softmax.softmin_backward)
 glu = Op("glu", forward=f.glu.glu, backward=f.glu.glu_backward)
@@ -231,6 +232,9 @@ multilabel_soft_margin = Op("multilabel_soft_margin", forward=f.multilabel.multi
 multilabel_margin = Op("multilabel_margin", forward=f.multilabel.multilabel_margin,
                        backward=f.multilabel.multilabel_margin_backward)
 cross_entropy = Op("cross_entropy", forward=f.cross_entropy.forward, backward=f.cross_entropy.backward)
+adaptive_log_softmax = Op("adaptive_log_softmax", forward=f.adaptive_log_softmax.forward,
+                          backward=f.adaptive_log_softmax.backward, log_prob=f.adaptive_log_softmax.log_prob,
+                          predict=f.adaptive_log_softmax.predict)
 ctc = Op("ctc", forward=f.ctc.forward, backward=f.ctc.backward)
 
 conv2d = Op("conv2d", forward=f.conv.conv2d, backward=f.conv.conv2d_backward)
@@ -245,6 +249,8 @@ max_pool2d = Op("max_pool2d", forward=f.pooling.max_pool2d, backward=f.pooling.m
                 indices=f.pooling.max_pool2d_indices)
 max_pool2d.register("cpu-compiled", flat, training, compiled=True, forward="cpu.max_pool:max_pool2d",
                     backward="cpu.max_pool:max_pool2d_backward")
+fractional_max_pool = Op("fractional_max_pool", forward=f.fractional_max_pool.forward,
+                         backward=f.fractional_max_pool.backward)
 max_unpool2d = Op("max_unpool2d", forward=f.pooling.max_unpool2d, backward=f.pooling.max_unpool2d_backward)
 avg_pool2d = Op("avg_pool2d", inverse_divisor=f.pooling.avg_pool_inverse_divisor, forward=f.pooling.avg_pool2d,
                 backward=f.pooling.avg_pool2d_backward)
@@ -267,6 +273,10 @@ conv3d = Op("conv3d", axis=f.conv3d.conv_axis, windows=f.conv3d.windows, forward
             backward=f.conv3d.backward)
 conv_transpose3d = Op("conv_transpose3d", axis=f.conv3d.conv_axis, windows=f.conv3d.windows,
                       forward=f.conv3d.transpose_forward, backward=f.conv3d.transpose_backward)
+
+weight_norm = Op("weight_norm", forward=f.weight_norm.forward, backward=f.weight_norm.backward)
+spectral_norm = Op("spectral_norm", power_iteration=f.spectral_norm.power_iteration, forward=f.spectral_norm.forward,
+                   backward=f.spectral_norm.backward)
 
 soft_encode = Op("soft_encode", forward=f.soft_encoding.soft_encode)
 soft_encode.register("cpu-compiled", numpy_float, compiled=True, forward="cpu.soft_encoding:soft_encode")

@@ -12,6 +12,7 @@ from .activation import (
            Softplus,
            Tanh,
 )
+from .adaptive_log_softmax import AdaptiveLogSoftmaxWithLoss
 from .adaptive_max_pool import AdaptiveMaxPool2d
 from .adaptive_pool3d import AdaptiveAvgPool3d, AdaptiveMaxPool3d
 from .alpha_dropout import AlphaDropout, FeatureAlphaDropout
@@ -25,17 +26,35 @@ from .conv import Conv2d, ConvTranspose2d
 from .conv1d import Conv1d, ConvTranspose1d
 from .conv3d import Conv3d, ConvTranspose3d
 from .cross_entropy import CrossEntropyLoss
+from .cross_map_lrn import CrossMapLRN2d
 from .ctc_loss import CTCLoss
 from .distance import CosineSimilarity, PairwiseDistance
 from .dropout import Dropout, Dropout1d, Dropout2d, Dropout3d
 from .embedding import Embedding
 from .embedding_bag import EmbeddingBag
 from .fold import Fold, Unfold
+from .fractional_max_pool import FractionalMaxPool2d, FractionalMaxPool3d
 from .gaussian_nll import GaussianNLLLoss
 from .groupnorm import GroupNorm
 from .instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .layernorm import LayerNorm
+from .lazy import (
+           LazyBatchNorm1d,
+           LazyBatchNorm2d,
+           LazyBatchNorm3d,
+           LazyConv1d,
+           LazyConv2d,
+           LazyConv3d,
+           LazyConvTranspose1d,
+           LazyConvTranspose2d,
+           LazyConvTranspose3d,
+           LazyInstanceNorm1d,
+           LazyInstanceNorm2d,
+           LazyInstanceNorm3d,
+           LazyLinear,
+)
 from .linear import Linear
+from .linear_cross_entropy import LinearCrossEntropyLoss, LinearCrossEntropyOptions
 from .local_response_norm import LocalResponseNorm
 from .loss import L1Loss, MSELoss
 from .lp_pool import LPPool1d, LPPool2d, LPPool3d
@@ -46,7 +65,7 @@ from .nll import NLLLoss, NLLLoss2d
 from .padding import CircularPad2d, ConstantPad2d, ReflectionPad2d, ReplicationPad2d, ZeroPad2d
 from .padding1d import CircularPad1d, ConstantPad1d, ReflectionPad1d, ReplicationPad1d, ZeroPad1d
 from .padding3d import CircularPad3d, ConstantPad3d, ReflectionPad3d, ReplicationPad3d, ZeroPad3d
-from .parameter import Parameter
+from .parameter import Parameter, UninitializedBuffer, UninitializedParameter
 from .parameter_containers import ParameterDict, ParameterList
 from .piecewise_activation import Hardshrink, Hardsigmoid, Hardswish, PReLU, ReLU6, RReLU, Softshrink, Threshold
 from .pointwise_loss import (
@@ -221,6 +240,27 @@ __all__ = [
            "AdaptiveMaxPool3d",
            "MaxUnpool3d",
            "LPPool3d",
+           "FractionalMaxPool2d",
+           "FractionalMaxPool3d",
+           "CrossMapLRN2d",
+           "AdaptiveLogSoftmaxWithLoss",
+           "LazyLinear",
+           "LazyConv1d",
+           "LazyConv2d",
+           "LazyConv3d",
+           "LazyConvTranspose1d",
+           "LazyConvTranspose2d",
+           "LazyConvTranspose3d",
+           "LazyBatchNorm1d",
+           "LazyBatchNorm2d",
+           "LazyBatchNorm3d",
+           "LazyInstanceNorm1d",
+           "LazyInstanceNorm2d",
+           "LazyInstanceNorm3d",
+           "UninitializedParameter",
+           "UninitializedBuffer",
+           "LinearCrossEntropyLoss",
+           "LinearCrossEntropyOptions",
            "init",
            "utils",
 ]

@@ -5,7 +5,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from ..backend import device_of, get_array_module, resolve_device, to_device
-from .parameter import Parameter
+from .parameter import Parameter, is_lazy
 
 
 class Module:
@@ -343,7 +343,7 @@ class Module:
         for _, p in self.named_parameters():
             return device_of(p.data)
         for _, b in self.named_buffers():
-            return device_of(b)
+            return device_of(b.data if is_lazy(b) else b)
         return "cpu"
 
     @property
@@ -391,7 +391,7 @@ class Module:
                     p.has_grad = False
             for name, b in list(m._buffers.items()):
                 if b is not None:
-                    m._buffers[name] = convert(b)
+                    m._buffers[name] = b.converted(convert) if is_lazy(b) else convert(b)
             m._on_moved()
         return self
 
@@ -426,7 +426,8 @@ class Module:
         """Copies of all parameters and persistent buffers under torch's key names, in torch's order."""
         sd = OrderedDict()
         for key, module, name, is_param in self._state_entries():
-            sd[key] = (module._parameters[name].data if is_param else module._buffers[name]).copy()
+            value = module._parameters[name] if is_param else module._buffers[name]
+            sd[key] = (value if is_lazy(value) or not is_param else value.data).copy()   # a lazy one: a new one
         return sd
 
     def load_state_dict(self, state_dict, strict=True):
@@ -439,6 +440,9 @@ class Module:
         if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
         targets = OrderedDict((key, (module, name, is_param)) for key, module, name, is_param in self._state_entries())
+        for key, (module, name, _) in targets.items():
+            if key in state_dict:
+                module._before_loading(name, state_dict[key])
         missing = [k for k, (module, name, _) in targets.items()
                    if k not in state_dict and name not in module._optional_state]
         unexpected = [k for k in state_dict if k not in targets]
@@ -448,7 +452,7 @@ class Module:
         if strict and unexpected:
             errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{k}"' for k in unexpected) + ". ")
         for key, (module, name, is_param) in targets.items():
-            if key in state_dict:
+            if key in state_dict and not _both_lazy(module, name, state_dict[key]):
                 current = module._parameters[name].data if is_param else module._buffers[name]
                 shape = tuple(getattr(state_dict[key], "shape", np.shape(state_dict[key])))
                 if shape != tuple(current.shape):
@@ -457,7 +461,7 @@ class Module:
         if errors:
             raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors))
         for key, (module, name, is_param) in targets.items():
-            if key not in state_dict:
+            if key not in state_dict or _both_lazy(module, name, state_dict[key]):
                 continue
             value = state_dict[key]
             dst = module._parameters[name].data if is_param else module._buffers[name]
@@ -465,6 +469,10 @@ class Module:
             src = value if device_of(value) == device_of(dst) else to_device(_as_array(value), device_of(dst))
             dst[...] = xp.asarray(_as_array(src) if _is_torch(src) else src, dtype=dst.dtype)
         return IncompatibleKeys(missing, unexpected)
+
+    def _before_loading(self, name, value):
+        """Called by ``load_state_dict`` with each array it is about to load into this module's ``name``: a lazy
+        module materialises an uninitialised parameter or buffer to the shape of ``value`` (torch's load hook)."""
 
     # display --------------------------------------------------------------
     def extra_repr(self):
@@ -522,6 +530,12 @@ _DTYPE_NAMES = ("float16", "float32", "float64", "half", "single", "double", "fl
 
 def _is_array(value):
     return hasattr(value, "shape") and hasattr(value, "dtype")
+
+
+def _both_lazy(module, name, value):
+    """Whether an uninitialised ``value`` meets an uninitialised ``name`` of ``module``: nothing to load (torch's)."""
+    current = module._parameters[name] if name in module._parameters else module._buffers.get(name)
+    return is_lazy(value) and is_lazy(current)
 
 
 def _is_torch(value):

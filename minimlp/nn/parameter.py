@@ -109,3 +109,122 @@ class Parameter:
 def _empty_like(array):
     from ..backend import get_array_module
     return get_array_module(array).empty_like(array)
+
+
+_UNINITIALIZED = ("Can't access the shape of an uninitialized parameter or buffer. This error usually happens in "
+                  "`load_state_dict` when trying to load an uninitialized parameter into an initialized one. Call "
+                  "`forward` to initialize the parameters before accessing their attributes.")
+
+
+def _placeholder(device, dtype):
+    """A (0,)-shaped array of ``dtype`` on ``device``: what an uninitialised parameter or buffer holds, so that
+    ``Module.to`` moves and casts it like any array and the array made later has its device and dtype."""
+    import numpy as np
+
+    from ..backend import resolve_device, xp_for
+    xp = np if device is None or resolve_device(device) == "cpu" else xp_for(device)
+    return xp.empty((0,), dtype=np.dtype(np.float32 if dtype is None else dtype))
+
+
+class _Uninitialized:
+    """What UninitializedParameter and UninitializedBuffer share: no shape until ``materialize``."""
+
+    __slots__ = ()
+
+    @property
+    def shape(self):
+        raise RuntimeError(_UNINITIALIZED)
+
+    size = ndim = shape
+
+    def __array__(self, dtype=None, copy=None):
+        raise RuntimeError(_UNINITIALIZED)
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+
+class UninitializedParameter(_Uninitialized, Parameter):
+    """A parameter whose shape is not known yet: what a lazy module (``nn.LazyLinear``, ...) holds until its
+    first forward, as torch's. It has a dtype and device (``Module.to`` changes them; ``data`` is a (0,)-shaped
+    placeholder) but no shape, values or gradient: reading its shape raises torch's RuntimeError, and an optimizer
+    refuses it (run one forward first). ``materialize(shape)`` turns this very object into a ``Parameter`` of
+    that shape (uninitialised values), so every reference to it sees the real parameter."""
+
+    __slots__ = ()
+    cls_to_become = Parameter
+
+    def __init__(self, requires_grad=True, device=None, dtype=None):
+        super().__init__(_placeholder(device, dtype), requires_grad)
+
+    def materialize(self, shape, device=None, dtype=None):
+        """Become a ``Parameter`` of ``shape`` (values uninitialised), on this one's device and dtype unless
+        given."""
+        from ..backend import get_array_module
+        placeholder = self.data if device is None else _placeholder(device, self.data.dtype)
+        xp = get_array_module(placeholder)
+        self.data = xp.empty(tuple(shape), dtype=placeholder.dtype if dtype is None else dtype)
+        self._grad, self.has_grad = None, False
+        self.__class__ = self.cls_to_become
+
+    def copy(self):
+        """A new uninitialised parameter of the same dtype and device (``state_dict`` holds one, as torch)."""
+        fresh = UninitializedParameter(self.requires_grad)
+        fresh.data = self.data.copy()
+        return fresh
+
+    @property
+    def grad(self):
+        return None
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            raise RuntimeError(_UNINITIALIZED)
+
+    def grad_buffer(self):
+        raise RuntimeError(_UNINITIALIZED)
+
+    def zero_grad(self, set_to_none=True):
+        """Nothing to clear: an uninitialised parameter has no gradient."""
+
+
+class UninitializedBuffer(_Uninitialized):
+    """A buffer (running statistics) whose shape is not known yet: what a lazy normalisation layer
+    (``nn.LazyBatchNorm2d``, ...) holds until its first forward, as torch's. Its ``dtype`` and device follow
+    ``Module.to``; ``materialize(shape)`` returns the array of that shape (values uninitialised) that replaces
+    it in the module. ``requires_grad`` and ``persistent`` are torch's arguments (``persistent=False`` keeps it out
+    of ``state_dict`` where the module registers it so)."""
+
+    __slots__ = ("data", "requires_grad", "persistent")
+
+    def __init__(self, requires_grad=False, device=None, dtype=None, persistent=True):
+        self.data = _placeholder(device, dtype)
+        self.requires_grad = bool(requires_grad)
+        self.persistent = bool(persistent)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def materialize(self, shape, device=None, dtype=None):
+        """The array of ``shape`` (values uninitialised) this buffer becomes, on its device and dtype unless
+        given."""
+        from ..backend import get_array_module
+        placeholder = self.data if device is None else _placeholder(device, self.data.dtype)
+        return get_array_module(placeholder).empty(tuple(shape), dtype=placeholder.dtype if dtype is None else dtype)
+
+    def converted(self, convert):
+        """A new uninitialised buffer with ``convert`` (``Module.to``'s move and cast) applied to its device and
+        dtype."""
+        fresh = UninitializedBuffer(self.requires_grad, persistent=self.persistent)
+        fresh.data = convert(self.data)
+        return fresh
+
+    def copy(self):
+        return self.converted(lambda a: a.copy())
+
+
+def is_lazy(value):
+    """Whether ``value`` is an uninitialised parameter or buffer (torch's ``torch.nn.parameter.is_lazy``)."""
+    return isinstance(value, _Uninitialized)

@@ -21,7 +21,7 @@ import math
 
 from ..backend import device_of, to_device
 from ..kernels.in_backward import PendingUpdate, offered
-from ..nn.parameter import Parameter
+from ..nn.parameter import Parameter, is_lazy
 from .flat import FlatParameters
 
 _required = object()
@@ -95,6 +95,9 @@ class Optimizer:
         for p in params:
             if not isinstance(p, Parameter):
                 raise TypeError(f"optimizer can only optimize Parameters, got {type(p).__name__}")
+            if is_lazy(p):
+                raise RuntimeError("optimizer got an uninitialized parameter (of a lazy module such as LazyLinear): "
+                                   "run one forward pass first, so that its shape is known, then build the optimizer")
         known = {id(p) for p in self._params}
         if len({id(p) for p in params}) != len(params) or any(id(p) in known for p in params):
             raise ValueError("some parameters appear more than once (in one or more parameter groups)")
