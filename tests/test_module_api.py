@@ -282,3 +282,31 @@ def test_a_cell_unrolled_in_a_loop_refuses_the_second_step_backward():
     cell.backward(np.ones((2, 4), np.float32), np.ones((2, 4), np.float32))
     with pytest.raises(RuntimeError, match="second time"):
         cell.backward(np.ones((2, 4), np.float32), np.ones((2, 4), np.float32))
+
+
+@pytest.mark.parametrize("dtype,grad_dtype", [(np.float32, np.float64), (np.float64, np.float32)],
+                         ids=["float64-grad-into-float32", "float32-grad-into-float64"])
+@pytest.mark.parametrize("make,shape", [
+    (lambda m: m.Linear(3, 2), (4, 3)),
+    (lambda m: m.Conv2d(2, 3, 3), (2, 2, 5, 5)),
+    (lambda m: m.Sequential(m.Linear(3, 4), m.ReLU(), m.Linear(4, 2)), (4, 3)),
+    (lambda m: m.BatchNorm1d(3), (5, 3)),
+], ids=["Linear", "Conv2d", "Sequential", "BatchNorm1d"])
+def test_a_gradient_of_another_float_dtype_is_cast_to_the_outputs_as_torchs_autograd(make, shape, dtype, grad_dtype):
+    """torch casts an incoming gradient to its output's dtype: the input and parameter gradients keep the
+    layer's dtype and are those of the cast gradient."""
+    theirs = make(torch.nn).to(getattr(torch, np.dtype(dtype).name))
+    ours = make(nn).to(dtype=dtype)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    xt = torch.tensor(x, requires_grad=True)
+    y_t = theirs(xt)
+    y = ours(x)
+    grad = np.random.default_rng(1).standard_normal(y.shape).astype(grad_dtype)
+    y_t.backward(torch.tensor(grad))
+    dx = ours.backward(grad)
+    assert dx.dtype == dtype and all(p.grad.dtype == dtype for p in ours.parameters())
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=tol, atol=tol)
+    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=tol, atol=tol, err_msg=name)

@@ -16,7 +16,8 @@ class Module:
     - ``forward(x)``: compute the output and cache what backward needs;
     - ``backward(dout)``: given dL/d(output) of the last forward, add dL/dθ
       into each parameter's ``grad`` (accumulating, as torch does) and return
-      dL/d(input).
+      dL/d(input). A floating gradient of another dtype is cast to the dtype
+      of the last forward's output first, as torch's autograd casts it.
 
     Attributes that are ``Parameter`` or ``Module`` instances are registered
     automatically (as in torch); buffers (running statistics) are registered
@@ -583,11 +584,25 @@ def _marking(forward):
             mark_forward(self)
         self.__dict__["_forward_depth"] = depth + 1
         try:
-            return forward(self, *args, **kwargs)
+            output = forward(self, *args, **kwargs)
         finally:
             self.__dict__["_forward_depth"] = depth
+        if depth == 0:
+            self.__dict__["_output_dtype"] = getattr(output, "dtype", None)
+        return output
     run._wrapped = True
     return run
+
+
+def _as_output_dtype(module, args):
+    """``args`` with a floating gradient cast to the dtype of the module's last output, as torch's autograd casts
+    an incoming gradient to its tensor's dtype (a float64 gradient into a float32 layer stays float32)."""
+    expected = module.__dict__.get("_output_dtype")
+    grad = args[0] if args else None
+    if expected is None or getattr(grad, "dtype", expected) == expected or grad.dtype.kind != "f" \
+            or expected.kind != "f":
+        return args
+    return (grad.astype(expected),) + args[1:]
 
 
 def _claiming(backward):
@@ -600,6 +615,8 @@ def _claiming(backward):
         if depth == 0 and self.__dict__.get("_backward_due") is False:
             claim_backward(self)   # raises, naming the module
         self.__dict__["_backward_depth"] = depth + 1
+        if depth == 0:
+            args = _as_output_dtype(self, args)
         try:
             result = backward(self, *args, **kwargs)
         finally:
