@@ -354,3 +354,69 @@ def test_a_parametrized_module_deep_copies_and_pickles_into_an_independent_one()
         assert np.abs(layer.weight.data).sum() > 0
         parametrize.remove_parametrizations(clone, "weight")
         assert parametrize.is_parametrized(layer, "weight")
+
+
+# ------------------------------------------------------------------ the older hooks (torch.nn.utils.weight_norm, ...)
+def older_pair(layer, apply, **kwargs):
+    build, shape = LAYERS[layer]
+    torch.manual_seed(0)
+    with pytest.warns(FutureWarning) if apply == "weight_norm" else _nothing():
+        theirs = getattr(torch.nn.utils, apply)(build(torch.nn).double(), **kwargs)
+    with pytest.warns(FutureWarning, match="torch.nn.utils.weight_norm` is deprecated") if apply == "weight_norm" \
+            else _nothing():
+        ours = getattr(nn.utils, apply)(build(nn).to(dtype=np.float64), **kwargs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.load_state_dict({k: v.detach().numpy().copy() for k, v in theirs.state_dict().items()})
+    return ours, theirs, shape
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.mark.parametrize("dim", [0, None])
+@pytest.mark.parametrize("layer", list(LAYERS))
+def test_the_older_weight_norm_trains_as_torchs(layer, dim):
+    ours, theirs, shape = older_pair(layer, "weight_norm", dim=dim)
+    assert repr(ours) == repr(theirs) and type(ours).__name__ == type(theirs).__name__
+    train_both(ours, theirs, shape, 3)
+    nn.utils.remove_weight_norm(ours)
+    torch.nn.utils.remove_weight_norm(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    close(ours.weight.data, theirs.weight, "weight after remove_weight_norm")
+
+
+@pytest.mark.parametrize("eval_mode", [False, True], ids=["train", "eval"])
+@pytest.mark.parametrize("layer", list(LAYERS))
+def test_the_older_spectral_norm_trains_as_torchs(layer, eval_mode):
+    """The older hook advances v before u, and keeps weight_orig, weight_u and weight_v on the module."""
+    ours, theirs, shape = older_pair(layer, "spectral_norm", n_power_iterations=2)
+    assert [n for n, _ in ours.named_buffers()] == [n for n, _ in theirs.named_buffers()]
+    train_both(ours, theirs, shape, 3, eval_mode=eval_mode)
+    original = ours.weight_orig
+    nn.utils.remove_spectral_norm(ours)
+    torch.nn.utils.remove_spectral_norm(theirs)
+    assert type(ours) is LAYERS[layer][0](nn).__class__ and ours.weight is original
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    close(ours.weight.data, theirs.weight, "weight after remove_spectral_norm")
+
+
+def test_the_older_hooks_refuse_twice_and_a_missing_hook_as_torch():
+    layer = nn.utils.spectral_norm(nn.Linear(3, 2))
+    with pytest.raises(RuntimeError, match="Cannot register two spectral_norm hooks on the same parameter weight"):
+        nn.utils.spectral_norm(layer)
+    with pytest.raises(ValueError, match="spectral_norm of 'weight' not found in Linear"):
+        nn.utils.remove_spectral_norm(nn.Linear(3, 2))
+    with pytest.raises(ValueError, match="weight_norm of 'weight' not found in Linear"):
+        nn.utils.remove_weight_norm(layer)
+    with pytest.warns(FutureWarning):
+        normed = nn.utils.weight_norm(nn.Linear(3, 2))
+    with pytest.raises(RuntimeError, match="Cannot register two weight_norm hooks"), pytest.warns(FutureWarning):
+        nn.utils.weight_norm(normed)
+    with pytest.raises(AttributeError, match="'weight' of Linear is computed at each forward from its originals"):
+        normed.weight = np.zeros((2, 3), np.float32)
+    assert not parametrize.is_parametrized(normed)

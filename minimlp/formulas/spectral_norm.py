@@ -1,7 +1,8 @@
 """Spectral normalisation (Miyato et al. 2018): a weight divided by its largest singular value σ, estimated by
 power iteration on the weight as a matrix W (``dim`` to the front, the other axes flattened: (h, w)).
 
-    u ← normalize(W v),  v ← normalize(Wᵀ u)   (``n_power_iterations`` times, in training; u, v kept)
+    u ← normalize(W v),  v ← normalize(Wᵀ u)   (``n_power_iterations`` times, in training; u, v kept;
+                                               the older hook updates v first)
     σ = uᵀ W v,          W_SN = W / σ,          normalize(x) = x / max(‖x‖, ε)
 
 u and v are constants of the gradient (torch's: they are updated without autograd), so for G = ∂L/∂W_SN:
@@ -37,6 +38,13 @@ def power_iteration(matrix, u, v, iterations, eps):
     for _ in range(iterations):
         u[...] = normalize(matrix @ v, eps)
         v[...] = normalize(matrix.T @ u, eps)
+
+
+def power_iteration_v_first(matrix, u, v, iterations, eps):
+    """The older hook's order (torch.nn.utils.spectral_norm): v ← normalize(Wᵀ u), then u ← normalize(W v)."""
+    for _ in range(iterations):
+        v[...] = normalize(matrix.T @ u, eps)
+        u[...] = normalize(matrix @ v, eps)
 
 
 def forward(weight, u, v, dim, eps):

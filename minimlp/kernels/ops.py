@@ -275,7 +275,8 @@ conv_transpose3d = Op("conv_transpose3d", axis=f.conv3d.conv_axis, windows=f.con
                       forward=f.conv3d.transpose_forward, backward=f.conv3d.transpose_backward)
 
 weight_norm = Op("weight_norm", forward=f.weight_norm.forward, backward=f.weight_norm.backward)
-spectral_norm = Op("spectral_norm", power_iteration=f.spectral_norm.power_iteration, forward=f.spectral_norm.forward,
+spectral_norm = Op("spectral_norm", power_iteration=f.spectral_norm.power_iteration,
+                   power_iteration_v_first=f.spectral_norm.power_iteration_v_first, forward=f.spectral_norm.forward,
                    backward=f.spectral_norm.backward)
 
 soft_encode = Op("soft_encode", forward=f.soft_encoding.soft_encode)

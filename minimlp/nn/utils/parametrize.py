@@ -40,7 +40,7 @@ class ParametrizationList(ModuleList):
             _write(original, new)   # the same Parameter object, as torch's set_: an optimizer holding it still works
             self.original = original
 
-    def originals(self):
+    def originals(self, module=None):
         """The trained parameters this tensor is computed from."""
         return (self.original,) if self.is_tensor else tuple(getattr(self, f"original{k}")
                                                             for k in range(self.ntensors))
@@ -59,6 +59,14 @@ class ParametrizationList(ModuleList):
         for original, g in zip(self.originals(), grads if isinstance(grads, tuple) else (grads,)):
             if original.requires_grad:
                 original.accumulate(g)
+
+    def compute(self, module):
+        """The value, for ``module`` (a computed parameter's protocol, shared with the older hooks)."""
+        return self()
+
+    def carry(self, module, grad):
+        """∂L/∂value into the originals (the protocol's backward)."""
+        self.backward(grad)
 
     def right_inverse(self, value):
         """Write into the originals what makes the chain give ``value`` (each ``right_inverse`` in reverse)."""
@@ -83,7 +91,7 @@ def register_parametrization(module, tensor_name, parametrization, *, unsafe=Fal
                         f"backward, got {type(parametrization).__name__}")
     if is_parametrized(module, tensor_name):
         chain = module.parametrizations[tensor_name]
-        before = _refresh(module, tensor_name).data
+        before = refresh(module, tensor_name).data
         chain.append(parametrization)
         if not unsafe:
             _check_unchanged(module, tensor_name, before, chain)
@@ -98,12 +106,10 @@ def register_parametrization(module, tensor_name, parametrization, *, unsafe=Fal
     before = original.data.copy()
     delattr(module, tensor_name)
     chain = ParametrizationList([parametrization], original, unsafe=unsafe)
-    _make_parametrized(module)
+    attach_computed(module, tensor_name, chain, f"Parametrized{type_before_parametrizations(module).__name__}")
     if "parametrizations" not in module._modules:
         module.parametrizations = ModuleDict()
     module.parametrizations[tensor_name] = chain
-    module.__dict__.setdefault("_parametrized_values", {})[tensor_name] = Parameter(before)
-    setattr(type(module), tensor_name, _value_property(tensor_name))
     if not unsafe:
         _check_unchanged(module, tensor_name, before, chain)
     return module
@@ -131,21 +137,41 @@ def remove_parametrizations(module, tensor_name, leave_parametrized=True):
     if chain.is_tensor:
         original = chain.original
         if leave_parametrized:
-            _write(original, _refresh(module, tensor_name).data)
+            _write(original, refresh(module, tensor_name).data)
     elif leave_parametrized:
-        value = _refresh(module, tensor_name).data
+        value = refresh(module, tensor_name).data
         original = Parameter(_copy(value), requires_grad=any(p.requires_grad for p in chain.originals()))
     else:
         raise ValueError("Cannot leave unparametrized (`leave_parametrized=False`) a tensor that is parametrized in "
                          "terms of a sequence of tensors.")
-    delattr(type(module), tensor_name)
     del module.parametrizations[tensor_name]
-    del module.__dict__["_parametrized_values"][tensor_name]
-    setattr(module, tensor_name, original)
     if len(module.parametrizations) == 0:
         del module.parametrizations
-        module.__class__ = type(module).__dict__["_parametrized_base"]
+    detach_computed(module, tensor_name)
+    setattr(module, tensor_name, original)
     return module
+
+
+def attach_computed(module, name, chain, class_name):
+    """Make ``module``'s attribute ``name`` a value computed by ``chain`` (``compute(module)``, ``carry(module,
+    ∂L/∂value)``) at each forward, its gradient carried back after each backward: ``module`` gets its own subclass
+    (named ``class_name``) with that forward, backward and a property ``name``. The parameter ``name`` must be gone."""
+    _make_parametrized(module)
+    type(module).__name__ = type(module).__qualname__ = class_name
+    module.__dict__.setdefault("_computed", {})[name] = (chain, Parameter(chain.compute(module)))
+    setattr(type(module), name, _value_property(name))
+
+
+def detach_computed(module, name):
+    """Undo ``attach_computed`` for ``name``; the last one gives the module its class back."""
+    delattr(type(module), name)
+    del module.__dict__["_computed"][name]
+    base = type(module).__dict__["_parametrized_base"]
+    if module.__dict__["_computed"]:
+        type(module).__name__ = type(module).__qualname__ = (f"Parametrized{base.__name__}" if is_parametrized(module)
+                                                              else base.__name__)
+    else:
+        module.__class__ = base
 
 
 def _make_parametrized(module):
@@ -156,8 +182,8 @@ def _make_parametrized(module):
         return
 
     def forward(self, *args, **kwargs):
-        for name in self.parametrizations._modules:
-            _refresh(self, name)
+        for name in self.__dict__["_computed"]:
+            refresh(self, name)
         return cls.forward(self, *args, **kwargs)
 
     def backward(self, *args, **kwargs):
@@ -167,14 +193,16 @@ def _make_parametrized(module):
         return _through_parametrizations(self, cls.backward_parameters, args, kwargs)
 
     def __setattr__(self, name, value):
-        if name in type(self).__dict__ and isinstance(type(self).__dict__[name], property) and is_parametrized(
-                self, name):
+        if name in self.__dict__.get("_computed", ()):
+            if not is_parametrized(self, name):
+                raise AttributeError(f"'{name}' of {cls.__name__} is computed at each forward from its originals "
+                                     f"(weight_norm, spectral_norm): change those, or remove the hook first")
             self.parametrizations[name].right_inverse(value.data if isinstance(value, Parameter) else value)
             return
         cls.__setattr__(self, name, value)
 
     def __reduce_ex__(self, protocol):
-        return _rebuild, (cls, self.__dict__)
+        return _rebuild, (cls, self.__dict__, type(self).__name__)
 
     forward.__doc__, backward.__doc__ = cls.forward.__doc__, cls.backward.__doc__
     module.__class__ = type(f"Parametrized{cls.__name__}", (cls,), {
@@ -184,26 +212,28 @@ def _make_parametrized(module):
         "__doc__": f"{cls.__name__} with parametrized parameters (minimlp.nn.utils.parametrize).\n\n{cls.__doc__}"})
 
 
-def _rebuild(base, state):
-    """A parametrized module from its class before parametrizations and its attributes (pickle, deepcopy)."""
+def _rebuild(base, state, name):
+    """A parametrized module from its class before parametrizations, its attributes and its class's name (pickle,
+    deepcopy)."""
     module = base.__new__(base)
     module.__dict__.update(state)
     _make_parametrized(module)
-    for name in module.parametrizations._modules:
-        setattr(type(module), name, _value_property(name))
+    type(module).__name__ = type(module).__qualname__ = name
+    for computed in module.__dict__["_computed"]:
+        setattr(type(module), computed, _value_property(computed))
     return module
 
 
 def _through_parametrizations(module, backward, args, kwargs):
     """The layer's backward with each parametrized value's gradient collected, then carried to the originals."""
-    values = module.__dict__["_parametrized_values"]
-    for value in values.values():
+    computed = module.__dict__["_computed"]
+    for _, value in computed.values():
         value.grad = None
     result = backward(module, *args, **kwargs)
-    for name, value in values.items():
+    for chain, value in computed.values():
         grad = value.grad
         if grad is not None:
-            module.parametrizations[name].backward(grad)
+            chain.carry(module, grad)
             value.grad = None
     return result
 
@@ -211,23 +241,22 @@ def _through_parametrizations(module, backward, args, kwargs):
 def _value_property(name):
     def get(self):
         inside = self.__dict__.get("_forward_depth", 0) or self.__dict__.get("_backward_depth", 0)
-        return self.__dict__["_parametrized_values"][name] if inside else _refresh(self, name)
+        return self.__dict__["_computed"][name][1] if inside else refresh(self, name)
 
     return property(get, doc=f"``{name}`` computed by its parametrizations (``parametrizations.{name}``).")
 
 
-def _refresh(module, name):
+def refresh(module, name):
     """Compute ``name`` from its originals into the module's value parameter, and return that parameter."""
-    chain = module.parametrizations[name]
-    value = module.__dict__["_parametrized_values"][name]
-    value.data = chain()
-    value.requires_grad = any(p.requires_grad for p in chain.originals())
+    chain, value = module.__dict__["_computed"][name]
+    value.data = chain.compute(module)
+    value.requires_grad = any(p.requires_grad for p in chain.originals(module))
     return value
 
 
 def _check_unchanged(module, name, before, chain):
     """Unless ``unsafe``, the parametrized value must keep the tensor's shape and dtype (torch's check)."""
-    after = _refresh(module, name).data
+    after = refresh(module, name).data
     if tuple(after.shape) != tuple(before.shape) or after.dtype != before.dtype:
         raise ValueError(f"Registering a parametrization may not change the shape or dtype of the tensor, unless "
                          f"`unsafe` flag is enabled: '{name}' was {tuple(before.shape)} {before.dtype}, the "
