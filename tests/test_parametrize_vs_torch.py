@@ -420,3 +420,19 @@ def test_the_older_hooks_refuse_twice_and_a_missing_hook_as_torch():
     with pytest.raises(AttributeError, match="'weight' of Linear is computed at each forward from its originals"):
         normed.weight = np.zeros((2, 3), np.float32)
     assert not parametrize.is_parametrized(normed)
+
+
+def test_cached_computes_each_value_once_per_block_as_torch():
+    """Inside ``cached()`` a spectral norm's power iteration runs once, at the first use, for every forward and
+    read of the block, as torch's; outside, each forward runs it."""
+    ours, theirs, shape = pair("linear", "spectral_norm")
+    x = np.random.default_rng(4).standard_normal(shape)
+    with parametrize.cached(), tparametrize.cached():
+        for _ in range(3):
+            close(ours(x), theirs(torch.tensor(x)), "output in a cached block")
+        close(ours.weight.data, theirs.weight, "weight read in the block")
+    for key, value in theirs.state_dict().items():
+        close(ours.state_dict()[key], value, key)
+    u = ours.parametrizations.weight[0]._u.copy()
+    ours(x)
+    assert not np.array_equal(ours.parametrizations.weight[0]._u, u)

@@ -14,10 +14,15 @@ backwards, adding ∂L/∂original to the originals' ``grad``. Read outside a fo
 ``module.weight`` is computed afresh from the originals (a spectral norm's training-mode power iteration runs
 then too, as torch's does on each access); inside them it is the value the forward computed.
 """
+import contextlib
+import contextvars
+
 from ...backend import get_array_module
 from ..container import ModuleDict, ModuleList
 from ..module import Module
 from ..parameter import Parameter
+
+_cache = contextvars.ContextVar("minimlp_parametrize_cache", default=None)
 
 
 class ParametrizationList(ModuleList):
@@ -247,11 +252,31 @@ def _value_property(name):
 
 
 def refresh(module, name):
-    """Compute ``name`` from its originals into the module's value parameter, and return that parameter."""
+    """Compute ``name`` from its originals into the module's value parameter, and return that parameter; inside
+    ``cached()``, computed once per module and name for the whole block."""
     chain, value = module.__dict__["_computed"][name]
+    cache = _cache.get()
+    if cache is not None and (id(module), name) in cache:
+        value.data = cache[(id(module), name)]
+        return value
     value.data = chain.compute(module)
     value.requires_grad = any(p.requires_grad for p in chain.originals(module))
+    if cache is not None:
+        cache[(id(module), name)] = value.data
     return value
+
+
+@contextlib.contextmanager
+def cached():
+    """Inside the block each parametrized value is computed once, at its first use (a forward or a read), and
+    reused by every later forward and read, as torch's ``parametrize.cached()`` (a spectral norm's power
+    iteration runs once for the block). Blocks nest; the cache goes with the outermost."""
+    outer = _cache.get()
+    token = _cache.set({} if outer is None else outer)
+    try:
+        yield
+    finally:
+        _cache.reset(token)
 
 
 def _check_unchanged(module, name, before, chain):
