@@ -436,3 +436,18 @@ def test_cached_computes_each_value_once_per_block_as_torch():
     u = ours.parametrizations.weight[0]._u.copy()
     ours(x)
     assert not np.array_equal(ours.parametrizations.weight[0]._u, u)
+
+
+class _NoInverse(Scale):
+    def right_inverse(self, x):
+        raise NotImplementedError("no inverse here")
+
+
+def test_a_right_inverse_that_raises_not_implemented_keeps_the_original_at_registration_as_torch():
+    layer = nn.Linear(4, 4, dtype=np.float64)
+    before = layer.weight.data.copy()
+    parametrize.register_parametrization(layer, "weight", _NoInverse())
+    np.testing.assert_array_equal(layer.parametrizations.weight.original.data, before)
+    np.testing.assert_array_equal(layer.weight.data, before * ROWS)
+    with pytest.raises(NotImplementedError, match="no inverse here"):
+        layer.weight = before

@@ -47,6 +47,7 @@ from . import (
                nadam,
                nll,
                norm,
+               orthogonal,
                piecewise_activation,
                pointwise_loss,
                pooling,
@@ -77,6 +78,8 @@ __all__ = ["activation", "adadelta", "adafactor", "adagrad", "adam", "adamax", "
            "lp_pool", "lstm_cell",
            "margin",
            "multilabel",
-           "nadam", "nll", "norm", "piecewise_activation", "pointwise_loss", "pooling", "pooling3d", "radam", "ranking",
+           "nadam", "nll", "norm",
+           "orthogonal",
+           "piecewise_activation", "pointwise_loss", "pooling", "pooling3d", "radam", "ranking",
            "recurrent", "resample", "rmsprop", "rnn_cell", "rprop", "sgd", "shuffle", "smooth_activation",
            "soft_cross_entropy", "soft_encoding", "softmax", "special", "spectral_norm", "weight_norm", "winograd"]

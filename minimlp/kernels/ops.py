@@ -278,6 +278,8 @@ weight_norm = Op("weight_norm", forward=f.weight_norm.forward, backward=f.weight
 spectral_norm = Op("spectral_norm", power_iteration=f.spectral_norm.power_iteration,
                    power_iteration_v_first=f.spectral_norm.power_iteration_v_first, forward=f.spectral_norm.forward,
                    backward=f.spectral_norm.backward)
+orthogonal = Op("orthogonal", forward=f.orthogonal.forward, backward=f.orthogonal.backward,
+                 right_inverse=f.orthogonal.right_inverse, expm=f.orthogonal.expm)
 
 soft_encode = Op("soft_encode", forward=f.soft_encoding.soft_encode)
 soft_encode.register("cpu-compiled", numpy_float, compiled=True, forward="cpu.soft_encoding:soft_encode")

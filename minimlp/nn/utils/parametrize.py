@@ -34,8 +34,12 @@ class ParametrizationList(ModuleList):
     def __init__(self, modules, original, unsafe=False):
         super().__init__(modules)
         self.unsafe = unsafe
-        first = self[0]
-        new = first.right_inverse(original.data) if hasattr(first, "right_inverse") else original.data
+        new = original.data
+        if hasattr(self[0], "right_inverse"):
+            try:
+                new = self[0].right_inverse(original.data)
+            except NotImplementedError:   # torch's rule: then the original is the value itself
+                pass
         if isinstance(new, (tuple, list)):
             self.is_tensor, self.ntensors = False, len(new)
             for k, value in enumerate(new):
