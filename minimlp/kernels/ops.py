@@ -304,5 +304,6 @@ nadam = Op("nadam", update=f.nadam.update)
 radam = Op("radam", update=f.radam.update)
 asgd = Op("asgd", update=f.asgd.update)
 rprop = Op("rprop", update=f.rprop.update)
+muon = Op("muon", update=f.muon.update)
 
 ALL = [value for value in list(globals().values()) if isinstance(value, Op)]
