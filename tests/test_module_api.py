@@ -310,3 +310,12 @@ def test_a_gradient_of_another_float_dtype_is_cast_to_the_outputs_as_torchs_auto
     np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=tol, atol=tol)
     for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
         np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=tol, atol=tol, err_msg=name)
+
+
+def test_a_gradient_given_by_keyword_or_as_integers_is_cast_too():
+    layer = nn.Linear(3, 2)
+    layer(np.ones((4, 3), np.float32))
+    assert layer.backward(dout=np.ones((4, 2))).dtype == np.float32
+    layer(np.ones((4, 3), np.float32))
+    assert layer.backward(np.ones((4, 2), np.int64)).dtype == np.float32
+    assert layer.weight.grad.dtype == np.float32

@@ -351,3 +351,15 @@ def test_a_packed_classifier_trains_as_torchs_step_for_step():
         np.testing.assert_allclose(float(loss), t_loss.item(), rtol=1e-10, atol=1e-12)
         losses.append(float(loss))
     assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_a_gradient_packed_in_another_order_is_refused():
+    """Equal batch_sizes but other sorted_indices: the rows are other sequences' (it was read silently)."""
+    layer = nn.GRU(3, 4)
+    x = np.ones((4, 3, 3), np.float32)
+    out, _ = layer(rnn.pack_padded_sequence(x, [2, 4, 3], enforce_sorted=False))
+    other = rnn.pack_padded_sequence(np.ones((4, 3, 4), np.float32), [4, 3, 2])
+    np.testing.assert_array_equal(other.batch_sizes, out.batch_sizes)
+    with pytest.raises(ValueError, match="packed in another order than the output's"):
+        layer.backward(other)
+    assert layer.backward(out._replace(data=np.ones_like(out.data))).data.shape == (9, 3)

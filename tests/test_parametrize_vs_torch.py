@@ -451,3 +451,46 @@ def test_a_right_inverse_that_raises_not_implemented_keeps_the_original_at_regis
     np.testing.assert_array_equal(layer.weight.data, before * ROWS)
     with pytest.raises(NotImplementedError, match="no inverse here"):
         layer.weight = before
+
+
+@pytest.mark.parametrize("apply", ["spectral_norm", "weight_norm"])
+def test_reading_the_weight_between_forward_and_backward_leaves_the_gradient_as_torchs(apply):
+    """A read recomputes (a spectral norm in training advances u and v, as torch's) but the backward still
+    differentiates what its forward computed, as torch's graph does."""
+    ours, theirs, shape = pair("conv", apply)
+    rng = np.random.default_rng(5)
+    x, g = rng.standard_normal(shape), None
+    y_t = theirs(torch.tensor(x))
+    y = ours(x)
+    for _ in range(2):
+        close(ours.weight.data, theirs.weight, "weight read between forward and backward")
+    g = rng.standard_normal(y.shape)
+    y_t.backward(torch.tensor(g))
+    ours.backward(g)
+    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        close(p.grad, q.grad, f"grad {name}")
+    for key, value in theirs.state_dict().items():
+        close(ours.state_dict()[key], value, key)
+
+
+def test_negative_dims_a_frozen_original_and_lazy_layers_as_torch():
+    ours, theirs, shape = pair("conv", "weight_norm", dim=-2)
+    train_both(ours, theirs, shape, 2)
+    layer = parametrizations.weight_norm(nn.Linear(3, 2, dtype=np.float64))
+    layer.parametrizations.weight.original0.requires_grad = False
+    layer.backward(np.ones_like(layer(np.ones((4, 3)))))
+    assert layer.parametrizations.weight.original0.grad is None
+    assert layer.parametrizations.weight.original1.grad is not None
+    with pytest.raises(RuntimeError, match="Can't access the shape of an uninitialized parameter"):
+        parametrizations.spectral_norm(nn.LazyLinear(3))
+    with pytest.raises(ValueError, match="The module passed to `SpectralNorm` can't have uninitialized parameters"):
+        nn.utils.spectral_norm(nn.LazyLinear(3))
+    with pytest.raises(ValueError, match="The module passed to `WeightNorm` can't have uninitialized"), \
+            pytest.warns(FutureWarning):
+        nn.utils.weight_norm(nn.LazyLinear(3))
+
+
+def test_fusing_a_parametrized_layer_is_refused_as_torch():
+    conv = parametrizations.spectral_norm(nn.Conv2d(3, 4, 3)).eval()
+    with pytest.raises(KeyError, match="attribute 'weight' already exists"):
+        nn.utils.fuse_conv_bn_eval(conv, nn.BatchNorm2d(4).eval())

@@ -58,8 +58,9 @@ def _picked(g, index, width):
 
 
 def backward(g, saved, head_weight, head_bias, tails, want_dx=True):
-    """g = ∂L/∂log p per row (N,). Adds ∂L/∂Wₕ, ∂L/∂b and every cluster's ∂L/∂P_i, ∂L/∂Q_i (zero for a cluster no
-    target reached) to the parameters (``accumulate``); returns ∂L/∂x, or None without ``want_dx``."""
+    """g = ∂L/∂log p per row (N,). Adds ∂L/∂Wₕ, ∂L/∂b and the ∂L/∂P_i, ∂L/∂Q_i of every cluster a target reached
+    to the parameters (``accumulate``; a cluster no target reached gets none, as torch's, so an optimizer leaves
+    it alone); returns ∂L/∂x, or None without ``want_dx``."""
     x, entry, head_lp, clusters = saved
     dz = log_softmax_backward(_picked(g, entry, head_lp.shape[1]), head_lp, 1)
     head_weight.accumulate(dz.T @ x)
@@ -68,8 +69,6 @@ def backward(g, saved, head_weight, head_bias, tails, want_dx=True):
     dx = dz @ head_weight.data if want_dx else None
     for (p, q), cluster in zip(tails, clusters):
         if cluster is None:
-            p.accumulate(0 * p.data)
-            q.accumulate(0 * q.data)
             continue
         rows, relative, h, tail_lp = cluster
         du = log_softmax_backward(_picked(g[rows], relative, tail_lp.shape[1]), tail_lp, 1)

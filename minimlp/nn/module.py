@@ -594,15 +594,27 @@ def _marking(forward):
     return run
 
 
-def _as_output_dtype(module, args):
-    """``args`` with a floating gradient cast to the dtype of the module's last output, as torch's autograd casts
-    an incoming gradient to its tensor's dtype (a float64 gradient into a float32 layer stays float32)."""
+def _as_output_dtype(module, args, kwargs):
+    """(args, kwargs) with the gradient (the first argument, given by position or by name) cast to the dtype of
+    the module's last floating output, as torch's autograd casts an incoming gradient to its tensor's dtype (a
+    float64 or integer gradient into a float32 layer gives float32 gradients)."""
     expected = module.__dict__.get("_output_dtype")
-    grad = args[0] if args else None
-    if expected is None or getattr(grad, "dtype", expected) == expected or grad.dtype.kind != "f" \
-            or expected.kind != "f":
-        return args
-    return (grad.astype(expected),) + args[1:]
+    if expected is None or expected.kind != "f":
+        return args, kwargs
+    if args:
+        grad = args[0]
+        if _needs_cast(grad, expected):
+            args = (grad.astype(expected),) + tuple(args[1:])
+    elif len(kwargs) == 1:
+        (name, grad), = kwargs.items()
+        if _needs_cast(grad, expected):
+            kwargs = {name: grad.astype(expected)}
+    return args, kwargs
+
+
+def _needs_cast(grad, expected):
+    kind = getattr(getattr(grad, "dtype", None), "kind", None)
+    return hasattr(grad, "astype") and kind is not None and kind in "biuf" and grad.dtype != expected
 
 
 def _claiming(backward):
@@ -616,7 +628,7 @@ def _claiming(backward):
             claim_backward(self)   # raises, naming the module
         self.__dict__["_backward_depth"] = depth + 1
         if depth == 0:
-            args = _as_output_dtype(self, args)
+            args, kwargs = _as_output_dtype(self, args, kwargs)
         try:
             result = backward(self, *args, **kwargs)
         finally:

@@ -271,6 +271,10 @@ class _RNNBase(Module):
             if not np.array_equal(grad_output.batch_sizes, packing.batch_sizes):
                 raise ValueError(f"{self!r}: the gradient's batch_sizes {grad_output.batch_sizes.tolist()} are not "
                                  f"the output's {packing.batch_sizes.tolist()}")
+            if not _same_order(grad_output.sorted_indices, packing.sorted_indices):
+                raise ValueError(f"{self!r}: the gradient's sequences are packed in another order than the "
+                                 f"output's (its sorted_indices differ): pack it with the output's lengths and "
+                                 f"enforce_sorted, or pass output._replace(data=gradient)")
             grad_output = grad_output.data
         if grad_output is not None:
             check_grad_like(self, grad_output, output_shape)
@@ -430,3 +434,10 @@ class GRU(_RNNBase):
                  bidirectional=False, device=None, dtype=None):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device=device, dtype=dtype)
+
+
+def _same_order(a, b):
+    """Whether two PackedSequences' sorted_indices (None: already sorted) give the same order."""
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and bool((a == b).all())

@@ -73,6 +73,10 @@ def _fused_copy(layer, bn):
     """A deep copy of ``layer`` (no cached arrays) after torch's checks of the pair."""
     if layer.training or bn.training:
         raise ArgumentAssertionError("Fusion only for eval!")
+    if layer.__dict__.get("_computed"):
+        raise KeyError(f"attribute 'weight' already exists: {type(layer).__name__}'s "
+                       f"{', '.join(layer.__dict__['_computed'])} is computed by a parametrization; remove it "
+                       f"(remove_parametrizations, remove_weight_norm, remove_spectral_norm) before fusing")
     fused = copy.deepcopy(layer)
     fused._on_moved()   # what forward cached belongs to the original
     if bn.running_mean is None or bn.running_var is None:

@@ -20,7 +20,7 @@ import contextvars
 from ...backend import get_array_module
 from ..container import ModuleDict, ModuleList
 from ..module import Module
-from ..parameter import Parameter
+from ..parameter import _UNINITIALIZED, Parameter, is_lazy
 
 _cache = contextvars.ContextVar("minimlp_parametrize_cache", default=None)
 
@@ -112,6 +112,8 @@ def register_parametrization(module, tensor_name, parametrization, *, unsafe=Fal
         raise ValueError(f"Module '{module}' does not have a parameter, a buffer, or a parametrized element with "
                          f"name '{tensor_name}'")
     original = module._parameters[tensor_name]
+    if is_lazy(original):
+        raise RuntimeError(_UNINITIALIZED)
     before = original.data.copy()
     delattr(module, tensor_name)
     chain = ParametrizationList([parametrization], original, unsafe=unsafe)
@@ -250,7 +252,7 @@ def _through_parametrizations(module, backward, args, kwargs):
 def _value_property(name):
     def get(self):
         inside = self.__dict__.get("_forward_depth", 0) or self.__dict__.get("_backward_depth", 0)
-        return self.__dict__["_computed"][name][1] if inside else refresh(self, name)
+        return self.__dict__["_computed"][name][1] if inside else read(self, name)
 
     return property(get, doc=f"``{name}`` computed by its parametrizations (``parametrizations.{name}``).")
 
@@ -268,6 +270,28 @@ def refresh(module, name):
     if cache is not None:
         cache[(id(module), name)] = value.data
     return value
+
+
+def read(module, name):
+    """``module.<name>`` read outside its forward and backward: computed afresh from the originals as a new
+    Parameter (a spectral norm's power iteration advances u and v, as torch's read does), while what the last
+    forward computed and cached for its backward is kept, so that a read between a forward and its backward does
+    not change that backward's gradient (torch's graph keeps the forward's values too)."""
+    chain, value = module.__dict__["_computed"][name]
+    cache = _cache.get()
+    if cache is not None and (id(module), name) in cache:
+        return Parameter(cache[(id(module), name)], requires_grad=value.requires_grad)
+    holders = list(chain.modules()) if isinstance(chain, Module) else [chain]
+    kept = [(holder, dict(holder.__dict__)) for holder in holders]
+    try:
+        data = chain.compute(module)
+    finally:
+        for holder, attributes in kept:
+            holder.__dict__.update({k: v for k, v in attributes.items()
+                                    if k not in ("_parameters", "_buffers", "_modules")})
+    if cache is not None:
+        cache[(id(module), name)] = data
+    return Parameter(data, requires_grad=any(p.requires_grad for p in chain.originals(module)))
 
 
 @contextlib.contextmanager

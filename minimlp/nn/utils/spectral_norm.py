@@ -7,6 +7,7 @@ from ...backend import get_array_module
 from ...formulas.spectral_norm import normalize, to_matrix
 from ...kernels import ops
 from ...random import numpy_rng
+from ..parameter import is_lazy
 from . import parametrize
 
 
@@ -54,6 +55,9 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
     weight = module._parameters.get(name)
     if weight is None:
         raise ValueError(f"`SpectralNorm` cannot be applied as parameter `{name}` is None")
+    if is_lazy(weight):
+        raise ValueError("The module passed to `SpectralNorm` can't have uninitialized parameters. Make sure to run "
+                         "the dummy forward before applying spectral normalization")
     if not isinstance(n_power_iterations, numbers.Integral) or n_power_iterations <= 0:
         raise ValueError(f"Expected n_power_iterations to be positive, but got "
                          f"n_power_iterations={n_power_iterations}")

@@ -3,7 +3,7 @@ parameters ``weight_g`` and ``weight_v`` sit on the module itself."""
 import warnings
 
 from ...kernels import ops
-from ..parameter import Parameter
+from ..parameter import Parameter, is_lazy
 from . import parametrize
 
 
@@ -42,6 +42,9 @@ def weight_norm(module, name="weight", dim=0):
     weight = module._parameters.get(name)
     if weight is None:
         raise ValueError(f"Module '{module}' has no parameter named '{name}'")
+    if is_lazy(weight):
+        raise ValueError("The module passed to `WeightNorm` can't have uninitialized parameters. Make sure to run "
+                         "the dummy forward before applying weight normalization")
     hook = WeightNorm(name, dim)
     delattr(module, name)
     from ...formulas.weight_norm import norm_except_dim
