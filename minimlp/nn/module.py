@@ -627,7 +627,7 @@ def _claiming(backward):
         if depth == 0 and self.__dict__.get("_backward_due") is False:
             claim_backward(self)   # raises, naming the module
         self.__dict__["_backward_depth"] = depth + 1
-        if depth == 0:
+        if depth == 0 and getattr(args[0] if args else None, "dtype", None) is not self.__dict__.get("_output_dtype"):
             args, kwargs = _as_output_dtype(self, args, kwargs)
         try:
             result = backward(self, *args, **kwargs)
