@@ -4,7 +4,7 @@ The pair's output max(γ x̂ + β, 0) is written by BatchNorm's own pass, and it
 γ x̂ + β ≤ 0 inside BatchNorm's backward (``formulas.batch_norm.forward_train_relu``, op ``batch_norm_relu``):
 the ReLU's read and write of every activation, each way, are saved. The values are those of the two layers
 run one after the other. Only the exact classes are fused: a subclass, a layer whose ``forward`` or
-``backward`` was replaced on the instance, or one with forward hooks, runs as itself.
+``backward`` was replaced on the instance, or one with forward or backward hooks, runs as itself.
 """
 from .activation import ReLU
 from .batchnorm import BatchNorm1d
@@ -18,7 +18,7 @@ def fuses(first, second, x):
     """Whether ``first`` then ``second`` run as one pass on input ``x``."""
     return (type(first) in (BatchNorm1d, BatchNorm2d) and type(second) is ReLU
             and not any(name in vars(m) for m in (first, second) for name in _REPLACEABLE)
-            and not (first._has_forward_hooks() or second._has_forward_hooks())
+            and not (first._has_hooks() or second._has_hooks())
             and first._fuses_relu(x))
 
 
