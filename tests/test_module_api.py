@@ -319,3 +319,12 @@ def test_a_gradient_given_by_keyword_or_as_integers_is_cast_too():
     layer(np.ones((4, 3), np.float32))
     assert layer.backward(np.ones((4, 2), np.int64)).dtype == np.float32
     assert layer.weight.grad.dtype == np.float32
+
+
+def test_a_dtype_other_than_float32_or_float64_is_refused_in_one_line():
+    for dtype in (np.float16, "float16", np.longdouble):
+        if np.dtype(dtype) == np.float64:
+            continue
+        with pytest.raises(TypeError, match="minimlp computes in float32 and float64 only"):
+            nn.Linear(3, 2).to(dtype=dtype)
+    assert nn.Linear(3, 2).to(np.float64).weight.dtype == np.float64

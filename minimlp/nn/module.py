@@ -422,6 +422,8 @@ class Module:
             dtype = np.dtype(dtype)
             if dtype.kind != "f":
                 raise TypeError(f"Module.to: dtype must be a floating type, got {dtype}")
+            if dtype not in (np.float32, np.float64):
+                raise TypeError(f"Module.to: minimlp computes in float32 and float64 only, got {dtype}")
 
         def convert(a):
             if device is not None and device_of(a) != device:
