@@ -436,3 +436,61 @@ def test_a_keyword_flag_is_not_a_gradient():
     model(np.ones((1, 2)))
     assert model.backward(np.ones((1, 2)), input_grad=False) is None and seen == [1]
     np.testing.assert_array_equal(model[0].bias.grad, [2.0, 2.0])
+
+
+def test_a_childs_load_pre_hook_sees_its_own_keys_and_keep_vars_keeps_the_objects_as_torch():
+    def recorder(seen):
+        def hook(module, state_dict, prefix, *rest):
+            seen.append(sorted(state_dict.keys()))
+        return hook
+    ours, theirs = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1)), torch.nn.Sequential(torch.nn.Linear(2, 3),
+                                                                                        torch.nn.Linear(3, 1))
+    seen, seen_t = [], []
+    ours[1].register_load_state_dict_pre_hook(recorder(seen))
+    theirs[1].register_load_state_dict_pre_hook(recorder(seen_t))
+    ours.load_state_dict(ours.state_dict())
+    theirs.load_state_dict(theirs.state_dict())
+    assert seen == seen_t == [["1.bias", "1.weight"]]
+    kept = ours.state_dict(keep_vars=True)
+    assert kept["0.weight"] is ours[0].weight and kept["1.bias"] is ours[1].bias
+
+
+def test_a_size_mismatch_with_a_load_post_hook_leaves_the_model_unchanged():
+    model = nn.Sequential(nn.Linear(2, 3))
+    model.register_load_state_dict_post_hook(lambda module, keys: None)
+    before = model[0].weight.data.copy()
+    bad = model.state_dict()
+    bad["0.weight"], bad["0.bias"] = np.ones((3, 2), np.float32), np.zeros(5, np.float32)
+    with pytest.raises(RuntimeError, match="size mismatch for 0.bias"):
+        model.load_state_dict(bad)
+    np.testing.assert_array_equal(model[0].weight.data, before)
+
+
+@pytest.mark.parametrize("name", ["torch.HalfTensor", "torch.cuda.FloatTensor", "torch.LongTensor", "float16"])
+def test_type_refuses_what_it_cannot_do_in_one_line(name):
+    with pytest.raises(TypeError, match="minimlp computes in float32 and float64 only"):
+        nn.Linear(2, 2).type(name)
+
+
+def test_extra_state_passes_through_the_torch_interop_both_ways():
+    from minimlp import from_torch_state_dict, to_torch_state_dict
+
+    class Scaled(nn.Linear):
+        def get_extra_state(self):
+            return {"scale": 2.5}
+
+        def set_extra_state(self, state):
+            self.scale = state["scale"]
+
+    class TorchScaled(torch.nn.Linear):
+        def get_extra_state(self):
+            return {"scale": 2.5}
+
+        def set_extra_state(self, state):
+            self.scale = state["scale"]
+
+    ours, theirs = Scaled(3, 2), TorchScaled(3, 2)
+    theirs.load_state_dict(to_torch_state_dict(ours.state_dict()))
+    assert theirs.scale == 2.5
+    ours.load_state_dict(from_torch_state_dict(theirs.state_dict()))
+    assert ours.scale == 2.5

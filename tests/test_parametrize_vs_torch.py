@@ -322,8 +322,11 @@ def test_mistakes_are_named_in_one_line():
     layer = parametrize.register_parametrization(nn.Linear(3, 3), "weight", _Transpose())
     with pytest.raises(RuntimeError, match="parametrization _Transpose does not implement right_inverse."):
         layer.weight = np.eye(3, dtype=np.float32)
+    layer = nn.Linear(3, 2)
+    weight = layer.weight
     with pytest.raises(ValueError, match="may not change the shape or dtype"):
-        parametrize.register_parametrization(nn.Linear(3, 2), "weight", _Transpose())
+        parametrize.register_parametrization(layer, "weight", _Transpose())
+    assert type(layer) is nn.Linear and layer.weight is weight          # refused before anything changed
     layer = nn.BatchNorm1d(3)
     with pytest.raises(ValueError, match="is a buffer; minimlp parametrizes parameters only"):
         parametrize.register_parametrization(layer, "running_mean", Scale())
@@ -494,3 +497,68 @@ def test_fusing_a_parametrized_layer_is_refused_as_torch():
     conv = parametrizations.spectral_norm(nn.Conv2d(3, 4, 3)).eval()
     with pytest.raises(KeyError, match="attribute 'weight' already exists"):
         nn.utils.fuse_conv_bn_eval(conv, nn.BatchNorm2d(4).eval())
+
+
+def test_the_older_spectral_norm_reads_the_last_forwards_weight_without_iterating_as_torch():
+    """torch's older hook sets module.weight at each forward: a read (for logging, say) returns that value and
+    leaves u and v alone; before the first forward it is the raw weight."""
+    ours, theirs, shape = older_pair("linear", "spectral_norm")
+    close(ours.weight.data, theirs.weight, "before the first forward: the raw weight")
+    x = np.random.default_rng(6).standard_normal(shape)
+    for _ in range(2):
+        close(ours(x), theirs(torch.tensor(x)), "output")
+        for _ in range(3):
+            close(ours.weight.data, theirs.weight, "weight read after the forward")
+        close(ours.weight_u, theirs.weight_u, "u after reads")
+
+
+def test_a_computed_weight_is_no_parameter_to_train_or_share():
+    layer = parametrizations.orthogonal(nn.Linear(3, 3))
+    with pytest.raises(ValueError, match="can't optimize a non-leaf Tensor"):
+        optim.SGD([layer.weight], lr=0.1)
+    other = nn.Linear(3, 3)
+    with pytest.raises(TypeError, match="cannot assign a parametrization's computed value as parameter 'weight'"):
+        other.weight = layer.weight
+    other.weight = layer.parametrizations.weight.original                 # the original is shared
+    assert other.weight is layer.parametrizations.weight.original
+
+
+def test_weight_norm_refuses_a_dim_out_of_range_as_torch():
+    for call in (lambda m: parametrizations.weight_norm(m, dim=5), lambda m: nn.utils.weight_norm(m, dim=-3)):
+        with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range of \[-2, 1\], but "
+                                             r"got (5|-3)\)"), warnings_allowed():
+            call(nn.Linear(3, 2))
+
+
+def test_a_frozen_weight_gives_frozen_originals_and_nested_cached_blocks_share_one_cache():
+    layer = nn.Linear(3, 2, dtype=np.float64)
+    layer.weight.requires_grad = False
+    parametrizations.weight_norm(layer)
+    assert not layer.parametrizations.weight.original0.requires_grad
+    assert not layer.parametrizations.weight.original1.requires_grad
+    ours, theirs, shape = pair("linear", "spectral_norm")
+    x = np.ones(shape)
+    with parametrize.cached(), tparametrize.cached():
+        with parametrize.cached(), tparametrize.cached():
+            close(ours(x), theirs(torch.tensor(x)), "inner block")
+        close(ours(x), theirs(torch.tensor(x)), "outer block, after the inner one")
+    close(ours.parametrizations.weight[0]._u, theirs.parametrizations.weight[0]._u, "one power iteration")
+
+
+def test_a_chained_parametrization_that_changes_the_shape_is_refused_unless_unsafe():
+    layer = parametrize.register_parametrization(nn.Linear(3, 2, dtype=np.float64), "weight", Scale())
+    with pytest.raises(ValueError, match=r"'weight' was \(2, 3\) float64, the parametrization gives \(3, 2\)"):
+        parametrize.register_parametrization(layer, "weight", _Transpose())
+    parametrize.register_parametrization(layer, "weight", _Transpose(), unsafe=True)
+    assert layer.weight.shape == (3, 2)
+
+
+class warnings_allowed:
+    def __enter__(self):
+        import warnings
+        self._catch = warnings.catch_warnings()
+        self._catch.__enter__()
+        warnings.simplefilter("ignore", FutureWarning)
+
+    def __exit__(self, *exc):
+        return self._catch.__exit__(*exc)

@@ -10,6 +10,12 @@ Backward, for G = ∂L/∂w and s = Σ_slice G ⊙ v (per slice, as ‖v‖):
 from ..backend import get_array_module
 
 
+def check_dim(ndim, dim):
+    """torch's IndexError for a ``dim`` outside [−ndim, ndim − 1] (−1, or None, means the whole array)."""
+    if dim is not None and not -ndim <= dim < ndim:
+        raise IndexError(f"Dimension out of range (expected to be in range of [-{ndim}, {ndim - 1}], but got {dim})")
+
+
 def _axes(v, dim):
     """The axes a norm runs over: all (``dim`` = −1, torch's convention) or all but ``dim``."""
     return tuple(range(v.ndim)) if dim == -1 else tuple(a for a in range(v.ndim) if a != dim % v.ndim)

@@ -6,7 +6,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from ..backend import device_of, get_array_module, resolve_device, to_device, xp_for
-from .parameter import Parameter, is_lazy
+from .parameter import ComputedParameter, Parameter, is_lazy
 
 
 class Module:
@@ -60,6 +60,10 @@ class Module:
                                      "calls super().__init__()")
             object.__setattr__(self, name, value)
             return
+        if isinstance(value, ComputedParameter):
+            raise TypeError(f"cannot assign a parametrization's computed value as parameter '{name}' (it is not a "
+                            f"leaf, as torch's); share the original instead (its Parameter under "
+                            f"parametrizations.<name>.original)")
         if isinstance(value, Parameter):   # a name already in the table keeps its place, as torch
             self._forget(name, keep=self._parameters)
             self._parameters[name] = value
@@ -487,8 +491,9 @@ class Module:
             dtype = np.dtype(dst_type if isinstance(dst_type, (type, np.dtype)) else name)
         except TypeError:
             dtype = None
-        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise TypeError(f"Module.type: minimlp computes in float32 and float64 only, got {dst_type!r}")
+        if dtype is None or dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise TypeError(f"Module.type: minimlp computes in float32 and float64 only, got {dst_type!r} (a device: "
+                            f"model.to('gpu'))")
         return self.to(dtype=dtype)
 
     def to_empty(self, *, device, recurse=True):

@@ -228,3 +228,12 @@ class UninitializedBuffer(_Uninitialized):
 def is_lazy(value):
     """Whether ``value`` is an uninitialised parameter or buffer (torch's ``torch.nn.parameter.is_lazy``)."""
     return isinstance(value, _Uninitialized)
+
+
+class ComputedParameter(Parameter):
+    """A parametrized module's computed value (``module.weight`` under ``weight_norm``, ``orthogonal``, ...): it
+    has ``data`` and, during backward, ``grad``, but it is not a leaf: an optimizer refuses it and a module refuses
+    it as a parameter (torch's non-leaf tensor); train and share the originals
+    (``module.parametrizations.weight.original``)."""
+
+    __slots__ = ()

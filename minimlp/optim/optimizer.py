@@ -21,7 +21,7 @@ import math
 
 from ..backend import device_of, to_device
 from ..kernels.in_backward import PendingUpdate, offered
-from ..nn.parameter import Parameter, is_lazy
+from ..nn.parameter import ComputedParameter, Parameter, is_lazy
 from .flat import FlatParameters
 
 _required = object()
@@ -95,6 +95,10 @@ class Optimizer:
         for p in params:
             if not isinstance(p, Parameter):
                 raise TypeError(f"optimizer can only optimize Parameters, got {type(p).__name__}")
+            if isinstance(p, ComputedParameter):
+                raise ValueError("can't optimize a non-leaf Tensor: a parametrization's computed value (module.weight "
+                                 "under weight_norm, orthogonal, ...); optimize module.parameters(), which hold its "
+                                 "originals")
             if is_lazy(p):
                 raise RuntimeError("optimizer got an uninitialized parameter (of a lazy module such as LazyLinear): "
                                    "run one forward pass first, so that its shape is known, then build the optimizer")

@@ -6,10 +6,11 @@ import numbers
 from ...backend import get_array_module
 from ...formulas import orthogonal as orthogonal_formula
 from ...formulas.spectral_norm import normalize, to_matrix
-from ...formulas.weight_norm import norm_except_dim
+from ...formulas.weight_norm import check_dim, norm_except_dim
 from ...kernels import ops
 from ...random import numpy_rng
 from ..module import Module
+from ..parameter import is_lazy
 from . import parametrize
 
 
@@ -84,6 +85,9 @@ def weight_norm(module, name="weight", dim=0):
     """w = g · v/‖v‖ (Salimans & Kingma 2016) for ``module``'s parameter ``name``: the originals
     ``parametrizations.<name>.original0`` = g (‖w‖ over every axis but ``dim``; None: the whole array) and
     ``original1`` = v, as torch's. Returns ``module``."""
+    weight = getattr(module, name, None)
+    if weight is not None and hasattr(weight, "data") and not is_lazy(weight):
+        check_dim(weight.data.ndim, dim)
     parametrize.register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
     return module
 

@@ -20,7 +20,7 @@ import contextvars
 from ...backend import get_array_module
 from ..container import ModuleDict, ModuleList
 from ..module import Module
-from ..parameter import _UNINITIALIZED, Parameter, is_lazy
+from ..parameter import _UNINITIALIZED, ComputedParameter, Parameter, is_lazy
 
 _cache = contextvars.ContextVar("minimlp_parametrize_cache", default=None)
 
@@ -99,11 +99,10 @@ def register_parametrization(module, tensor_name, parametrization, *, unsafe=Fal
         raise TypeError(f"register_parametrization: the parametrization must be a minimlp Module with forward and "
                         f"backward, got {type(parametrization).__name__}")
     if is_parametrized(module, tensor_name):
-        chain = module.parametrizations[tensor_name]
-        before = refresh(module, tensor_name).data
-        chain.append(parametrization)
-        if not unsafe:
-            _check_unchanged(module, tensor_name, before, chain)
+        if not unsafe:   # checked before it joins the chain, as torch's
+            before = refresh(module, tensor_name).data
+            _check_same(tensor_name, before, parametrization(before))
+        module.parametrizations[tensor_name].append(parametrization)
         return module
     if tensor_name in module._buffers:
         raise ValueError(f"register_parametrization: '{tensor_name}' of {type(module).__name__} is a buffer; "
@@ -114,16 +113,27 @@ def register_parametrization(module, tensor_name, parametrization, *, unsafe=Fal
     original = module._parameters[tensor_name]
     if is_lazy(original):
         raise RuntimeError(_UNINITIALIZED)
-    before = original.data.copy()
+    if not unsafe:   # checked before the module changes, as torch's
+        _check_same(tensor_name, original.data, parametrization(*_originals_for(parametrization, original.data)))
     delattr(module, tensor_name)
     chain = ParametrizationList([parametrization], original, unsafe=unsafe)
     attach_computed(module, tensor_name, chain, f"Parametrized{type_before_parametrizations(module).__name__}")
     if "parametrizations" not in module._modules:
         module.parametrizations = ModuleDict()
     module.parametrizations[tensor_name] = chain
-    if not unsafe:
-        _check_unchanged(module, tensor_name, before, chain)
     return module
+
+
+def _originals_for(parametrization, value):
+    """What a first parametrization starts from for ``value``: its right inverse's arrays (a tuple), or ``value``
+    (no right inverse, or one that raises NotImplementedError, as at registration)."""
+    if hasattr(parametrization, "right_inverse"):
+        try:
+            new = parametrization.right_inverse(value)
+            return tuple(new) if isinstance(new, (tuple, list)) else (new,)
+        except NotImplementedError:
+            pass
+    return (value,)
 
 
 def is_parametrized(module, tensor_name=None):
@@ -163,13 +173,16 @@ def remove_parametrizations(module, tensor_name, leave_parametrized=True):
     return module
 
 
-def attach_computed(module, name, chain, class_name):
+def attach_computed(module, name, chain, class_name, initial=None):
     """Make ``module``'s attribute ``name`` a value computed by ``chain`` (``compute(module)``, ``carry(module,
     ∂L/∂value)``) at each forward, its gradient carried back after each backward: ``module`` gets its own subclass
-    (named ``class_name``) with that forward, backward and a property ``name``. The parameter ``name`` must be gone."""
+    (named ``class_name``) with that forward, backward and a property ``name``, whose value until the first forward
+    is ``initial`` (None: computed now). The parameter ``name`` must be gone. A chain whose ``recompute_on_read`` is
+    False (torch's older hooks) is read as the value of the last forward."""
     _make_parametrized(module)
     type(module).__name__ = type(module).__qualname__ = class_name
-    module.__dict__.setdefault("_computed", {})[name] = (chain, Parameter(chain.compute(module)))
+    value = chain.compute(module) if initial is None else initial
+    module.__dict__.setdefault("_computed", {})[name] = (chain, ComputedParameter(value))
     setattr(type(module), name, _value_property(name))
 
 
@@ -280,7 +293,9 @@ def read(module, name):
     chain, value = module.__dict__["_computed"][name]
     cache = _cache.get()
     if cache is not None and (id(module), name) in cache:
-        return Parameter(cache[(id(module), name)], requires_grad=value.requires_grad)
+        return ComputedParameter(cache[(id(module), name)], requires_grad=value.requires_grad)
+    if not getattr(chain, "recompute_on_read", True):   # torch's older hooks: the value of the last forward
+        return value
     holders = list(chain.modules()) if isinstance(chain, Module) else [chain]
     kept = [(holder, dict(holder.__dict__)) for holder in holders]
     try:
@@ -291,7 +306,7 @@ def read(module, name):
                                     if k not in ("_parameters", "_buffers", "_modules")})
     if cache is not None:
         cache[(id(module), name)] = data
-    return Parameter(data, requires_grad=any(p.requires_grad for p in chain.originals(module)))
+    return ComputedParameter(data, requires_grad=any(p.requires_grad for p in chain.originals(module)))
 
 
 @contextlib.contextmanager
@@ -307,9 +322,8 @@ def cached():
         _cache.reset(token)
 
 
-def _check_unchanged(module, name, before, chain):
+def _check_same(name, before, after):
     """Unless ``unsafe``, the parametrized value must keep the tensor's shape and dtype (torch's check)."""
-    after = refresh(module, name).data
     if tuple(after.shape) != tuple(before.shape) or after.dtype != before.dtype:
         raise ValueError(f"Registering a parametrization may not change the shape or dtype of the tensor, unless "
                          f"`unsafe` flag is enabled: '{name}' was {tuple(before.shape)} {before.dtype}, the "

@@ -16,6 +16,8 @@ class SpectralNorm:
     buffers u, v advanced ``n_power_iterations`` times per forward in training (v ← normalize(Wᵀu), then
     u ← normalize(Wv)); backward holds u, v constant: formulas.spectral_norm."""
 
+    recompute_on_read = False   # module.weight is the last forward's value, as torch's hook sets it
+
     def __init__(self, name, n_power_iterations, dim, eps):
         self.name, self.n_power_iterations, self.dim, self.eps = name, n_power_iterations, dim, eps
         self._saved = None
@@ -71,7 +73,8 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
     setattr(module, name + "_orig", weight)
     module.register_buffer(name + "_u", u)
     module.register_buffer(name + "_v", v)
-    parametrize.attach_computed(module, name, hook, parametrize.type_before_parametrizations(module).__name__)
+    parametrize.attach_computed(module, name, hook, parametrize.type_before_parametrizations(module).__name__,
+                                initial=weight.data)   # torch's: weight_orig's own array until the first forward
     return module
 
 

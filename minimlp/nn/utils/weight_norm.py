@@ -2,6 +2,7 @@
 parameters ``weight_g`` and ``weight_v`` sit on the module itself."""
 import warnings
 
+from ...formulas.weight_norm import check_dim, norm_except_dim
 from ...kernels import ops
 from ..parameter import Parameter, is_lazy
 from . import parametrize
@@ -10,6 +11,8 @@ from . import parametrize
 class WeightNorm:
     """w = g · v/‖v‖ from the module's parameters ``<name>_g`` and ``<name>_v`` (formulas.weight_norm), computed
     at each forward; backward adds ∂L/∂g and ∂L/∂v."""
+
+    recompute_on_read = False   # module.weight is the last forward's value, as torch's hook sets it
 
     def __init__(self, name, dim):
         self.name, self.dim = name, -1 if dim is None else dim
@@ -45,9 +48,9 @@ def weight_norm(module, name="weight", dim=0):
     if is_lazy(weight):
         raise ValueError("The module passed to `WeightNorm` can't have uninitialized parameters. Make sure to run "
                          "the dummy forward before applying weight normalization")
+    check_dim(weight.data.ndim, dim)
     hook = WeightNorm(name, dim)
     delattr(module, name)
-    from ...formulas.weight_norm import norm_except_dim
     setattr(module, name + "_g", Parameter(norm_except_dim(weight.data, hook.dim), weight.requires_grad))
     setattr(module, name + "_v", Parameter(weight.data, weight.requires_grad))
     parametrize.attach_computed(module, name, hook, parametrize.type_before_parametrizations(module).__name__)
