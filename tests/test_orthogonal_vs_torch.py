@@ -7,9 +7,10 @@ float32; errors."""
 import numpy as np
 import pytest
 import torch
+from test_parametrize_vs_torch import train_both
 from torch.nn.utils import parametrizations as tparam
 
-from minimlp import backend, nn, optim
+from minimlp import backend, nn
 from minimlp.formulas import orthogonal as formula
 from minimlp.nn.utils import parametrizations, parametrize
 
@@ -38,31 +39,6 @@ def fresh_pair(layer):
     ours = build(nn).to(dtype=np.float64)
     ours.load_state_dict(state(theirs))
     return ours, theirs, shape
-
-
-def train_both(ours, theirs, shape, steps, device="cpu"):
-    """``steps`` forward/backward/SGD steps of both, comparing outputs, gradients and state at each."""
-    rng = np.random.default_rng(1)
-    opt = optim.SGD(ours.parameters(), lr=0.1)
-    t_opt = torch.optim.SGD(theirs.parameters(), lr=0.1)
-    for step in range(steps):
-        x = rng.standard_normal(shape)
-        y_t = theirs(torch.tensor(x))
-        y = ours(backend.to_device(x, device))
-        close(y, y_t, f"output, step {step}")
-        g = rng.standard_normal(y.shape)
-        y_t.backward(torch.tensor(g))
-        ours.backward(backend.to_device(g, device))
-        for (name, p), (t_name, q) in zip(ours.named_parameters(), theirs.named_parameters()):
-            assert name == t_name
-            close(p.grad, q.grad, f"grad {name}, step {step}")
-        opt.step()
-        t_opt.step()
-        opt.zero_grad()
-        t_opt.zero_grad()
-        for key, value in theirs.state_dict().items():
-            close(ours.state_dict()[key], value, f"{key} after step {step}")
-        close(ours.weight.data, theirs.weight, f"weight after step {step}")
 
 
 @pytest.mark.parametrize("trivialization", [True, False], ids=["trivialization", "plain"])

@@ -60,6 +60,7 @@ def train_both(ours, theirs, shape, steps, device="cpu", eval_mode=False):
         t_opt.zero_grad()
         for key, value in theirs.state_dict().items():
             close(ours.state_dict()[key], value, f"{key} after step {step}")
+        close(ours.weight.data, theirs.weight, f"weight after step {step}")
 
 
 @pytest.mark.parametrize("dim", [0, 1, None])
