@@ -28,9 +28,9 @@ def from_matrix(matrix, shape, dim):
 
 
 def normalize(x, eps):
-    """x / max(‖x‖, ε)."""
+    """x / max(‖x‖, ε), on x's device (no host round trip)."""
     xp = get_array_module(x)
-    return x / max(float(xp.sqrt((x * x).sum())), eps)
+    return x / xp.maximum(xp.sqrt((x * x).sum()), eps)
 
 
 def power_iteration(matrix, u, v, iterations, eps):
@@ -51,8 +51,8 @@ def forward(weight, u, v, dim, eps):
     """(W / σ, σ) for σ = uᵀ W v; a 1-d weight: (normalize(W), ‖W‖)."""
     xp = get_array_module(weight)
     if weight.ndim == 1:
-        norm = float(xp.sqrt((weight * weight).sum()))
-        return weight / max(norm, eps), norm
+        norm = xp.sqrt((weight * weight).sum())
+        return weight / xp.maximum(norm, eps), norm
     sigma = u @ (to_matrix(weight, dim) @ v)
     return weight / sigma, sigma
 
@@ -60,7 +60,9 @@ def forward(weight, u, v, dim, eps):
 def backward(grad, weight, u, v, sigma, dim, eps):
     """∂L/∂W for G = ∂L/∂W_SN (module docstring)."""
     inner = (grad * weight).sum()
-    if weight.ndim == 1:
-        return grad / eps if sigma <= eps else grad / sigma - weight * (inner / sigma ** 3)
+    if weight.ndim == 1:   # σ = ‖W‖ here; below ε the clamp passes G/ε alone
+        xp = get_array_module(weight)
+        clamped = xp.maximum(sigma, eps)
+        return grad / clamped - (sigma > eps) * weight * (inner / clamped ** 3)
     outer = from_matrix(u[:, None] * v[None, :], weight.shape, dim)
     return grad / sigma - (inner / (sigma * sigma)) * outer

@@ -16,7 +16,7 @@ import collections
 
 import numpy as np
 
-from ..backend import get_array_module
+from ..backend import get_array_module, to_numpy
 from .checks import check_array
 
 
@@ -83,7 +83,7 @@ class PackedSequence(collections.namedtuple("PackedSequence",
         """Each sequence's length, in the caller's order (NumPy int64)."""
         lengths = _lengths(self.batch_sizes)
         if self.unsorted_indices is not None:
-            lengths = lengths[_to_host(self.unsorted_indices)]
+            lengths = lengths[to_numpy(self.unsorted_indices)]
         return lengths
 
     def positions(self):
@@ -229,15 +229,11 @@ def _lengths(batch_sizes):
     return (batch_sizes[None, :] > np.arange(int(batch_sizes[0]))[:, None]).sum(axis=1).astype(np.int64)
 
 
-def _to_host(array):
-    return array.get() if type(array).__module__.startswith("cupy") else np.asarray(array)
-
-
 def _host_int64(values, name):
     """A NumPy int64 array of whole numbers from a list, a NumPy/CuPy array or a torch tensor."""
     if type(values).__module__.startswith("torch"):
         values = values.detach().cpu().numpy()
-    values = _to_host(values) if hasattr(values, "dtype") else np.asarray(values)
+    values = to_numpy(values) if hasattr(values, "dtype") else np.asarray(values)
     if values.dtype.kind not in "iuf" or (values.dtype.kind == "f" and not np.all(values == np.round(values))):
         raise TypeError(f"{name} must hold whole numbers, got {values.tolist()}")
     return values.astype(np.int64)
