@@ -1,4 +1,5 @@
-"""Shared test options: ``--device gpu`` runs the device-aware tests on CuPy."""
+"""Shared test options: ``--device gpu`` runs the device-aware tests on CuPy; ``--device fake-gpu`` runs them on
+``tests/fake_cupy`` (NumPy with CuPy's rules: the GPU paths, no GPU needed)."""
 import os
 
 import pytest
@@ -8,11 +9,16 @@ from torch_reference import WORST_RELATIVE_ERROR
 
 
 def pytest_addoption(parser):
-    parser.addoption("--device", default=os.environ.get("MINIMLP_TEST_DEVICE", "cpu"), choices=["cpu", "gpu"],
-                     help="backend for device-aware tests (default cpu; gpu needs CuPy and a GPU)")
+    parser.addoption("--device", default=os.environ.get("MINIMLP_TEST_DEVICE", "cpu"),
+                     choices=["cpu", "gpu", "fake-gpu"],
+                     help="backend for device-aware tests (default cpu; gpu needs CuPy and a GPU; fake-gpu runs the "
+                          "GPU paths on tests/fake_cupy)")
 
 
 def pytest_configure(config):
+    if config.getoption("--device") == "fake-gpu":
+        import fake_cupy
+        fake_cupy.install()
     config.addinivalue_line("markers", "device: a device-aware test (takes the device or xp fixture)")
 
 
@@ -57,6 +63,8 @@ def implementation(request):
 @pytest.fixture
 def device(request):
     name = request.config.getoption("--device")
+    if name == "fake-gpu":
+        return "gpu"
     if name == "gpu" and not backend.gpu_available():
         pytest.skip(f"--device gpu asked for, but {backend.gpu_unavailable_reason()}")
     return name

@@ -37,6 +37,16 @@ def assert_close(a, b, tol, where):
     return err
 
 
+def reduced_loss_value(value, device):
+    """A reduced loss as a number, after checking its type: a Python float on the CPU, a 0-d array left on the
+    GPU (``minimlp.nn.loss_value``)."""
+    if device == "cpu":
+        assert isinstance(value, float), type(value)
+    else:
+        assert backend.device_of(value) == "gpu" and value.shape == (), type(value)
+    return float(value)
+
+
 def assert_state_dict_round_trips(factory):
     """``factory(module namespace)`` builds the same layer in minimlp and torch: the same state_dict keys in
     the same order, and random values carried minimlp → minimlp → torch → minimlp unchanged."""

@@ -10,6 +10,7 @@ from ..kernels import ops
 from .checks import InputError, InputTypeError, check_array, check_floating, check_like, whole
 from .container import ModuleList, Sequential
 from .linear import Linear
+from .loss_value import reduced_loss
 from .module import Module
 
 _ASMoutput = namedtuple("_ASMoutput", ["output", "loss"])
@@ -112,11 +113,13 @@ class AdaptiveLogSoftmaxWithLoss(Module):
                              f"[{int(t.min())}, {int(t.max())}] were found. ")
         output, saved = ops.adaptive_log_softmax.run("forward", x2, t, *self._weights(), self.cutoffs)
         self._cache = (saved, tuple(x.shape), tuple(output.shape), unbatched)
-        loss = -float(output.sum()) / output.size if output.size else math.nan
-        if output.size and not math.isfinite(loss):
-            bad = int(get_array_module(output).count_nonzero(~get_array_module(output).isfinite(output)))
-            raise FloatingPointError(f"AdaptiveLogSoftmaxWithLoss is {loss}: {bad} of its {output.size} log "
-                                     f"probabilities are not finite (training diverged, or the data holds NaN/Inf)")
+        def check(loss):
+            if output.size and not math.isfinite(loss):
+                bad = int(get_array_module(output).count_nonzero(~get_array_module(output).isfinite(output)))
+                raise FloatingPointError(f"AdaptiveLogSoftmaxWithLoss is {loss}: {bad} of its {output.size} log "
+                                         f"probabilities are not finite (training diverged, or the data holds "
+                                         f"NaN/Inf)")
+        loss = reduced_loss(-output.sum(), output.size, check) if output.size else math.nan
         return _ASMoutput(output[0] if unbatched else output, loss)
 
     def _row_gradient(self, grad_loss, grad_output):

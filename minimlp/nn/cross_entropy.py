@@ -4,6 +4,7 @@ import math
 from ..backend import device_of, get_array_module
 from ..kernels import ops
 from .checks import InputError, InputTypeError, TargetIndexError, check_array, check_floating
+from .loss_value import reduced_loss
 from .reduction import reduction_argument
 
 
@@ -93,11 +94,11 @@ class CrossEntropyLoss:
         self._cache = (saved, divisor, tuple(logits.shape))
         if self.reduction == "none":
             return losses.reshape(() if self._unbatched else (logits.shape[0],) + tuple(logits.shape[2:]))
-        total_loss = float(losses.sum())
-        value = total_loss / divisor if self.reduction == "mean" else total_loss
-        if not math.isfinite(value) and math.isfinite(divisor):
-            raise FloatingPointError(f"CrossEntropyLoss is {value}: the logits hold NaN or Inf (training diverged)")
-        return value
+        def check(value):
+            if not math.isfinite(value) and math.isfinite(divisor):
+                raise FloatingPointError(f"CrossEntropyLoss is {value}: the logits hold NaN or Inf (training "
+                                         "diverged)")
+        return reduced_loss(losses.sum(), divisor if self.reduction == "mean" else 1, check)
 
     def _check_classes(self, target, c):
         """Every index target not ignored must name one of the C classes."""

@@ -8,6 +8,7 @@ import numpy as np
 from ..backend import device_of, get_array_module, to_numpy
 from ..kernels import ops
 from .checks import InputError, InputTypeError, TargetIndexError, check_floating, whole
+from .loss_value import reduced_loss
 from .reduction import reduction_argument
 
 
@@ -118,14 +119,12 @@ class CTCLoss:
         self._cache = (saved, unbatched, tl, x.dtype)
         if self.reduction == "none":
             return loss[0] if unbatched else loss
-        if self.reduction == "sum":
-            value = float(loss.sum())
-        else:
-            value = float((loss / xp.asarray(np.maximum(tl, 1), dtype=x.dtype)).mean())
-        if math.isnan(value):
-            raise FloatingPointError(f"CTCLoss is nan: log_probs hold {int(xp.count_nonzero(xp.isnan(x)))} NaN "
-                                     f"values (training diverged, or the data holds NaN)")
-        return value
+        def check(value):
+            if math.isnan(value):
+                raise FloatingPointError(f"CTCLoss is nan: log_probs hold {int(xp.count_nonzero(xp.isnan(x)))} NaN "
+                                         f"values (training diverged, or the data holds NaN)")
+        total = loss.sum() if self.reduction == "sum" else (loss / xp.asarray(np.maximum(tl, 1), dtype=x.dtype)).mean()
+        return reduced_loss(total, 1, check)
 
     def backward(self, grad_output=None):
         """∂L/∂log_probs for the last forward call (see the class docstring for ``grad_output``)."""

@@ -10,6 +10,7 @@ from ..formulas import linear_cross_entropy as chunked
 from ..kernels import ops
 from .checks import InputError, InputTypeError, TargetIndexError, check_array, check_floating, check_like, whole
 from .linear import Linear
+from .loss_value import reduced_loss
 from .module import Module
 from .reduction import reduction_argument
 
@@ -175,12 +176,11 @@ class LinearCrossEntropyLoss(Module):
         self._cache = (x, args, saved, divisor, shape, unbatched)
         if self.reduction == "none":
             return losses.reshape(shape)
-        total = float(losses.sum())
-        value = total / divisor if self.reduction == "mean" else total
-        if not math.isfinite(value) and math.isfinite(divisor):
-            raise FloatingPointError(f"LinearCrossEntropyLoss is {value}: the logits hold NaN or Inf (training "
-                                     f"diverged)")
-        return value
+        def check(value):
+            if not math.isfinite(value) and math.isfinite(divisor):
+                raise FloatingPointError(f"LinearCrossEntropyLoss is {value}: the logits hold NaN or Inf (training "
+                                         f"diverged)")
+        return reduced_loss(losses.sum(), divisor if self.reduction == "mean" else 1, check)
 
     def _linear_runner(self, chunks):
         """How each chunk runs the linear op: its kernels for one chunk; the formula for several, whose backward

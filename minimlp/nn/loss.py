@@ -4,6 +4,7 @@ import math
 from ..backend import device_of, get_array_module
 from ..kernels import ops
 from .checks import check_floating
+from .loss_value import reduced_loss
 from .reduction import reduction_argument
 
 
@@ -41,17 +42,15 @@ class _Loss:
         self._diff = diff
         if self.reduction == "none":
             return self._op.run("elements", diff)
-        value = float(total)
-        if self.reduction == "mean":
-            value /= diff.size
-        if not math.isfinite(value):
-            xp = get_array_module(diff)
-            bad_pred = int(xp.count_nonzero(~xp.isfinite(prediction)))
-            bad_target = int(xp.count_nonzero(~xp.isfinite(target)))
-            raise FloatingPointError(
-                f"{type(self).__name__} is {value}: the prediction has {bad_pred} non-finite values and the "
-                f"target {bad_target} (training diverged, or the data holds NaN/Inf)")
-        return value
+        def check(value):
+            if not math.isfinite(value):
+                xp = get_array_module(diff)
+                bad_pred = int(xp.count_nonzero(~xp.isfinite(prediction)))
+                bad_target = int(xp.count_nonzero(~xp.isfinite(target)))
+                raise FloatingPointError(
+                    f"{type(self).__name__} is {value}: the prediction has {bad_pred} non-finite values and the "
+                    f"target {bad_target} (training diverged, or the data holds NaN/Inf)")
+        return reduced_loss(total, diff.size if self.reduction == "mean" else 1, check)
 
     def backward(self, grad_output=None):
         """∂L/∂prediction for the last forward call; ``grad_output`` = ∂(outer)/∂L, a number for "mean"/"sum"
@@ -82,7 +81,8 @@ class MSELoss(_Loss):
     ℓ = (ŷ − y)² ('none').
 
     ∂L/∂ŷ = 2(ŷ − y)/M (or 2(ŷ − y); 2(ŷ − y)·G for 'none', with G = ``backward(grad_output)``). 'mean' and
-    'sum' return a Python float and raise FloatingPointError when the loss is NaN or infinite. The maths is ``minimlp.formulas.loss.squared_error``.
+    'sum' return a Python float and raise FloatingPointError when the loss is NaN or infinite (on the GPU: a 0-d
+    device array, ``float(loss)`` reads it; ``minimlp.nn.loss_value``). The maths is ``minimlp.formulas.loss.squared_error``.
     """
 
     _op = ops.squared_error

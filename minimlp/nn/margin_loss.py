@@ -4,6 +4,7 @@ import math
 from ..backend import get_array_module
 from ..kernels import ops
 from .checks import InputError, check_array, check_floating
+from .loss_value import reduced_loss
 from .reduction import reduction_argument
 
 
@@ -47,11 +48,11 @@ class MultiMarginLoss:
         self._cache = (saved, unbatched, loss.shape[0])
         if self.reduction == "none":
             return loss[0] if unbatched else loss
-        total = float(loss.sum())
-        value = total if self.reduction == "sum" else (total / loss.shape[0] if loss.shape[0] else math.nan)
-        if not math.isfinite(value) and loss.shape[0]:
-            raise FloatingPointError(f"MultiMarginLoss is {value}: the scores hold NaN or Inf (training diverged)")
-        return value
+        def check(value):
+            if not math.isfinite(value) and loss.shape[0]:
+                raise FloatingPointError(f"MultiMarginLoss is {value}: the scores hold NaN or Inf (training "
+                                         "diverged)")
+        return reduced_loss(loss.sum(), 1 if self.reduction == "sum" else (loss.shape[0] or math.nan), check)
 
     def backward(self, grad_output=None):
         """∂L/∂x for the last forward call; ``grad_output`` a number for "mean"/"sum" (default 1), an array of

@@ -6,6 +6,7 @@ import warnings
 from ..backend import device_of, get_array_module
 from ..kernels import ops
 from .checks import InputError, InputTypeError, TargetIndexError, check_array, check_floating
+from .loss_value import reduced_loss
 from .reduction import reduction_argument
 
 
@@ -54,11 +55,10 @@ class NLLLoss:
         self._cache = (saved, unbatched, divisor)
         if self.reduction == "none":
             return loss[0] if unbatched else loss
-        total = float(loss.sum())
-        value = total if self.reduction == "sum" else (total / divisor if divisor else math.nan)
-        if not math.isfinite(value) and divisor:
-            raise FloatingPointError(f"NLLLoss is {value}: the input holds NaN or Inf (training diverged)")
-        return value
+        def check(value):
+            if not math.isfinite(value) and divisor:
+                raise FloatingPointError(f"NLLLoss is {value}: the input holds NaN or Inf (training diverged)")
+        return reduced_loss(loss.sum(), 1 if self.reduction == "sum" else (divisor or math.nan), check)
 
     def backward(self, grad_output=None):
         """∂L/∂input for the last forward call (see the class docstring for ``grad_output``)."""

@@ -8,6 +8,7 @@ import numpy as np
 from ..backend import device_of, get_array_module
 from ..kernels import ops
 from .checks import InputError, InputTypeError, check_floating
+from .loss_value import reduced_loss
 from .reduction import REDUCTIONS, reduction_argument
 
 
@@ -51,17 +52,17 @@ class _PointwiseLoss:
         self._cache = (saved, tuple(loss.shape), self._divisor(loss), input.dtype)
         if self.reduction == "none":
             return loss
-        total = float(loss.sum())
         if self._cache[2] == 0:   # no elements: Σ ℓ = 0, their mean NaN (torch's), not a diverged training
-            return total if self.reduction == "sum" else math.nan
-        value = total if self.reduction == "sum" else total / self._cache[2]
-        if not math.isfinite(value):
-            xp = get_array_module(input)
-            raise FloatingPointError(f"{type(self).__name__} is {value}: the input has "
-                                     f"{int(xp.count_nonzero(~xp.isfinite(input)))} non-finite values and the target "
-                                     f"{int(xp.count_nonzero(~xp.isfinite(target)))} (training diverged, or the data "
-                                     f"holds NaN/Inf)")
-        return value
+            return float(loss.sum()) if self.reduction == "sum" else math.nan
+
+        def check(value):
+            if not math.isfinite(value):
+                xp = get_array_module(input)
+                raise FloatingPointError(f"{type(self).__name__} is {value}: the input has "
+                                         f"{int(xp.count_nonzero(~xp.isfinite(input)))} non-finite values and the "
+                                         f"target {int(xp.count_nonzero(~xp.isfinite(target)))} (training diverged, "
+                                         f"or the data holds NaN/Inf)")
+        return reduced_loss(loss.sum(), 1 if self.reduction == "sum" else self._cache[2], check)
 
     def backward(self, grad_output=None):
         if self._cache is None:

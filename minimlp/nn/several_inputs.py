@@ -6,6 +6,7 @@ import numpy as np
 
 from ..backend import device_of, get_array_module
 from .checks import InputError, check_floating
+from .loss_value import reduced_loss
 from .reduction import reduction_argument
 
 
@@ -55,16 +56,16 @@ class _LossOfSeveral:
         self._cache = (saved, tuple(loss.shape), loss.dtype, dtypes, get_array_module(loss))
         if self.reduction == "none":
             return loss
-        total = float(loss.sum())
         if loss.size == 0:
-            return total if self.reduction == "sum" else math.nan
-        value = total if self.reduction == "sum" else total / loss.size
-        if not math.isfinite(value):
-            xp = get_array_module(loss)
-            raise FloatingPointError(f"{type(self).__name__} is {value}: {int(xp.count_nonzero(~xp.isfinite(loss)))} "
-                                     f"of its {loss.size} terms are not finite (training diverged, or the data "
-                                     f"holds NaN/Inf)")
-        return value
+            return float(loss.sum()) if self.reduction == "sum" else math.nan
+
+        def check(value):
+            if not math.isfinite(value):
+                xp = get_array_module(loss)
+                raise FloatingPointError(f"{type(self).__name__} is {value}: "
+                                         f"{int(xp.count_nonzero(~xp.isfinite(loss)))} of its {loss.size} terms are "
+                                         f"not finite (training diverged, or the data holds NaN/Inf)")
+        return reduced_loss(loss.sum(), 1 if self.reduction == "sum" else loss.size, check)
 
     def backward(self, grad_output=None):
         """A tuple of gradients, one per differentiable input of the last ``forward`` in its order (each of that

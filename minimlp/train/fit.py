@@ -8,6 +8,8 @@ from .checkpoint import BEST, LAST, read_checkpoint, restore_training_state, sav
 from .history import History
 from .progress import progress
 
+READ_EVERY = 20   # steps between reads of the running loss (a device-to-host wait on the GPU)
+
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the message names the epoch and step."""
@@ -29,7 +31,7 @@ def evaluate_loss(model, loss_fn, batches):
             count += n
     finally:
         model.train(was_training)
-    return total / count if count else math.nan
+    return float(total) / count if count else math.nan
 
 
 def train_one_epoch(model, loss_fn, optimizer, batches, *, epoch, scheduler=None, per_step_scheduler=False,
@@ -42,7 +44,7 @@ def train_one_epoch(model, loss_fn, optimizer, batches, *, epoch, scheduler=None
     layers can update their weights as they go).
     """
     model.train()
-    total, count = 0.0, 0
+    total, count, read_at = 0.0, 0, 0
     bar = progress(batches, len(batches), f"epoch {epoch}", quiet)
     for step, (xb, yb) in enumerate(bar, start=1):
         try:
@@ -59,12 +61,26 @@ def train_one_epoch(model, loss_fn, optimizer, batches, *, epoch, scheduler=None
         n = xb.shape[0]
         total += loss * n
         count += n
-        if not quiet and step % 20 == 0:
-            bar.set_postfix(loss=f"{total / count:.5f}", refresh=False)
+        if step % READ_EVERY == 0:
+            running = _read_running_loss(total, count, epoch, read_at, step)
+            read_at = step
+            if not quiet:
+                bar.set_postfix(loss=f"{running:.5f}", refresh=False)
     if count == 0:
         raise ValueError(f"epoch {epoch}: the training batches yielded no batch (fewer samples than the batch "
                          f"size, with drop_last?)")
-    return total / count
+    return _read_running_loss(total, count, epoch, read_at, step)
+
+
+def _read_running_loss(total, count, epoch, read_at, step):
+    """The running mean loss as a number: on the GPU the one read of the device in ``READ_EVERY`` steps (a
+    loss there stays on the device); a NaN or infinite value stops the training, naming the steps since the
+    last read (on the CPU each step's loss is checked as it is computed, so this only repeats that check)."""
+    running = float(total) / count
+    if not math.isfinite(running):
+        steps = f"step {step}" if step == read_at + 1 else f"steps {read_at + 1}-{step}"
+        raise TrainingDiverged(f"training diverged at epoch {epoch}, {steps}: the running loss is {running}")
+    return running
 
 
 def _backward_and_step(model, grad, optimizer):

@@ -4,6 +4,7 @@ import math
 from ...backend import device_of, get_array_module
 from ...kernels import ops
 from ...nn.checks import check_floating
+from ...nn.loss_value import reduced_loss
 
 
 class ChromaBinLoss:
@@ -56,11 +57,11 @@ class ChromaBinLoss:
         weighted = soft * self.bins.pixel_weights(nearest, z.dtype)[..., None]
         value, softmax = ops.soft_cross_entropy.run("forward", z, idx, weighted)
         self._cache = (softmax, idx, weighted, tuple(logits.shape))
-        value = float(value)
-        if not math.isfinite(value):
-            raise FloatingPointError(f"ChromaBinLoss is {value}: the logits or targets hold NaN or Inf "
-                                     f"(training diverged, or the data holds NaN/Inf)")
-        return value
+        def check(value):
+            if not math.isfinite(value):
+                raise FloatingPointError(f"ChromaBinLoss is {value}: the logits or targets hold NaN or Inf "
+                                         f"(training diverged, or the data holds NaN/Inf)")
+        return reduced_loss(value, 1, check)
 
     def backward(self):
         """∂L/∂logits for the last forward call, in the logits' shape and dtype (once per forward: the

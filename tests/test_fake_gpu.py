@@ -1,0 +1,203 @@
+"""The GPU paths without a GPU: ``tests/fake_cupy`` (NumPy under CuPy's rules) stands in for CuPy.
+
+What it shows: the colorizer trains, checkpoints and scores on the 'GPU' as on the CPU; a training step reads
+nothing back from the device (a read is a host synchronisation on a real GPU); the loss stays on the device and
+``fit`` reads it once per ``READ_EVERY`` steps, stopping a diverged run there; the whole device-aware suite
+passes on the fake (``pytest -m device --device fake-gpu``). Speed and CUDA compilation still need a GPU
+(``benchmarks/gpu_check.sh``).
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import fake_cupy
+import numpy as np
+import pytest
+from PIL import Image
+
+import minimlp
+from minimlp import backend, nn, optim
+from minimlp.colorize import cli
+from minimlp.colorize.cli.app import build_parser
+from minimlp.colorize.cli.commands import make_config
+from minimlp.colorize.running.training import _prepare
+from minimlp.colorize.task.arrays import task_loss
+from minimlp.data import Batches
+from minimlp.kernels.gpu import optimizers as gpu_optimizers
+from minimlp.train import TrainingDiverged, fit
+from minimlp.train.fit import READ_EVERY, _backward_and_step
+
+TINY = ["--train-size", "64", "--batch-size", "16", "--quiet"]
+
+
+@pytest.fixture
+def fake_gpu():
+    gpu_optimizers._kernel.cache_clear()
+    cp = fake_cupy.install()
+    try:
+        yield cp
+    finally:
+        fake_cupy.uninstall()
+        gpu_optimizers._kernel.cache_clear()
+
+
+def test_the_fake_refuses_what_cupy_refuses_and_counts_host_reads(fake_gpu):
+    cp = fake_gpu
+    a = cp.asarray(np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert backend.device_of(a) == "gpu" and backend.get_array_module(a) is cp
+    with pytest.raises(TypeError, match="Implicit conversion"):
+        np.asarray(a)
+    with pytest.raises(TypeError, match="Unsupported type"):
+        a + np.ones(3, dtype=np.float32)
+    with pytest.raises(ValueError, match="non-scalar numpy.ndarray"):
+        a[0] = np.zeros(3, dtype=np.float32)
+    with pytest.raises(AttributeError, match="normal"):
+        cp.random.default_rng(0).normal(size=3)        # CuPy's Generator has standard_normal, not normal
+    with pytest.raises(NotImplementedError, match="multiply.at"):
+        cp.multiply.at(a, [0], 2.0)
+    with pytest.raises(TypeError):
+        range(a.sum().astype(np.int64))                # no __index__ on a CuPy array
+    total = a.sum()
+    assert type(total) is cp.ndarray and total.shape == ()   # reductions stay on the device
+    fake_cupy.host_reads.clear()
+    assert float(total) == 15.0 and a[1, 2].item() == 5.0
+    assert [what for what, _ in fake_cupy.host_reads] == ["float", "item"]
+    with fake_cupy.forbid_host_reads(), pytest.raises(fake_cupy.HostRead):
+        bool(total)
+
+
+def test_the_optimizers_gpu_kernels_run_by_the_c_interpreter_match_their_formulas(fake_gpu):
+    """The ElementwiseKernels' C bodies (run by ``fake_cupy.elementwise_c``) against the CPU formulas, 3 steps."""
+    rng = np.random.default_rng(0)
+    inputs = [rng.normal(size=(8, 5)).astype(np.float32) for _ in range(3)]
+    grads = [rng.normal(size=(8, 4)).astype(np.float32) for _ in range(3)]
+    for make in (lambda p: optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+                 lambda p: optim.RMSprop(p, lr=0.01, centered=True, momentum=0.5, weight_decay=0.01),
+                 lambda p: optim.Adam(p, lr=0.01, amsgrad=True, weight_decay=0.01),
+                 lambda p: optim.AdamW(p, lr=0.01, weight_decay=0.1)):
+        weights = {}
+        for device in ("cpu", "gpu"):
+            minimlp.manual_seed(0)
+            layer = nn.Linear(5, 4).to(device)
+            opt = make(layer.parameters())
+            for x, g in zip(inputs, grads):
+                opt.zero_grad()
+                layer(backend.to_device(x, device))
+                layer.backward(backend.to_device(g, device))
+                opt.step()
+            weights[device] = (backend.to_numpy(layer.weight.data), backend.to_numpy(layer.bias.data))
+        for ours, reference in zip(weights["gpu"], weights["cpu"]):
+            np.testing.assert_allclose(ours, reference, rtol=2e-5, atol=1e-6, err_msg=type(opt).__name__)
+
+
+@pytest.mark.parametrize("model", ["paper-mlp1", "chroma-mlp", "unet-small", "unet-vivid-small"])
+def test_a_colorizer_training_step_on_the_gpu_reads_nothing_back(model, fake_gpu):
+    """Forward, loss, backward and the update (inside backward where fit does it), with every host read of a
+    device value refused: the loss is a 0-d device array, the schedule and the optimizers' counters host
+    numbers."""
+    config = make_config(build_parser().parse_args(["train", "--model", model, "--out", "unused"] + TINY))
+    run = _prepare(config, "gpu")
+    loss_fn = task_loss(config)
+    batches = iter(run.batches)
+    losses = []
+    for _ in range(3):
+        xb, yb = next(batches)
+        with fake_cupy.forbid_host_reads():
+            run.optimizer.zero_grad()
+            loss = loss_fn(run.model(xb), yb)
+            _backward_and_step(run.model, loss_fn.backward(), run.optimizer)
+            if run.scheduler is not None and run.interval == "step":
+                run.scheduler.step()
+        assert type(loss) is fake_gpu.ndarray and loss.shape == ()
+        losses.append(float(loss))
+    assert all(math.isfinite(v) for v in losses)
+
+
+@pytest.mark.parametrize("model", ["paper-mlp1", "unet-vivid-small"])
+def test_the_colorizer_trains_and_scores_on_the_gpu_as_on_the_cpu(model, tmp_path, fake_gpu):
+    scores = {}
+    for device in ("cpu", "gpu"):
+        out = str(tmp_path / device)
+        assert cli.main(["train", "--model", model, "--epochs", "2", "--device", device, "--out", out] + TINY) == 0
+        scores[device] = json.load(open(os.path.join(out, "metrics.json")))
+        history = open(os.path.join(out, "history.csv")).read().splitlines()
+        assert len(history) == 3, history
+    for key in ("test_mse", "psnr", "baseline_gray_mse"):
+        assert scores["gpu"][key] == pytest.approx(scores["cpu"][key], rel=1e-4), key
+
+
+@pytest.mark.parametrize("checkpoint, options", [("pretrained", ["--resolution", "native"]),
+                                                 ("pretrained:unet-vivid-small", ["--resolution", "native"]),
+                                                 ("pretrained", ["--flip-average"]),
+                                                 ("pretrained:chroma-mlp", [])])
+def test_a_photo_colorized_on_the_gpu_is_the_cpus(checkpoint, options, tmp_path, fake_gpu):
+    """The photo paths (a U-Net at the photo's own size, its chroma bins, the flip average, an MLP) on the GPU:
+    the same picture as on the CPU, reading the device only for each finished tile's colours."""
+    photo = tmp_path / "photo.jpg"
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((150, 229, 3)) * 255).astype(np.uint8)).save(photo)
+    pictures = {}
+    for device in ("cpu", "gpu"):
+        out = tmp_path / device
+        fake_cupy.host_reads.clear()
+        assert cli.main(["colorize", "--checkpoint", checkpoint, *options, str(photo), "-o", str(out),
+                         "--device", device]) == 0
+        assert all(what == "get" for what, _ in fake_cupy.host_reads)
+        pictures[device] = np.asarray(Image.open(out / "photo_color.png"), dtype=np.int16)
+    assert pictures["gpu"].shape == (150, 229, 3)
+    assert np.abs(pictures["gpu"] - pictures["cpu"]).max() <= 1
+
+
+def test_evaluate_scores_on_the_gpu_as_on_the_cpu(capsys, fake_gpu):
+    scores = {}
+    for device in ("cpu", "gpu"):
+        assert cli.main(["evaluate", "--checkpoint", "pretrained:unet-small", "--json", "--device", device]) == 0
+        scores[device] = json.loads(capsys.readouterr().out)
+    for key in ("test_mse", "psnr", "colorfulness_ratio", "wrong_hue_rate"):
+        assert scores["gpu"][key] == pytest.approx(scores["cpu"][key], rel=1e-5), key
+
+
+def _problem(device):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 6)).astype(np.float32)
+    y = np.tanh(x @ rng.normal(size=(6, 3))).astype(np.float32)
+    return Batches(x, y, 4, shuffle=False, device=device)
+
+
+def test_fit_reads_the_gpu_loss_once_per_read_every_steps_and_its_history_matches_the_cpu(tmp_path, fake_gpu):
+    histories = {}
+    for device in ("cpu", "gpu"):
+        minimlp.manual_seed(0)
+        model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3)).to(device)
+        batches = _problem(device)
+        fake_cupy.host_reads.clear()
+        histories[device] = fit(model, nn.MSELoss(), optim.Adam(model.parameters(), lr=1e-2), batches, epochs=2,
+                                quiet=True)
+        reads = [what for what, shape in fake_cupy.host_reads]
+    steps = len(batches)
+    assert steps == 24 and READ_EVERY == 20
+    assert reads == ["float"] * 4, reads        # per epoch: at step 20 and at the epoch's end
+    for row_gpu, row_cpu in zip(histories["gpu"].rows, histories["cpu"].rows):
+        assert row_gpu["train_loss"] == pytest.approx(row_cpu["train_loss"], rel=1e-5)
+
+
+def test_a_diverged_gpu_run_stops_naming_the_epoch_and_the_steps_since_the_last_read(fake_gpu):
+    minimlp.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 3)).to("gpu")
+    batches = _problem("gpu")
+    batches.y[4 * 22 + 1, 0] = np.nan                      # in step 23 of each epoch
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, steps 21-24: the running loss is nan"):
+        fit(model, nn.MSELoss(), optim.Adam(model.parameters(), lr=1e-3), batches, epochs=2, quiet=True)
+
+
+def test_the_device_aware_suite_passes_on_the_fake_gpu():
+    """Every test that takes the ``device`` fixture (layers, losses and optimizers against torch, gradient
+    checks, the U-Net), run again with its arrays on the fake GPU, in a process of its own."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-m", "device", "--device", "fake-gpu",
+                           "-p", "no:cacheprovider", here], capture_output=True, text=True, timeout=900,
+                          cwd=os.path.dirname(here))
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout and " failed" not in done.stdout
