@@ -56,6 +56,8 @@ def implementation(request):
     """Run the test once per registered implementation, forced wherever it can take the inputs (as Chainer
     injects backends); the ops without it pick as usual."""
     from minimlp import kernels
+    if request.param.startswith("gpu-") and request.config.getoption("--device") == "cpu":
+        pytest.skip("a GPU kernel: forced with --device gpu or fake-gpu")
     with kernels.use(request.param):
         yield request.param
 

@@ -38,7 +38,7 @@ TOL = {
     "elementwise": {np.float32: 1e-5, np.float64: 2e-14},   # BatchNorm, activations, MSE          [1e-6, 1.6e-15]
     "update": {np.float32: 1e-5, np.float64: 1e-14},        # an optimizer step Δp and its state  [1.6e-7, 3.5e-16]
 }
-CUPY_ONLY = {"gpu-elementwise"}    # CuPy kernels: the other kernels take NumPy arrays too, where forced
+CUPY_ONLY = {"gpu-elementwise", "gpu-fused", "gpu-running-stats"}    # CuPy kernels: the other kernels take NumPy arrays too, where forced
 
 
 class Case(tuple):

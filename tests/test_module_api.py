@@ -328,3 +328,13 @@ def test_a_dtype_other_than_float32_or_float64_is_refused_in_one_line():
         with pytest.raises(TypeError, match="minimlp computes in float32 and float64 only"):
             nn.Linear(3, 2).to(dtype=dtype)
     assert nn.Linear(3, 2).to(np.float64).weight.dtype == np.float64
+
+
+def test_to_takes_a_device_with_the_dtype_by_keyword_as_torchs():
+    """torch's ``module.to(device, dtype=...)`` and ``to(device, dtype)`` (minimlp also takes
+    ``to(dtype, device=...)``)."""
+    for layer in (nn.Linear(3, 2).to("cpu", dtype=np.float64), nn.Linear(3, 2).to("cpu", np.float64),
+                  nn.Linear(3, 2).to(np.float64, device="cpu"), nn.Linear(3, 2).to("cpu", dtype="float64")):
+        assert layer.weight.dtype == np.float64 and layer.device == "cpu"
+    with pytest.raises(TypeError, match="unexpected argument"):
+        nn.Linear(3, 2).to("cpu", np.float64, np.float32)

@@ -107,6 +107,21 @@ def on_gpu(x, *args, **context):
     return type(x).__module__.startswith("cupy")
 
 
+def gpu_pair(x, y=None, *args, **context):
+    """``on_gpu``, and for a backward (G, the kept output) both of one dtype (one kernel type)."""
+    return on_gpu(x) and (y is None or getattr(y, "dtype", None) == x.dtype)
+
+
+def gpu_with_affine(x, weight, *args, **context):
+    """``on_gpu``, and BatchNorm's γ (the fused passes apply γ and β)."""
+    return weight is not None and on_gpu(x)
+
+
+def gpu_alike(running_mean, running_var, mean, *args, **context):
+    """``on_gpu``, the batch statistics in the running statistics' dtype (one kernel type)."""
+    return on_gpu(running_mean) and mean.dtype == running_mean.dtype == running_var.dtype
+
+
 linear = Op("linear", forward=f.linear.forward, backward=f.linear.backward)
 linear.register("cpu-adam-in-backward", adam_offered, compiled=True, backward="cpu.linear_adam:backward")
 linear.register("cpu-split", numpy_gemm, training, compiled=True, forward="cpu.linear:forward",
@@ -116,8 +131,10 @@ linear.register("gpu-cublas", when=on_gpu, backward="gpu.linear:backward")
 
 sigmoid = Op("sigmoid", forward=f.activation.sigmoid, backward=f.activation.sigmoid_backward)
 sigmoid.register("cpu-compiled", flat_pair, compiled=True, backward="cpu.elementwise:sigmoid_backward")
+sigmoid.register("gpu-fused", gpu_pair, forward="gpu.elementwise:sigmoid", backward="gpu.elementwise:sigmoid_backward")
 tanh = Op("tanh", forward=f.activation.tanh, backward=f.activation.tanh_backward)
 tanh.register("cpu-compiled", flat_pair, compiled=True, backward="cpu.elementwise:tanh_backward")
+tanh.register("gpu-fused", gpu_pair, backward="gpu.elementwise:tanh_backward")
 relu = Op("relu", forward=f.activation.relu, backward=f.activation.relu_backward)
 relu.register("cpu-compiled", flat, training, compiled=True, forward="cpu.elementwise:relu")
 relu.register("cpu-compiled-gradient", flat_pair, compiled=True, backward="cpu.elementwise:relu_backward")
@@ -178,10 +195,15 @@ batch_norm = Op("batch_norm", forward_train=f.batch_norm.forward_train, backward
                 update_running_stats=f.batch_norm.update_running_stats)
 batch_norm.register("cpu-compiled", with_affine, compiled=True, forward_train="cpu.batch_norm:forward_train",
                     backward_train="cpu.batch_norm:backward_train")
+batch_norm.register("gpu-fused", gpu_with_affine, forward_train="gpu.batch_norm:forward_train",
+                    backward_train="gpu.batch_norm:backward_train")
+batch_norm.register("gpu-running-stats", gpu_alike, update_running_stats="gpu.batch_norm:update_running_stats")
 batch_norm_relu = Op("batch_norm_relu", forward_train=f.batch_norm.forward_train_relu,
                      backward_train=f.batch_norm.backward_train_relu)
 batch_norm_relu.register("cpu-compiled", with_affine, compiled=True, forward_train="cpu.batch_norm:forward_train_relu",
                          backward_train="cpu.batch_norm:backward_train_relu")
+batch_norm_relu.register("gpu-fused", gpu_with_affine, forward_train="gpu.batch_norm:forward_train_relu",
+                         backward_train="gpu.batch_norm:backward_train_relu")
 
 layer_norm = Op("layer_norm", forward=f.norm.layer_norm, backward=f.norm.layer_norm_backward)
 layer_norm.register("cpu-compiled", flat, training, compiled=True, forward="cpu.layer_norm:layer_norm")

@@ -414,7 +414,7 @@ class Module:
         keep theirs. Gradients are dropped. Build the optimizer afterwards.
         """
         for arg in args:
-            if isinstance(arg, str) and dtype is None and device is None and arg not in _DTYPE_NAMES:
+            if isinstance(arg, str) and device is None and arg not in _DTYPE_NAMES:
                 device = arg
             elif dtype is None:
                 dtype = arg

@@ -22,6 +22,8 @@ from . import elementwise_c
 
 _NAMES = json.load(open(os.path.join(os.path.dirname(__file__), "cupy_names.json")))
 host_reads = []          # (what, shape) for every device value read by the host
+launches = []            # what launched a kernel, for every device operation that wrote device memory
+built = []               # ("elementwise" | "reduction", spec) for every kernel built (cuda_source compiles them)
 _COPIES_IN = ("array", "asarray", "asanyarray", "ascontiguousarray")   # host -> device copies take NumPy arrays
 
 
@@ -99,12 +101,26 @@ def _result(value, outs):
     return _wrap(value)
 
 
-def _call(function, args, kwargs, where):
+def _launched(where, value, outs=(), inputs=()):
+    """Count a kernel launch where the operation wrote device memory: an ``out=``, or a new array (a view,
+    from reshape, a transpose or a slice, is no launch, nor an input returned as it is; ``empty`` allocates
+    without one)."""
+    given = {id(a) for a in inputs if isinstance(a, np.ndarray)}
+    if outs or any(isinstance(v, np.ndarray) and v.flags.owndata and id(v) not in given for v in
+                   (value if isinstance(value, tuple) else (value,))):
+        if not where.endswith(".empty") and not where.endswith(".empty_like"):
+            launches.append(where)
+
+
+def _call(function, args, kwargs, where, bound=False):
+    """``function`` on the storage of device arrays; ``bound``: a method, whose first argument is its array."""
     kwargs = dict(kwargs)
     outs = _with_outs(kwargs, where)
     args = _unwrap(args, where)
     kwargs = {k: (v if k == "out" else _unwrap(v, where)) for k, v in kwargs.items()}
-    return _result(function(*args, **kwargs), outs)
+    value = function(*args[1:], **kwargs) if bound else function(*args, **kwargs)
+    _launched(where, value, outs, args)
+    return _result(value, outs)
 
 
 def _index(index):
@@ -167,7 +183,7 @@ class ndarray:
             raise AttributeError(f"'cupy.ndarray' object has no attribute {name!r}")
         value = getattr(self._a, name)
         if callable(value):
-            return lambda *args, **kwargs: _call(value, args, kwargs, f"ndarray.{name}")
+            return lambda *args, **kwargs: _call(value, (self,) + args, kwargs, f"ndarray.{name}", bound=True)
         return _wrap(value)
 
     def __setattr__(self, name, value):
@@ -187,13 +203,16 @@ class ndarray:
         return _Device()
 
     def __getitem__(self, index):
-        return _wrap(self._a[_index(index)])
+        value = self._a[_index(index)]
+        _launched("indexing", value)
+        return _wrap(value)
 
     def __setitem__(self, index, value):
         index = _index(index)
         if isinstance(value, np.ndarray) and value.ndim and not _advanced(index):
             raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
         self._a[index] = value if isinstance(value, np.ndarray) else _unwrap(value, "assignment")
+        launches.append("assignment")
 
     def __len__(self):
         return len(self._a)
@@ -242,7 +261,9 @@ class ndarray:
 
 def _operator(name):
     def method(self, *others):
-        return _wrap(getattr(self._a, name)(*_unwrap(others, f"operator {name}")))
+        value = getattr(self._a, name)(*_unwrap(others, f"operator {name}"))
+        _launched(f"operator {name}", value)
+        return _wrap(value)
     method.__name__ = name
     return method
 
@@ -250,6 +271,7 @@ def _operator(name):
 def _in_place(name):
     def method(self, other):
         getattr(self._a, name)(_unwrap(other, f"operator {name}"))
+        launches.append(f"operator {name}")
         return self
     method.__name__ = name
     return method
@@ -296,6 +318,7 @@ class ufunc:
         if not isinstance(a, ndarray):
             raise TypeError(f"cupy.{self.__name__}.at needs a device array, got {type(a).__name__}")
         self._u.at(a._a, _index(indices), _unwrap(b, f"cupy.{self.__name__}.at"))
+        launches.append(f"cupy.{self.__name__}.at")
 
 
 class _Namespace:
@@ -406,13 +429,37 @@ class ElementwiseKernel:
 
     def __init__(self, in_params, out_params, operation, name="kernel", **kwargs):
         self.kernel = elementwise_c.Kernel(in_params, out_params, operation, name)
+        built.append(("elementwise", (self.kernel.inputs, self.kernel.outputs, operation, name)))
 
     def __call__(self, *args, **kwargs):
         arrays = [a._a if isinstance(a, ndarray) else a for a in args]
         for a in args:
             _refuse_numpy(a, f"ElementwiseKernel {self.kernel.name}")
-        self.kernel(*arrays, **kwargs)
-        return None
+        result = self.kernel(*arrays, **kwargs)
+        launches.append(f"ElementwiseKernel {self.kernel.name}")
+        if len(args) > len(self.kernel.inputs):   # outputs given: CuPy returns them
+            outs = args[len(self.kernel.inputs):]
+            return outs if len(outs) > 1 else outs[0]
+        return tuple(ndarray(r) for r in result) if isinstance(result, tuple) else ndarray(result)
+
+
+class ReductionKernel:
+    """cupy.ReductionKernel: ``map_expr``, the reduction and ``post_map_expr`` run by ``elementwise_c``."""
+
+    def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name="reduce_kernel",
+                 reduce_type=None, **kwargs):
+        self.kernel = elementwise_c.Reduction(in_params, out_params, map_expr, reduce_expr, post_map_expr,
+                                              identity, name, reduce_type)
+        built.append(("reduction", (self.kernel.inputs, self.kernel.outputs, map_expr, reduce_expr, post_map_expr,
+                                    reduce_type, name)))
+
+    def __call__(self, *args, out=None, axis=None, keepdims=False, stream=None):
+        for a in args + (out,):
+            _refuse_numpy(a, f"ReductionKernel {self.kernel.name}")
+        arrays = [a._a if isinstance(a, ndarray) else a for a in args]
+        result = self.kernel(*arrays, out=None if out is None else out._a, axis=axis, keepdims=keepdims)
+        launches.append(f"ReductionKernel {self.kernel.name}")
+        return out if out is not None else ndarray(result)
 
 
 def _not_faked(name):
@@ -431,7 +478,7 @@ cupy = _Namespace("cupy", np, {
     "lib": _Namespace("cupy.lib", None, {"stride_tricks": _Namespace("cupy.lib.stride_tricks",
                                                                      np.lib.stride_tricks)}),
     "cuda": _cuda, "get_default_memory_pool": _Pool, "get_default_pinned_memory_pool": _Pool,
-    "ElementwiseKernel": ElementwiseKernel, "ReductionKernel": _not_faked("ReductionKernel"),
+    "ElementwiseKernel": ElementwiseKernel, "ReductionKernel": ReductionKernel,
     "RawKernel": _not_faked("RawKernel"), "RawModule": _not_faked("RawModule"),
     "fuse": lambda *a, **k: (a[0] if a and callable(a[0]) else (lambda f: f)),
     "__version__": "fake", "__name__": "cupy", "float32": np.float32, "float64": np.float64})
@@ -443,6 +490,7 @@ def install():
     backend._cupy, backend._gpu_error = cupy, None
     random._state["cupy"] = None
     host_reads.clear()
+    launches.clear()
     return cupy
 
 

@@ -168,8 +168,9 @@ class Kernel:
 
     def __call__(self, *args):
         n_in, n_out = len(self.inputs), len(self.outputs)
-        if len(args) != n_in + n_out:
-            raise TypeError(f"{self.name}: {n_in} inputs and {n_out} outputs wanted, {len(args)} given")
+        if len(args) not in (n_in, n_in + n_out):
+            raise TypeError(f"{self.name}: {n_in} inputs (and {n_out} outputs) wanted, {len(args)} given")
+        allocate = len(args) == n_in
         bound = {}
         for (ctype, name), value in zip(self.inputs + self.outputs, args):
             if ctype in C_TYPES or not isinstance(value, np.ndarray):
@@ -180,6 +181,11 @@ class Kernel:
         dtypes = {**{k: v.type for k, v in bound.items()}, **C_TYPES}
         arrays = [a for a in args if isinstance(a, np.ndarray)]
         shape = np.broadcast_shapes(*(a.shape for a in arrays))
+        if allocate:
+            for ctype, name in self.outputs:
+                if ctype not in dtypes:
+                    raise TypeError(f"{self.name}: output {name}'s type {ctype} is not bound by any input")
+            args = args + tuple(np.empty(shape, dtypes[ctype]) for ctype, _ in self.outputs)
         env = {"np": np, "_f": FUNCTIONS, "_cast": lambda v, t: np.asarray(v).astype(dtypes[t], copy=False)}
         for (ctype, name), value in zip(self.inputs, args[:n_in]):
             if ctype not in dtypes:
@@ -194,3 +200,58 @@ class Kernel:
             exec(line, env)
         for (ctype, name), out in zip(self.outputs, args[n_in:]):
             out[...] = np.broadcast_to(env[name], shape).astype(out.dtype, copy=False)
+        return args[n_in:] if n_out > 1 else args[n_in]
+
+
+_REDUCTIONS = {"a + b": np.add.reduce, "max(a, b)": np.maximum.reduce, "min(a, b)": np.minimum.reduce}
+
+
+class Reduction:
+    """One ReductionKernel: ``map_expr`` per element (in ``reduce_type``), ``reduce_expr`` over the axes (a sum,
+    a max or a min), then ``post_map_expr`` statements that set the outputs from the reduced ``a``."""
+
+    def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name,
+                 reduce_type=None):
+        self.name, self.inputs, self.outputs = name, _params(in_params), _params(out_params)
+        if " ".join(reduce_expr.split()) not in _REDUCTIONS:
+            raise Unsupported(f"reduce_expr {reduce_expr!r}")
+        self.reduce = _REDUCTIONS[" ".join(reduce_expr.split())]
+        self.reduce_type = reduce_type
+        self.types = {t for t, _ in self.inputs + self.outputs if t not in C_TYPES} | set(C_TYPES)
+        self.map = _translate(map_expr, self.types)
+        self.post = [Kernel._statement(self, s) for s in _statements(post_map_expr)]
+
+    _assigned = Kernel._assigned
+
+    def __call__(self, *args, out=None, axis=None, keepdims=False):
+        n_in, n_out = len(self.inputs), len(self.outputs)
+        if len(args) not in (n_in, n_in + n_out) or (out is not None and len(args) != n_in):
+            raise TypeError(f"{self.name}: {n_in} inputs (and the output, or out=) wanted, {len(args)} given")
+        bound = {}
+        for (ctype, name), value in zip(self.inputs, args):
+            if ctype not in C_TYPES and isinstance(value, np.ndarray):
+                if bound.setdefault(ctype, value.dtype) != value.dtype:
+                    raise TypeError(f"{self.name}: type {ctype} is bound to {bound[ctype]} and {value.dtype}")
+        dtypes = {**{k: v.type for k, v in bound.items()}, **C_TYPES}
+        env = {"np": np, "_f": FUNCTIONS, "_cast": lambda v, t: np.asarray(v).astype(dtypes[t], copy=False)}
+        for (ctype, name), value in zip(self.inputs, args):
+            if ctype not in dtypes:
+                raise TypeError(f"{self.name}: the type of {name} ({ctype}) is not bound by any array")
+            env[name] = value if isinstance(value, np.ndarray) else dtypes[ctype](value)
+        shape = np.broadcast_shapes(*(a.shape for a in args[:n_in] if isinstance(a, np.ndarray)))
+        mapped = np.broadcast_to(eval(self.map, env), shape)
+        if self.reduce_type is not None:
+            mapped = mapped.astype(C_TYPES.get(self.reduce_type, dtypes.get(self.reduce_type)), copy=False)
+        axes = tuple(range(len(shape))) if axis is None else tuple(np.atleast_1d(axis) % len(shape))
+        env["a"] = self.reduce(mapped, axis=axes, keepdims=keepdims)
+        for line in self.post:
+            exec(line, env)
+        (ctype, name), = self.outputs if n_out == 1 else (None,)
+        target = out if out is not None else (args[n_in] if len(args) > n_in else None)
+        result = np.asarray(env[name]).astype(dtypes[ctype], copy=False)
+        if target is None:
+            return result
+        if target.shape != result.shape or target.dtype != dtypes[ctype]:
+            raise TypeError(f"{self.name}: out must be a {np.dtype(dtypes[ctype])} array of shape {result.shape}")
+        target[...] = result
+        return target
