@@ -4,6 +4,7 @@ import os
 import sys
 import time
 
+from .. import random
 from .checkpoint import BEST, LAST, read_checkpoint, restore_training_state, save_model, save_training_state
 from .history import History
 from .progress import progress
@@ -152,6 +153,7 @@ def fit(model, loss_fn, optimizer, train_batches, valid_batches=None, epochs=1, 
     for epoch in range(start_epoch + 1, epochs + 1):
         started = time.perf_counter()
         train_batches.epoch = epoch - 1
+        random.start_epoch(epoch)
         train_loss = train_one_epoch(model, loss_fn, optimizer, train_batches, epoch=epoch, scheduler=scheduler,
                                      per_step_scheduler=scheduler_interval == "step", quiet=quiet, step_fn=step_fn)
         lr = optimizer.param_groups[0]["lr"]
