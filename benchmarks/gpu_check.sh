@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The device-machine check in one script: the GPU tests, the GPU benchmark and a short GPU training run,
-# results under $OUT.
+# The device-machine check in one script: the GPU kernels' and the colorizer's GPU tests (tests/test_fake_gpu.py,
+# on the real GPU: kernels against their formulas, a step that must not synchronise, resume, photos), the
+# device-aware suite, the GPU benchmarks and a short GPU training run, results under $OUT.
 # Run on a machine with CuPy and a CUDA torch, from the repository root:
 #   OUT=/tmp/out bash benchmarks/gpu_check.sh
 set -uo pipefail
@@ -10,6 +11,8 @@ export PYTHONUNBUFFERED=1
 python -c "import cupy, torch; print('cupy', cupy.__version__, 'torch', torch.__version__, torch.cuda.is_available())" \
     2>&1 | tee "$OUT/versions.txt"
 python -m pip install -q --no-deps -e . 2>&1 | tail -2
+timeout 150 python -m pytest -q tests/test_fake_gpu.py -k cuda -p no:cacheprovider -rs 2>&1 \
+    | tee "$OUT/pytest_gpu_kernels.txt" | tail -30
 timeout 200 python -m pytest -q tests -m device --device gpu -p no:cacheprovider 2>&1 | tee "$OUT/pytest_gpu.txt" | tail -30
 timeout 180 python benchmarks/bench_train.py --device gpu --rounds 3 --json "$OUT/bench_train_gpu.json" \
     2>&1 | tee "$OUT/bench_train_gpu.txt" | tail -20

@@ -484,9 +484,13 @@ cupy = _Namespace("cupy", np, {
     "__version__": "fake", "__name__": "cupy", "float32": np.float32, "float64": np.float64})
 
 
+_replaced = []
+
+
 def install():
     """Make minimlp's backend see a working GPU served by this fake; returns the fake module."""
     from minimlp import backend, random
+    _replaced.append((backend._cupy, backend._gpu_error))
     backend._cupy, backend._gpu_error = cupy, None
     random._state["cupy"] = None
     host_reads.clear()
@@ -494,7 +498,14 @@ def install():
     return cupy
 
 
+def installed():
+    """Whether minimlp's backend is served by this fake now."""
+    from minimlp import backend
+    return backend._cupy is cupy
+
+
 def uninstall():
+    """Give minimlp's backend back what ``install`` replaced (a real CuPy, or nothing probed yet)."""
     from minimlp import backend, random
-    backend._cupy, backend._gpu_error = None, None
+    backend._cupy, backend._gpu_error = _replaced.pop() if _replaced else (None, None)
     random._state["cupy"] = None
