@@ -35,8 +35,8 @@ TINY = ["--train-size", "64", "--batch-size", "16", "--quiet"]
 
 
 def _clear_kernel_caches():
-    from minimlp.kernels.gpu import batch_norm, elementwise
-    for module in (gpu_optimizers, batch_norm, elementwise):
+    from minimlp.kernels.gpu import batch_norm, conv, elementwise
+    for module in (gpu_optimizers, batch_norm, conv, elementwise):
         module._kernel.cache_clear()
 
 
@@ -204,6 +204,38 @@ def test_activation_gpu_kernels_agree_with_the_formula(activation, shape, dtype,
         np.testing.assert_allclose(results[1][0][key], want, rtol=tol, atol=tol, err_msg=key)
 
 
+CONV_CASES = [  # the U-Net's convolutions at batch 64, then strides, dilation, groups, padding modes, odd kernels
+    ("Conv2d", (64, 32, 32, 32), (32, 32, 3), {"padding": 1}),
+    ("Conv2d", (64, 1, 32, 32), (1, 32, 3), {"padding": 1}),
+    ("ConvTranspose2d", (64, 128, 8, 8), (128, 64, 2), {"stride": 2}),
+    ("Conv2d", (3, 4, 11, 9), (4, 6, (5, 3)), {"stride": 2, "dilation": (1, 2), "padding": (2, 1)}),
+    ("Conv2d", (2, 6, 9, 10), (6, 4, 3), {"groups": 2, "padding": 2, "padding_mode": "reflect"}),
+    ("Conv2d", (2, 3, 7, 7), (3, 5, 3), {"padding": 1, "padding_mode": "circular", "bias": False}),
+    ("ConvTranspose2d", (2, 4, 5, 6), (4, 6, 3), {"stride": (2, 3), "padding": 1, "output_padding": (1, 2),
+                                                 "dilation": 2, "groups": 2}),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, shape, args, kwargs", CONV_CASES, ids=str)
+def test_convolution_gpu_kernels_agree_with_the_formula(name, shape, args, kwargs, dtype, gpu):
+    """im2col and col2im in one launch each (``kernels/gpu/conv.py``) against the formula's strided copies."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=shape).astype(dtype)
+    results = []
+    for forced in ({"conv2d": "formula", "conv_transpose2d": "formula"}, {}):
+        minimlp.manual_seed(0)
+        layer = getattr(nn, name)(*args, **kwargs).to("gpu", dtype=dtype)
+        y_shape = layer(backend.to_device(x, "gpu")).shape
+        g = np.random.default_rng(4).normal(size=y_shape).astype(dtype)
+        results.append(_train_step_results(layer, x, g, "gpu", **forced))
+    assert "gpu-fused" in results[1][1], results[1][1]
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    for key, want in results[0][0].items():
+        scale = max(1.0, float(np.abs(want).max()))
+        np.testing.assert_allclose(results[1][0][key], want, rtol=0, atol=tol * scale, err_msg=key)
+
+
 def test_the_paper_networks_training_step_launches_at_most_34_kernels(fake_gpu):
     """Kernel launches (device operations that write memory) in a batch-16 step of the paper's network with Adam:
     87 with the formulas (95 measured on an H200 before), 34 with the GPU kernels (BatchNorm in four passes each
@@ -227,6 +259,28 @@ def test_the_paper_networks_training_step_launches_at_most_34_kernels(fake_gpu):
     assert counts["formula"] >= 80 and counts[None] <= 34, counts
 
 
+def test_the_unets_training_step_launches_at_most_340_kernels(fake_gpu):
+    """The colorizer's U-Net at batch 8 with AdamW: 879 launches with the formulas, 331 with the GPU kernels
+    (im2col and col2im in one launch each instead of kh·kw, BatchNorm with its ReLU in four passes)."""
+    from minimlp.colorize.models.unet import unet
+    minimlp.manual_seed(0)
+    model = unet().to("gpu")
+    opt, loss_fn = optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01), nn.MSELoss()
+    rng = np.random.default_rng(0)
+    x = backend.to_device(rng.random((8, 1, 32, 32)).astype(np.float32), "gpu")
+    y = backend.to_device(rng.random((8, 2, 32, 32)).astype(np.float32), "gpu")
+    counts = {}
+    for forced in ("formula", None):
+        with kernels.use(forced):
+            for _ in range(2):
+                fake_cupy.launches.clear()
+                opt.zero_grad()
+                loss_fn(model(x), y)
+                _backward_and_step(model, loss_fn.backward(), opt)
+        counts[forced] = len(fake_cupy.launches)
+    assert counts["formula"] >= 850 and counts[None] <= 340, counts
+
+
 def test_every_gpu_kernel_compiles_with_nvcc(tmp_path, fake_gpu):
     """The C of every ElementwiseKernel and ReductionKernel minimlp builds, in each variant, for float and
     double, through nvcc (``fake_cupy.cuda_source``): the types, overloads and names the interpreter only reads."""
@@ -235,7 +289,7 @@ def test_every_gpu_kernel_compiles_with_nvcc(tmp_path, fake_gpu):
 
     from fake_cupy import cuda_source
 
-    from minimlp.kernels.gpu import batch_norm, elementwise
+    from minimlp.kernels.gpu import batch_norm, conv, elementwise
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         pytest.skip("nvcc (the CUDA compiler) is not installed here")
@@ -250,7 +304,10 @@ def test_every_gpu_kernel_compiles_with_nvcc(tmp_path, fake_gpu):
         gpu_optimizers._kernel("adam", flag)
     for flags in itertools.product((False, True), repeat=2):
         gpu_optimizers._kernel("rmsprop", *flags)
-    assert len(fake_cupy.built) == 12 + len(elementwise._BODIES) + 8
+    conv._kernel("im2col")
+    for kh, kw in ((3, 3), (2, 2), (5, 3), (1, 1)):
+        conv._kernel("col2im", kh, kw)
+    assert len(fake_cupy.built) == 12 + len(elementwise._BODIES) + 8 + 5
     source = tmp_path / "kernels.cu"
     source.write_text(cuda_source.source(fake_cupy.built))
     done = subprocess.run([nvcc, "-c", "-arch=sm_90", str(source), "-o", str(tmp_path / "kernels.o")],

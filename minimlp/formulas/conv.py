@@ -8,10 +8,17 @@ y = col2im(W_gᵀ x_g) cropped by the padding, and its backward gathers the padd
 ∂L/∂W_g = X_g Γ_gᵀ, ∂L/∂x_g = W_g Γ_g.
 
 The columns live in ``scratch`` (an object with ``get(name, shape, like, zero=False)``, ``minimlp.scratch``),
-reused from step to step, and a convolution's backward writes ∂X into its forward's column buffer.
+reused from step to step, and a convolution's backward writes ∂X into its forward's column buffer. ``columns``
+is the pair of functions that gather and scatter them (``im2col``'s strided copies here; a GPU kernel does
+each in one launch: ``minimlp.kernels.gpu.conv``).
 """
+from collections import namedtuple
+
 from ..backend import get_array_module
 from .im2col import col2im, im2col, output_size, pad_into, unpad_gradient
+
+Columns = namedtuple("Columns", ["im2col", "col2im"])
+STRIDED_COPIES = Columns(im2col, col2im)
 
 
 class Geometry:
@@ -64,7 +71,7 @@ def weight_gradient(weight, a, b_t, scratch):
     weight.accumulate(buf.reshape(weight.data.shape))
 
 
-def conv2d(x, weight, bias, geometry, scratch):
+def conv2d(x, weight, bias, geometry, scratch, columns=STRIDED_COPIES):
     """y[n, o] = b[o] + Σ_{c ∈ group(o)} Σ_{i,j} W[o, c, i, j] · x̃[n, c, h·s + i·d, w·s + j·d]. Returns (y, saved)."""
     xp = get_array_module(x)
     n, c, h, w = x.shape
@@ -76,7 +83,7 @@ def conv2d(x, weight, bias, geometry, scratch):
         pad_into(x_cm, src, pads, geometry.padding_mode)
     else:
         src = x_cm
-    cols = im2col(src, scratch.get("cols", (c, kh, kw, n, ho, wo), x), geometry.stride, geometry.dilation)
+    cols = columns.im2col(src, scratch.get("cols", (c, kh, kw, n, ho, wo), x), geometry.stride, geometry.dilation)
     o = weight.shape[0]
     cols_g = cols.reshape(g, -1, n * ho * wo)
     product = grouped_matmul(weight.reshape(g, o // g, -1), cols_g, scratch.get("product", (g, o // g, n * ho * wo), x))
@@ -89,7 +96,7 @@ def conv2d(x, weight, bias, geometry, scratch):
     return y, (x.shape, cols_g)
 
 
-def conv2d_backward(g, saved, weight, bias, geometry, scratch, want_dx=True):
+def conv2d_backward(g, saved, weight, bias, geometry, scratch, want_dx=True, columns=STRIDED_COPIES):
     """∂L/∂W_g = G_g X_gᵀ, ∂L/∂b = Σ G (added to the parameters); returns ∂L/∂x = unpad(col2im(W_gᵀ G_g))."""
     xp = get_array_module(g)
     (n, c, h, w), cols_g = saved
@@ -107,13 +114,13 @@ def conv2d_backward(g, saved, weight, bias, geometry, scratch, want_dx=True):
     pt, pb, pl, pr = geometry.pads
     kh, kw = geometry.kernel
     dpad = scratch.get("dpadded", (c, n, h + pt + pb, w + pl + pr), g)
-    col2im(cols_g.reshape(c, kh, kw, n, ho, wo), dpad, geometry.stride, geometry.dilation)
+    columns.col2im(cols_g.reshape(c, kh, kw, n, ho, wo), dpad, geometry.stride, geometry.dilation)
     dx = xp.empty((n, c, h, w), dtype=g.dtype)
     dx[...] = unpad_gradient(dpad, geometry.pads, geometry.padding_mode).transpose(1, 0, 2, 3)
     return dx
 
 
-def conv_transpose2d(x, weight, bias, geometry, scratch):
+def conv_transpose2d(x, weight, bias, geometry, scratch, columns=STRIDED_COPIES):
     """y[n, o, h·s + i·d − p, w·s + j·d − p] += Σ_{c ∈ group(o)} W[c, o, i, j]·x[n, c, h, w], plus b.
 
     Returns (y, saved)."""
@@ -127,7 +134,7 @@ def conv_transpose2d(x, weight, bias, geometry, scratch):
     x_g = x_cm.reshape(g, c // g, n * h * w)
     cols = scratch.get("cols", (o, kh, kw, n, h, w), x)
     grouped_matmul(weight.reshape(g, c // g, -1).transpose(0, 2, 1), x_g, cols.reshape(g, -1, n * h * w))
-    full = col2im(cols, scratch.get("full", (o, n, hf, wf), x), geometry.stride, geometry.dilation)
+    full = columns.col2im(cols, scratch.get("full", (o, n, hf, wf), x), geometry.stride, geometry.dilation)
     y = xp.empty((n, o, ho, wo), dtype=x.dtype)
     y_cm = full[:, :, ph:ph + ho, pw:pw + wo].transpose(1, 0, 2, 3)
     if bias is None:
@@ -137,7 +144,7 @@ def conv_transpose2d(x, weight, bias, geometry, scratch):
     return y, (x_g, cols)
 
 
-def conv_transpose2d_backward(g, saved, weight, bias, geometry, scratch, want_dx=True):
+def conv_transpose2d_backward(g, saved, weight, bias, geometry, scratch, want_dx=True, columns=STRIDED_COPIES):
     """Γ = im2col(G zero-padded): ∂L/∂W_g = X_g Γ_gᵀ, ∂L/∂b = Σ G (added); returns ∂L/∂x_g = W_g Γ_g."""
     xp = get_array_module(g)
     x_g, cols = saved
@@ -147,7 +154,7 @@ def conv_transpose2d_backward(g, saved, weight, bias, geometry, scratch, want_dx
     (hf, wf), ph, pw = geometry.transposed_full(h, w), geometry.pads[0], geometry.pads[2]
     dfull = scratch.get("dfull", (o, n, hf, wf), g, zero=True)
     g_cm = pad_into(g.transpose(1, 0, 2, 3), dfull, (ph, hf - ho - ph, pw, wf - wo - pw), "zeros")
-    gamma = im2col(g_cm, cols, geometry.stride, geometry.dilation).reshape(groups, -1, n * h * w)
+    gamma = columns.im2col(g_cm, cols, geometry.stride, geometry.dilation).reshape(groups, -1, n * h * w)
     weight_gradient(weight, x_g, gamma, scratch)
     if bias is not None:
         bias.accumulate(g.sum(axis=(0, 2, 3)))

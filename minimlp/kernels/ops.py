@@ -264,9 +264,12 @@ conv2d.register("cpu-winograd", winograd_fits, winograd_wins, compiled=True, for
                 backward="cpu.winograd:conv2d_backward")
 conv2d.register("cpu-compiled", conv_gemm, training, compiled=True, forward="cpu.conv:conv2d",
                 backward="cpu.conv:conv2d_backward")
+conv2d.register("gpu-fused", on_gpu, forward="gpu.conv:conv2d", backward="gpu.conv:conv2d_backward")
 conv_transpose2d = Op("conv_transpose2d", forward=f.conv.conv_transpose2d, backward=f.conv.conv_transpose2d_backward)
 conv_transpose2d.register("cpu-compiled", conv_gemm, training, compiled=True, forward="cpu.conv:conv_transpose2d",
                           backward="cpu.conv:conv_transpose2d_backward")
+conv_transpose2d.register("gpu-fused", on_gpu, forward="gpu.conv:conv_transpose2d",
+                          backward="gpu.conv:conv_transpose2d_backward")
 max_pool2d = Op("max_pool2d", forward=f.pooling.max_pool2d, backward=f.pooling.max_pool2d_backward,
                 indices=f.pooling.max_pool2d_indices)
 max_pool2d.register("cpu-compiled", flat, training, compiled=True, forward="cpu.max_pool:max_pool2d",

@@ -429,7 +429,7 @@ class ElementwiseKernel:
 
     def __init__(self, in_params, out_params, operation, name="kernel", **kwargs):
         self.kernel = elementwise_c.Kernel(in_params, out_params, operation, name)
-        built.append(("elementwise", (self.kernel.inputs, self.kernel.outputs, operation, name)))
+        built.append(("elementwise", (self.kernel.inputs, self.kernel.outputs, operation, name, self.kernel.raw)))
 
     def __call__(self, *args, **kwargs):
         arrays = [a._a if isinstance(a, ndarray) else a for a in args]

@@ -1,12 +1,13 @@
 """CUDA C++ for the kernels the fake was asked to build, to compile with nvcc where there is no GPU.
 
-Each ElementwiseKernel becomes a device function template of its parameters (inputs ``const``, outputs by
-reference) holding its body, instantiated for float and double by a ``__global__`` caller; each ReductionKernel
-becomes its map, reduce and post-map functions the same way. nvcc then checks the C the fake's interpreter
+Each ElementwiseKernel becomes a device function template of its parameters (inputs ``const``, ``raw`` ones
+as pointers, outputs by reference, and the element index ``i``) holding its body, instantiated for float and
+double by a ``__global__`` caller; each ReductionKernel becomes its map, reduce and post-map functions the same
+way. nvcc then checks the C the fake's interpreter
 only reads: types, overloads, names. It does not check CuPy's own generated wrapper around them.
 """
 C_OF = {"float32": "float", "float64": "double", "bool": "bool", "int32": "int", "int64": "long long",
-        "float": "float", "double": "double", "int": "int"}
+        "float": "float", "double": "double", "int": "int", "ptrdiff_t": "ptrdiff_t"}
 
 
 def _ctype(t, real):
@@ -27,13 +28,16 @@ def _call(name, params, real, first=0):
 
 
 def elementwise(spec):
-    inputs, outputs, body, name = spec
-    parts = [f"template <typename T> __device__ void {name}({_declare(inputs, 'T')}"
+    inputs, outputs, body, name, raw = spec
+    declared = ", ".join(f"const {_ctype(t, 'T')}* {n}" if n in raw else f"const {_ctype(t, 'T')} {n}"
+                         for t, n in inputs)
+    parts = [f"template <typename T> __device__ void {name}(const ptrdiff_t i, {declared}"
              f"{', ' if inputs and outputs else ''}{_declare(outputs, 'T', True)}) {{ {body}; }}"]
     for real in ("float", "double"):
         lines, names = _call(name, inputs + outputs, real)
+        names = [f"&{v}" if n in raw else v for v, (t, n) in zip(names, inputs + outputs)]
         parts.append(f"__global__ void check_{name}_{real}(double* buf) {{\n" + "\n".join(lines) +
-                     f"\n    {name}<{real}>({', '.join(names)});\n" +
+                     f"\n    {name}<{real}>(0, {', '.join(names)});\n" +
                      "".join(f"    buf[{len(inputs) + i}] = (double)v{len(inputs) + i};\n" for i in range(len(outputs)))
                      + "}")
     return "\n".join(parts)

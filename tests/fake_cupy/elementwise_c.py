@@ -1,10 +1,12 @@
 """Run a CuPy ElementwiseKernel's C body on NumPy arrays: the small C subset minimlp's kernels are written in.
 
 Statements: declarations (``T d = e;``), assignments (``=``, ``+=``, ``-=``, ``*=``, ``/=``) and
-``if (c) x = e;``. Expressions: numbers, names, ``+ - * / %``, comparisons, ``&& || !``, ``c ? a : b``,
-casts ``(T) e`` and the math functions in ``FUNCTIONS``. Anything else is refused by name, so a kernel this
-cannot read is reported, never run wrongly. Each statement is evaluated on whole arrays (every element at once),
-which is what the per-element C does when no element reads another's result.
+``if (c) x = e;``. Expressions: numbers, names, ``+ - * / %`` (``/`` and ``%`` of integers truncate, as C's),
+comparisons, ``&& || !``, ``c ? a : b``, casts ``(T) e``, the math functions in ``FUNCTIONS``, the element's
+index ``i`` and ``raw`` parameters read at a flat C-order index (``src[k]``). Anything else is refused by name,
+so a kernel this cannot read is reported, never run wrongly. Each statement is evaluated on whole arrays (every
+element at once), which is what the per-element C does when no element reads another's result; a raw read is
+clipped to the array, since both sides of a condition are evaluated.
 """
 import re
 
@@ -15,14 +17,28 @@ FUNCTIONS = {"sqrt": np.sqrt, "rsqrt": lambda x: 1 / np.sqrt(x), "exp": np.exp, 
              "abs": np.abs, "fabs": np.abs, "pow": np.power, "log1p": np.log1p, "expm1": np.expm1,
              "isfinite": np.isfinite, "isnan": np.isnan, "copysign": np.copysign, "floor": np.floor,
              "ceil": np.ceil}
-C_TYPES = {"float": np.float32, "double": np.float64, "bool": np.bool_, "int": np.int32, "long long": np.int64,
+C_TYPES = {"float": np.float32, "double": np.float64, "bool": np.bool_, "int": np.int32, "ptrdiff_t": np.int64,
            "float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64}
 _TOKEN = re.compile(r"\s*(?:(\d+\.\d*(?:[eE][-+]?\d+)?f?|\.\d+(?:[eE][-+]?\d+)?f?|\d+(?:[eE][-+]?\d+)?f?)"
-                    r"|([A-Za-z_]\w*)|(&&|\|\||==|!=|<=|>=|[-+*/%<>()?:!,]))")
+                    r"|([A-Za-z_]\w*)|(&&|\|\||==|!=|<=|>=|[-+*/%<>()?:!,\[\]]))")
 _BINARY = {"||": (1, "np.logical_or({}, {})"), "&&": (2, "np.logical_and({}, {})"),
            "==": (3, "({} == {})"), "!=": (3, "({} != {})"), "<": (4, "({} < {})"), ">": (4, "({} > {})"),
            "<=": (4, "({} <= {})"), ">=": (4, "({} >= {})"), "+": (5, "({} + {})"), "-": (5, "({} - {})"),
-           "*": (6, "({} * {})"), "/": (6, "({} / {})"), "%": (6, "np.fmod({}, {})")}
+           "*": (6, "({} * {})"), "/": (6, "_div({}, {})"), "%": (6, "np.fmod({}, {})")}
+
+
+def _div(a, b):
+    """C's ``/``: integers truncate toward zero."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+        q = np.floor_divide(a, np.where(b == 0, 1, b))
+        return q + ((q < 0) & (q * b != a))
+    return a / b
+
+
+def _raw(array, index):
+    """``array[index]`` with ``index`` flat, in C order, as CuPy's CArray reads a raw parameter."""
+    return np.take(np.ravel(array), np.asarray(index, dtype=np.int64), mode="clip")
 
 
 class Unsupported(NotImplementedError):
@@ -107,6 +123,11 @@ class _Parser:
                     args.append(self.expression())
                 self.take(")")
                 return f"_f[{value!r}]({', '.join(args)})"
+            if self.peek()[1] == "[":
+                self.take("[")
+                index = self.expression()
+                self.take("]")
+                return f"_raw({value}, {index})"
             if value in ("true", "false"):
                 return "True" if value == "true" else "False"
             return value
@@ -122,13 +143,17 @@ def _translate(expression, types):
 
 
 def _params(text):
-    out = []
+    """[(type, name)], and the names of the ``raw`` ones (read whole, at an index)."""
+    out, raw = [], set()
     for part in filter(None, (p.strip() for p in text.split(","))):
         words = part.split()
-        if words[0] == "raw" or len(words) != 2:
+        if words[0] == "raw" and len(words) == 3:
+            raw.add(words[2])
+            words = words[1:]
+        if len(words) != 2:
             raise Unsupported(f"parameter {part!r}")
         out.append((words[0], words[1]))
-    return out
+    return out, raw
 
 
 def _statements(body):
@@ -142,7 +167,10 @@ class Kernel:
     """One ElementwiseKernel: parameters, the body translated to Python, and a call like CuPy's."""
 
     def __init__(self, in_params, out_params, operation, name):
-        self.name, self.inputs, self.outputs = name, _params(in_params), _params(out_params)
+        (self.inputs, self.raw), (self.outputs, raw_out) = _params(in_params), _params(out_params)
+        if raw_out:
+            raise Unsupported(f"raw outputs {sorted(raw_out)}")
+        self.name = name
         self.types = {t for t, _ in self.inputs + self.outputs if t not in C_TYPES} | set(C_TYPES)
         self.code = [self._statement(s) for s in _statements(operation)]
 
@@ -179,14 +207,16 @@ class Kernel:
                 raise TypeError(f"{self.name}: type {ctype} is bound to {bound[ctype]} and {value.dtype} "
                                 f"({name})")
         dtypes = {**{k: v.type for k, v in bound.items()}, **C_TYPES}
-        arrays = [a for a in args if isinstance(a, np.ndarray)]
+        arrays = [a for (_, name), a in zip(self.inputs + self.outputs, args)
+                  if isinstance(a, np.ndarray) and name not in self.raw]
         shape = np.broadcast_shapes(*(a.shape for a in arrays))
         if allocate:
             for ctype, name in self.outputs:
                 if ctype not in dtypes:
                     raise TypeError(f"{self.name}: output {name}'s type {ctype} is not bound by any input")
             args = args + tuple(np.empty(shape, dtypes[ctype]) for ctype, _ in self.outputs)
-        env = {"np": np, "_f": FUNCTIONS, "_cast": lambda v, t: np.asarray(v).astype(dtypes[t], copy=False)}
+        env = {"np": np, "_f": FUNCTIONS, "_cast": lambda v, t: np.asarray(v).astype(dtypes[t], copy=False),
+               "_div": _div, "_raw": _raw, "i": np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)}
         for (ctype, name), value in zip(self.inputs, args[:n_in]):
             if ctype not in dtypes:
                 raise TypeError(f"{self.name}: the type of {name} ({ctype}) is not bound by any array")
@@ -212,7 +242,10 @@ class Reduction:
 
     def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name,
                  reduce_type=None):
-        self.name, self.inputs, self.outputs = name, _params(in_params), _params(out_params)
+        (self.inputs, raw_in), (self.outputs, raw_out) = _params(in_params), _params(out_params)
+        if raw_in or raw_out:
+            raise Unsupported("raw parameters in a reduction")
+        self.name = name
         if " ".join(reduce_expr.split()) not in _REDUCTIONS:
             raise Unsupported(f"reduce_expr {reduce_expr!r}")
         self.reduce = _REDUCTIONS[" ".join(reduce_expr.split())]
@@ -233,7 +266,8 @@ class Reduction:
                 if bound.setdefault(ctype, value.dtype) != value.dtype:
                     raise TypeError(f"{self.name}: type {ctype} is bound to {bound[ctype]} and {value.dtype}")
         dtypes = {**{k: v.type for k, v in bound.items()}, **C_TYPES}
-        env = {"np": np, "_f": FUNCTIONS, "_cast": lambda v, t: np.asarray(v).astype(dtypes[t], copy=False)}
+        env = {"np": np, "_f": FUNCTIONS, "_cast": lambda v, t: np.asarray(v).astype(dtypes[t], copy=False),
+               "_div": _div, "_raw": _raw}
         for (ctype, name), value in zip(self.inputs, args):
             if ctype not in dtypes:
                 raise TypeError(f"{self.name}: the type of {name} ({ctype}) is not bound by any array")
