@@ -25,8 +25,9 @@ class AdaptiveLogSoftmaxWithLoss(Module):
 
     ``forward(input, target)`` takes input (N, in_features) and integer targets (N,), or (in_features,) and a 0-d
     target, and returns ``_ASMoutput(output, loss)``: output = log p(target | x) per row (an array, 0-d
-    unbatched), loss = −mean(output), a Python float (a FloatingPointError where it is not finite, as minimlp's
-    other losses; NaN for an empty batch). Parameters as torch's: ``head`` (Linear, bias with ``head_bias``) and
+    unbatched), loss = −mean(output), a Python float (on the GPU a 0-d device array: ``nn.loss_value``; a
+    FloatingPointError where it is not finite, as minimlp's other losses; NaN for an empty batch). Parameters as
+    torch's: ``head`` (Linear, bias with ``head_bias``) and
     ``tail.i.0`` (P_i), ``tail.i.1`` (Q_i), Linears without bias, torch's initialisation U(−1/√fan_in, 1/√fan_in).
 
     ``backward(grad_loss=None, grad_output=None)``: ∂(outer)/∂loss (a number; 1 where neither is given, else 0)

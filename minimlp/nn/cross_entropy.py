@@ -26,7 +26,8 @@ class CrossEntropyLoss:
     ("mean", torch's default; "sum"; "none"): L = Σₙ ℓₙ / D with D = Σₙ w_{yₙ}
     over the rows not ignored for index targets, D = N·d₁·… for probability
     targets (torch's semantics), D = 1 for "sum"; "none" returns the array ℓ
-    of shape (N, d₁, …). "mean" and "sum" return a Python float.
+    of shape (N, d₁, …). "mean" and "sum" return a Python float (on the GPU a
+    0-d device array: ``nn.loss_value``).
 
     Backward (``backward(grad_output=None)``; required of shape (N, d₁, …) for
     "none", where gₙ replaces 1/D):

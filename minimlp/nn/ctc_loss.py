@@ -18,9 +18,10 @@ class CTCLoss:
     log-softmax's output), over the first ``input_lengths[n]`` frames; by the α and β recursions of
     ``minimlp.formulas.ctc``. ``targets`` (N, S) padded (what follows ``target_lengths[n]`` is ignored) or 1-d,
     the targets one after another (Σ target_lengths); the lengths as sequences of ints or integer arrays.
-    L = mean over n of ℓₙ / max(target_lengths[n], 1) ("mean"), Σ ℓ ("sum"), both a Python float, or the array
-    ℓ (N,) ("none"; 0-d unbatched). A target no path fits (longer, with the blanks its repeats need, than its
-    input) has ℓ = +∞, as torch (not the FloatingPointError of a diverged training; a NaN loss still raises);
+    L = mean over n of ℓₙ / max(target_lengths[n], 1) ("mean"), Σ ℓ ("sum"), both a Python float (on the GPU a
+    0-d device array: ``nn.loss_value``), or the array ℓ (N,) ("none"; 0-d unbatched). A target no path fits (longer,
+    with the blanks its repeats need, than its input) has ℓ = +∞, as torch (not the FloatingPointError of a diverged
+    training; a NaN loss still raises);
     ``zero_infinity`` sets those losses and their gradients to 0.
 
     ``backward(grad_output=None)``: ∂L/∂x, torch's: gₙ·(y_t(k) − γ_t(k)) at t < input_lengths[n] and 0 after,

@@ -122,7 +122,8 @@ class LinearCrossEntropyLoss(Module):
         ℓ = −Σ_c w_c t_c log p_c,   L = Σ ℓ / D ("mean"; D = Σ w_y over the rows kept, or the number of
         positions for probabilities), Σ ℓ ("sum"), ℓ itself ("none").
 
-    "mean" and "sum" return a Python float, "none" an array (N, d₁, …) (0-d for one sample).
+    "mean" and "sum" return a Python float (on the GPU a 0-d device array: ``nn.loss_value``), "none" an array
+    (N, d₁, …) (0-d for one sample).
     ``backward(grad_output=None)`` (a number for "mean"/"sum", default 1; an array of ℓ's shape for "none")
     returns ∂L/∂x = G W and adds ∂L/∂W = Gᵀ x and ∂L/∂b = Σₙ G into ``linear``'s gradients, with
     G = ∂L/∂z = g·(p·Σ_c w_c t_c − w t) (``formulas.cross_entropy``); ``backward_parameters`` skips ∂L/∂x.

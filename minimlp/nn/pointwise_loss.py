@@ -14,7 +14,8 @@ from .reduction import REDUCTIONS, reduction_argument
 
 class _PointwiseLoss:
     """ℓ = f(x, y) per element, then L = mean ℓ ("mean", the default), Σ ℓ ("sum", both a Python float, and a
-    FloatingPointError where it is NaN or infinite, as MSELoss) or the array ℓ ("none"). ``backward(grad_output=None)``: ∂L/∂x, with ``grad_output`` a number for "mean"/"sum"
+    FloatingPointError where it is NaN or infinite, as MSELoss; on the GPU a 0-d device array: ``nn.loss_value``) or the
+    array ℓ ("none"). ``backward(grad_output=None)``: ∂L/∂x, with ``grad_output`` a number for "mean"/"sum"
     (default 1) or an array of ℓ's shape for "none" (required)."""
 
     _op = None
@@ -53,7 +54,7 @@ class _PointwiseLoss:
         if self.reduction == "none":
             return loss
         if self._cache[2] == 0:   # no elements: Σ ℓ = 0, their mean NaN (torch's), not a diverged training
-            return float(loss.sum()) if self.reduction == "sum" else math.nan
+            return reduced_loss(loss.sum(), 1, lambda value: None) if self.reduction == "sum" else math.nan
 
         def check(value):
             if not math.isfinite(value):

@@ -12,7 +12,8 @@ from .reduction import reduction_argument
 
 class _LossOfSeveral:
     """ℓ from several inputs, then L = mean ℓ ("mean", the default), Σ ℓ ("sum"), both a Python float (a
-    FloatingPointError where it is NaN or infinite, NaN for "mean" over no elements), or the array ℓ ("none").
+    FloatingPointError where it is NaN or infinite, NaN for "mean" over no elements; on the GPU a 0-d device
+    array: ``nn.loss_value``), or the array ℓ ("none").
     ``backward(grad_output=None)`` returns a tuple of gradients, one per differentiable input of ``forward`` in
     its order, each of its input's shape and dtype; ``grad_output`` is a number for "mean"/"sum" (default 1) or
     an array of ℓ's shape for "none" (required). Targets (labels) get no gradient, as in the other losses."""
@@ -57,7 +58,7 @@ class _LossOfSeveral:
         if self.reduction == "none":
             return loss
         if loss.size == 0:
-            return float(loss.sum()) if self.reduction == "sum" else math.nan
+            return reduced_loss(loss.sum(), 1, lambda value: None) if self.reduction == "sum" else math.nan
 
         def check(value):
             if not math.isfinite(value):

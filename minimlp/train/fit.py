@@ -21,18 +21,29 @@ class StopTraining(Exception):
 
 
 def evaluate_loss(model, loss_fn, batches):
-    """Mean loss over ``batches`` in evaluation mode (weighted by batch size); the mode is restored after."""
+    """Mean loss over ``batches`` in evaluation mode (weighted by batch size); the mode is restored after.
+    A NaN or infinite mean raises FloatingPointError (on the CPU the loss itself raises first)."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
     try:
         for xb, yb in batches:
             n = xb.shape[0]
-            total += loss_fn(model(xb), yb) * n
+            total += _weighted(loss_fn(model(xb), yb), n)
             count += n
     finally:
         model.train(was_training)
-    return float(total) / count if count else math.nan
+    if not count:
+        return math.nan
+    value = float(total) / count
+    if not math.isfinite(value):
+        raise FloatingPointError(f"the evaluation loss is {value} (the model diverged, or the data holds NaN/Inf)")
+    return value
+
+
+def _weighted(loss, n):
+    """loss · n, in float64: a GPU loss is a 0-d float32 array, whose running sum would round in float32."""
+    return loss.astype("float64") * n if hasattr(loss, "astype") else loss * n
 
 
 def train_one_epoch(model, loss_fn, optimizer, batches, *, epoch, scheduler=None, per_step_scheduler=False,
@@ -60,7 +71,7 @@ def train_one_epoch(model, loss_fn, optimizer, batches, *, epoch, scheduler=None
         if per_step_scheduler and scheduler is not None:
             scheduler.step()
         n = xb.shape[0]
-        total += loss * n
+        total += _weighted(loss, n)
         count += n
         if step % READ_EVERY == 0:
             running = _read_running_loss(total, count, epoch, read_at, step)

@@ -317,6 +317,8 @@ class ufunc:
     def _at(self, a, indices, b=None):
         if not isinstance(a, ndarray):
             raise TypeError(f"cupy.{self.__name__}.at needs a device array, got {type(a).__name__}")
+        if self.__name__ == "subtract" and a.dtype not in (np.int32, np.uint32):
+            raise TypeError(f"cupy.subtract.at supports int32 and uint32 only, not {a.dtype}")
         self._u.at(a._a, _index(indices), _unwrap(b, f"cupy.{self.__name__}.at"))
         launches.append(f"cupy.{self.__name__}.at")
 
@@ -346,6 +348,11 @@ def _copy_in(function):
     def copy(obj, dtype=None, *args, **kwargs):
         if isinstance(obj, ndarray):
             return ndarray(function(obj._a, dtype, *args, **kwargs))
+        if isinstance(obj, (list, tuple)) and any(isinstance(v, ndarray) for v in obj):
+            if not all(isinstance(v, ndarray) and v.shape == obj[0].shape for v in obj):   # CuPy stacks these
+                raise TypeError("Implicit conversion to a NumPy array is not allowed (a list mixing device arrays "
+                                "with other values)")
+            return ndarray(np.array([v._a for v in obj], dtype))
         host = obj if isinstance(obj, np.ndarray) else _unwrap(obj, "cupy.asarray")
         return ndarray(np.array(function(host, dtype, *args, **kwargs)))
     return copy

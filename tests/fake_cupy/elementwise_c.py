@@ -36,6 +36,13 @@ def _div(a, b):
     return a / b
 
 
+def _scalar(value, dtype):
+    """A kernel's scalar argument, as CuPy takes it: a Python or NumPy number, nothing else."""
+    if not isinstance(value, (bool, int, float, np.generic)):
+        raise TypeError(f"Unsupported type {type(value)}")
+    return dtype(value)
+
+
 def _raw(array, index):
     """``array[index]`` with ``index`` flat, in C order, as CuPy's CArray reads a raw parameter."""
     return np.take(np.ravel(array), np.asarray(index, dtype=np.int64), mode="clip")
@@ -220,7 +227,7 @@ class Kernel:
         for (ctype, name), value in zip(self.inputs, args[:n_in]):
             if ctype not in dtypes:
                 raise TypeError(f"{self.name}: the type of {name} ({ctype}) is not bound by any array")
-            env[name] = value if isinstance(value, np.ndarray) else dtypes[ctype](value)
+            env[name] = value if isinstance(value, np.ndarray) else _scalar(value, dtypes[ctype])
         for (ctype, name), out in zip(self.outputs, args[n_in:]):
             if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtypes[ctype]:
                 raise TypeError(f"{self.name}: output {name} must be a {np.dtype(dtypes[ctype])} array of shape "
@@ -271,13 +278,16 @@ class Reduction:
         for (ctype, name), value in zip(self.inputs, args):
             if ctype not in dtypes:
                 raise TypeError(f"{self.name}: the type of {name} ({ctype}) is not bound by any array")
-            env[name] = value if isinstance(value, np.ndarray) else dtypes[ctype](value)
+            env[name] = value if isinstance(value, np.ndarray) else _scalar(value, dtypes[ctype])
         shape = np.broadcast_shapes(*(a.shape for a in args[:n_in] if isinstance(a, np.ndarray)))
         mapped = np.broadcast_to(eval(self.map, env), shape)
         if self.reduce_type is not None:
             mapped = mapped.astype(C_TYPES.get(self.reduce_type, dtypes.get(self.reduce_type)), copy=False)
         axes = tuple(range(len(shape))) if axis is None else tuple(np.atleast_1d(axis) % len(shape))
         env["a"] = self.reduce(mapped, axis=axes, keepdims=keepdims)
+        for (_, name), value in zip(self.inputs, args):
+            if isinstance(value, np.ndarray):
+                del env[name]              # CuPy's post_map_expr sees the scalar inputs only
         for line in self.post:
             exec(line, env)
         (ctype, name), = self.outputs if n_out == 1 else (None,)

@@ -21,7 +21,7 @@ class ChromaBinLoss:
     z − max z − log Σ exp(z − max z). The sum over the k bins of each pixel's
     Z is the op ``soft_cross_entropy`` (``minimlp.formulas.soft_cross_entropy``)
     with weights v(Zₘ)·Zₘ,q. Caches the softmax, the k bin indices and v·Z of
-    each pixel. Returns a Python float.
+    each pixel. Returns a Python float (on the GPU a 0-d device array: ``nn.loss_value``).
     """
 
     def __init__(self, bins):
