@@ -12,12 +12,17 @@ reused from step to step, and a convolution's backward writes ∂X into its forw
 is the pair of functions that gather and scatter them (``im2col``'s strided copies here; a GPU kernel does
 each in one launch: ``minimlp.kernels.gpu.conv``).
 """
-from collections import namedtuple
-
 from ..backend import get_array_module
 from .im2col import col2im, im2col, output_size, pad_into, unpad_gradient
 
-Columns = namedtuple("Columns", ["im2col", "col2im"])
+
+class Columns:
+    """The functions that gather a padded batch into its columns (``im2col``) and add them back (``col2im``)."""
+
+    def __init__(self, im2col, col2im):
+        self.im2col, self.col2im = im2col, col2im
+
+
 STRIDED_COPIES = Columns(im2col, col2im)
 
 
