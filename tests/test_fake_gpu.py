@@ -264,6 +264,21 @@ def test_convolution_gpu_kernels_agree_with_the_formula(name, shape, args, kwarg
         np.testing.assert_allclose(results[1][0][key], want, rtol=0, atol=tol * scale, err_msg=key)
 
 
+def _launches_per_step(model, opt, loss_fn, x, y):
+    """Kernel launches of a training step (the second: the first builds the scratch buffers), with the formulas
+    forced and with the kernels the selector picks."""
+    counts = {}
+    for forced in ("formula", None):
+        with kernels.use(forced):
+            for _ in range(2):
+                fake_cupy.launches.clear()
+                opt.zero_grad()
+                loss_fn(model(x), y)
+                _backward_and_step(model, loss_fn.backward(), opt)
+        counts[forced] = len(fake_cupy.launches)
+    return counts
+
+
 def test_the_paper_networks_training_step_launches_at_most_34_kernels(fake_gpu):
     """Kernel launches (device operations that write memory) in a batch-16 step of the paper's network with Adam:
     87 with the formulas (95 measured on an H200 before), 34 with the GPU kernels (BatchNorm in four passes each
@@ -275,15 +290,7 @@ def test_the_paper_networks_training_step_launches_at_most_34_kernels(fake_gpu):
     rng = np.random.default_rng(0)
     x = backend.to_device(rng.normal(size=(16, 1024)).astype(np.float32), "gpu")
     y = backend.to_device(rng.normal(size=(16, 3072)).astype(np.float32), "gpu")
-    counts = {}
-    for forced in ("formula", None):
-        with kernels.use(forced):
-            for _ in range(2):
-                fake_cupy.launches.clear()
-                opt.zero_grad()
-                loss_fn(model(x), y)
-                _backward_and_step(model, loss_fn.backward(), opt)
-        counts[forced] = len(fake_cupy.launches)
+    counts = _launches_per_step(model, opt, loss_fn, x, y)
     assert counts["formula"] >= 80 and counts[None] <= 34, counts
 
 
@@ -297,15 +304,7 @@ def test_the_unets_training_step_launches_at_most_340_kernels(fake_gpu):
     rng = np.random.default_rng(0)
     x = backend.to_device(rng.random((8, 1, 32, 32)).astype(np.float32), "gpu")
     y = backend.to_device(rng.random((8, 2, 32, 32)).astype(np.float32), "gpu")
-    counts = {}
-    for forced in ("formula", None):
-        with kernels.use(forced):
-            for _ in range(2):
-                fake_cupy.launches.clear()
-                opt.zero_grad()
-                loss_fn(model(x), y)
-                _backward_and_step(model, loss_fn.backward(), opt)
-        counts[forced] = len(fake_cupy.launches)
+    counts = _launches_per_step(model, opt, loss_fn, x, y)
     assert counts["formula"] >= 850 and counts[None] <= 340, counts
 
 
