@@ -200,15 +200,15 @@ def test_batch_norm_gpu_kernels_agree_with_the_formula(name, shape, options, dty
     rng = np.random.default_rng(1)
     x = (rng.normal(size=shape) * 3 + 1).astype(dtype)
     g = rng.normal(size=shape).astype(dtype)
+    gamma, beta = rng.normal(size=shape[1]), rng.normal(size=shape[1]) * 0.5   # β ≠ 0: the shift is tested too
     results = {}
     for forced in ({"batch_norm": "formula", "batch_norm_relu": "formula"}, {}):
-        minimlp.manual_seed(0)
         bn = getattr(nn, name)(shape[1], momentum=options.get("momentum", 0.1), bias=options.get("bias", True))
-        with np.errstate(all="ignore"):
-            bn.weight.data[...] = rng.normal(size=shape[1]) if not results else results["weight"]
+        bn.weight.data[...] = gamma
+        if bn.bias is not None:
+            bn.bias.data[...] = beta
         model = nn.Sequential(bn, nn.ReLU()) if options.get("relu") else nn.Sequential(bn)
         model.to("gpu", dtype=dtype)
-        results["weight"] = backend.to_numpy(bn.weight.data)
         for step in range(2):                         # two steps: the running statistics move twice
             got, picked = _train_step_results(model, x + step, g, "gpu", **forced)
         results["formula" if forced else "kernels"] = got
