@@ -145,3 +145,15 @@ def test_a_batch_of_one_value_per_channel_is_refused_as_without_fusion():
     with pytest.raises(ValueError, match="more than 1 value per channel"):
         seq(np.zeros((1, 3), np.float32))
     assert seq(np.zeros((0, 3), np.float32)).shape == (0, 3)
+
+
+@pytest.mark.parametrize("activation", [nn.Sigmoid, nn.Tanh])
+def test_a_sigmoid_or_tanh_after_batch_norm_runs_as_its_own_layer_on_the_cpu(activation):
+    """On the CPU the pair has no kernel of its own (the GPU's is ``kernels/gpu/batch_norm.py``): BatchNorm's
+    compiled passes and the activation's own op run, as without a Sequential."""
+    bn, _, x, g = _pair((16, 12), np.float32)
+    seq = nn.Sequential(bn, activation())
+    with kernels.record() as log:
+        seq.backward(g + 0 * seq(x))
+    ops_run = {op for op, _, _ in log}
+    assert activation.__name__.lower() in ops_run and not any(op.startswith("batch_norm_") for op in ops_run), log

@@ -152,6 +152,26 @@ def test_max_pool_indices_and_max_unpool_match_torch(kwargs, shape, output_size,
     assert_close(unpool.backward(backend.to_device(G, device)), ut_in.grad, 1e-15, f"MaxUnpool2d{kwargs} gradient")
 
 
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                    dict(kernel_size=3, stride=1)], ids=["2x2", "3x3-padded", "3x3-overlapping"])
+def test_max_pool_indices_and_gradient_with_nan_and_minus_infinity_match_torch(kwargs, device, implementation):
+    """A window whose maximum is NaN points at its last NaN (torch's CPU kernel takes each NaN it meets), in the
+    indices as in the gradient; a window of −∞ inputs points at its first input, never at the padding."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, (2, 2, 7, 6)).astype(np.float64)
+    x.reshape(-1)[rng.choice(x.size, 9, replace=False)] = np.nan
+    x[:, :, 0, :3] = x[:, :, :3, 0] = -np.inf                   # a corner of −∞ beside the padding
+    xt = torch.tensor(x, requires_grad=True)
+    yt, it = T.MaxPool2d(**kwargs, return_indices=True)(xt)
+    G = rng.normal(size=tuple(yt.shape))
+    yt.backward(torch.tensor(G))
+    pool = nn.MaxPool2d(**kwargs, return_indices=True)
+    y, indices = pool(backend.to_device(x, device))
+    np.testing.assert_array_equal(backend.to_numpy(indices), it.numpy())
+    np.testing.assert_array_equal(backend.to_numpy(y), yt.detach().numpy())
+    assert_close(pool.backward(backend.to_device(G, device)), xt.grad, 1e-15, f"MaxPool2d{kwargs} gradient")
+
+
 def test_max_unpool_refuses_bad_indices_and_sizes():
     y, indices = nn.MaxPool2d(2, return_indices=True)(np.random.default_rng(0).normal(size=(1, 2, 4, 4)))
     unpool = nn.MaxUnpool2d(2)

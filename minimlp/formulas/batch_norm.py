@@ -55,6 +55,31 @@ def backward_train_relu(g, saved, weight, bias, want_dx=True):
     return backward_train(activation.relu_backward(g, pre), saved, weight, bias, want_dx)
 
 
+def forward_train_sigmoid(x, weight, bias, eps):
+    """BatchNorm in training followed by the sigmoid: y = σ(γ x̂ + β). Returns (y, (x̂, 1/√(σ² + ε), y), μ, σ²):
+    the backward reads the sigmoid's derivative y(1 − y) from y."""
+    y, saved, mean, var = forward_train(x, weight, bias, eps)
+    y = activation.sigmoid(y)[0]
+    return y, saved + (y,), mean, var
+
+
+def backward_train_sigmoid(g, saved, weight, bias, want_dx=True):
+    """``backward_train`` of G·y(1 − y): the sigmoid's gradient, then BatchNorm's."""
+    return backward_train(activation.sigmoid_backward(g, saved[2]), saved[:2], weight, bias, want_dx)
+
+
+def forward_train_tanh(x, weight, bias, eps):
+    """BatchNorm in training followed by tanh: y = tanh(γ x̂ + β). Returns (y, (x̂, 1/√(σ² + ε), y), μ, σ²)."""
+    y, saved, mean, var = forward_train(x, weight, bias, eps)
+    y = activation.tanh(y)[0]
+    return y, saved + (y,), mean, var
+
+
+def backward_train_tanh(g, saved, weight, bias, want_dx=True):
+    """``backward_train`` of G·(1 − y²): tanh's gradient, then BatchNorm's."""
+    return backward_train(activation.tanh_backward(g, saved[2]), saved[:2], weight, bias, want_dx)
+
+
 def forward_eval(x, running_mean, running_var, weight, bias, eps):
     """Running statistics: x̂ = (x − running_mean)/√(running_var + ε), y = γ x̂ + β. Returns (y, (x̂, 1/√(·)))."""
     inv_std = 1.0 / get_array_module(x).sqrt(running_var + eps)
@@ -70,8 +95,10 @@ def backward_eval(g, saved, weight, bias, want_dx=True):
     return g * _channel(gamma * inv_std, g) if want_dx else None
 
 
-def update_running_stats(running_mean, running_var, mean, var, count, momentum):
-    """running ← (1 − m)·running + m·batch, in place; the variance's batch value is unbiased: σ²·M/(M − 1)."""
+def update_running_stats(running_mean, running_var, mean, var, count, momentum, batches):
+    """running ← (1 − m)·running + m·batch, in place; the variance's batch value is unbiased: σ²·M/(M − 1).
+    ``batches`` (``num_batches_tracked``, a 0-d integer array) counts this batch, in place."""
+    batches += 1
     running_mean *= 1.0 - momentum
     running_mean += momentum * mean
     running_var *= 1.0 - momentum

@@ -77,17 +77,27 @@ def max_pool2d_backward(g, saved, geometry, scratch):
     (as torch's CPU kernel), the last NaN where the maximum is NaN (as torch again); windows that overlap add up."""
     xp = get_array_module(g)
     in_shape, src, best = saved
-    hit = scratch.get("hit", g.shape, g, dtype=np.bool_)
-    free = scratch.get("free", g.shape, g, dtype=np.bool_)  # windows whose maximum is not yet found
+    hits = _routes(src, best, in_shape, geometry, scratch.get("hit", g.shape, g, dtype=np.bool_),
+                   scratch.get("free", g.shape, g, dtype=np.bool_))
     part = scratch.get("part", g.shape, g)
-    free.fill(True)
-    windows = {k: (rows, cols) for k, rows, cols in _windows(geometry, g.shape[2], g.shape[3])}
-
-    last_nan = _last_nan(src, best, windows)
-    inside = _inside(in_shape, geometry, xp) if any(geometry.pads) else None
 
     def routed(k):
-        rows, cols = windows[k]
+        _, hit = next(hits)                    # offsets come in the scatter's order
+        return xp.multiply(g, hit, out=part)
+    return _scatter(g, routed, in_shape, geometry, scratch)
+
+
+def _routes(src, best, in_shape, geometry, hit, free):
+    """For each kernel offset k in row-major order, (k, where the window's maximum is routed to offset k): the
+    first offset holding the maximum, the last NaN where the maximum is NaN, never the padding (torch's CPU
+    kernel). ``hit`` and ``free`` are boolean buffers of the output's shape, ``hit`` yielded (valid until the
+    next offset)."""
+    xp = get_array_module(best)
+    windows = {k: (rows, cols) for k, rows, cols in _windows(geometry, best.shape[2], best.shape[3])}
+    last_nan = _last_nan(src, best, windows)
+    inside = _inside(in_shape, geometry, xp) if any(geometry.pads) else None
+    free.fill(True)                                 # windows whose maximum is not yet found
+    for k, (rows, cols) in windows.items():
         xp.equal(src[:, :, rows, cols], best, out=hit)
         if last_nan is not None:
             xp.logical_or(hit, last_nan == k, out=hit)
@@ -95,8 +105,7 @@ def max_pool2d_backward(g, saved, geometry, scratch):
             xp.logical_and(hit, inside[rows, cols], out=hit)
         xp.logical_and(hit, free, out=hit)
         xp.logical_xor(free, hit, out=free)
-        return xp.multiply(g, hit, out=part)
-    return _scatter(g, routed, in_shape, geometry, scratch)
+        yield k, hit
 
 
 def _inside(in_shape, geometry, xp):
@@ -142,20 +151,20 @@ def avg_pool_inverse_divisor(x, geometry, count_include_pad, divisor_override):
 
 
 def max_pool2d_indices(saved, geometry):
-    """torch's ``return_indices``: for each output, h·W + w of the input position its maximum came from (the first
-    in row-major kernel order on ties, as the backward routes), in the unpadded input's plane; int64."""
+    """torch's ``return_indices``: for each output, h·W + w of the input position its maximum came from (the
+    position the backward routes to: the first in row-major kernel order on ties, the last NaN where the maximum
+    is NaN), in the unpadded input's plane; int64."""
     xp = get_array_module(saved[1])
-    (_, _, _, w), src, best = saved
+    in_shape, src, best = saved
+    w = in_shape[3]
     ho, wo = best.shape[2], best.shape[3]
     (_, kw), (sh, sw), (dh, dw), (pt, _, pl, _) = geometry.kernel, geometry.stride, geometry.dilation, geometry.pads
     indices = xp.zeros(best.shape, dtype=np.int64)
-    free = xp.ones(best.shape, dtype=np.bool_)
-    for k, rows, cols in _windows(geometry, ho, wo):
+    hits = _routes(src, best, in_shape, geometry, xp.empty(best.shape, np.bool_), xp.empty(best.shape, np.bool_))
+    for k, hit in hits:
         i, j = divmod(k, kw)
         plane = (xp.arange(ho) * sh + i * dh - pt)[:, None] * w + (xp.arange(wo) * sw + j * dw - pl)[None, :]
-        hit = (src[:, :, rows, cols] == best) & free
         xp.copyto(indices, plane, where=hit)
-        free &= ~hit
     return indices
 
 

@@ -14,6 +14,7 @@ from .cpu import blas
 from .registry import Op
 
 WINOGRAD_MIN_CHANNELS = 16
+GPU_POOL_MAX_WINDOW = 64
 WINOGRAD_MAX_IMAGE = 1 << 24  # 64 MB of float32 buffers per thread: 128x128 images of 64 channels in and out
 
 
@@ -117,6 +118,11 @@ def gpu_with_affine(x, weight, *args, **context):
     return weight is not None and on_gpu(x)
 
 
+def gpu_pool_window(x, geometry, *args, **context):
+    """``on_gpu``, and a window of at most ``GPU_POOL_MAX_WINDOW`` offsets (the kernel unrolls them)."""
+    return on_gpu(x) and geometry.kernel[0] * geometry.kernel[1] <= GPU_POOL_MAX_WINDOW
+
+
 def gpu_alike(running_mean, running_var, mean, *args, **context):
     """``on_gpu``, the batch statistics in the running statistics' dtype (one kernel type)."""
     return on_gpu(running_mean) and mean.dtype == running_mean.dtype == running_var.dtype
@@ -204,6 +210,14 @@ batch_norm_relu.register("cpu-compiled", with_affine, compiled=True, forward_tra
                          backward_train="cpu.batch_norm:backward_train_relu")
 batch_norm_relu.register("gpu-fused", gpu_with_affine, forward_train="gpu.batch_norm:forward_train_relu",
                          backward_train="gpu.batch_norm:backward_train_relu")
+batch_norm_sigmoid = Op("batch_norm_sigmoid", forward_train=f.batch_norm.forward_train_sigmoid,
+                        backward_train=f.batch_norm.backward_train_sigmoid)
+batch_norm_sigmoid.register("gpu-fused", gpu_with_affine, forward_train="gpu.batch_norm:forward_train_sigmoid",
+                            backward_train="gpu.batch_norm:backward_train_sigmoid")
+batch_norm_tanh = Op("batch_norm_tanh", forward_train=f.batch_norm.forward_train_tanh,
+                     backward_train=f.batch_norm.backward_train_tanh)
+batch_norm_tanh.register("gpu-fused", gpu_with_affine, forward_train="gpu.batch_norm:forward_train_tanh",
+                         backward_train="gpu.batch_norm:backward_train_tanh")
 
 layer_norm = Op("layer_norm", forward=f.norm.layer_norm, backward=f.norm.layer_norm_backward)
 layer_norm.register("cpu-compiled", flat, training, compiled=True, forward="cpu.layer_norm:layer_norm")
@@ -274,6 +288,8 @@ max_pool2d = Op("max_pool2d", forward=f.pooling.max_pool2d, backward=f.pooling.m
                 indices=f.pooling.max_pool2d_indices)
 max_pool2d.register("cpu-compiled", flat, training, compiled=True, forward="cpu.max_pool:max_pool2d",
                     backward="cpu.max_pool:max_pool2d_backward")
+max_pool2d.register("gpu-fused", gpu_pool_window, forward="gpu.max_pool:max_pool2d",
+                    backward="gpu.max_pool:max_pool2d_backward", indices="gpu.max_pool:max_pool2d_indices")
 fractional_max_pool = Op("fractional_max_pool", forward=f.fractional_max_pool.forward,
                          backward=f.fractional_max_pool.backward)
 max_unpool2d = Op("max_unpool2d", forward=f.pooling.max_unpool2d, backward=f.pooling.max_unpool2d_backward)

@@ -102,6 +102,10 @@ class Op:
             log.append((self.name, role, chosen.name))
         return chosen
 
+    def has_kernel(self, role, *args, **context):
+        """Whether a kernel (not the formula) would be picked for ``role`` on these arguments, unforced."""
+        return any(k.provides(role) and k.chosen_for(args, context) for k in self.kernels)
+
     def run(self, role, *args, **context):
         """``pick(role, ...)`` then call it with ``args`` (``context`` only informs the pick)."""
         return getattr(self.pick(role, *args, **context), role)(*args)

@@ -60,7 +60,17 @@ class Identity(_Activation):
         super().__init__()
 
 
-class Sigmoid(_Activation):
+class _KeepsOutput(_Activation):
+    """An activation whose forward keeps its output y, which a BatchNorm before it can write in its own pass
+    (``nn.fusion``)."""
+
+    def keep_output(self, shape, y):
+        """Keep ``y`` as this layer's output for an input of ``shape`` computed elsewhere (a BatchNorm that
+        applied this activation in its own pass), so that ``backward`` works as after ``forward``."""
+        self._shape, self._kept = tuple(shape), y
+
+
+class Sigmoid(_KeepsOutput):
     """y = 1 / (1 + e⁻ˣ), computed as ½(1 + tanh(x/2)) (no overflow);  ∂L/∂x = G·y·(1 − y). Keeps y."""
 
     _op = ops.sigmoid
@@ -69,7 +79,7 @@ class Sigmoid(_Activation):
         super().__init__()
 
 
-class Tanh(_Activation):
+class Tanh(_KeepsOutput):
     """y = tanh(x);  ∂L/∂x = G·(1 − y²). Keeps y."""
 
     _op = ops.tanh
@@ -78,15 +88,10 @@ class Tanh(_Activation):
         super().__init__()
 
 
-class ReLU(_Activation):
+class ReLU(_KeepsOutput):
     """y = max(x, 0);  ∂L/∂x = G·[x > 0] (0 at x = 0, as torch). Keeps y, whose sign is the mask."""
 
     _op = ops.relu
-
-    def keep_output(self, shape, y):
-        """Keep ``y`` as this layer's output for an input of ``shape`` computed elsewhere (a BatchNorm that
-        applied the ReLU in its own pass, ``nn.fusion``), so that ``backward`` works as after ``forward``."""
-        self._shape, self._kept = tuple(shape), y
 
 
 class LeakyReLU(_Activation):

@@ -6,6 +6,9 @@ from ..kernels import ops
 from .checks import InputError, check_floating, check_grad_like, check_like, whole
 from .normalization import Normalization
 
+# the op of a BatchNorm followed by each activation it can run in its own passes (``nn.fusion``)
+_PAIRS = {"ReLU": ops.batch_norm_relu, "Sigmoid": ops.batch_norm_sigmoid, "Tanh": ops.batch_norm_tanh}
+
 
 class BatchNorm1d(Normalization):
     """y = γ · (x − μ) / √(σ² + ε) + β, per feature, for x of shape (N, C) or (N, C, L).
@@ -38,7 +41,7 @@ class BatchNorm1d(Normalization):
         self.track_running_stats = bool(track_running_stats)
         self._affine(self.num_features, self.affine, bias, dtype)
         self._running_statistics(self.num_features, dtype, self.track_running_stats)
-        self._fused_backward = None   # the backward of a forward fused with the next ReLU (``nn.fusion``)
+        self._fused_backward = None   # (backward, saved) of a forward fused with the next activation (``nn.fusion``)
 
     def _reference(self):
         if self.affine:
@@ -55,25 +58,38 @@ class BatchNorm1d(Normalization):
     def forward(self, x):
         return self._forward(x, None)
 
-    def _fuses_relu(self, x):
-        """Whether ``_forward_relu`` applies to ``x``: batch statistics (training, or no running ones) of a
-        non-empty batch."""
-        return (self.training or not self.track_running_stats) and x.size > 0
+    def _fuses_activation(self, x, activation):
+        """Whether ``_forward_activation`` applies to ``x``: batch statistics (training, or no running ones) of a
+        non-empty batch, and for the sigmoid and tanh, a kernel that runs the pair (on the GPU; elsewhere the
+        two layers' own kernels are the faster)."""
+        if not ((self.training or not self.track_running_stats) and x.size > 0):
+            return False
+        op = _PAIRS[type(activation).__name__]
+        return op is ops.batch_norm_relu or op.has_kernel("forward_train", x, self._gamma())
 
-    def _forward_relu(self, x, relu):
-        """``relu(self(x))`` in the passes of this layer alone, where ``_fuses_relu(x)`` (``nn.fusion``): the
-        output max(γ x̂ + β, 0) is written once, and ``_backward_relu`` masks G inside BatchNorm's backward. Both
-        layers are left as their own forward would leave them (``relu.backward`` then ``backward`` also work)."""
-        return self._forward(x, relu)
+    def _forward_activation(self, x, activation):
+        """``activation(self(x))`` in the passes of this layer alone, where ``_fuses_activation`` (``nn.fusion``):
+        the output f(γ x̂ + β) is written once, and ``_backward_activation`` multiplies G by f′ inside
+        BatchNorm's backward. Both layers are left as their own forward would leave them (``activation.backward``
+        then ``backward`` also work)."""
+        return self._forward(x, activation)
 
-    def _backward_relu(self, dout, want_dx=True):
-        """∂L/∂x of ``_forward_relu`` from G = ∂L/∂(its output); ∂L/∂γ, ∂L/∂β added."""
+    def _backward_activation(self, dout, want_dx=True):
+        """∂L/∂x of ``_forward_activation`` from G = ∂L/∂(its output); ∂L/∂γ, ∂L/∂β added."""
         check_grad_like(self, dout, None if self._cache is None else self._cache[2])
-        return self._fused_backward(dout, self._cache[1], self.weight, self.bias, want_dx)
+        backward, saved = self._fused_backward
+        return backward(dout, saved, self.weight, self.bias, want_dx)
 
-    def _forward(self, x, relu):
+    def _gamma(self):
+        return self.weight.data if self.affine else None
+
+    def _on_moved(self):
+        super()._on_moved()
+        self._fused_backward = None
+
+    def _forward(self, x, activation):
         self._check(x)
-        gamma = self.weight.data if self.affine else None
+        gamma = self._gamma()
         beta = None if self.bias is None else self.bias.data
         if self.training or not self.track_running_stats:
             count = x.size // self.num_features
@@ -82,16 +98,17 @@ class BatchNorm1d(Normalization):
             if count < 2:
                 raise ValueError(f"{self!r}: expected more than 1 value per channel when training, "
                                  f"got input of shape {tuple(x.shape)}")
-            impl = (ops.batch_norm if relu is None else ops.batch_norm_relu).pick("forward_train", x, gamma)
+            op = ops.batch_norm if activation is None else _PAIRS[type(activation).__name__]
+            impl = op.pick("forward_train", x, gamma)
             y, saved, mean, var = impl.forward_train(x, gamma, beta, self.eps)
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, var, count)
-            if relu is None:
+            if activation is None:
                 self._keep(impl.backward_train, saved, x.shape)
             else:
-                self._keep(ops.batch_norm.pick("backward_train", x, gamma).backward_train, saved, x.shape)
-                self._fused_backward = impl.backward_train
-                relu.keep_output(x.shape, y)
+                self._keep(ops.batch_norm.pick("backward_train", x, gamma).backward_train, saved[:2], x.shape)
+                self._fused_backward = (impl.backward_train, saved)
+                activation.keep_output(x.shape, y)
         else:
             impl = ops.batch_norm.pick("forward_eval", x)
             y, saved = impl.forward_eval(x, self.running_mean, self.running_var, gamma, beta, self.eps)
@@ -111,10 +128,10 @@ class BatchNorm1d(Normalization):
         return y
 
     def _update_running_stats(self, mean, var, count):
+        """The running statistics move, and ``num_batches_tracked`` counts the batch (in the same kernel)."""
         nbt = self._buffers["num_batches_tracked"]
-        nbt += 1
-        m = 1.0 / float(nbt) if self.momentum is None else self.momentum
-        ops.batch_norm.run("update_running_stats", self.running_mean, self.running_var, mean, var, count, m)
+        m = 1.0 / (float(nbt) + 1) if self.momentum is None else self.momentum
+        ops.batch_norm.run("update_running_stats", self.running_mean, self.running_var, mean, var, count, m, nbt)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

@@ -60,7 +60,7 @@ class _Pool2d(Module):
             raise InputError(f"{self!r}: input of shape {tuple(x.shape)} is smaller than the kernel: the output "
                              f"would be {ho}x{wo}")
         x4, unbatched = with_batch_axis(x, 4)
-        impl = self._op.pick("forward", x4, training=self.training)
+        impl = self._op.pick("forward", x4, geometry, training=self.training)
         y, saved = impl.forward(x4, geometry, *self._arguments(x4, geometry), self._scratch)
         self._cache = (impl, saved, geometry, unbatched)
         self._out_shape = y.shape[1:] if unbatched else y.shape
@@ -113,8 +113,8 @@ class MaxPool2d(_Pool2d):
         y = super().forward(x)
         if not self.return_indices:
             return y
-        _, saved, geometry, unbatched = self._cache
-        indices = ops.max_pool2d.run("indices", saved, geometry)
+        impl, saved, geometry, unbatched = self._cache
+        indices = (impl if impl.provides("indices") else ops.max_pool2d.formula).indices(saved, geometry)
         return y, (indices[0] if unbatched else indices)
 
     def extra_repr(self):

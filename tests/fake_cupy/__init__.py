@@ -104,10 +104,11 @@ def _result(value, outs):
 def _launched(where, value, outs=(), inputs=()):
     """Count a kernel launch where the operation wrote device memory: an ``out=``, or a new array (a view,
     from reshape, a transpose or a slice, is no launch, nor an input returned as it is; ``empty`` allocates
-    without one)."""
+    without one). NumPy's scalar results count: CuPy writes them as 0-d arrays (a dot, a full reduction)."""
     given = {id(a) for a in inputs if isinstance(a, np.ndarray)}
-    if outs or any(isinstance(v, np.ndarray) and v.flags.owndata and id(v) not in given for v in
-                   (value if isinstance(value, tuple) else (value,))):
+    written = [v for v in (value if isinstance(value, tuple) else (value,))
+               if isinstance(v, np.generic) or (isinstance(v, np.ndarray) and v.flags.owndata and id(v) not in given)]
+    if outs or written:
         if not where.endswith(".empty") and not where.endswith(".empty_like"):
             launches.append(where)
 
@@ -451,7 +452,7 @@ class ReductionKernel:
         self.kernel = elementwise_c.Reduction(in_params, out_params, map_expr, reduce_expr, post_map_expr,
                                               identity, name, reduce_type)
         built.append(("reduction", (self.kernel.inputs, self.kernel.outputs, map_expr, reduce_expr, post_map_expr,
-                                    reduce_type, name)))
+                                    reduce_type, identity, name)))
 
     def __call__(self, *args, out=None, axis=None, keepdims=False, stream=None):
         for a in args + (out,):
@@ -459,7 +460,9 @@ class ReductionKernel:
         arrays = [a._a if isinstance(a, ndarray) else a for a in args]
         result = self.kernel(*arrays, out=None if out is None else out._a, axis=axis, keepdims=keepdims)
         launches.append(f"ReductionKernel {self.kernel.name}")
-        return out if out is not None else ndarray(result)
+        if out is not None:
+            return out
+        return args[len(self.kernel.inputs)] if len(args) > len(self.kernel.inputs) else ndarray(result)
 
 
 def _not_faked(name):

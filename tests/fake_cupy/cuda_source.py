@@ -1,10 +1,10 @@
 """CUDA C++ for the kernels the fake was asked to build, to compile with nvcc where there is no GPU.
 
 Each ElementwiseKernel becomes a device function template of its parameters (inputs ``const``, ``raw`` ones
-as pointers, outputs by reference, and the element index ``i``) holding its body, instantiated for float and
-double by a ``__global__`` caller; each ReductionKernel becomes its map, reduce and post-map functions the same
-way. nvcc then checks the C the fake's interpreter
-only reads: types, overloads, names. It does not check CuPy's own generated wrapper around them.
+as pointers, which CuPy lets a kernel write, outputs by reference, and the element index ``i``) holding its
+body, instantiated for float and double by a ``__global__`` caller; each ReductionKernel becomes its map,
+identity, reduce and post-map functions the same way. nvcc then checks the C the fake's interpreter only reads:
+types, overloads, names. It does not check CuPy's own generated wrapper around them.
 """
 C_OF = {"float32": "float", "float64": "double", "bool": "bool", "int32": "int", "int64": "long long",
         "float": "float", "double": "double", "int": "int", "ptrdiff_t": "ptrdiff_t"}
@@ -29,7 +29,7 @@ def _call(name, params, real, first=0):
 
 def elementwise(spec):
     inputs, outputs, body, name, raw = spec
-    declared = ", ".join(f"const {_ctype(t, 'T')}* {n}" if n in raw else f"const {_ctype(t, 'T')} {n}"
+    declared = ", ".join(f"{_ctype(t, 'T')}* {n}" if n in raw else f"const {_ctype(t, 'T')} {n}"
                          for t, n in inputs)
     parts = [f"template <typename T> __device__ void {name}(const ptrdiff_t i, {declared}"
              f"{', ' if inputs and outputs else ''}{_declare(outputs, 'T', True)}) {{ {body}; }}"]
@@ -44,7 +44,7 @@ def elementwise(spec):
 
 
 def reduction(spec):
-    inputs, outputs, map_expr, reduce_expr, post, reduce_type, name = spec
+    inputs, outputs, map_expr, reduce_expr, post, reduce_type, identity, name = spec
     rt = C_OF.get(reduce_type, reduce_type) if reduce_type else None
     parts = []
     for real in ("float", "double"):
@@ -53,14 +53,15 @@ def reduction(spec):
         decl_in = ", ".join(f"const {sub.get(t, C_OF.get(t, t))} {n}" for t, n in inputs)
         decl_out = ", ".join(f"{sub.get(t, C_OF.get(t, t))}& {n}" for t, n in outputs)
         parts.append(f"namespace {name}_{real} {{ typedef {real} T; typedef {r} _type_reduce;\n"
-                     f"__device__ _type_reduce map({decl_in}) {{ return ({map_expr}); }}\n"
+                     f"__device__ _type_reduce map({decl_in}) {{ return static_cast<_type_reduce>({map_expr}); }}\n"
+                     f"__device__ _type_reduce start() {{ return _type_reduce({identity}); }}\n"
                      f"__device__ _type_reduce reduce(_type_reduce a, _type_reduce b) {{ return ({reduce_expr}); }}\n"
-                     f"__device__ void post(_type_reduce a, {decl_in}, {decl_out}) {{ {post}; }} }}")
+                     f"__device__ void post(_type_reduce a, {decl_in}, {decl_out}) {{ ({post}); }} }}")
         lines, names = _call(name, inputs + outputs, real)
         n_in = len(inputs)
         parts.append(f"__global__ void check_{name}_{real}(double* buf) {{\n" + "\n".join(lines) +
                      f"\n    {name}_{real}::_type_reduce a = {name}_{real}::map({', '.join(names[:n_in])});\n"
-                     f"    a = {name}_{real}::reduce(a, a);\n"
+                     f"    a = {name}_{real}::reduce({name}_{real}::start(), a);\n"
                      f"    {name}_{real}::post(a, {', '.join(names)});\n"
                      + "".join(f"    buf[{n_in + i}] = (double)v{n_in + i};\n" for i in range(len(outputs))) + "}")
     return "\n".join(parts)

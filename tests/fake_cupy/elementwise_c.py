@@ -1,12 +1,16 @@
 """Run a CuPy ElementwiseKernel's C body on NumPy arrays: the small C subset minimlp's kernels are written in.
 
 Statements: declarations (``T d = e;``), assignments (``=``, ``+=``, ``-=``, ``*=``, ``/=``) and
-``if (c) x = e;``. Expressions: numbers, names, ``+ - * / %`` (``/`` and ``%`` of integers truncate, as C's),
-comparisons, ``&& || !``, ``c ? a : b``, casts ``(T) e``, the math functions in ``FUNCTIONS``, the element's
-index ``i`` and ``raw`` parameters read at a flat C-order index (``src[k]``). Anything else is refused by name,
-so a kernel this cannot read is reported, never run wrongly. Each statement is evaluated on whole arrays (every
-element at once), which is what the per-element C does when no element reads another's result; a raw read is
-clipped to the array, since both sides of a condition are evaluated.
+``if (c) x = e;``, and writes of a ``raw`` parameter at an index (``if (i == 0) count[0] += 1;``) where no two
+elements write one place. Expressions: numbers, names, ``+ - * / %`` (``/`` and ``%`` of integers truncate, as
+C's), comparisons, ``&& || !``, ``c ? a : b``, casts ``(T) e``, the math functions in ``FUNCTIONS``, the
+element's index ``i`` and ``raw`` parameters read at a flat C-order index (``src[k]``). Anything else is refused
+by name, so a kernel this cannot read is reported, never run wrongly. Each statement is evaluated on whole
+arrays (every element at once), which is what the per-element C does when no element reads another's result; a
+raw read is clipped to the array, since both sides of a condition are evaluated.
+
+A ReductionKernel may reduce pairs (``reduce_type="double2"``: ``make_double2(u, v)`` per element, summed member
+by member, read as ``a.x`` and ``a.y``) and set several outputs in a comma-separated ``post_map_expr``.
 """
 import re
 
@@ -16,11 +20,13 @@ FUNCTIONS = {"sqrt": np.sqrt, "rsqrt": lambda x: 1 / np.sqrt(x), "exp": np.exp, 
              "max": np.maximum, "min": np.minimum, "fmax": np.fmax, "fmin": np.fmin,
              "abs": np.abs, "fabs": np.abs, "pow": np.power, "log1p": np.log1p, "expm1": np.expm1,
              "isfinite": np.isfinite, "isnan": np.isnan, "copysign": np.copysign, "floor": np.floor,
-             "ceil": np.ceil}
+             "ceil": np.ceil, "make_double2": lambda u, v: np.stack(np.broadcast_arrays(
+                 np.asarray(u, np.float64), np.asarray(v, np.float64)), axis=-1)}
+MEMBERS = {"x": 0, "y": 1}      # of a double2
 C_TYPES = {"float": np.float32, "double": np.float64, "bool": np.bool_, "int": np.int32, "ptrdiff_t": np.int64,
            "float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64}
 _TOKEN = re.compile(r"\s*(?:(\d+\.\d*(?:[eE][-+]?\d+)?f?|\.\d+(?:[eE][-+]?\d+)?f?|\d+(?:[eE][-+]?\d+)?f?)"
-                    r"|([A-Za-z_]\w*)|(&&|\|\||==|!=|<=|>=|[-+*/%<>()?:!,\[\]]))")
+                    r"|([A-Za-z_]\w*(?:\.[xy]\b)?)|(&&|\|\||==|!=|<=|>=|[-+*/%<>()?:!,\[\]]))")
 _BINARY = {"||": (1, "np.logical_or({}, {})"), "&&": (2, "np.logical_and({}, {})"),
            "==": (3, "({} == {})"), "!=": (3, "({} != {})"), "<": (4, "({} < {})"), ">": (4, "({} > {})"),
            "<=": (4, "({} <= {})"), ">=": (4, "({} >= {})"), "+": (5, "({} + {})"), "-": (5, "({} - {})"),
@@ -137,6 +143,9 @@ class _Parser:
                 return f"_raw({value}, {index})"
             if value in ("true", "false"):
                 return "True" if value == "true" else "False"
+            if "." in value:
+                name, member = value.split(".")
+                return f"{name}[..., {MEMBERS[member]}]"
             return value
         raise Unsupported(f"unexpected {value!r}")
 
@@ -163,11 +172,34 @@ def _params(text):
     return out, raw
 
 
-def _statements(body):
+def _statements(body, separator=";"):
+    """The statements of a body (``;``-separated), or of a post-map expression (``,``-separated at the top
+    level, as C's comma operator inside CuPy's ``POST_MAP(a) (...)``)."""
     body = re.sub(r"//[^\n]*|/\*.*?\*/", "", body, flags=re.S)
     if re.search(r"[{}]|\bfor\b|\bwhile\b", body):
         raise Unsupported("blocks and loops")
-    return [s.strip() for s in body.split(";") if s.strip()]
+    parts, depth, start = [], 0, 0
+    for k, ch in enumerate(body):
+        depth += (ch == "(") - (ch == ")")
+        if ch == separator and depth == 0:
+            parts.append(body[start:k])
+            start = k + 1
+    parts.append(body[start:])
+    return [s.strip() for s in parts if s.strip()]
+
+
+def _store(array, index, value, condition):
+    """``if (condition) array[index] = value`` for every element at once; refused where two elements would
+    write one place (a race in the C)."""
+    index, value, condition = np.broadcast_arrays(np.asarray(index, np.int64), np.asarray(value),
+                                                  np.asarray(condition, bool))
+    where = np.asarray(index[condition]).ravel()
+    if np.unique(where).size != where.size:
+        raise Unsupported(f"several elements write one place of a raw parameter: {where.tolist()}")
+    if not array.flags.c_contiguous:
+        raise Unsupported("a write to a raw parameter that is not C-contiguous")
+    flat = array.reshape(-1)          # a view of the raw parameter's own storage
+    flat[where] = np.asarray(value[condition]).ravel().astype(array.dtype)
 
 
 class Kernel:
@@ -182,6 +214,17 @@ class Kernel:
         self.code = [self._statement(s) for s in _statements(operation)]
 
     def _statement(self, text):
+        m = re.fullmatch(r"(?:if\s*\((.*)\)\s*)?(\w+)\s*\[([^\]]+)\]\s*([-+*/]?=)\s*(.+)", text, flags=re.S)
+        if m:
+            condition, target, index, op, value = m.groups()
+            if target not in getattr(self, "raw", ()):
+                raise Unsupported(f"a write to {target}[...], which is not a raw array parameter")
+            index = _translate(index, self.types)
+            new = _translate(value, self.types)
+            if op != "=":
+                new = f"(_raw({target}, {index}) {op[0]} {new})"
+            condition = "True" if condition is None else _translate(condition, self.types)
+            return f"_store({target}, {index}, {new}, {condition})"
         m = re.fullmatch(r"if\s*\((.*)\)\s*(\w+)\s*([-+*/]?=)\s*(.+)", text, flags=re.S)
         if m:
             condition, target, op, value = m.groups()
@@ -223,7 +266,8 @@ class Kernel:
                     raise TypeError(f"{self.name}: output {name}'s type {ctype} is not bound by any input")
             args = args + tuple(np.empty(shape, dtypes[ctype]) for ctype, _ in self.outputs)
         env = {"np": np, "_f": FUNCTIONS, "_cast": lambda v, t: np.asarray(v).astype(dtypes[t], copy=False),
-               "_div": _div, "_raw": _raw, "i": np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)}
+               "_div": _div, "_raw": _raw, "_store": _store,
+               "i": np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)}
         for (ctype, name), value in zip(self.inputs, args[:n_in]):
             if ctype not in dtypes:
                 raise TypeError(f"{self.name}: the type of {name} ({ctype}) is not bound by any array")
@@ -240,12 +284,15 @@ class Kernel:
         return args[n_in:] if n_out > 1 else args[n_in]
 
 
-_REDUCTIONS = {"a + b": np.add.reduce, "max(a, b)": np.maximum.reduce, "min(a, b)": np.minimum.reduce}
+_REDUCTIONS = {"a + b": np.add.reduce, "max(a, b)": np.maximum.reduce, "min(a, b)": np.minimum.reduce,
+               "make_double2(a.x + b.x, a.y + b.y)": np.add.reduce}
+PAIRS = {"double2": np.float64}     # reduce types of two members, kept on a last axis of length 2
 
 
 class Reduction:
     """One ReductionKernel: ``map_expr`` per element (in ``reduce_type``), ``reduce_expr`` over the axes (a sum,
-    a max or a min), then ``post_map_expr`` statements that set the outputs from the reduced ``a``."""
+    a max or a min; a pair summed member by member), then the ``post_map_expr`` assignments (comma-separated)
+    that set the outputs from the reduced ``a``. As CuPy's, a call returns its first output only."""
 
     def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name,
                  reduce_type=None):
@@ -256,17 +303,20 @@ class Reduction:
         if " ".join(reduce_expr.split()) not in _REDUCTIONS:
             raise Unsupported(f"reduce_expr {reduce_expr!r}")
         self.reduce = _REDUCTIONS[" ".join(reduce_expr.split())]
+        if (reduce_type in PAIRS) != reduce_expr.startswith("make_double2"):
+            raise Unsupported(f"reduce_expr {reduce_expr!r} with reduce_type {reduce_type!r}")
         self.reduce_type = reduce_type
         self.types = {t for t, _ in self.inputs + self.outputs if t not in C_TYPES} | set(C_TYPES)
         self.map = _translate(map_expr, self.types)
-        self.post = [Kernel._statement(self, s) for s in _statements(post_map_expr)]
+        self.post = [Kernel._statement(self, s) for s in _statements(post_map_expr, ",")]
 
     _assigned = Kernel._assigned
 
     def __call__(self, *args, out=None, axis=None, keepdims=False):
         n_in, n_out = len(self.inputs), len(self.outputs)
-        if len(args) not in (n_in, n_in + n_out) or (out is not None and len(args) != n_in):
-            raise TypeError(f"{self.name}: {n_in} inputs (and the output, or out=) wanted, {len(args)} given")
+        if len(args) not in (n_in, n_in + n_out) or (out is not None and (len(args) != n_in or n_out != 1)):
+            raise TypeError(f"{self.name}: {n_in} inputs (and the outputs, or out= for one) wanted, "
+                            f"{len(args)} given")
         bound = {}
         for (ctype, name), value in zip(self.inputs, args):
             if ctype not in C_TYPES and isinstance(value, np.ndarray):
@@ -280,22 +330,31 @@ class Reduction:
                 raise TypeError(f"{self.name}: the type of {name} ({ctype}) is not bound by any array")
             env[name] = value if isinstance(value, np.ndarray) else _scalar(value, dtypes[ctype])
         shape = np.broadcast_shapes(*(a.shape for a in args[:n_in] if isinstance(a, np.ndarray)))
-        mapped = np.broadcast_to(eval(self.map, env), shape)
+        pair = self.reduce_type in PAIRS
+        mapped = np.broadcast_to(eval(self.map, env), shape + ((2,) if pair else ()))
         if self.reduce_type is not None:
-            mapped = mapped.astype(C_TYPES.get(self.reduce_type, dtypes.get(self.reduce_type)), copy=False)
+            mapped = mapped.astype(PAIRS.get(self.reduce_type) or C_TYPES.get(self.reduce_type)
+                                   or dtypes.get(self.reduce_type), copy=False)
         axes = tuple(range(len(shape))) if axis is None else tuple(np.atleast_1d(axis) % len(shape))
         env["a"] = self.reduce(mapped, axis=axes, keepdims=keepdims)
         for (_, name), value in zip(self.inputs, args):
             if isinstance(value, np.ndarray):
                 del env[name]              # CuPy's post_map_expr sees the scalar inputs only
+        targets = [out] if out is not None else list(args[n_in:]) or [None] * n_out
+        for (ctype, name), target in zip(self.outputs, targets):
+            env[name] = np.zeros(np.shape(env["a"])[:-1] if pair else np.shape(env["a"]), dtypes[ctype])
+            if target is not None and (target.shape != env[name].shape or target.dtype != dtypes[ctype]):
+                raise TypeError(f"{self.name}: output {name} must be a {np.dtype(dtypes[ctype])} array of shape "
+                                f"{env[name].shape}")
         for line in self.post:
             exec(line, env)
-        (ctype, name), = self.outputs if n_out == 1 else (None,)
-        target = out if out is not None else (args[n_in] if len(args) > n_in else None)
-        result = np.asarray(env[name]).astype(dtypes[ctype], copy=False)
-        if target is None:
-            return result
-        if target.shape != result.shape or target.dtype != dtypes[ctype]:
-            raise TypeError(f"{self.name}: out must be a {np.dtype(dtypes[ctype])} array of shape {result.shape}")
-        target[...] = result
-        return target
+            for ctype, name in self.outputs:        # each output is a T& in the C: read back rounded
+                env[name] = np.asarray(env[name]).astype(dtypes[ctype], copy=False)
+        results = []
+        for (ctype, name), target in zip(self.outputs, targets):
+            result = np.asarray(env[name]).astype(dtypes[ctype], copy=False)
+            if target is not None:
+                target[...] = result
+                result = target
+            results.append(result)
+        return results[0]
