@@ -18,7 +18,9 @@ credited with, so a rate above the gemm's is possible.
     python benchmarks/bench_conv.py --rounds 3 --steps 5 [--batch-sizes 64] [--device gpu] [--json results.json]
 
 ``--device gpu``: minimlp on CuPy and torch on CUDA (cuDNN), the step timed to the GPU's end (both
-synchronised after each step).
+synchronised after each step). Both compute their float32 products in float32 (torch's cuDNN convolutions would
+use TF32 by default: ``torch.backends.cudnn.allow_tf32`` is turned off); ``--tf32`` lets both round the products'
+inputs to TF32 (minimlp: ``set_float32_matmul_precision("high")``; torch: cuDNN's and cuBLAS's ``allow_tf32``).
 """
 import argparse
 import json
@@ -43,10 +45,13 @@ def minimlp_model(model):
                           nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 3, 3, padding=1)), 3, 3)
 
 
-def minimlp_step(model, batch, device):
+def minimlp_step(model, batch, device, tf32=False):
     import numpy as np
+    import minimlp
     from minimlp import nn, optim
     from minimlp.backend import to_device
+    if tf32:
+        minimlp.set_float32_matmul_precision("high")
     net, cin, cout = minimlp_model(model)
     rng = np.random.default_rng(0)
     net.to(device=device)
@@ -65,8 +70,10 @@ def minimlp_step(model, batch, device):
     return step
 
 
-def torch_step(model, batch, device):
+def torch_step(model, batch, device, tf32=False):
     import torch
+    if device == "gpu":                   # the same products as minimlp's: float32, or TF32 for both
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
     from torch_unet import torch_unet
     torch.manual_seed(0)
@@ -131,8 +138,8 @@ def _timed(f):
     return time.perf_counter() - t0
 
 
-def worker(contender, model, batch, steps, device):
-    step = (minimlp_step if contender == "minimlp" else torch_step)(model, batch, device)
+def worker(contender, model, batch, steps, device, tf32=False):
+    step = (minimlp_step if contender == "minimlp" else torch_step)(model, batch, device, tf32)
     for _ in range(2):
         step()
     times = []
@@ -152,11 +159,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
+    parser.add_argument("--tf32", action="store_true", help="on the GPU, both round float32 products to TF32")
     parser.add_argument("--json")
     args = parser.parse_args()
     if args.worker:
         contender, model, batch = args.worker
-        worker(contender, model, int(batch), args.steps, args.device)
+        worker(contender, model, int(batch), args.steps, args.device, args.tf32)
         return
     if args.sgemm_worker:
         print(json.dumps({"sgemm_gflops": sgemm_gflops()}))
@@ -174,8 +182,9 @@ def main():
                 order = ["minimlp", "torch"] if r % 2 == 0 else ["torch", "minimlp"]
                 for contender in order:
                     out = subprocess.run([sys.executable, __file__, "--worker", contender, model, str(batch),
-                                          "--steps", str(args.steps), "--device", args.device], capture_output=True, text=True, env=env,
-                                         check=True)
+                                          "--steps", str(args.steps), "--device", args.device]
+                                         + (["--tf32"] if args.tf32 else []), capture_output=True, text=True,
+                                         env=env, check=True)
                     rows[contender].append(json.loads(out.stdout.strip().splitlines()[-1])["median_s"])
             ratios = [m / t for m, t in zip(rows["minimlp"], rows["torch"])]
             gflop = step_gflop(model, batch)

@@ -18,5 +18,7 @@ timeout 180 python benchmarks/bench_train.py --device gpu --rounds 3 --json "$OU
     2>&1 | tee "$OUT/bench_train_gpu.txt" | tail -20
 timeout 120 python benchmarks/bench_conv.py --device gpu --rounds 3 --batch-sizes 64 256 \
     --json "$OUT/bench_conv_gpu.json" 2>&1 | tee "$OUT/bench_conv_gpu.txt" | tail -8
+timeout 60 python benchmarks/bench_conv.py --device gpu --tf32 --rounds 2 --batch-sizes 256 --models unet \
+    --json "$OUT/bench_conv_gpu_tf32.json" 2>&1 | tee "$OUT/bench_conv_gpu_tf32.txt" | tail -4
 timeout 90 python -m minimlp.colorize train --device gpu --epochs 5 --out "$OUT/run-gpu" \
     2>&1 | tee "$OUT/train_gpu.txt" | tail -8

@@ -40,6 +40,13 @@ def _probe_gpu():
         _gpu_error = f"CuPy is installed but no GPU works ({exc.__class__.__name__}: {exc})"
         return
     _cupy = cupy
+    from . import matmul_precision
+    matmul_precision.apply(cupy)
+
+
+def gpu_loaded():
+    """Whether CuPy is loaded and a GPU answered (asked without probing: importing nothing)."""
+    return _cupy is not None
 
 
 def gpu_available():

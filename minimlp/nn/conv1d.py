@@ -129,7 +129,7 @@ class ConvTranspose1d(ConvTranspose2d):
 
 class _AsKernel:
     """A Conv1d weight (O, C/g, k) as the 2-d kernel (O, C/g, 1, k): ``data`` a view, ``accumulate`` adding the
-    kernel's gradient back in the weight's shape."""
+    kernel's gradient back in the weight's shape, ``grad_target`` the gradient's storage as the kernel's view."""
 
     def __init__(self, parameter):
         self.parameter = parameter
@@ -141,3 +141,7 @@ class _AsKernel:
 
     def accumulate(self, value):
         self.parameter.accumulate(value.reshape(self.parameter.data.shape))
+
+    def grad_target(self):
+        storage, add = self.parameter.grad_target()
+        return storage.reshape(self.data.shape), add

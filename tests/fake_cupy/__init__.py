@@ -471,6 +471,28 @@ def _not_faked(name):
     return refuse
 
 
+class _ComputeTypes:
+    """CuPy's compute type per dtype for its products (``cupy._core.set_compute_type``; TBD: CuPy decides from
+    ``CUPY_TF32`` at the first product), kept so that tests can read what minimlp set."""
+
+    CODES = {"COMPUTE_TYPE_TBD": 0, "COMPUTE_TYPE_DEFAULT": 1, "COMPUTE_TYPE_PEDANTIC": 2, "COMPUTE_TYPE_FP16": 3,
+             "COMPUTE_TYPE_FP32": 4, "COMPUTE_TYPE_FP64": 5, "COMPUTE_TYPE_BF16": 6, "COMPUTE_TYPE_TF32": 7}
+    current = {}
+
+    @classmethod
+    def set(cls, dtype, compute_type):
+        if compute_type not in cls.CODES.values():
+            raise ValueError(f"Unknown compute type: {compute_type}")
+        cls.current[np.dtype(dtype)] = compute_type
+
+    @classmethod
+    def get(cls, dtype):
+        return cls.current.get(np.dtype(dtype), 0)
+
+
+_core = _Namespace("cupy._core", None, {
+    "set_compute_type": _ComputeTypes.set, "get_compute_type": _ComputeTypes.get,
+    "_routines_linalg": _Namespace("cupy._core._routines_linalg", None, dict(_ComputeTypes.CODES))})
 _random = _Namespace("cupy.random", np.random, {"default_rng": Generator, "Generator": Generator})
 _cuda = _Namespace("cupy.cuda", None, {
     "Device": _Device, "Stream": _Stream, "runtime": _Runtime, "get_current_stream": lambda: _Stream(),
@@ -480,7 +502,7 @@ cupy = _Namespace("cupy", np, {
     "linalg": _Namespace("cupy.linalg", np.linalg), "fft": _Namespace("cupy.fft", np.fft),
     "lib": _Namespace("cupy.lib", None, {"stride_tricks": _Namespace("cupy.lib.stride_tricks",
                                                                      np.lib.stride_tricks)}),
-    "cuda": _cuda, "get_default_memory_pool": _Pool, "get_default_pinned_memory_pool": _Pool,
+    "cuda": _cuda, "_core": _core, "get_default_memory_pool": _Pool, "get_default_pinned_memory_pool": _Pool,
     "ElementwiseKernel": ElementwiseKernel, "ReductionKernel": ReductionKernel,
     "RawKernel": _not_faked("RawKernel"), "RawModule": _not_faked("RawModule"),
     "fuse": lambda *a, **k: (a[0] if a and callable(a[0]) else (lambda f: f)),
@@ -498,6 +520,7 @@ def install():
     random._state["cupy"] = None
     host_reads.clear()
     launches.clear()
+    _ComputeTypes.current.clear()
     return cupy
 
 
