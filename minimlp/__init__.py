@@ -1,9 +1,14 @@
 """minimlp: a small neural-network library on NumPy/CuPy with hand-written backward passes."""
 from . import allocator, backend, nn, optim, threads
-from .backend import DeviceError, gpu_available, resolve_device
+from .backend import (
+    DeviceError,
+    get_float32_matmul_precision,
+    gpu_available,
+    resolve_device,
+    set_float32_matmul_precision,
+)
 from .gradcheck import GradcheckError, gradcheck
 from .interop import from_torch_state_dict, to_torch_state_dict
-from .matmul_precision import get_float32_matmul_precision, set_float32_matmul_precision
 from .random import get_rng_state, manual_seed, set_rng_state
 from .serialization import load, save
 

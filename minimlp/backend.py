@@ -6,6 +6,7 @@ backends. A model is built on the CPU and moved with ``model.to("cpu" | "gpu" |
 "auto")``; ``resolve_device(None)`` reads ``MINIMLP_DEVICE`` (``minimlp.settings``).
 """
 import sys
+import warnings
 
 import numpy as np
 
@@ -40,13 +41,7 @@ def _probe_gpu():
         _gpu_error = f"CuPy is installed but no GPU works ({exc.__class__.__name__}: {exc})"
         return
     _cupy = cupy
-    from . import matmul_precision
-    matmul_precision.apply(cupy)
-
-
-def gpu_loaded():
-    """Whether CuPy is loaded and a GPU answered (asked without probing: importing nothing)."""
-    return _cupy is not None
+    _apply_matmul_precision(cupy)
 
 
 def gpu_available():
@@ -70,6 +65,40 @@ def cupy_module():
             "`pip install -e .[gpu]` (CuPy for CUDA 12) on a machine with an NVIDIA GPU, "
             "or use device='cpu' (or 'auto' to fall back to the CPU).")
     return _cupy
+
+
+_COMPUTE_TYPES = {"highest": "COMPUTE_TYPE_DEFAULT", "high": "COMPUTE_TYPE_TF32", "medium": "COMPUTE_TYPE_BF16"}
+_matmul_precision = {"precision": "highest", "asked": False}
+
+
+def get_float32_matmul_precision():
+    """The precision of the GPU's float32 products last set: "highest" (the default), "high" or "medium"."""
+    return _matmul_precision["precision"]
+
+
+def set_float32_matmul_precision(precision):
+    """torch's switch for the GPU's float32 products (cuBLAS, through CuPy; the Linear and convolution layers).
+
+    "highest", the default: computed in float32. "high": cuBLAS may round their inputs to TF32 (10 bits of
+    mantissa instead of 23: relative errors near 1e-3, on Ampere GPUs and newer, which run them on tensor cores).
+    "medium": to bfloat16. As torch, any other value warns and changes nothing. NumPy's products on the CPU have
+    no such mode and stay float32. Nothing changes unless a program asks: until this is called, CuPy's own
+    setting (``CUPY_TF32=1`` in the environment) is left alone.
+    """
+    if precision not in _COMPUTE_TYPES:
+        warnings.warn(f"{precision} is not one of 'highest', 'high', or 'medium'; the current "
+                      f"set_float32_matmul_precision call has no effect.", UserWarning, stacklevel=2)
+        return
+    _matmul_precision.update(precision=precision, asked=True)
+    if _cupy is not None:
+        _apply_matmul_precision(_cupy)
+
+
+def _apply_matmul_precision(cp):
+    """Give CuPy the precision asked for (when CuPy is loaded, and at each change); nothing if none was asked."""
+    if _matmul_precision["asked"]:
+        codes = cp._core._routines_linalg
+        cp._core.set_compute_type(np.float32, getattr(codes, _COMPUTE_TYPES[_matmul_precision["precision"]]))
 
 
 def resolve_device(device=None, announce=False):

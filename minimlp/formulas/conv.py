@@ -78,7 +78,6 @@ def weight_gradient(weight, a, b_t, scratch):
 
 def conv2d(x, weight, bias, geometry, scratch, columns=STRIDED_COPIES):
     """y[n, o] = b[o] + Σ_{c ∈ group(o)} Σ_{i,j} W[o, c, i, j] · x̃[n, c, h·s + i·d, w·s + j·d]. Returns (y, saved)."""
-    xp = get_array_module(x)
     n, c, h, w = x.shape
     ho, wo = geometry.conv_output(h, w)
     (kh, kw), pads, g = geometry.kernel, geometry.pads, geometry.groups
@@ -89,9 +88,16 @@ def conv2d(x, weight, bias, geometry, scratch, columns=STRIDED_COPIES):
     else:
         src = x_cm
     cols = columns.im2col(src, scratch.get("cols", (c, kh, kw, n, ho, wo), x), geometry.stride, geometry.dilation)
-    o = weight.shape[0]
-    cols_g = cols.reshape(g, -1, n * ho * wo)
-    product = grouped_matmul(weight.reshape(g, o // g, -1), cols_g, scratch.get("product", (g, o // g, n * ho * wo), x))
+    return convolve_columns(x, cols, weight, bias, g, scratch)
+
+
+def convolve_columns(x, cols, weight, bias, groups, scratch):
+    """y = W_g X_g per group plus b, (N, O, Ho, Wo), from x's columns (C, kh, kw, N, Ho, Wo). Returns (y, saved)."""
+    xp = get_array_module(x)
+    n, ho, wo, o = cols.shape[3], cols.shape[4], cols.shape[5], weight.shape[0]
+    cols_g = cols.reshape(groups, -1, n * ho * wo)
+    product = grouped_matmul(weight.reshape(groups, o // groups, -1), cols_g,
+                             scratch.get("product", (groups, o // groups, n * ho * wo), x))
     y = xp.empty((n, o, ho, wo), dtype=x.dtype)
     y_cm = product.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
     if bias is None:

@@ -82,22 +82,12 @@ def conv2d(x, weight, bias, geometry, scratch):
     """``formulas.conv.conv2d``; with zero padding, im2col reads the unpadded input (no padded copy)."""
     if geometry.padding_mode != "zeros":
         return formula.conv2d(x, weight, bias, geometry, scratch, columns=ONE_LAUNCH)
-    xp = cupy_module()
     n, c, h, w = x.shape
     ho, wo = geometry.conv_output(h, w)
-    (kh, kw), g, o = geometry.kernel, geometry.groups, weight.shape[0]
+    kh, kw = geometry.kernel
     cols = _im2col(x.transpose(1, 0, 2, 3), scratch.get("cols", (c, kh, kw, n, ho, wo), x), geometry.pads[0],
                    geometry.pads[2], geometry.stride, geometry.dilation)
-    cols_g = cols.reshape(g, -1, n * ho * wo)
-    product = formula.grouped_matmul(weight.reshape(g, o // g, -1), cols_g,
-                                     scratch.get("product", (g, o // g, n * ho * wo), x))
-    y = xp.empty((n, o, ho, wo), dtype=x.dtype)
-    y_cm = product.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
-    if bias is None:
-        y[...] = y_cm
-    else:
-        xp.add(y_cm, bias[:, None, None], out=y)
-    return y, (x.shape, cols_g)
+    return formula.convolve_columns(x, cols, weight, bias, geometry.groups, scratch)
 
 
 def conv2d_backward(g, saved, weight, bias, geometry, scratch, want_dx=True):
