@@ -67,7 +67,8 @@ def cupy_module():
     return _cupy
 
 
-_COMPUTE_TYPES = {"highest": "COMPUTE_TYPE_DEFAULT", "high": "COMPUTE_TYPE_TF32", "medium": "COMPUTE_TYPE_BF16"}
+# torch on CUDA: "high" and "medium" both allow TF32 (CuPy 14's COMPUTE_TYPE_BF16 does nothing for float32 GEMMs)
+_COMPUTE_TYPES = {"highest": "COMPUTE_TYPE_DEFAULT", "high": "COMPUTE_TYPE_TF32", "medium": "COMPUTE_TYPE_TF32"}
 _matmul_precision = {"precision": "highest", "asked": False}
 
 
@@ -81,9 +82,10 @@ def set_float32_matmul_precision(precision):
 
     "highest", the default: computed in float32. "high": cuBLAS may round their inputs to TF32 (10 bits of
     mantissa instead of 23: relative errors near 1e-3, on Ampere GPUs and newer, which run them on tensor cores).
-    "medium": to bfloat16. As torch, any other value warns and changes nothing. NumPy's products on the CPU have
-    no such mode and stay float32. Nothing changes unless a program asks: until this is called, CuPy's own
-    setting (``CUPY_TF32=1`` in the environment) is left alone.
+    "medium": the same as "high", as torch on CUDA (CuPy has no bfloat16 mode for float32 products). As torch,
+    any other value warns and changes nothing. NumPy's products on the CPU have no such mode and stay float32.
+    Nothing changes unless a program asks: until this is called, CuPy's own setting (``CUPY_TF32=1`` in the
+    environment) is left alone.
     """
     if precision not in _COMPUTE_TYPES:
         warnings.warn(f"{precision} is not one of 'highest', 'high', or 'medium'; the current "

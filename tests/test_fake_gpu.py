@@ -319,7 +319,7 @@ def test_convolution_gradients_accumulate_on_the_gpu_as_the_formulas(bias, gpu):
         with kernels.use(**forced):
             for scale in (1.0, -0.5):
                 layer(backend.to_device(x * scale, "gpu"))
-                layer.backward(backend.to_device(g, "gpu"))
+                layer.backward(backend.to_device(g * scale, "gpu"))   # both gradients differ from pass to pass
         grads.append([backend.to_numpy(p.grad) for p in layer.parameters()])
     for got, want in zip(grads[1], grads[0]):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
@@ -359,6 +359,74 @@ def test_float32_matmul_precision_is_torchs_switch_for_the_gpus_products(gpu):
             assert high > 1e-4, high                      # tensor cores on TF32 inputs
     finally:
         minimlp.set_float32_matmul_precision("highest")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gpu_convolution_with_uneven_zero_padding_agrees_with_the_formula(dtype, gpu):
+    """``padding="same"`` with an even kernel pads (0, 1) rows and (1, 2) columns: im2col's top and left offsets
+    and col2im's crop are the pads before, not after."""
+    x = np.random.default_rng(3).normal(size=(2, 3, 6, 7)).astype(dtype)
+    results = []
+    for forced in ({"conv2d": "formula"}, {}):
+        minimlp.manual_seed(0)
+        layer = nn.Conv2d(3, 4, (2, 4), padding="same").to("gpu", dtype=dtype)
+        g = np.random.default_rng(4).normal(size=(2, 4, 6, 7)).astype(dtype)
+        results.append(_train_step_results(layer, x, g, "gpu", **forced))
+    assert ("conv2d", "forward", "gpu-fused") in results[1][1]
+    tol = 1e-5 if dtype == np.float32 else 1e-13
+    for key, want in results[0][0].items():
+        np.testing.assert_allclose(results[1][0][key], want, rtol=0,
+                                   atol=tol * max(1.0, float(np.abs(want).max())), err_msg=key)
+
+
+def test_a_matmul_precision_set_before_the_gpu_is_probed_applies_when_it_is(monkeypatch):
+    """Set before CuPy is loaded, the precision reaches CuPy when minimlp first probes the GPU."""
+    cp = fake_cupy.cupy
+    monkeypatch.setattr(backend, "_cupy", None)
+    monkeypatch.setattr(backend, "_gpu_error", None)
+    monkeypatch.setitem(sys.modules, "cupy", cp)
+    monkeypatch.setitem(backend._matmul_precision, "precision", "highest")
+    monkeypatch.setitem(backend._matmul_precision, "asked", False)
+    fake_cupy._ComputeTypes.current.clear()
+    try:
+        minimlp.set_float32_matmul_precision("high")
+        assert cp._core.get_compute_type(np.float32) == cp._core._routines_linalg.COMPUTE_TYPE_TBD
+        backend._probe_gpu()
+        assert backend._cupy is cp
+        assert cp._core.get_compute_type(np.float32) == cp._core._routines_linalg.COMPUTE_TYPE_TF32
+    finally:
+        fake_cupy._ComputeTypes.current.clear()
+
+
+def test_medium_matmul_precision_is_tf32_on_the_gpu_as_torchs(gpu):
+    """torch on CUDA allows TF32 for "medium" too (CuPy has no bfloat16 mode for float32 products)."""
+    linalg = gpu.xp._core._routines_linalg
+    try:
+        minimlp.set_float32_matmul_precision("medium")
+        assert gpu.xp._core.get_compute_type(np.float32) == linalg.COMPUTE_TYPE_TF32
+    finally:
+        minimlp.set_float32_matmul_precision("highest")
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2, padding=1), dict(kernel_size=3, stride=2, padding=1)])
+def test_max_pool_windows_all_minus_infinity_beside_the_padding_match_torch(kwargs, gpu):
+    """A window of −∞ inputs and padding points at its first input, never at the padding (torch's indices and
+    gradient), on the GPU kernel."""
+    import torch
+    x = np.arange(2 * 3 * 6 * 5, dtype=np.float64).reshape(2, 3, 6, 5)
+    x[:, :, :3, :3] = -np.inf
+    xt = torch.tensor(x, requires_grad=True)
+    yt, it = torch.nn.MaxPool2d(**kwargs, return_indices=True)(xt)
+    grad = np.random.default_rng(2).normal(size=tuple(yt.shape))
+    yt.backward(torch.tensor(grad))
+    pool = nn.MaxPool2d(**kwargs, return_indices=True)
+    with kernels.record() as log:
+        y, indices = pool(backend.to_device(x, "gpu"))
+        dx = pool.backward(backend.to_device(grad, "gpu"))
+    assert ("max_pool2d", "forward", "gpu-fused") in log, log
+    np.testing.assert_array_equal(backend.to_numpy(indices), it.numpy())
+    np.testing.assert_array_equal(backend.to_numpy(y), yt.detach().numpy())
+    np.testing.assert_allclose(backend.to_numpy(dx), xt.grad.numpy(), rtol=0, atol=1e-15)
 
 
 MAX_POOL_CASES = [  # the U-Net's pools at batch 64 and 8, overlapping, padded, dilated and ceil_mode windows

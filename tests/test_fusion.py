@@ -157,3 +157,13 @@ def test_a_sigmoid_or_tanh_after_batch_norm_runs_as_its_own_layer_on_the_cpu(act
         seq.backward(g + 0 * seq(x))
     ops_run = {op for op, _, _ in log}
     assert activation.__name__.lower() in ops_run and not any(op.startswith("batch_norm_") for op in ops_run), log
+
+
+def test_a_batch_norm_relu_pair_fuses_on_the_cpu_without_compiled_kernels(monkeypatch):
+    """The ReLU pair needs no compiled kernel: with ``MINIMLP_CPU_KERNELS=numpy`` its formula runs as one op."""
+    monkeypatch.setenv("MINIMLP_CPU_KERNELS", "numpy")
+    seq = nn.Sequential(nn.BatchNorm1d(6), nn.ReLU())
+    x = np.random.default_rng(0).normal(size=(8, 6)).astype(np.float32)
+    with kernels.record() as log:
+        seq.backward(seq(x) * 0 + 1)
+    assert ("batch_norm_relu", "forward_train", "formula") in log, log

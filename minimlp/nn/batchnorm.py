@@ -3,11 +3,12 @@ import numpy as np
 
 from ..backend import get_array_module
 from ..kernels import ops
+from .activation import ReLU, Sigmoid, Tanh
 from .checks import InputError, check_floating, check_grad_like, check_like, whole
 from .normalization import Normalization
 
 # the op of a BatchNorm followed by each activation it can run in its own passes (``nn.fusion``)
-_PAIRS = {"ReLU": ops.batch_norm_relu, "Sigmoid": ops.batch_norm_sigmoid, "Tanh": ops.batch_norm_tanh}
+_PAIRS = {ReLU: ops.batch_norm_relu, Sigmoid: ops.batch_norm_sigmoid, Tanh: ops.batch_norm_tanh}
 
 
 class BatchNorm1d(Normalization):
@@ -64,7 +65,7 @@ class BatchNorm1d(Normalization):
         two layers' own kernels are the faster)."""
         if not ((self.training or not self.track_running_stats) and x.size > 0):
             return False
-        op = _PAIRS[type(activation).__name__]
+        op = _PAIRS[type(activation)]
         return op is ops.batch_norm_relu or op.has_kernel("forward_train", x, self._gamma())
 
     def _forward_activation(self, x, activation):
@@ -89,6 +90,7 @@ class BatchNorm1d(Normalization):
 
     def _forward(self, x, activation):
         self._check(x)
+        self._fused_backward = None
         gamma = self._gamma()
         beta = None if self.bias is None else self.bias.data
         if self.training or not self.track_running_stats:
@@ -98,7 +100,7 @@ class BatchNorm1d(Normalization):
             if count < 2:
                 raise ValueError(f"{self!r}: expected more than 1 value per channel when training, "
                                  f"got input of shape {tuple(x.shape)}")
-            op = ops.batch_norm if activation is None else _PAIRS[type(activation).__name__]
+            op = ops.batch_norm if activation is None else _PAIRS[type(activation)]
             impl = op.pick("forward_train", x, gamma)
             y, saved, mean, var = impl.forward_train(x, gamma, beta, self.eps)
             if self.training and self.track_running_stats:

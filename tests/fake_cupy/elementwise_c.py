@@ -1,13 +1,14 @@
 """Run a CuPy ElementwiseKernel's C body on NumPy arrays: the small C subset minimlp's kernels are written in.
 
 Statements: declarations (``T d = e;``), assignments (``=``, ``+=``, ``-=``, ``*=``, ``/=``) and
-``if (c) x = e;``, and writes of a ``raw`` parameter at an index (``if (i == 0) count[0] += 1;``) where no two
-elements write one place. Expressions: numbers, names, ``+ - * / %`` (``/`` and ``%`` of integers truncate, as
-C's), comparisons, ``&& || !``, ``c ? a : b``, casts ``(T) e``, the math functions in ``FUNCTIONS``, the
-element's index ``i`` and ``raw`` parameters read at a flat C-order index (``src[k]``). Anything else is refused
-by name, so a kernel this cannot read is reported, never run wrongly. Each statement is evaluated on whole
-arrays (every element at once), which is what the per-element C does when no element reads another's result; a
-raw read is clipped to the array, since both sides of a condition are evaluated.
+``if (c) x = e;``, and writes of a ``raw`` output at an index (``if (i == 0) count[0] += 1;``) where no two
+elements write one place (CuPy declares every input const, raw ones included). Expressions: numbers, names,
+``+ - * / %`` (``/`` and ``%`` of integers truncate, as C's), comparisons, ``&& || !``, ``c ? a : b``, casts
+``(T) e``, the math functions in ``FUNCTIONS``, the element's index ``i`` and ``raw`` parameters read at a flat
+C-order index (``src[k]``). Anything else is refused by name, so a kernel this cannot read is reported, never
+run wrongly. Each statement is evaluated on whole arrays (every element at once), which is what the
+per-element C does when no element reads another's result; a raw read outside the array reads a poison value,
+since both sides of a condition are evaluated.
 
 A ReductionKernel may reduce pairs (``reduce_type="double2"``: ``make_double2(u, v)`` per element, summed member
 by member, read as ``a.x`` and ``a.y``) and set several outputs in a comma-separated ``post_map_expr``.
@@ -50,8 +51,20 @@ def _scalar(value, dtype):
 
 
 def _raw(array, index):
-    """``array[index]`` with ``index`` flat, in C order, as CuPy's CArray reads a raw parameter."""
-    return np.take(np.ravel(array), np.asarray(index, dtype=np.int64), mode="clip")
+    """``array[index]`` with ``index`` flat, in C order, as CuPy's CArray reads a raw parameter. An index outside
+    the array reads a poison value (NaN, or the integer minimum), as a GPU would read garbage there: both sides
+    of a condition are evaluated, so only a read that escapes its guard reaches a result."""
+    flat, index = np.ravel(array), np.asarray(index, dtype=np.int64)
+    values = np.take(flat, index, mode="clip")
+    poison = np.nan if flat.dtype.kind == "f" else np.iinfo(flat.dtype).min if flat.dtype.kind in "iu" else 0
+    return np.where((index >= 0) & (index < flat.size), values, np.asarray(poison).astype(flat.dtype))
+
+
+def _check_declared(kernel, name, ctype, value):
+    """CuPy reads a declared parameter type as a NumPy dtype name (``float`` is float64 there) and refuses an
+    array of any other dtype, raw or not (``_decide_params_type_core``: 'Type is mismatched')."""
+    if value.dtype != np.dtype(ctype):
+        raise TypeError(f"{kernel}: Type is mismatched. {name} {value.dtype} {ctype}")
 
 
 class Unsupported(NotImplementedError):
@@ -206,9 +219,8 @@ class Kernel:
     """One ElementwiseKernel: parameters, the body translated to Python, and a call like CuPy's."""
 
     def __init__(self, in_params, out_params, operation, name):
-        (self.inputs, self.raw), (self.outputs, raw_out) = _params(in_params), _params(out_params)
-        if raw_out:
-            raise Unsupported(f"raw outputs {sorted(raw_out)}")
+        (self.inputs, raw_in), (self.outputs, self.raw_out) = _params(in_params), _params(out_params)
+        self.raw = raw_in | self.raw_out
         self.name = name
         self.types = {t for t, _ in self.inputs + self.outputs if t not in C_TYPES} | set(C_TYPES)
         self.code = [self._statement(s) for s in _statements(operation)]
@@ -217,8 +229,9 @@ class Kernel:
         m = re.fullmatch(r"(?:if\s*\((.*)\)\s*)?(\w+)\s*\[([^\]]+)\]\s*([-+*/]?=)\s*(.+)", text, flags=re.S)
         if m:
             condition, target, index, op, value = m.groups()
-            if target not in getattr(self, "raw", ()):
-                raise Unsupported(f"a write to {target}[...], which is not a raw array parameter")
+            if target not in getattr(self, "raw_out", ()):
+                raise Unsupported(f"a write to {target}[...], which is not a raw output (CuPy declares its "
+                                  f"inputs, raw ones included, const)")
             index = _translate(index, self.types)
             new = _translate(value, self.types)
             if op != "=":
@@ -249,9 +262,14 @@ class Kernel:
         if len(args) not in (n_in, n_in + n_out):
             raise TypeError(f"{self.name}: {n_in} inputs (and {n_out} outputs) wanted, {len(args)} given")
         allocate = len(args) == n_in
+        if allocate and self.raw_out:
+            raise ValueError("Output array size is Undecided")
         bound = {}
         for (ctype, name), value in zip(self.inputs + self.outputs, args):
-            if ctype in C_TYPES or not isinstance(value, np.ndarray):
+            if not isinstance(value, np.ndarray):
+                continue
+            if ctype in C_TYPES:
+                _check_declared(self.name, name, ctype, value)
                 continue
             if bound.setdefault(ctype, value.dtype) != value.dtype:
                 raise TypeError(f"{self.name}: type {ctype} is bound to {bound[ctype]} and {value.dtype} "
@@ -273,14 +291,16 @@ class Kernel:
                 raise TypeError(f"{self.name}: the type of {name} ({ctype}) is not bound by any array")
             env[name] = value if isinstance(value, np.ndarray) else _scalar(value, dtypes[ctype])
         for (ctype, name), out in zip(self.outputs, args[n_in:]):
-            if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtypes[ctype]:
+            if not isinstance(out, np.ndarray) or out.dtype != dtypes[ctype] or (
+                    name not in self.raw_out and out.shape != shape):
                 raise TypeError(f"{self.name}: output {name} must be a {np.dtype(dtypes[ctype])} array of shape "
                                 f"{shape}")
-            env[name] = out.copy()
+            env[name] = out if name in self.raw_out else out.copy()
         for line in self.code:
             exec(line, env)
         for (ctype, name), out in zip(self.outputs, args[n_in:]):
-            out[...] = np.broadcast_to(env[name], shape).astype(out.dtype, copy=False)
+            if name not in self.raw_out:
+                out[...] = np.broadcast_to(env[name], shape).astype(out.dtype, copy=False)
         return args[n_in:] if n_out > 1 else args[n_in]
 
 
@@ -318,7 +338,9 @@ class Reduction:
             raise TypeError(f"{self.name}: {n_in} inputs (and the outputs, or out= for one) wanted, "
                             f"{len(args)} given")
         bound = {}
-        for (ctype, name), value in zip(self.inputs, args):
+        for (ctype, name), value in zip(self.inputs + self.outputs, args):
+            if ctype in C_TYPES and isinstance(value, np.ndarray):
+                _check_declared(self.name, name, ctype, value)
             if ctype not in C_TYPES and isinstance(value, np.ndarray):
                 if bound.setdefault(ctype, value.dtype) != value.dtype:
                     raise TypeError(f"{self.name}: type {ctype} is bound to {bound[ctype]} and {value.dtype}")

@@ -57,7 +57,7 @@ def _kernel(name, activation=""):
             f"minimlp_bn_dx{suffix}")
     if name == "running":
         return cp.ElementwiseKernel(
-            "T mean, T var, T keep, T momentum, T var_momentum, raw int64 batches", "T running_mean, T running_var",
+            "T mean, T var, T keep, T momentum, T var_momentum", "T running_mean, T running_var, raw int64 batches",
             "running_mean = running_mean * keep + momentum * mean;"
             "running_var = running_var * keep + var_momentum * var;"
             "if (i == 0) batches[0] += 1", "minimlp_bn_running")
@@ -137,4 +137,4 @@ def backward_train_tanh(g, saved, weight, bias, want_dx=True):
 def update_running_stats(running_mean, running_var, mean, var, count, momentum, batches):
     t = running_mean.dtype.type
     _kernel("running")(mean, var, t(1.0 - momentum), t(momentum), t(momentum * count / (count - 1)),
-                       batches.reshape(1), running_mean, running_var)
+                       running_mean, running_var, batches.reshape(1))   # raw output: CuPy's raw inputs are const
