@@ -58,9 +58,7 @@ def backward_train_relu(g, saved, weight, bias, want_dx=True):
 def forward_train_sigmoid(x, weight, bias, eps):
     """BatchNorm in training followed by the sigmoid: y = σ(γ x̂ + β). Returns (y, (x̂, 1/√(σ² + ε), y), μ, σ²):
     the backward reads the sigmoid's derivative y(1 − y) from y."""
-    y, saved, mean, var = forward_train(x, weight, bias, eps)
-    y = activation.sigmoid(y)[0]
-    return y, saved + (y,), mean, var
+    return _then(activation.sigmoid, forward_train(x, weight, bias, eps))
 
 
 def backward_train_sigmoid(g, saved, weight, bias, want_dx=True):
@@ -70,14 +68,19 @@ def backward_train_sigmoid(g, saved, weight, bias, want_dx=True):
 
 def forward_train_tanh(x, weight, bias, eps):
     """BatchNorm in training followed by tanh: y = tanh(γ x̂ + β). Returns (y, (x̂, 1/√(σ² + ε), y), μ, σ²)."""
-    y, saved, mean, var = forward_train(x, weight, bias, eps)
-    y = activation.tanh(y)[0]
-    return y, saved + (y,), mean, var
+    return _then(activation.tanh, forward_train(x, weight, bias, eps))
 
 
 def backward_train_tanh(g, saved, weight, bias, want_dx=True):
     """``backward_train`` of G·(1 − y²): tanh's gradient, then BatchNorm's."""
     return backward_train(activation.tanh_backward(g, saved[2]), saved[:2], weight, bias, want_dx)
+
+
+def _then(f, forward):
+    """``forward_train``'s (y, saved, μ, σ²) with the activation ``f`` applied to y, its output kept in saved."""
+    y, saved, mean, var = forward
+    y = f(y)[0]
+    return y, saved + (y,), mean, var
 
 
 def forward_eval(x, running_mean, running_var, weight, bias, eps):

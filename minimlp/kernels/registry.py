@@ -96,7 +96,7 @@ class Op:
         if impl is not None and impl.provides(role) and impl.takes(args, context):
             chosen = impl
         if chosen is None:
-            chosen = next((k for k in self.kernels if k.provides(role) and k.chosen_for(args, context)), self.formula)
+            chosen = self._first_kernel(role, args, context) or self.formula
         log = _log.get()
         if log is not None:
             log.append((self.name, role, chosen.name))
@@ -104,7 +104,11 @@ class Op:
 
     def has_kernel(self, role, *args, **context):
         """Whether a kernel (not the formula) would be picked for ``role`` on these arguments, unforced."""
-        return any(k.provides(role) and k.chosen_for(args, context) for k in self.kernels)
+        return self._first_kernel(role, args, context) is not None
+
+    def _first_kernel(self, role, args, context):
+        """The first registered kernel the selector takes for ``role`` here, or None."""
+        return next((k for k in self.kernels if k.provides(role) and k.chosen_for(args, context)), None)
 
     def run(self, role, *args, **context):
         """``pick(role, ...)`` then call it with ``args`` (``context`` only informs the pick)."""
