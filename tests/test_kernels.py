@@ -921,6 +921,21 @@ def test_batch_norm2d_kernel_makes_y_from_the_x_hat_it_keeps(dtype):
     np.testing.assert_array_equal(y, xhat * gamma.reshape(1, 3, 1, 1) + beta.reshape(1, 3, 1, 1))
 
 
+@pytest.mark.parametrize("shape, forward", [((16, 3072), "cpu-compiled"), ((8, 2, 32, 32), "formula")])
+def test_the_mse_gradient_is_the_compiled_kernels_after_either_forward(shape, forward):
+    """The paper network's 2-d prediction takes the compiled forward, the U-Net's 4-d one the formula's: both
+    keep ŷ − y, and the compiled kernel makes the gradient from it after either (``nn.loss._Loss._run``)."""
+    rng = np.random.default_rng(6)
+    p, t = rng.standard_normal(shape, dtype=np.float32), rng.standard_normal(shape, dtype=np.float32)
+    loss = nn.MSELoss()
+    with kernels.record() as log:
+        value = loss(p, t)
+        grad = loss.backward()
+    assert {("squared_error", "forward", forward), ("squared_error", "backward", "cpu-compiled-gradient")} <= set(log)
+    assert value == pytest.approx(float(np.mean((p - t).astype(np.float64) ** 2)), rel=1e-6)
+    np.testing.assert_allclose(grad, 2 * (p - t) / p.size, rtol=1e-6)
+
+
 # -------------------------------------------------------------------------------- Numba's cache
 def test_the_compiled_in_digests_are_current():
     """Numba caches a kernel by its own file, but some compile in code from other files (``COMPILED_IN``): the

@@ -11,10 +11,12 @@ from ..backend import get_array_module
 from . import activation
 
 
-def forward_train(x, weight, bias, eps):
+def forward_train(x, weight, bias, eps, running=None):
     """Batch statistics: μ = Σ x/M, σ² = Σ (x − μ)²/M, x̂ = (x − μ)/√(σ² + ε), y = γ x̂ + β.
 
-    ``weight``/``bias`` (γ, β) may be None (no affine map; β alone may be None: no shift). Returns (y, (x̂, 1/√(σ² + ε)), μ, σ²).
+    ``weight``/``bias`` (γ, β) may be None (no affine map; β alone may be None: no shift). ``running``, where the
+    layer tracks running statistics, is (running_mean, running_var, momentum, num_batches_tracked), moved by
+    ``update_running_stats``. Returns (y, (x̂, 1/√(σ² + ε)), μ, σ²).
     """
     xp = get_array_module(x)
     mean = x.mean(axis=_others(x), dtype=np.float64).astype(x.dtype)
@@ -23,6 +25,7 @@ def forward_train(x, weight, bias, eps):
     inv_std = 1.0 / xp.sqrt(var + eps)
     xhat = xc
     xhat *= _channel(inv_std, x)
+    update_running_stats(running, mean, var, x.size // mean.size)
     return _affine(xhat, weight, bias), (xhat, inv_std), mean, var
 
 
@@ -41,10 +44,10 @@ def backward_train(g, saved, weight, bias, want_dx=True):
     return dx
 
 
-def forward_train_relu(x, weight, bias, eps):
+def forward_train_relu(x, weight, bias, eps, running=None):
     """BatchNorm in training followed by ReLU: y = max(γ x̂ + β, 0). Returns (y, (x̂, 1/√(σ² + ε)), μ, σ²): the
     same saved values as ``forward_train``, from which the backward finds the ReLU's mask again."""
-    y, saved, mean, var = forward_train(x, weight, bias, eps)
+    y, saved, mean, var = forward_train(x, weight, bias, eps, running)
     return activation.relu(y)[0], saved, mean, var
 
 
@@ -55,10 +58,10 @@ def backward_train_relu(g, saved, weight, bias, want_dx=True):
     return backward_train(activation.relu_backward(g, pre), saved, weight, bias, want_dx)
 
 
-def forward_train_sigmoid(x, weight, bias, eps):
+def forward_train_sigmoid(x, weight, bias, eps, running=None):
     """BatchNorm in training followed by the sigmoid: y = σ(γ x̂ + β). Returns (y, (x̂, 1/√(σ² + ε), y), μ, σ²):
     the backward reads the sigmoid's derivative y(1 − y) from y."""
-    return _then(activation.sigmoid, forward_train(x, weight, bias, eps))
+    return _then(activation.sigmoid, forward_train(x, weight, bias, eps, running))
 
 
 def backward_train_sigmoid(g, saved, weight, bias, want_dx=True):
@@ -66,9 +69,9 @@ def backward_train_sigmoid(g, saved, weight, bias, want_dx=True):
     return backward_train(activation.sigmoid_backward(g, saved[2]), saved[:2], weight, bias, want_dx)
 
 
-def forward_train_tanh(x, weight, bias, eps):
+def forward_train_tanh(x, weight, bias, eps, running=None):
     """BatchNorm in training followed by tanh: y = tanh(γ x̂ + β). Returns (y, (x̂, 1/√(σ² + ε), y), μ, σ²)."""
-    return _then(activation.tanh, forward_train(x, weight, bias, eps))
+    return _then(activation.tanh, forward_train(x, weight, bias, eps, running))
 
 
 def backward_train_tanh(g, saved, weight, bias, want_dx=True):
@@ -98,9 +101,13 @@ def backward_eval(g, saved, weight, bias, want_dx=True):
     return g * _channel(gamma * inv_std, g) if want_dx else None
 
 
-def update_running_stats(running_mean, running_var, mean, var, count, momentum, batches):
-    """running ← (1 − m)·running + m·batch, in place; the variance's batch value is unbiased: σ²·M/(M − 1).
-    ``batches`` (``num_batches_tracked``, a 0-d integer array) counts this batch, in place."""
+def update_running_stats(running, mean, var, count):
+    """running ← (1 − m)·running + m·batch, in place, for ``running`` = (running_mean, running_var, m,
+    num_batches_tracked) (None: nothing to track); the variance's batch value is unbiased: σ²·M/(M − 1), M =
+    ``count`` values per channel. ``num_batches_tracked`` (a 0-d integer array) counts this batch, in place."""
+    if running is None:
+        return
+    running_mean, running_var, momentum, batches = running
     batches += 1
     running_mean *= 1.0 - momentum
     running_mean += momentum * mean

@@ -113,6 +113,12 @@ def gpu_pair(x, y=None, *args, **context):
     return on_gpu(x) and (y is None or getattr(y, "dtype", None) == x.dtype)
 
 
+def gpu_prediction_target(prediction, target=None, *args, **context):
+    """A loss's prediction and target, CuPy arrays of one dtype (never the difference a formula kept: a kernel
+    whose backward reads what its own forward saved is picked for the forward only)."""
+    return on_gpu(prediction) and on_gpu(target) and target.dtype == prediction.dtype
+
+
 def gpu_with_affine(x, weight, *args, **context):
     """``on_gpu``, and BatchNorm's γ (the fused passes apply γ and β)."""
     return weight is not None and on_gpu(x)
@@ -121,11 +127,6 @@ def gpu_with_affine(x, weight, *args, **context):
 def gpu_pool_window(x, geometry, *args, **context):
     """``on_gpu``, and a window of at most ``GPU_POOL_MAX_WINDOW`` offsets (the kernel unrolls them)."""
     return on_gpu(x) and geometry.kernel[0] * geometry.kernel[1] <= GPU_POOL_MAX_WINDOW
-
-
-def gpu_alike(running_mean, running_var, mean, *args, **context):
-    """``on_gpu``, the batch statistics in the running statistics' dtype (one kernel type)."""
-    return on_gpu(running_mean) and mean.dtype == running_mean.dtype == running_var.dtype
 
 
 linear = Op("linear", forward=f.linear.forward, backward=f.linear.backward)
@@ -197,13 +198,11 @@ attention = Op("attention", forward=f.attention.scaled_dot_product,
                  project_backward=f.attention.in_projection_backward)
 
 batch_norm = Op("batch_norm", forward_train=f.batch_norm.forward_train, backward_train=f.batch_norm.backward_train,
-                forward_eval=f.batch_norm.forward_eval, backward_eval=f.batch_norm.backward_eval,
-                update_running_stats=f.batch_norm.update_running_stats)
+                forward_eval=f.batch_norm.forward_eval, backward_eval=f.batch_norm.backward_eval)
 batch_norm.register("cpu-compiled", with_affine, compiled=True, forward_train="cpu.batch_norm:forward_train",
                     backward_train="cpu.batch_norm:backward_train")
 batch_norm.register("gpu-fused", gpu_with_affine, forward_train="gpu.batch_norm:forward_train",
                     backward_train="gpu.batch_norm:backward_train")
-batch_norm.register("gpu-running-stats", gpu_alike, update_running_stats="gpu.batch_norm:update_running_stats")
 batch_norm_relu = Op("batch_norm_relu", forward_train=f.batch_norm.forward_train_relu,
                      backward_train=f.batch_norm.backward_train_relu)
 batch_norm_relu.register("cpu-compiled", with_affine, compiled=True, forward_train="cpu.batch_norm:forward_train_relu",
@@ -241,6 +240,8 @@ squared_error = Op("squared_error", forward=f.loss.squared_error, backward=f.los
                    elements=f.loss.squared_error_elements)
 squared_error.register("cpu-compiled", matrix, compiled=True, forward="cpu.loss:squared_error")
 squared_error.register("cpu-compiled-gradient", flat, compiled=True, backward="cpu.loss:squared_error_backward")
+squared_error.register("gpu-fused", gpu_prediction_target, forward="gpu.loss:squared_error",
+                       backward="gpu.loss:squared_error_backward", elements="gpu.loss:squared_error_elements")
 absolute_error = Op("absolute_error", forward=f.loss.absolute_error, backward=f.loss.absolute_error_backward,
                     elements=f.loss.absolute_error_elements)
 huber = Op("huber", forward=f.pointwise_loss.huber, backward=f.pointwise_loss.huber_backward)

@@ -102,9 +102,7 @@ class BatchNorm1d(Normalization):
                                  f"got input of shape {tuple(x.shape)}")
             op = ops.batch_norm if activation is None else _PAIRS[type(activation)]
             impl = op.pick("forward_train", x, gamma)
-            y, saved, mean, var = impl.forward_train(x, gamma, beta, self.eps)
-            if self.training and self.track_running_stats:
-                self._update_running_stats(mean, var, count)
+            y, saved, _, _ = impl.forward_train(x, gamma, beta, self.eps, self._running())
             if activation is None:
                 self._keep(impl.backward_train, saved, x.shape)
             else:
@@ -129,11 +127,15 @@ class BatchNorm1d(Normalization):
         self._keep(formula.backward_eval, saved, x.shape)
         return y
 
-    def _update_running_stats(self, mean, var, count):
-        """The running statistics move, and ``num_batches_tracked`` counts the batch (in the same kernel)."""
+    def _running(self):
+        """What a training forward moves (``formulas.batch_norm.update_running_stats``): (running_mean,
+        running_var, momentum, num_batches_tracked), or None where nothing is tracked. ``momentum=None``
+        reads the count (on the GPU, a wait for the device) to make the cumulative average's m = 1/(count + 1)."""
+        if not (self.training and self.track_running_stats):
+            return None
         nbt = self._buffers["num_batches_tracked"]
         m = 1.0 / (float(nbt) + 1) if self.momentum is None else self.momentum
-        ops.batch_norm.run("update_running_stats", self.running_mean, self.running_var, mean, var, count, m, nbt)
+        return self.running_mean, self.running_var, m, nbt
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "

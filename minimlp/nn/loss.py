@@ -15,7 +15,7 @@ class _Loss:
 
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         self.reduction = reduction_argument(type(self).__name__, size_average, reduce, reduction)
-        self._diff = None
+        self._saved = None   # (the forward's implementation, what it saved for the backward, the prediction's shape)
 
     def __call__(self, input, target):
         return self.forward(input, target)
@@ -31,46 +31,53 @@ class _Loss:
                             f"target on the {device_of(target)}")
         return target.astype(prediction.dtype, copy=False)   # torch promotes; ∂L/∂prediction keeps its dtype
 
+    def _scale(self, size):
+        return 1.0 / size if self.reduction == "mean" and size else 1.0
+
     def forward(self, prediction, target):
         target = self._check(prediction, target)
-        if prediction.size == 0:   # no elements: Σ = 0, the mean NaN (torch's), not a diverged training
-            self._diff = prediction - target
-            if self.reduction == "none":
-                return self._op.formula.elements(self._diff)
-            return 0.0 if self.reduction == "sum" else math.nan
-        diff, total = self._op.run("forward", prediction, target)
-        self._diff = diff
+        # no elements: Σ = 0, the mean NaN (torch's), not a diverged training
+        impl = self._op.pick("forward", prediction, target) if prediction.size else self._op.formula
+        saved, total = impl.forward(prediction, target, self._scale(prediction.size))
+        self._saved = (impl, saved, tuple(prediction.shape))
         if self.reduction == "none":
-            return self._op.run("elements", diff)
+            return self._run(impl, "elements", saved)
+        if prediction.size == 0:
+            return 0.0 if self.reduction == "sum" else math.nan
         def check(value):
             if not math.isfinite(value):
-                xp = get_array_module(diff)
+                xp = get_array_module(prediction)
                 bad_pred = int(xp.count_nonzero(~xp.isfinite(prediction)))
                 bad_target = int(xp.count_nonzero(~xp.isfinite(target)))
                 raise FloatingPointError(
                     f"{type(self).__name__} is {value}: the prediction has {bad_pred} non-finite values and the "
                     f"target {bad_target} (training diverged, or the data holds NaN/Inf)")
-        return reduced_loss(total, diff.size if self.reduction == "mean" else 1, check)
+        return reduced_loss(total, 1, check)
 
     def backward(self, grad_output=None):
         """∂L/∂prediction for the last forward call; ``grad_output`` = ∂(outer)/∂L, a number for "mean"/"sum"
         (default 1), an array of the prediction's shape for "none" (required)."""
-        if self._diff is None:
+        if self._saved is None:
             raise RuntimeError(f"{self!r}: backward called before forward")
+        impl, saved, shape = self._saved
         if self.reduction == "none":
-            shape = tuple(self._diff.shape)
             if grad_output is None or tuple(getattr(grad_output, "shape", (None,))) != shape:
                 raise ValueError(f"{self!r}: backward needs grad_output of the loss's shape {shape}, got "
                                  f"{None if grad_output is None else tuple(getattr(grad_output, 'shape', ()))}")
-            grad = self._op.run("backward", self._diff, 1.0)
+            grad = self._run(impl, "backward", saved, 1.0)
             grad *= grad_output
             return grad
-        if self._diff.size == 0:
-            return self._op.formula.backward(self._diff, 1.0)
-        scale = 1.0 / self._diff.size if self.reduction == "mean" else 1.0
+        scale = self._scale(math.prod(shape))
         if grad_output is not None:
             scale *= float(grad_output)
-        return self._op.run("backward", self._diff, scale)
+        return self._run(impl, "backward", saved, scale)
+
+    def _run(self, impl, role, saved, *args):
+        """``role`` by the kernel that made ``saved`` where it has one (what a kernel saves is its own), else
+        by the op's pick (the formula's ŷ − y, which every other kernel reads)."""
+        if impl is not self._op.formula and impl.provides(role):
+            return getattr(impl, role)(saved, *args)
+        return self._op.run(role, saved, *args)
 
     def __repr__(self):
         return f"{type(self).__name__}()"  # torch's: a loss's repr names no argument

@@ -448,11 +448,11 @@ class ReductionKernel:
     """cupy.ReductionKernel: ``map_expr``, the reduction and ``post_map_expr`` run by ``elementwise_c``."""
 
     def __init__(self, in_params, out_params, map_expr, reduce_expr, post_map_expr, identity, name="reduce_kernel",
-                 reduce_type=None, **kwargs):
+                 reduce_type=None, preamble="", **kwargs):
         self.kernel = elementwise_c.Reduction(in_params, out_params, map_expr, reduce_expr, post_map_expr,
                                               identity, name, reduce_type)
         built.append(("reduction", (self.kernel.inputs, self.kernel.outputs, map_expr, reduce_expr, post_map_expr,
-                                    reduce_type, identity, name)))
+                                    reduce_type, identity, preamble, name)))
 
     def __call__(self, *args, out=None, axis=None, keepdims=False, stream=None):
         for a in args + (out,):

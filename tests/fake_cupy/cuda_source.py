@@ -3,8 +3,9 @@
 Each ElementwiseKernel becomes a device function template of its parameters (inputs ``const``, ``raw`` ones
 as ``const`` pointers, as CuPy declares every input const; outputs by reference, ``raw`` ones as pointers; and the
 element index ``i``) holding its body, instantiated for float and double by a ``__global__`` caller; each
-ReductionKernel becomes its map, identity, reduce and post-map functions the same way. nvcc then checks the C the
-fake's interpreter only reads: types, overloads, names. It does not check CuPy's own generated wrapper around them.
+ReductionKernel becomes its map, identity, reduce and post-map functions the same way, after its preamble
+(each preamble once). nvcc then checks the C the fake's interpreter only reads: types, overloads, names. It does
+not check CuPy's own generated wrapper around them.
 """
 C_OF = {"float32": "float", "float64": "double", "bool": "bool", "int32": "int", "int64": "long long",
         "float": "float", "double": "double", "int": "int", "ptrdiff_t": "ptrdiff_t"}
@@ -41,7 +42,7 @@ def elementwise(spec):
 
 
 def reduction(spec):
-    inputs, outputs, map_expr, reduce_expr, post, reduce_type, identity, name = spec
+    inputs, outputs, map_expr, reduce_expr, post, reduce_type, identity, preamble, name = spec
     rt = C_OF.get(reduce_type, reduce_type) if reduce_type else None
     parts = []
     for real in ("float", "double"):
@@ -70,6 +71,8 @@ def reduction(spec):
 def source(built):
     """One translation unit for every (kind, spec) in ``built``, each kernel name once."""
     seen, parts = set(), []
+    for preamble in dict.fromkeys(spec[-2] for kind, spec in built if kind == "reduction"):
+        parts.append(preamble)                                  # each once: kernels may share one
     for kind, spec in built:
         name = spec[3] if kind == "elementwise" else spec[-1]
         if name not in seen:

@@ -11,7 +11,10 @@ per-element C does when no element reads another's result; a raw read outside th
 since both sides of a condition are evaluated.
 
 A ReductionKernel may reduce pairs (``reduce_type="double2"``: ``make_double2(u, v)`` per element, summed member
-by member, read as ``a.x`` and ``a.y``) and set several outputs in a comma-separated ``post_map_expr``.
+by member, read as ``a.x`` and ``a.y``) or Welford's (count, mean, M2) triples (``double3``, merged by the
+``minimlp_welford`` of the kernel's preamble), and set several outputs in a comma-separated ``post_map_expr``;
+its outputs are references (read in the post-map, an output passed in holds its values; one made by the call
+holds poison).
 """
 import re
 
@@ -21,17 +24,21 @@ FUNCTIONS = {"sqrt": np.sqrt, "rsqrt": lambda x: 1 / np.sqrt(x), "exp": np.exp, 
              "max": np.maximum, "min": np.minimum, "fmax": np.fmax, "fmin": np.fmin,
              "abs": np.abs, "fabs": np.abs, "pow": np.power, "log1p": np.log1p, "expm1": np.expm1,
              "isfinite": np.isfinite, "isnan": np.isnan, "copysign": np.copysign, "floor": np.floor,
-             "ceil": np.ceil, "make_double2": lambda u, v: np.stack(np.broadcast_arrays(
-                 np.asarray(u, np.float64), np.asarray(v, np.float64)), axis=-1)}
-MEMBERS = {"x": 0, "y": 1}      # of a double2
+             "ceil": np.ceil, "make_double2": lambda *m: _members(m), "make_double3": lambda *m: _members(m)}
+MEMBERS = {"x": 0, "y": 1, "z": 2}      # of a double2 or double3
 C_TYPES = {"float": np.float32, "double": np.float64, "bool": np.bool_, "int": np.int32, "ptrdiff_t": np.int64,
            "float32": np.float32, "float64": np.float64, "int32": np.int32, "int64": np.int64}
 _TOKEN = re.compile(r"\s*(?:(\d+\.\d*(?:[eE][-+]?\d+)?f?|\.\d+(?:[eE][-+]?\d+)?f?|\d+(?:[eE][-+]?\d+)?f?)"
-                    r"|([A-Za-z_]\w*(?:\.[xy]\b)?)|(&&|\|\||==|!=|<=|>=|[-+*/%<>()?:!,\[\]]))")
+                    r"|([A-Za-z_]\w*(?:\.[xyz]\b)?)|(&&|\|\||==|!=|<=|>=|[-+*/%<>()?:!,\[\]]))")
 _BINARY = {"||": (1, "np.logical_or({}, {})"), "&&": (2, "np.logical_and({}, {})"),
            "==": (3, "({} == {})"), "!=": (3, "({} != {})"), "<": (4, "({} < {})"), ">": (4, "({} > {})"),
            "<=": (4, "({} <= {})"), ">=": (4, "({} >= {})"), "+": (5, "({} + {})"), "-": (5, "({} - {})"),
            "*": (6, "({} * {})"), "/": (6, "_div({}, {})"), "%": (6, "np.fmod({}, {})")}
+
+
+def _members(values):
+    """A double2 or double3: its members on a last axis."""
+    return np.stack(np.broadcast_arrays(*(np.asarray(v, np.float64) for v in values)), axis=-1)
 
 
 def _div(a, b):
@@ -58,6 +65,12 @@ def _raw(array, index):
     values = np.take(flat, index, mode="clip")
     poison = np.nan if flat.dtype.kind == "f" else np.iinfo(flat.dtype).min if flat.dtype.kind in "iu" else 0
     return np.where((index >= 0) & (index < flat.size), values, np.asarray(poison).astype(flat.dtype))
+
+
+def _poisoned(shape, dtype):
+    """A new output's memory before the kernel writes it: garbage on a GPU, NaN (or the integer minimum) here."""
+    dtype = np.dtype(dtype)
+    return np.full(shape, np.nan if dtype.kind == "f" else np.iinfo(dtype).min if dtype.kind in "iu" else 0, dtype)
 
 
 def _check_declared(kernel, name, ctype, value):
@@ -304,9 +317,21 @@ class Kernel:
         return args[n_in:] if n_out > 1 else args[n_in]
 
 
+def _welford(mapped, axis, keepdims=False):
+    """(count, mean, M2) parts merged into one per output, M2 = Σ (x − mean)², as ``minimlp_welford`` merges
+    them two at a time (its C is run by the host in ``tests/test_fake_gpu.py``)."""
+    n, x, m2 = (mapped[..., k] for k in range(3))
+    total = n.sum(axis=axis, keepdims=True)
+    mean = np.where(total > 0, (n * x).sum(axis=axis, keepdims=True) / np.where(total > 0, total, 1), 0)
+    m2 = m2.sum(axis=axis, keepdims=True) + (n * (x - mean) ** 2).sum(axis=axis, keepdims=True)
+    merged = np.stack([total, mean, m2], axis=-1)
+    return merged if keepdims else merged.squeeze(axis=axis)
+
+
 _REDUCTIONS = {"a + b": np.add.reduce, "max(a, b)": np.maximum.reduce, "min(a, b)": np.minimum.reduce,
-               "make_double2(a.x + b.x, a.y + b.y)": np.add.reduce}
-PAIRS = {"double2": np.float64}     # reduce types of two members, kept on a last axis of length 2
+               "make_double2(a.x + b.x, a.y + b.y)": np.add.reduce, "minimlp_welford(a, b)": _welford}
+VECTORS = {"double2": 2, "double3": 3}  # reduce types of several double members, kept on a last axis
+_VECTOR_REDUCTIONS = {"make_double2(a.x + b.x, a.y + b.y)": "double2", "minimlp_welford(a, b)": "double3"}
 
 
 class Reduction:
@@ -323,7 +348,7 @@ class Reduction:
         if " ".join(reduce_expr.split()) not in _REDUCTIONS:
             raise Unsupported(f"reduce_expr {reduce_expr!r}")
         self.reduce = _REDUCTIONS[" ".join(reduce_expr.split())]
-        if (reduce_type in PAIRS) != reduce_expr.startswith("make_double2"):
+        if _VECTOR_REDUCTIONS.get(" ".join(reduce_expr.split())) != (reduce_type if reduce_type in VECTORS else None):
             raise Unsupported(f"reduce_expr {reduce_expr!r} with reduce_type {reduce_type!r}")
         self.reduce_type = reduce_type
         self.types = {t for t, _ in self.inputs + self.outputs if t not in C_TYPES} | set(C_TYPES)
@@ -352,10 +377,10 @@ class Reduction:
                 raise TypeError(f"{self.name}: the type of {name} ({ctype}) is not bound by any array")
             env[name] = value if isinstance(value, np.ndarray) else _scalar(value, dtypes[ctype])
         shape = np.broadcast_shapes(*(a.shape for a in args[:n_in] if isinstance(a, np.ndarray)))
-        pair = self.reduce_type in PAIRS
-        mapped = np.broadcast_to(eval(self.map, env), shape + ((2,) if pair else ()))
+        pair = self.reduce_type in VECTORS
+        mapped = np.broadcast_to(eval(self.map, env), shape + ((VECTORS[self.reduce_type],) if pair else ()))
         if self.reduce_type is not None:
-            mapped = mapped.astype(PAIRS.get(self.reduce_type) or C_TYPES.get(self.reduce_type)
+            mapped = mapped.astype(np.float64 if pair else C_TYPES.get(self.reduce_type)
                                    or dtypes.get(self.reduce_type), copy=False)
         axes = tuple(range(len(shape))) if axis is None else tuple(np.atleast_1d(axis) % len(shape))
         env["a"] = self.reduce(mapped, axis=axes, keepdims=keepdims)
@@ -364,10 +389,11 @@ class Reduction:
                 del env[name]              # CuPy's post_map_expr sees the scalar inputs only
         targets = [out] if out is not None else list(args[n_in:]) or [None] * n_out
         for (ctype, name), target in zip(self.outputs, targets):
-            env[name] = np.zeros(np.shape(env["a"])[:-1] if pair else np.shape(env["a"]), dtypes[ctype])
-            if target is not None and (target.shape != env[name].shape or target.dtype != dtypes[ctype]):
+            shape = np.shape(env["a"])[:-1] if pair else np.shape(env["a"])
+            if target is not None and (target.shape != shape or target.dtype != dtypes[ctype]):
                 raise TypeError(f"{self.name}: output {name} must be a {np.dtype(dtypes[ctype])} array of shape "
-                                f"{env[name].shape}")
+                                f"{shape}")
+            env[name] = target.copy() if target is not None else _poisoned(shape, dtypes[ctype])   # a T& in the C
         for line in self.post:
             exec(line, env)
             for ctype, name in self.outputs:        # each output is a T& in the C: read back rounded

@@ -10,6 +10,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from ...formulas.batch_norm import update_running_stats
 from . import pool, row_sums
 
 # ``row_sums`` is compiled into these loops: its digest is kept here so that the cache follows it (see conv_loops)
@@ -111,14 +112,21 @@ def _batchnorm_backward_pieces(pieces, g, xhat, gamma, beta, inv_std, inv_n, dx,
                             c * (i + 1) // pieces)
 
 
-def forward_train(x, weight, bias, eps):
-    """``formulas.batch_norm.forward_train`` with γ (not None): returns (y, (x̂, 1/√(σ² + ε)), μ, σ²)."""
-    return _forward(x, weight, bias, eps, False)
+def forward_train(x, weight, bias, eps, running=None):
+    """``formulas.batch_norm.forward_train`` with γ (not None): returns (y, (x̂, 1/√(σ² + ε)), μ, σ²); the
+    running statistics move by the formula's ``update_running_stats``."""
+    return _tracked(_forward(x, weight, bias, eps, False), running)
 
 
-def forward_train_relu(x, weight, bias, eps):
+def forward_train_relu(x, weight, bias, eps, running=None):
     """``formulas.batch_norm.forward_train_relu``: ``forward_train`` with y = max(γ x̂ + β, 0)."""
-    return _forward(x, weight, bias, eps, True)
+    return _tracked(_forward(x, weight, bias, eps, True), running)
+
+
+def _tracked(forward, running):
+    y, saved, mean, var = forward
+    update_running_stats(running, mean, var, y.size // mean.size)
+    return forward
 
 
 def backward_train(g, saved, weight, bias, want_dx=True):

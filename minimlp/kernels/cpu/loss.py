@@ -37,8 +37,8 @@ def _difference_squares_parallel(p, t, diff, partial):
         _difference_squares(p, t, diff, partial, c)
 
 
-def squared_error(prediction, target):
-    """(ŷ − y, Σ (ŷ − y)²) for 2-d arrays, in one pass; the sum accumulated in float64.
+def squared_error(prediction, target, scale=1.0):
+    """(ŷ − y, scale·Σ (ŷ − y)²) for 2-d arrays, in one pass; the sum accumulated in float64.
 
     Rows are taken in fixed chunks of ``LOSS_ROWS`` whose sums are added in
     order, so the value does not depend on the number of threads.
@@ -51,7 +51,7 @@ def squared_error(prediction, target):
         _difference_squares_serial(prediction, target, diff, partial)
     else:
         pool.launch(parts, _difference_squares_parallel, prediction, target, diff, partial)
-    return diff, float(partial.sum())
+    return diff, float(partial.sum()) * scale
 
 
 def squared_error_backward(diff, scale):

@@ -1,22 +1,34 @@
-"""BatchNorm's training passes on the GPU: three kernels forward, two back, its activation inside them.
+"""BatchNorm's training passes on the GPU: two kernels forward, two back, its activation inside them.
 
-Forward: μ as one reduction, σ² with 1/√(σ² + ε) as a second (both summed in double, as the formula's float64
-sums, two passes as the formula's), then one element-wise pass writing x̂ and y = γ x̂ + β, or the activation
-of it: ReLU, sigmoid or tanh (``forward_train_relu``, ``…_sigmoid``, ``…_tanh``, for a BatchNorm followed by
-that layer, ``nn.fusion``). The running statistics and the batch count move in one more kernel. Backward: Σ G and
+Forward: μ and σ² in one reduction (Welford's running mean and sum of squared deviations, merged pairwise as in
+Chan, Golub and LeVeque, in double: one pass over x, with none of Σx² − (Σx)²/M's cancellation), whose
+post-map also makes 1/√(σ² + ε) and moves the running statistics; then one element-wise pass writing x̂ and
+y = γ x̂ + β, or the activation of it: ReLU, sigmoid or tanh (``forward_train_relu``, ``…_sigmoid``, ``…_tanh``,
+for a BatchNorm followed by that layer, ``nn.fusion``), its first element counting the batch. Backward: Σ G and
 Σ G·x̂ as one reduction of pairs written into the parameters' gradients, then one pass for ∂L/∂x; with an
 activation, G is first multiplied by its derivative inside both (ReLU's mask found again from x̂, the sigmoid's
 y(1 − y) and tanh's 1 − y² from the output y kept by the forward). The maths is ``minimlp.formulas.batch_norm``;
-these are tested against it on ``tests/fake_cupy`` and compiled by nvcc there.
+these are tested against it on ``tests/fake_cupy`` and compiled by nvcc there, the merge also run by the host.
 """
 from functools import lru_cache
 
 from ...backend import cupy_module
 from ...formulas.batch_norm import _channel, _others
 
-_SUM = dict(reduce_expr="a + b", identity="0", reduce_type="double")
+# (count, mean, M2) of two parts merged: M2 = Σ (x − mean)² over the part
+WELFORD = """
+__host__ __device__ double3 minimlp_welford(const double3& a, const double3& b) {
+    const double n = a.x + b.x;
+    if (n == 0) return a;
+    const double d = b.y - a.y, w = b.x / n;
+    return make_double3(n, a.y + d * w, a.z + b.z + d * d * a.x * w);
+}
+"""
 _PAIR_SUM = dict(reduce_expr="make_double2(a.x + b.x, a.y + b.y)", identity="make_double2(0, 0)",
                  reduce_type="double2")
+_RUNNING = (", float64 keep, float64 momentum, float64 var_momentum", ", T running_mean, T running_var",
+            ", running_mean = running_mean * (T)keep + (T)momentum * mean,"
+            " running_var = running_var * (T)keep + (T)var_momentum * var")
 
 # y from p = γ x̂ + β, and G·f'(p) from G (the activation's derivative), per activation
 _OUTPUT = {"": "", "relu": " y = y < 0 ? (T)0 : y;", "sigmoid": " y = (tanh(y * (T)0.5) + 1) * (T)0.5;",
@@ -27,22 +39,23 @@ _KEEPS_OUTPUT = ("sigmoid", "tanh")        # their derivative is read from y
 
 
 @lru_cache(maxsize=None)
-def _kernel(name, activation=""):
+def _kernel(name, activation="", tracking=False):
     cp = cupy_module()
     suffix = f"_{activation}" if activation else ""
-    if name == "mean":
-        return cp.ReductionKernel("T x, float64 inv_m", "T mean", "(double)x", post_map_expr="mean = a * inv_m",
-                                  name="minimlp_bn_mean", **_SUM)
-    if name == "var":
-        return cp.ReductionKernel("T x, T mean, float64 inv_m, float64 eps", "T var, T inv_std",
-                                  "((double)x - (double)mean) * ((double)x - (double)mean)",
-                                  post_map_expr="var = a * inv_m, inv_std = 1 / sqrt(var + (T)eps)",
-                                  name="minimlp_bn_var", **_SUM)
+    if name == "statistics":
+        scalars, outputs, post = _RUNNING if tracking else ("", "", "")
+        return cp.ReductionKernel(f"T x, float64 eps{scalars}", f"T mean, T var, T inv_std{outputs}",
+                                  "make_double3(1, (double)x, 0)", "minimlp_welford(a, b)",
+                                  "mean = a.y, var = a.z / a.x, inv_std = 1 / sqrt(var + (T)eps)" + post,
+                                  "make_double3(0, 0, 0)", name="minimlp_bn_statistics" + ("_tracking" * tracking),
+                                  reduce_type="double3", preamble=WELFORD)
     if name == "normalize":
+        count = ", raw int64 batches" if tracking else ""
         return cp.ElementwiseKernel(
-            "T x, T mean, T inv_std, T gamma, T beta", "T xhat, T y",
-            "xhat = (x - mean) * inv_std; y = gamma * xhat + beta;" + _OUTPUT[activation],
-            f"minimlp_bn_normalize{suffix}")
+            "T x, T mean, T inv_std, T gamma, T beta", "T xhat, T y" + count,
+            "xhat = (x - mean) * inv_std; y = gamma * xhat + beta;" + _OUTPUT[activation]
+            + (" if (i == 0) batches[0] += 1;" if tracking else ""),
+            f"minimlp_bn_normalize{suffix}" + ("_tracking" * tracking))
     y = ", T y" if activation in _KEEPS_OUTPUT else ""
     gradient = _GRADIENT[activation]
     if name == "sums":
@@ -55,47 +68,48 @@ def _kernel(name, activation=""):
             f"T g, T xhat, T gamma, T beta{y}, T inv_std, T sum_g, T sum_gx, T inv_m", "T dx",
             f"dx = gamma * inv_std * ({gradient} - (xhat * (sum_gx * inv_m) + sum_g * inv_m))",
             f"minimlp_bn_dx{suffix}")
-    if name == "running":
-        return cp.ElementwiseKernel(
-            "T mean, T var, T keep, T momentum, T var_momentum", "T running_mean, T running_var, raw int64 batches",
-            "running_mean = running_mean * keep + momentum * mean;"
-            "running_var = running_var * keep + var_momentum * var;"
-            "if (i == 0) batches[0] += 1", "minimlp_bn_running")
     raise KeyError(name)
 
 
-KERNELS = [("mean", ""), ("var", ""), ("running", "")] + [
-    (name, activation) for name in ("normalize", "sums", "dx") for activation in _OUTPUT]
+KERNELS = [("statistics", "", tracking) for tracking in (False, True)] + [
+    ("normalize", activation, tracking) for activation in _OUTPUT for tracking in (False, True)] + [
+    (name, activation) for name in ("sums", "dx") for activation in _OUTPUT]
 
 
-def _forward(x, weight, bias, eps, activation):
+def _forward(x, weight, bias, eps, activation, running):
     xp = cupy_module()
     axes = _others(x)
-    inv_m = x.shape[1] / x.size
-    mean = _kernel("mean")(x, inv_m, axis=axes)
-    var, inv_std = xp.empty_like(mean), xp.empty_like(mean)
-    _kernel("var")(x, _channel(mean, x), inv_m, float(eps), var, inv_std, axis=axes)
+    mean, var, inv_std = (xp.empty(x.shape[1], x.dtype) for _ in range(3))
+    tracking = running is not None
+    moved = ()
+    if tracking:
+        running_mean, running_var, momentum, batches = running
+        count = x.size // x.shape[1]
+        moved = (1.0 - momentum, float(momentum), momentum * count / (count - 1))
+    _kernel("statistics", "", tracking)(x, float(eps), *moved, mean, var, inv_std,
+                                        *((running_mean, running_var) if tracking else ()), axis=axes)
     xhat, y = xp.empty_like(x), xp.empty_like(x)
     beta = x.dtype.type(0) if bias is None else _channel(bias, x)
-    _kernel("normalize", activation)(x, _channel(mean, x), _channel(inv_std, x), _channel(weight, x), beta, xhat, y)
+    _kernel("normalize", activation, tracking)(x, _channel(mean, x), _channel(inv_std, x), _channel(weight, x), beta,
+                                               xhat, y, *((batches.reshape(1),) if tracking else ()))
     saved = (xhat, inv_std, y) if activation in _KEEPS_OUTPUT else (xhat, inv_std)
     return y, saved, mean, var
 
 
-def forward_train(x, weight, bias, eps):
-    return _forward(x, weight, bias, eps, "")
+def forward_train(x, weight, bias, eps, running=None):
+    return _forward(x, weight, bias, eps, "", running)
 
 
-def forward_train_relu(x, weight, bias, eps):
-    return _forward(x, weight, bias, eps, "relu")
+def forward_train_relu(x, weight, bias, eps, running=None):
+    return _forward(x, weight, bias, eps, "relu", running)
 
 
-def forward_train_sigmoid(x, weight, bias, eps):
-    return _forward(x, weight, bias, eps, "sigmoid")
+def forward_train_sigmoid(x, weight, bias, eps, running=None):
+    return _forward(x, weight, bias, eps, "sigmoid", running)
 
 
-def forward_train_tanh(x, weight, bias, eps):
-    return _forward(x, weight, bias, eps, "tanh")
+def forward_train_tanh(x, weight, bias, eps, running=None):
+    return _forward(x, weight, bias, eps, "tanh", running)
 
 
 def _backward(g, saved, weight, bias, want_dx, activation):
@@ -132,9 +146,3 @@ def backward_train_sigmoid(g, saved, weight, bias, want_dx=True):
 
 def backward_train_tanh(g, saved, weight, bias, want_dx=True):
     return _backward(g, saved, weight, bias, want_dx, "tanh")
-
-
-def update_running_stats(running_mean, running_var, mean, var, count, momentum, batches):
-    t = running_mean.dtype.type
-    _kernel("running")(mean, var, t(1.0 - momentum), t(momentum), t(momentum * count / (count - 1)),
-                       running_mean, running_var, batches.reshape(1))   # raw output: CuPy's raw inputs are const
