@@ -300,6 +300,69 @@ def test_batch_norm_gpu_kernels_agree_with_the_formula(name, shape, options, dty
         np.testing.assert_allclose(results["kernels"][key], want, rtol=tol, atol=tol, err_msg=key)
 
 
+@pytest.mark.parametrize("after", ["Sigmoid", "Tanh", "ReLU", "Linear", None])
+@pytest.mark.parametrize("options", [{}, {"momentum": None}, {"track_running_stats": False}, {"affine": False}])
+def test_a_linear_leaves_its_bias_to_the_batch_norm_after_it_with_the_values_of_the_layers_apart(after, options,
+                                                                                                 gpu):
+    """On the GPU a Linear before a BatchNorm1d computing batch statistics writes x Wᵀ alone and the BatchNorm
+    adds b in its own passes (``nn.fusion.folds_bias``): the same output, ∂L/∂x, gradients and running statistics
+    as the layers run one by one, bit for bit, and each layer's own backward still works after the fused
+    forward."""
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(16, 24)).astype(np.float32)
+    g = rng.normal(size=(16, 5 if after == "Linear" else 12)).astype(np.float32)
+    bias = rng.normal(size=12).astype(np.float32) * 3
+    runs = {}
+    for how in ("sequential", "apart", "stepped"):
+        minimlp.manual_seed(0)
+        layers = [nn.Linear(24, 12), nn.BatchNorm1d(12, **options)]
+        layers += [] if after is None else [nn.Linear(12, 5) if after == "Linear" else getattr(nn, after)()]
+        model = nn.Sequential(*layers).to("gpu")
+        layers[0].bias.data[...] = backend.to_device(bias, "gpu")
+        xd, gd = backend.to_device(x, "gpu"), backend.to_device(g, "gpu")
+        if how == "apart":
+            y = xd
+            for layer in layers:
+                y = layer(y)
+        else:
+            y = model(xd)
+        if how == "sequential":
+            dx = model.backward(gd)
+        else:
+            dx = gd
+            for layer in reversed(layers):
+                dx = layer.backward(dx)
+        kept = {"y": y, "dx": dx}
+        kept.update({f"grad {k}": p.grad for k, p in model.named_parameters()})
+        kept.update({f"buffer {k}": b for k, b in model.named_buffers()})
+        runs[how] = {k: backend.to_numpy(v) for k, v in kept.items()}
+    assert nn.fusion.folds_bias(layers[0], layers[1], xd)
+    tol = 0 if fake_cupy.installed() else 1e-6        # a real compiler may contract a product and a sum
+    for how in ("sequential", "stepped"):
+        assert runs[how].keys() == runs["apart"].keys()
+        for key, want in runs["apart"].items():
+            np.testing.assert_allclose(runs[how][key], want, rtol=tol, atol=tol, err_msg=f"{how} {key}")
+
+
+def test_a_linear_keeps_its_bias_where_nothing_would_add_it_for_it(gpu):
+    """No fold in evaluation with running statistics, without a bias, on a 3-d input, with hooks, for a
+    subclass, or before anything but an exact BatchNorm1d."""
+    class MyLinear(nn.Linear):
+        pass
+
+    x = backend.to_device(np.ones((4, 8), np.float32), "gpu")
+    linear, bn = nn.Linear(8, 3).to("gpu"), nn.BatchNorm1d(3).to("gpu")
+    assert nn.fusion.folds_bias(linear, bn, x)
+    assert not nn.fusion.folds_bias(linear, nn.BatchNorm1d(3).to("gpu").eval(), x)
+    assert nn.fusion.folds_bias(linear, nn.BatchNorm1d(3, track_running_stats=False).to("gpu").eval(), x)
+    assert not nn.fusion.folds_bias(nn.Linear(8, 3, bias=False).to("gpu"), bn, x)
+    assert not nn.fusion.folds_bias(linear, bn, x.reshape(2, 2, 8))
+    assert not nn.fusion.folds_bias(MyLinear(8, 3).to("gpu"), bn, x)
+    assert not nn.fusion.folds_bias(linear, nn.LayerNorm(3).to("gpu"), x)
+    linear.register_forward_hook(lambda module, args, output: None)
+    assert not nn.fusion.folds_bias(linear, bn, x)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_gpu_batch_norm_statistics_of_data_far_from_zero_agree_with_the_two_pass_formula(dtype, gpu):
     """μ and σ² in one pass (Welford's, merged in double) where the mean is 10⁴ standard deviations from zero:
@@ -317,10 +380,11 @@ def test_gpu_batch_norm_statistics_of_data_far_from_zero_agree_with_the_two_pass
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("shape", [(16, 3072), (8, 2, 32, 32), (0, 3)])
+@pytest.mark.parametrize("shape", [(16, 3072), (8, 2, 32, 32), (7,), (), (0, 3)])
 def test_the_mse_gpu_kernels_agree_with_the_formula(shape, reduction, dtype, gpu):
-    """The loss in one reduction (summed in double) and its gradient in one pass, both from ŷ and y, against the
-    formula's ŷ − y; ``grad_output`` of each kind, and an empty batch (the formula's, on the GPU too)."""
+    """The loss in two reductions (per sample, then the samples' sums; in double) and its gradient in one pass,
+    both from ŷ and y, against the formula's ŷ − y; ``grad_output`` of each kind, a vector and a 0-d prediction,
+    and an empty batch (the formula's, on the GPU too)."""
     rng = np.random.default_rng(9)
     p, t = rng.normal(size=shape).astype(dtype), np.tanh(rng.normal(size=shape)).astype(dtype)
     grad_output = rng.normal(size=shape).astype(dtype) if reduction == "none" else 2.5
@@ -589,11 +653,12 @@ def _launches_per_step(model, opt, loss_fn, x, y):
     return counts
 
 
-def test_the_paper_networks_training_step_launches_at_most_20_kernels(fake_gpu):
+def test_the_paper_networks_training_step_launches_at_most_19_kernels(fake_gpu):
     """Kernel launches (device operations that write memory, 0-d results included) in a batch-16 step of the
-    paper's network with Adam: 106 with the formulas (95 measured on an H200 before the GPU kernels), 20 with
-    them (issue 32's target): BatchNorm in two passes forward with its activation and the running statistics,
-    two back with the activation's derivative; the MSE in one reduction and one gradient pass."""
+    paper's network with Adam: 106 with the formulas (95 measured on an H200 before the GPU kernels), 19 with
+    them (issue 32's target: 20): BatchNorm in two passes forward with the Linear's bias, its activation and the
+    running statistics, two back with the activation's derivative; the MSE in two reductions and a gradient
+    pass."""
     minimlp.manual_seed(0)
     model = nn.Sequential(nn.Linear(1024, 512), nn.BatchNorm1d(512), nn.Sigmoid(), nn.Linear(512, 3072),
                           nn.BatchNorm1d(3072), nn.Tanh()).to("gpu")
@@ -602,14 +667,14 @@ def test_the_paper_networks_training_step_launches_at_most_20_kernels(fake_gpu):
     x = backend.to_device(rng.normal(size=(16, 1024)).astype(np.float32), "gpu")
     y = backend.to_device(rng.normal(size=(16, 3072)).astype(np.float32), "gpu")
     counts = _launches_per_step(model, opt, loss_fn, x, y)
-    assert counts["formula"] >= 100 and counts[None] <= 20, counts
+    assert counts["formula"] >= 100 and counts[None] <= 19, counts
 
 
 def test_the_unets_training_step_launches_at_most_165_kernels(fake_gpu):
-    """The colorizer's U-Net at batch 8 with AdamW: 881 launches with the formulas, 161 with the GPU kernels
+    """The colorizer's U-Net at batch 8 with AdamW: 881 launches with the formulas, 162 with the GPU kernels
     (im2col and col2im in one launch each instead of kh·kw, zero padding read by im2col and ∂L/∂x written in
     place by col2im, gradients written into their storage, BatchNorm with its ReLU in two passes each way,
-    max pooling in one launch each way instead of about 40, the MSE in two)."""
+    max pooling in one launch each way instead of about 40, the MSE in three)."""
     from minimlp.colorize.models.unet import unet
     minimlp.manual_seed(0)
     model = unet().to("gpu")

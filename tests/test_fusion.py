@@ -6,6 +6,7 @@ import pytest
 
 import minimlp
 from minimlp import kernels, nn
+from minimlp.kernels import ops
 
 
 def _pair(shape, dtype, seed=0):
@@ -167,3 +168,25 @@ def test_a_batch_norm_relu_pair_fuses_on_the_cpu_without_compiled_kernels(monkey
     with kernels.record() as log:
         seq.backward(seq(x) * 0 + 1)
     assert ("batch_norm_relu", "forward_train", "formula") in log, log
+
+
+@pytest.mark.parametrize("impl", ["formula", "cpu-compiled"])
+@pytest.mark.parametrize("shape", [(16, 512), (4, 6, 9), (3, 5, 7, 2)])
+def test_a_batch_norm_given_the_layer_befores_bias_normalises_x_plus_that_bias(shape, impl):
+    """``forward_train``'s ``shift`` (the bias a Linear leaves to the BatchNorm after it on the GPU,
+    ``nn.fusion.folds_bias``): the values of x + shift normalised, on every CPU implementation."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape)
+    gamma, beta, shift = (rng.standard_normal(shape[1]) for _ in range(3))
+    channel = shift.reshape((-1,) + (1,) * (len(shape) - 2))
+    op = ops.batch_norm_relu
+    got = op.named(impl).forward_train(x, gamma, beta, 1e-5, None, shift)
+    want = op.named(impl).forward_train(x + channel, gamma, beta, 1e-5)
+    for a, b in zip((got[0], *got[1], *got[2:]), (want[0], *want[1], *want[2:])):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_linear_keeps_its_bias_before_a_batch_norm_on_the_cpu():
+    """On the CPU the product adds the bias inside it: nothing to fold (``nn.fusion.folds_bias``)."""
+    linear, bn = nn.Linear(8, 4), nn.BatchNorm1d(4)
+    assert not nn.fusion.folds_bias(linear, bn, np.zeros((5, 8), np.float32))

@@ -11,14 +11,17 @@ from ..backend import get_array_module
 from . import activation
 
 
-def forward_train(x, weight, bias, eps, running=None):
+def forward_train(x, weight, bias, eps, running=None, shift=None):
     """Batch statistics: μ = Σ x/M, σ² = Σ (x − μ)²/M, x̂ = (x − μ)/√(σ² + ε), y = γ x̂ + β.
 
     ``weight``/``bias`` (γ, β) may be None (no affine map; β alone may be None: no shift). ``running``, where the
     layer tracks running statistics, is (running_mean, running_var, momentum, num_batches_tracked), moved by
-    ``update_running_stats``. Returns (y, (x̂, 1/√(σ² + ε)), μ, σ²).
+    ``update_running_stats``. ``shift``, per channel, is the bias of the layer before, added here instead of
+    there (``nn.fusion``): x is x + shift. Returns (y, (x̂, 1/√(σ² + ε)), μ, σ²).
     """
     xp = get_array_module(x)
+    if shift is not None:
+        x = x + _channel(shift, x)
     mean = x.mean(axis=_others(x), dtype=np.float64).astype(x.dtype)
     xc = x - _channel(mean, x)
     var = (xp.einsum(_sum_subscripts(x), xc, xc, dtype=np.float64) * (mean.size / x.size)).astype(x.dtype)
@@ -44,10 +47,10 @@ def backward_train(g, saved, weight, bias, want_dx=True):
     return dx
 
 
-def forward_train_relu(x, weight, bias, eps, running=None):
+def forward_train_relu(x, weight, bias, eps, running=None, shift=None):
     """BatchNorm in training followed by ReLU: y = max(γ x̂ + β, 0). Returns (y, (x̂, 1/√(σ² + ε)), μ, σ²): the
     same saved values as ``forward_train``, from which the backward finds the ReLU's mask again."""
-    y, saved, mean, var = forward_train(x, weight, bias, eps, running)
+    y, saved, mean, var = forward_train(x, weight, bias, eps, running, shift)
     return activation.relu(y)[0], saved, mean, var
 
 
@@ -58,10 +61,10 @@ def backward_train_relu(g, saved, weight, bias, want_dx=True):
     return backward_train(activation.relu_backward(g, pre), saved, weight, bias, want_dx)
 
 
-def forward_train_sigmoid(x, weight, bias, eps, running=None):
+def forward_train_sigmoid(x, weight, bias, eps, running=None, shift=None):
     """BatchNorm in training followed by the sigmoid: y = σ(γ x̂ + β). Returns (y, (x̂, 1/√(σ² + ε), y), μ, σ²):
     the backward reads the sigmoid's derivative y(1 − y) from y."""
-    return _then(activation.sigmoid, forward_train(x, weight, bias, eps, running))
+    return _then(activation.sigmoid, forward_train(x, weight, bias, eps, running, shift))
 
 
 def backward_train_sigmoid(g, saved, weight, bias, want_dx=True):
@@ -69,9 +72,9 @@ def backward_train_sigmoid(g, saved, weight, bias, want_dx=True):
     return backward_train(activation.sigmoid_backward(g, saved[2]), saved[:2], weight, bias, want_dx)
 
 
-def forward_train_tanh(x, weight, bias, eps, running=None):
+def forward_train_tanh(x, weight, bias, eps, running=None, shift=None):
     """BatchNorm in training followed by tanh: y = tanh(γ x̂ + β). Returns (y, (x̂, 1/√(σ² + ε), y), μ, σ²)."""
-    return _then(activation.tanh, forward_train(x, weight, bias, eps, running))
+    return _then(activation.tanh, forward_train(x, weight, bias, eps, running, shift))
 
 
 def backward_train_tanh(g, saved, weight, bias, want_dx=True):

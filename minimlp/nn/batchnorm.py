@@ -68,12 +68,17 @@ class BatchNorm1d(Normalization):
         op = _PAIRS[type(activation)]
         return op is ops.batch_norm_relu or op.has_kernel("forward_train", x, self._gamma())
 
-    def _forward_activation(self, x, activation):
+    def _forward_activation(self, x, activation, shift=None):
         """``activation(self(x))`` in the passes of this layer alone, where ``_fuses_activation`` (``nn.fusion``):
         the output f(γ x̂ + β) is written once, and ``_backward_activation`` multiplies G by f′ inside
         BatchNorm's backward. Both layers are left as their own forward would leave them (``activation.backward``
-        then ``backward`` also work)."""
-        return self._forward(x, activation)
+        then ``backward`` also work). ``shift``: as ``_forward_shifted``."""
+        return self._forward(x, activation, shift)
+
+    def _forward_shifted(self, x, shift):
+        """``self(x + shift)``, ``shift`` per channel: the bias of the layer before, which left it out
+        (``nn.fusion.folds_bias``; batch statistics only)."""
+        return self._forward(x, None, shift)
 
     def _backward_activation(self, dout, want_dx=True):
         """∂L/∂x of ``_forward_activation`` from G = ∂L/∂(its output); ∂L/∂γ, ∂L/∂β added."""
@@ -88,7 +93,7 @@ class BatchNorm1d(Normalization):
         super()._on_moved()
         self._fused_backward = None
 
-    def _forward(self, x, activation):
+    def _forward(self, x, activation, shift=None):
         self._check(x)
         self._fused_backward = None
         gamma = self._gamma()
@@ -102,7 +107,7 @@ class BatchNorm1d(Normalization):
                                  f"got input of shape {tuple(x.shape)}")
             op = ops.batch_norm if activation is None else _PAIRS[type(activation)]
             impl = op.pick("forward_train", x, gamma)
-            y, saved, _, _ = impl.forward_train(x, gamma, beta, self.eps, self._running())
+            y, saved, _, _ = impl.forward_train(x, gamma, beta, self.eps, self._running(), shift)
             if activation is None:
                 self._keep(impl.backward_train, saved, x.shape)
             else:

@@ -95,20 +95,28 @@ class Sequential(Module):
 
     def forward(self, x):
         modules = list(self._modules.values())
-        fused, i = [], 0
+        fused, i, shift = [], 0, None
         while i < len(modules):
             m = modules[i]
             try:
+                if i + 1 < len(modules) and fusion.folds_bias(m, modules[i + 1], x):
+                    x, shift = fusion.forward_unbiased(m, x), m.bias.data    # the next layer adds the bias
+                    i += 1
+                    continue
                 if i + 1 < len(modules) and fusion.fuses(m, modules[i + 1], x):
-                    x = fusion.forward(m, modules[i + 1], x)
+                    x = fusion.forward(m, modules[i + 1], x, shift)
                     fused.append(i)
                     i += 2
-                    continue
-                x = m(x)
+                elif shift is not None:
+                    x = fusion.forward_shifted(m, x, shift)
+                    i += 1
+                else:
+                    x = m(x)
+                    i += 1
+                shift = None
             except (ValueError, TypeError) as exc:
                 _note(exc, f"(in layer {i} of the Sequential: {m!r})")
                 raise
-            i += 1
         self._fused = frozenset(fused)
         return x
 

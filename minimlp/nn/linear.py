@@ -31,6 +31,10 @@ class Linear(Module):
         init.linear_default_(self.weight.data, None if self.bias is None else self.bias.data)
 
     def forward(self, x):
+        return self._forward(x, with_bias=True)
+
+    def _forward(self, x, with_bias):
+        """y = x Wᵀ + b, or x Wᵀ alone where the next layer adds b (``nn.fusion.folds_bias``)."""
         check_floating(self, x)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise InputError(f"{self!r}: expected input of shape (*, {self.in_features}), got {tuple(x.shape)}")
@@ -38,7 +42,7 @@ class Linear(Module):
         lead = tuple(x.shape[:-1])
         self._x = x.reshape(-1, self.in_features) if x.ndim != 2 else x
         self._lead = lead
-        bias = None if self.bias is None else self.bias.data
+        bias = None if self.bias is None or not with_bias else self.bias.data
         y = ops.linear.run("forward", self._x, self.weight.data, bias, training=self.training)
         return y if x.ndim == 2 else y.reshape(lead + (self.out_features,))
 

@@ -2,7 +2,8 @@
 
 Forward: μ and σ² in one reduction (Welford's running mean and sum of squared deviations, merged pairwise as in
 Chan, Golub and LeVeque, in double: one pass over x, with none of Σx² − (Σx)²/M's cancellation), whose
-post-map also makes 1/√(σ² + ε) and moves the running statistics; then one element-wise pass writing x̂ and
+post-map also makes 1/√(σ² + ε) and moves the running statistics; x may arrive without the bias of the layer
+before, added in both passes instead (``shift``, ``nn.fusion``); then one element-wise pass writing x̂ and
 y = γ x̂ + β, or the activation of it: ReLU, sigmoid or tanh (``forward_train_relu``, ``…_sigmoid``, ``…_tanh``,
 for a BatchNorm followed by that layer, ``nn.fusion``), its first element counting the batch. Backward: Σ G and
 Σ G·x̂ as one reduction of pairs written into the parameters' gradients, then one pass for ∂L/∂x; with an
@@ -44,16 +45,16 @@ def _kernel(name, activation="", tracking=False):
     suffix = f"_{activation}" if activation else ""
     if name == "statistics":
         scalars, outputs, post = _RUNNING if tracking else ("", "", "")
-        return cp.ReductionKernel(f"T x, float64 eps{scalars}", f"T mean, T var, T inv_std{outputs}",
-                                  "make_double3(1, (double)x, 0)", "minimlp_welford(a, b)",
+        return cp.ReductionKernel(f"T x, T shift, float64 eps{scalars}", f"T mean, T var, T inv_std{outputs}",
+                                  "make_double3(1, (double)(T)(x + shift), 0)", "minimlp_welford(a, b)",
                                   "mean = a.y, var = a.z / a.x, inv_std = 1 / sqrt(var + (T)eps)" + post,
                                   "make_double3(0, 0, 0)", name="minimlp_bn_statistics" + ("_tracking" * tracking),
                                   reduce_type="double3", preamble=WELFORD)
     if name == "normalize":
         count = ", raw int64 batches" if tracking else ""
         return cp.ElementwiseKernel(
-            "T x, T mean, T inv_std, T gamma, T beta", "T xhat, T y" + count,
-            "xhat = (x - mean) * inv_std; y = gamma * xhat + beta;" + _OUTPUT[activation]
+            "T x, T shift, T mean, T inv_std, T gamma, T beta", "T xhat, T y" + count,
+            "T v = x + shift; xhat = (v - mean) * inv_std; y = gamma * xhat + beta;" + _OUTPUT[activation]
             + (" if (i == 0) batches[0] += 1;" if tracking else ""),
             f"minimlp_bn_normalize{suffix}" + ("_tracking" * tracking))
     y = ", T y" if activation in _KEEPS_OUTPUT else ""
@@ -76,9 +77,10 @@ KERNELS = [("statistics", "", tracking) for tracking in (False, True)] + [
     (name, activation) for name in ("sums", "dx") for activation in _OUTPUT]
 
 
-def _forward(x, weight, bias, eps, activation, running):
+def _forward(x, weight, bias, eps, activation, running, shift):
     xp = cupy_module()
     axes = _others(x)
+    shift = x.dtype.type(0) if shift is None else _channel(shift, x)     # the bias of the layer before
     mean, var, inv_std = (xp.empty(x.shape[1], x.dtype) for _ in range(3))
     tracking = running is not None
     moved = ()
@@ -86,30 +88,30 @@ def _forward(x, weight, bias, eps, activation, running):
         running_mean, running_var, momentum, batches = running
         count = x.size // x.shape[1]
         moved = (1.0 - momentum, float(momentum), momentum * count / (count - 1))
-    _kernel("statistics", "", tracking)(x, float(eps), *moved, mean, var, inv_std,
+    _kernel("statistics", "", tracking)(x, shift, float(eps), *moved, mean, var, inv_std,
                                         *((running_mean, running_var) if tracking else ()), axis=axes)
     xhat, y = xp.empty_like(x), xp.empty_like(x)
     beta = x.dtype.type(0) if bias is None else _channel(bias, x)
-    _kernel("normalize", activation, tracking)(x, _channel(mean, x), _channel(inv_std, x), _channel(weight, x), beta,
-                                               xhat, y, *((batches.reshape(1),) if tracking else ()))
+    _kernel("normalize", activation, tracking)(x, shift, _channel(mean, x), _channel(inv_std, x), _channel(weight, x),
+                                               beta, xhat, y, *((batches.reshape(1),) if tracking else ()))
     saved = (xhat, inv_std, y) if activation in _KEEPS_OUTPUT else (xhat, inv_std)
     return y, saved, mean, var
 
 
-def forward_train(x, weight, bias, eps, running=None):
-    return _forward(x, weight, bias, eps, "", running)
+def forward_train(x, weight, bias, eps, running=None, shift=None):
+    return _forward(x, weight, bias, eps, "", running, shift)
 
 
-def forward_train_relu(x, weight, bias, eps, running=None):
-    return _forward(x, weight, bias, eps, "relu", running)
+def forward_train_relu(x, weight, bias, eps, running=None, shift=None):
+    return _forward(x, weight, bias, eps, "relu", running, shift)
 
 
-def forward_train_sigmoid(x, weight, bias, eps, running=None):
-    return _forward(x, weight, bias, eps, "sigmoid", running)
+def forward_train_sigmoid(x, weight, bias, eps, running=None, shift=None):
+    return _forward(x, weight, bias, eps, "sigmoid", running, shift)
 
 
-def forward_train_tanh(x, weight, bias, eps, running=None):
-    return _forward(x, weight, bias, eps, "tanh", running)
+def forward_train_tanh(x, weight, bias, eps, running=None, shift=None):
+    return _forward(x, weight, bias, eps, "tanh", running, shift)
 
 
 def _backward(g, saved, weight, bias, want_dx, activation):
