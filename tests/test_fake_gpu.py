@@ -155,6 +155,28 @@ def test_the_fakes_kernels_take_device_arrays_only_and_count_one_launch_each(fak
     assert fake_cupy.launches == ["ElementwiseKernel double_it", "ReductionKernel sum_it"]
 
 
+def test_the_fakes_reduction_without_reduce_type_reduces_in_its_first_outputs_type(fake_gpu):
+    """CuPy's ReductionKernel reduces in ``reduce_type``, by default the first output's type (not the map's):
+    2²⁶ + six 1s added one at a time stay 2²⁶ in float32, and round to 2²⁶ + 8 from double."""
+    cp = fake_gpu
+    x = cp.asarray(np.array([2.0 ** 26] + [1.0] * 6, np.float32))
+    in_t = cp.ReductionKernel("T x", "T y", "(double)x", "a + b", "y = a", "0", "sum_in_t")
+    in_double = cp.ReductionKernel("T x", "T y", "(double)x", "a + b", "y = a", "0", "sum_in_double",
+                                   reduce_type="double")
+    assert float(in_t(x)) == 2.0 ** 26
+    assert float(in_double(x)) == 2.0 ** 26 + 8
+
+
+def test_the_gpu_mse_value_is_summed_in_double_and_rounded_once(gpu):
+    """(ŷ − y)² = 2²⁶ then six 1s: float32 sums lose the 1s (2²⁶), the kernel's double sums round once to
+    2²⁶ + 8, for 'sum' and for 'mean' (scaled before rounding)."""
+    p = gpu.xp.asarray(np.array([[8192.0] + [1.0] * 6], np.float32))
+    exact = 2.0 ** 26 + 6
+    for reduction, want in (("sum", exact), ("mean", exact / 7)):
+        got = nn.MSELoss(reduction=reduction)(p, gpu.xp.zeros_like(p))
+        assert float(got) == float(np.float32(want)), reduction
+
+
 def test_the_fakes_reduction_outputs_are_references_and_welford_triples_merge(fake_gpu):
     """A reduction's output is a T& in CuPy's C: its post-map reads what was passed in (an update in place), and
     reads poison from one the call made; a double3 of Welford's (count, mean, M2) merges to the whole's."""
@@ -177,11 +199,14 @@ def test_the_fakes_reduction_outputs_are_references_and_welford_triples_merge(fa
     np.testing.assert_allclose(m2.get(), values.var(axis=(0, 2)) * 21, rtol=1e-12)
 
 
-def test_welfords_merge_in_c_gives_the_mean_and_squared_deviations_in_any_order(tmp_path):
+@pytest.mark.parametrize("size, offset", [(1000, 1e4), (10, 50.0)])
+def test_welfords_merge_in_c_gives_the_mean_and_squared_deviations_in_any_order(size, offset, tmp_path):
     """The C merge the GPU BatchNorm's statistics use (``kernels/gpu/batch_norm.WELFORD``), compiled for the
-    host by a C++ compiler and run as CuPy's reduction runs it: each thread folds its elements in one at a
-    time, then the threads' parts merge pairwise in a tree. Data far from zero (mean 1e4, σ 1), where
-    Σx² − (Σx)²/M would lose every digit of σ² in float32 and half of them in double."""
+    host by a C++ compiler and run as CuPy's reduction runs it: each thread folds its elements in one at a time,
+    then the block's shared-memory tree merges thread t with t + step, step halving. Data far from zero (mean
+    1e4, σ 1), where Σx² − (Σx)²/M would lose every digit of σ² in float32 and half of them in double; and fewer
+    values than threads (BatchNorm1d at batch 16), where the tree merges empty parts: identity with identity must
+    stay (0, 0, 0), not 0/0."""
     import shutil
 
     from minimlp.kernels.gpu.batch_norm import WELFORD
@@ -195,24 +220,27 @@ def test_welfords_merge_in_c_gives_the_mean_and_squared_deviations_in_any_order(
 int main() {
     std::vector<double> v; double x;
     while (std::scanf("%lf", &x) == 1) v.push_back(x);
-    for (int threads : {1, 3, 64}) {
+    const double3 none = minimlp_welford(make_double3(0, 0, 0), make_double3(0, 0, 0));
+    std::printf("%.17g %.17g %.17g\\n", none.x, none.y, none.z);
+    for (int threads : {1, 4, 64, 512}) {
         std::vector<double3> part(threads, make_double3(0, 0, 0));
         for (size_t i = 0; i < v.size(); ++i)
             part[i % threads] = minimlp_welford(part[i % threads], make_double3(1, v[i], 0));
-        for (int step = 1; step < threads; step *= 2)
-            for (int t = 0; t + step < threads; t += 2 * step) part[t] = minimlp_welford(part[t], part[t + step]);
+        for (int step = threads / 2; step >= 1; step /= 2)
+            for (int t = 0; t < step; ++t) part[t] = minimlp_welford(part[t], part[t + step]);
         std::printf("%.17g %.17g %.17g\\n", part[0].x, part[0].y, part[0].z);
     }
 }""")
     binary = tmp_path / "welford"
     built = subprocess.run([compiler, "-O2", str(source), "-o", str(binary)], capture_output=True, text=True)
     assert built.returncode == 0, built.stderr[-2000:]
-    values = np.random.default_rng(7).normal(size=1000) + 1e4
+    values = np.random.default_rng(7).normal(size=size) + offset
     done = subprocess.run([str(binary)], input=" ".join(map(repr, values.tolist())), capture_output=True,
                           text=True, check=True)
-    for line in done.stdout.splitlines():
-        count, mean, m2 = map(float, line.split())
-        assert count == 1000
+    identity, *merged = [tuple(map(float, line.split())) for line in done.stdout.splitlines()]
+    assert identity == (0.0, 0.0, 0.0) and len(merged) == 4
+    for count, mean, m2 in merged:
+        assert count == size
         assert mean == pytest.approx(values.mean(), rel=1e-15)
         assert m2 / count == pytest.approx(values.var(), rel=1e-11)
 

@@ -379,9 +379,9 @@ class Reduction:
         shape = np.broadcast_shapes(*(a.shape for a in args[:n_in] if isinstance(a, np.ndarray)))
         pair = self.reduce_type in VECTORS
         mapped = np.broadcast_to(eval(self.map, env), shape + ((VECTORS[self.reduce_type],) if pair else ()))
-        if self.reduce_type is not None:
-            mapped = mapped.astype(np.float64 if pair else C_TYPES.get(self.reduce_type)
-                                   or dtypes.get(self.reduce_type), copy=False)
+        reduce_type = self.reduce_type or self.outputs[0][0]     # CuPy's default: the first output's type
+        mapped = mapped.astype(np.float64 if pair else C_TYPES.get(reduce_type) or dtypes.get(reduce_type),
+                               copy=False)
         axes = tuple(range(len(shape))) if axis is None else tuple(np.atleast_1d(axis) % len(shape))
         env["a"] = self.reduce(mapped, axis=axes, keepdims=keepdims)
         for (_, name), value in zip(self.inputs, args):
