@@ -12,7 +12,7 @@ export PYTHONUNBUFFERED=1
 python -c "import cupy, torch; print('cupy', cupy.__version__, 'torch', torch.__version__, torch.cuda.is_available())" \
     2>&1 | tee "$OUT/versions.txt"
 python -m pip install -q --no-deps -e . 2>&1 | tail -2
-timeout 120 python -m pytest -q tests/test_fake_gpu.py -k cuda -p no:cacheprovider -rs 2>&1 \
+timeout 120 python -m pytest -q tests/test_fake_gpu.py -k cuda -p no:cacheprovider -rs --durations=10 2>&1 \
     | tee "$OUT/pytest_gpu_kernels.txt" | tail -30
 timeout 150 python -m pytest -q tests -m device --device gpu -p no:cacheprovider 2>&1 | tee "$OUT/pytest_gpu.txt" | tail -30
 timeout 100 python benchmarks/bench_train.py --device gpu --rounds 3 --json "$OUT/bench_train_gpu.json" \
