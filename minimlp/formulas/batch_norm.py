@@ -20,8 +20,7 @@ def forward_train(x, weight, bias, eps, running=None, shift=None):
     there (``nn.fusion``): x is x + shift. Returns (y, (x̂, 1/√(σ² + ε)), μ, σ²).
     """
     xp = get_array_module(x)
-    if shift is not None:
-        x = x + _channel(shift, x)
+    x = shifted(x, shift)
     mean = x.mean(axis=_others(x), dtype=np.float64).astype(x.dtype)
     xc = x - _channel(mean, x)
     var = (xp.einsum(_sum_subscripts(x), xc, xc, dtype=np.float64) * (mean.size / x.size)).astype(x.dtype)
@@ -116,6 +115,12 @@ def update_running_stats(running, mean, var, count):
     running_mean += momentum * mean
     running_var *= 1.0 - momentum
     running_var += (momentum * count / (count - 1)) * var
+
+
+def shifted(x, shift):
+    """x + shift per channel (x itself where ``shift`` is None): the input a BatchNorm normalises when the layer
+    before left it its bias."""
+    return x if shift is None else x + _channel(shift, x)
 
 
 def _others(x):

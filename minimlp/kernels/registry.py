@@ -114,6 +114,14 @@ class Op:
         """``pick(role, ...)`` then call it with ``args`` (``context`` only informs the pick)."""
         return getattr(self.pick(role, *args, **context), role)(*args)
 
+    def run_on_saved(self, impl, role, saved, *args):
+        """``role`` on the values ``saved`` by ``impl``'s forward: by ``impl`` itself where it is a kernel with
+        that role (what a kernel saves may be its own), else by ``run`` (what the formula saves, every
+        implementation reads)."""
+        if impl is not self.formula and impl.provides(role):
+            return getattr(impl, role)(saved, *args)
+        return self.run(role, saved, *args)
+
     def __repr__(self):
         return f"Op({self.name!r}: {', '.join(i.name for i in self.implementations())})"
 

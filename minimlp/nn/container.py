@@ -106,14 +106,11 @@ class Sequential(Module):
                 if i + 1 < len(modules) and fusion.fuses(m, modules[i + 1], x):
                     x = fusion.forward(m, modules[i + 1], x, shift)
                     fused.append(i)
-                    i += 2
-                elif shift is not None:
-                    x = fusion.forward_shifted(m, x, shift)
-                    i += 1
+                    i += 1                                               # the pair's second layer ran too
                 else:
-                    x = m(x)
-                    i += 1
+                    x = m(x) if shift is None else fusion.forward_shifted(m, x, shift)
                 shift = None
+                i += 1
             except (ValueError, TypeError) as exc:
                 _note(exc, f"(in layer {i} of the Sequential: {m!r})")
                 raise

@@ -41,7 +41,7 @@ class _Loss:
         saved, total = impl.forward(prediction, target, self._scale(prediction.size))
         self._saved = (impl, saved, tuple(prediction.shape))
         if self.reduction == "none":
-            return self._run(impl, "elements", saved)
+            return self._op.run_on_saved(impl, "elements", saved)
         if prediction.size == 0:
             return 0.0 if self.reduction == "sum" else math.nan
         def check(value):
@@ -64,20 +64,13 @@ class _Loss:
             if grad_output is None or tuple(getattr(grad_output, "shape", (None,))) != shape:
                 raise ValueError(f"{self!r}: backward needs grad_output of the loss's shape {shape}, got "
                                  f"{None if grad_output is None else tuple(getattr(grad_output, 'shape', ()))}")
-            grad = self._run(impl, "backward", saved, 1.0)
+            grad = self._op.run_on_saved(impl, "backward", saved, 1.0)
             grad *= grad_output
             return grad
         scale = self._scale(math.prod(shape))
         if grad_output is not None:
             scale *= float(grad_output)
-        return self._run(impl, "backward", saved, scale)
-
-    def _run(self, impl, role, saved, *args):
-        """``role`` by the kernel that made ``saved`` where it has one (what a kernel saves is its own), else
-        by the op's pick (the formula's ŷ − y, which every other kernel reads)."""
-        if impl is not self._op.formula and impl.provides(role):
-            return getattr(impl, role)(saved, *args)
-        return self._op.run(role, saved, *args)
+        return self._op.run_on_saved(impl, "backward", saved, scale)
 
     def __repr__(self):
         return f"{type(self).__name__}()"  # torch's: a loss's repr names no argument

@@ -114,7 +114,7 @@ class MaxPool2d(_Pool2d):
         if not self.return_indices:
             return y
         impl, saved, geometry, unbatched = self._cache
-        indices = (impl if impl.provides("indices") else ops.max_pool2d.formula).indices(saved, geometry)
+        indices = ops.max_pool2d.run_on_saved(impl, "indices", saved, geometry)
         return y, (indices[0] if unbatched else indices)
 
     def extra_repr(self):

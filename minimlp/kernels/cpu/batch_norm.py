@@ -10,7 +10,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ...formulas.batch_norm import _channel, update_running_stats
+from ...formulas.batch_norm import shifted, update_running_stats
 from . import pool, row_sums
 
 # ``row_sums`` is compiled into these loops: its digest is kept here so that the cache follows it (see conv_loops)
@@ -115,16 +115,12 @@ def _batchnorm_backward_pieces(pieces, g, xhat, gamma, beta, inv_std, inv_n, dx,
 def forward_train(x, weight, bias, eps, running=None, shift=None):
     """``formulas.batch_norm.forward_train`` with γ (not None): returns (y, (x̂, 1/√(σ² + ε)), μ, σ²); the
     running statistics move by the formula's ``update_running_stats``, and a ``shift`` is added first."""
-    return _tracked(_forward(_shifted(x, shift), weight, bias, eps, False), running)
+    return _tracked(_forward(shifted(x, shift), weight, bias, eps, False), running)
 
 
 def forward_train_relu(x, weight, bias, eps, running=None, shift=None):
     """``formulas.batch_norm.forward_train_relu``: ``forward_train`` with y = max(γ x̂ + β, 0)."""
-    return _tracked(_forward(_shifted(x, shift), weight, bias, eps, True), running)
-
-
-def _shifted(x, shift):
-    return x if shift is None else x + _channel(shift, x)
+    return _tracked(_forward(shifted(x, shift), weight, bias, eps, True), running)
 
 
 def _tracked(forward, running):
