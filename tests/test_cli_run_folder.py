@@ -150,7 +150,7 @@ def test_6_ctrl_c_in_the_first_epoch_leaves_nothing_and_says_so(tmp_path):
                              env={**os.environ, "MINIMLP_DEVICE": "cpu"}, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     _, err = _interrupt_when(train, lambda: (out / "config.json").exists())
-    assert train.returncode == 130
+    assert train.returncode == 130, err
     assert err.strip() == ("minimlp-colorize train: interrupted; no epoch had finished, so nothing was kept; run "
                            "the command again to start over")
     assert os.listdir(tmp_path) == []
@@ -162,7 +162,7 @@ def test_6_ctrl_c_after_an_epoch_offers_resume(tmp_path):
                               "--out", str(out)], env={**os.environ, "MINIMLP_DEVICE": "cpu"},
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, err = _interrupt_when(train, lambda: (out / "last.npz").exists())
-    assert train.returncode == 130
+    assert train.returncode == 130, err
     assert err.strip().splitlines()[-1] == ("minimlp-colorize train: interrupted; rerun with --resume to continue "
                                             "from the last finished epoch")
     assert not (out / ".lock").exists()

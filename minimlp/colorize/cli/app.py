@@ -16,6 +16,7 @@ import sys
 
 from ... import settings
 from ...allocator import keep_freed_memory
+from ...kernels.cpu.interrupts import hold_interrupts_while_loading
 from ..experiments.executors import add_executor_options
 from ..experiments.ship import add_ship_parser
 from ..experiments.sweep import add_sweep_parser
@@ -143,7 +144,8 @@ def main(argv=None):
     keep_freed_memory()  # this program's choice of allocator settings (minimlp.allocator): faster training steps
     try:
         settings.check()   # a wrong MINIMLP_* value is refused before the command writes anything
-        return _command(args.command)(args)
+        with hold_interrupts_while_loading():   # a Ctrl-C waits for an import or a compile to end
+            return _command(args.command)(args)
     except KeyboardInterrupt:
         print(f"minimlp-colorize {args.command}: interrupted; {interrupted(args)}", file=sys.stderr)
         return 130

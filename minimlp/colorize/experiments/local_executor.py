@@ -8,6 +8,7 @@ environment.
 import os
 
 from ... import settings
+from ...kernels.cpu.interrupts import hold_interrupts_while_loading
 from .run import run_one
 
 WORKER_ENVIRONMENT = {name: "1" for name in settings.BLAS_THREAD_VARIABLES}
@@ -19,7 +20,8 @@ class SweepFailed(RuntimeError):
 
 def _job(args):
     config, folder, device = args
-    return run_one(config, folder, device)
+    with hold_interrupts_while_loading():
+        return run_one(config, folder, device)
 
 
 class LocalExecutor:
