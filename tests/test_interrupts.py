@@ -9,6 +9,8 @@ listener) or the import (the imported module's own code), so it arrives there ev
 import importlib
 import signal
 import sys
+import textwrap
+import threading
 import time
 
 import numba
@@ -97,6 +99,26 @@ def test_without_the_hold_the_ctrl_c_lands_inside_the_import(tmp_path, monkeypat
     assert "interrupted_module_b" not in sys.modules
 
 
+def test_a_block_entered_inside_an_import_raises_a_ctrl_c_at_once(tmp_path, monkeypatch):
+    """A training script that is imported, not run: the import it runs inside does not hold a Ctrl-C."""
+    (tmp_path / "starts_inside_an_import.py").write_text(textwrap.dedent("""
+        import signal
+        from minimlp.kernels.cpu.interrupts import hold_interrupts_while_loading
+        WENT_ON = False
+        try:
+            with hold_interrupts_while_loading():
+                signal.raise_signal(signal.SIGINT)
+                for _ in range(1000):
+                    pass
+                WENT_ON = True
+        except KeyboardInterrupt:
+            pass
+        """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "starts_inside_an_import", raising=False)
+    assert importlib.import_module("starts_inside_an_import").WENT_ON is False
+
+
 def test_a_ctrl_c_outside_a_compile_or_an_import_is_raised_at_once():
     with hold_interrupts_while_loading():
         with pytest.raises(KeyboardInterrupt) as raised:
@@ -136,4 +158,84 @@ def test_every_minimlp_colorize_command_runs_with_the_hold(monkeypatch):
     monkeypatch.setattr(app, "_command", lambda name: lambda args: seen.append(signal.getsignal(signal.SIGINT)) or 0)
     assert app.main(["models"]) == 0
     assert seen and seen[0] is not signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_held_ctrl_c_is_raised_within_a_few_retries():
+    twice = _new_function()
+    with pytest.raises(KeyboardInterrupt):
+        with hold_interrupts_while_loading(), event.install_listener("numba:compile", _SigintWhenCompiling()):
+            twice(3)
+            compiled = time.monotonic()
+            _wait_for_the_held_interrupt()
+    assert time.monotonic() - compiled < 0.5   # the docs promise a retry every 20 ms
+
+
+def test_a_ctrl_c_raised_at_the_block_end_is_not_sent_again_after_it(monkeypatch):
+    monkeypatch.setattr(interrupts, "RETRY_SECONDS", 0.2)
+    twice = _new_function()
+    with pytest.raises(KeyboardInterrupt):
+        with hold_interrupts_while_loading(), event.install_listener("numba:compile", _SigintWhenCompiling()):
+            twice(3)
+    try:
+        time.sleep(1.0)
+    except KeyboardInterrupt:
+        pytest.fail("the held Ctrl-C was raised again after the block")
+
+
+def test_off_the_main_thread_the_block_does_nothing():
+    seen, errors = [], []
+
+    def body():
+        try:
+            with hold_interrupts_while_loading():
+                seen.append(signal.getsignal(signal.SIGINT))
+        except Exception as exc:   # noqa: BLE001 -- reported by the assertion below
+            errors.append(exc)
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join()
+    assert errors == [] and seen == [signal.default_int_handler]
+
+
+def test_an_ignored_sigint_stays_ignored():
+    """A background job (``minimlp-colorize train … &``) starts with SIGINT ignored; the block keeps it so."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with hold_interrupts_while_loading():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_ctrl_c_held_to_the_end_of_a_command_is_reported_as_an_interruption(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(interrupts, "RETRY_SECONDS", 60)   # so the block's end raises it
+    _module_that_interrupts_its_own_import(tmp_path, monkeypatch, "interrupted_module_c")
+    monkeypatch.setattr(app, "_command",
+                        lambda name: lambda args: importlib.import_module("interrupted_module_c") and 0)
+    assert app.main(["models"]) == 130
+    assert capsys.readouterr().err == "minimlp-colorize models: interrupted; nothing was written\n"
+
+
+def test_a_sweep_worker_runs_with_the_hold(monkeypatch):
+    from minimlp.colorize.experiments import local_executor
+    seen = []
+    monkeypatch.setattr(local_executor, "run_one", lambda *args: seen.append(signal.getsignal(signal.SIGINT)) or {})
+    local_executor._job(({}, "folder", "cpu"))
+    assert seen and seen[0] is not signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_ctrl_c_while_the_block_ends_lets_its_clean_up_finish(monkeypatch):
+    """The handler is put back even when the interrupt lands in the block's own clean-up; it is raised after."""
+    close = interrupts._HeldInterrupt.close
+
+    def close_interrupted(held):
+        signal.raise_signal(signal.SIGINT)
+        close(held)
+    monkeypatch.setattr(interrupts._HeldInterrupt, "close", close_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with hold_interrupts_while_loading():
+            pass
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
