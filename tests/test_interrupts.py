@@ -126,12 +126,18 @@ def test_a_ctrl_c_outside_a_compile_or_an_import_is_raised_at_once():
     assert raised.traceback[-1].name == "on_sigint"
 
 
-def test_a_held_ctrl_c_still_pending_when_the_block_ends_is_raised_there(monkeypatch):
-    monkeypatch.setattr(interrupts, "RETRY_SECONDS", 60)
+def _compile_with_a_ctrl_c_held_to_the_block_end(monkeypatch, retry_seconds):
+    """A Ctrl-C during a compile, with retries too slow to send it again before the block ends."""
+    monkeypatch.setattr(interrupts, "RETRY_SECONDS", retry_seconds)
     twice = _new_function()
     with pytest.raises(KeyboardInterrupt):
         with hold_interrupts_while_loading(), event.install_listener("numba:compile", _SigintWhenCompiling()):
             twice(3)
+    return twice
+
+
+def test_a_held_ctrl_c_still_pending_when_the_block_ends_is_raised_there(monkeypatch):
+    twice = _compile_with_a_ctrl_c_held_to_the_block_end(monkeypatch, retry_seconds=60)
     assert len(twice.overloads) == 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
@@ -172,11 +178,7 @@ def test_a_held_ctrl_c_is_raised_within_a_few_retries():
 
 
 def test_a_ctrl_c_raised_at_the_block_end_is_not_sent_again_after_it(monkeypatch):
-    monkeypatch.setattr(interrupts, "RETRY_SECONDS", 0.2)
-    twice = _new_function()
-    with pytest.raises(KeyboardInterrupt):
-        with hold_interrupts_while_loading(), event.install_listener("numba:compile", _SigintWhenCompiling()):
-            twice(3)
+    _compile_with_a_ctrl_c_held_to_the_block_end(monkeypatch, retry_seconds=0.2)
     try:
         time.sleep(1.0)
     except KeyboardInterrupt:
