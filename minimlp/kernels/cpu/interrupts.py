@@ -58,7 +58,6 @@ class _HeldInterrupt:
         self.imports_outside = imports_outside   # the imports the block itself runs inside do not hold
         self.pending = False
         self.closing = False
-        self._closed = False
         self._lock = threading.Lock()
         self._wake = threading.Event()
         threading.Thread(target=self._send_again_while_pending, name="minimlp-held-interrupt", daemon=True).start()
@@ -75,19 +74,19 @@ class _HeldInterrupt:
         raise KeyboardInterrupt
 
     def _send_again_while_pending(self):
-        while not self._closed:
+        while not self.closing:
             self._wake.wait()
             time.sleep(RETRY_SECONDS)
             with self._lock:
                 self._wake.clear()
-                if self.pending and not self._closed:
+                if self.pending and not self.closing:
                     self._wake.set()
                     _thread.interrupt_main()
 
     def close(self):
-        """Stop the thread: no interrupt is sent after this returns."""
+        """Stop the thread: once a send under way has finished, no interrupt is sent after this returns."""
         with self._lock:
-            self._closed = True
+            self.closing = True
         self._wake.set()
 
 
